@@ -31,9 +31,9 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "draft": Preset(iterations=(100, 30)),
-    "normal": Preset(iterations=(150, 100, 30)),
-    "high": Preset(iterations=(300, 200, 150, 100)),
+    "draft": Preset(iterations=(60, 30, 10)),
+    "normal": Preset(iterations=(80, 50, 30)),
+    "high": Preset(iterations=(200, 150, 100, 100)),
 }
 
 
@@ -56,8 +56,8 @@ class StyleConfig:
     optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser", choices=("lbfgs", "adam"))
     learning_rate: float = _opt(0.02, "Adam step size in pixel units (L-BFGS ignores it)", metavar="LR")
     content_weight: float = _opt(1.0, "α, weight of the content cost", metavar="A")
-    style_weight: float = _opt(1e4, "β, weight of the style cost", metavar="B")
-    tv_weight: float = _opt(1.0, "weight of the total-variation smoothness term", metavar="T")
+    style_weight: float = _opt(5e-3, "β, weight of the style cost", metavar="B")
+    tv_weight: float = _opt(1e6, "weight of the total-variation smoothness term", metavar="T")
     content_layers: tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "layers whose activations keep the content", metavar="LAYER")
     style_layers: tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "layers whose Gram matrices carry the style", metavar="LAYER")
     style_layer_weights: tuple[float, ...] | None = _opt(
@@ -267,7 +267,7 @@ def _optimize(image: Tensor, steps: int, config: StyleConfig, evaluate: Callable
         opt.step(closure)
         if config.optimizer == "adam":
             with torch.no_grad():
-                image.clamp_(0, 1)  # Adam's steps are small enough to stay in range this way
+                image.clamp_(0, 1)  # Adam's small steps tolerate projection; L-BFGS's model does not
         report({k: float(v.detach()) for k, v in terms.items()}, image)
     return image.detach()
 
