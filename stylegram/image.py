@@ -67,7 +67,7 @@ def resize_long_side(im: Image.Image, long_side: int | None) -> Image.Image:
 def to_tensor(im: Image.Image) -> Tensor:
     """8-bit RGB PIL image -> (1, 3, H, W) float32 in [0, 1]."""
     a = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy())
-    return a.permute(2, 0, 1).unsqueeze(0).float() / 255
+    return a.permute(2, 0, 1).unsqueeze(0).contiguous().float() / 255
 
 
 def to_pil(image: Tensor) -> Image.Image:
@@ -128,3 +128,25 @@ def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+# ---------------------------------------------------------------- helpers for the unit visualiser
+
+
+def resize_short_side(im: Image.Image, short_side: int) -> Image.Image:
+    """Resize so the shorter side is `short_side` pixels, keeping the aspect ratio."""
+    w, h = im.size
+    scale = short_side / min(w, h)
+    size = (max(short_side, round(w * scale)), max(short_side, round(h * scale)))
+    return im if size == im.size else im.resize(size, Image.BICUBIC, reducing_gap=3.0)
+
+
+def text_image(text: str, *, height: int = 20, width: int | None = None) -> Tensor:
+    """A label as a (1, 3, height, W) tensor: dark text on white, PIL's built-in font."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=max(8, height * 3 // 4))
+    left, top, right, bottom = font.getbbox(text)
+    im = Image.new("RGB", (width or right + 8, height), (255, 255, 255))
+    ImageDraw.Draw(im).text((4, (height - bottom - top) // 2), text, fill=(20, 20, 20), font=font)
+    return to_tensor(im)

@@ -56,7 +56,7 @@ class StyleConfig:
     optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser", choices=("lbfgs", "adam"))
     learning_rate: float = _opt(0.02, "Adam step size in pixel units (L-BFGS ignores it)", metavar="LR")
     content_weight: float = _opt(1.0, "α, weight of the content cost", metavar="A")
-    style_weight: float = _opt(5e-3, "β, weight of the style cost", metavar="B")
+    style_weight: float = _opt(4e-3, "β, weight of the style cost", metavar="B")
     tv_weight: float = _opt(1e6, "weight of the total-variation smoothness term", metavar="T")
     content_layers: tuple[str, ...] = _opt(DEFAULT_CONTENT_LAYERS, "layers whose activations keep the content", metavar="LAYER")
     style_layers: tuple[str, ...] = _opt(DEFAULT_STYLE_LAYERS, "layers whose Gram matrices carry the style", metavar="LAYER")
@@ -244,27 +244,42 @@ def _loss_terms(model, image, targets: _Targets, config, layer_weights) -> dict[
     return terms
 
 
+def _optimizer(image: Tensor, config: StyleConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam([image], lr=config.learning_rate)
+    # One function evaluation per step and no line search, as in jcjohnson/neural-style.
+    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50)
+
+
 def _optimize(image: Tensor, steps: int, config: StyleConfig, evaluate: Callable[[Tensor], dict[str, Tensor]],
               report: Callable[[dict[str, float], Tensor], None]) -> Tensor:
     """Run `steps` optimiser steps on the pixels of `image`; return the result."""
-    image = image.detach().contiguous().requires_grad_(True)
-    # oneDNN's bf16 backward can hand back a strided gradient; L-BFGS needs to .view() it flat.
-    image.register_hook(lambda grad: grad.contiguous())
-    if config.optimizer == "lbfgs":
-        # One function evaluation per step, no line search: the classic Gatys/Johnson setup.
-        opt: torch.optim.Optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50)
-    else:
-        opt = torch.optim.Adam([image], lr=config.learning_rate)
-    for _ in range(steps):
+    image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views the gradient flat
+    opt = _optimizer(image, config)
+    scale: float | None = None
+    for step in range(steps):
         terms: dict[str, Tensor] = {}
 
         def closure() -> Tensor:
+            nonlocal scale
             opt.zero_grad(set_to_none=True)
             terms.update(evaluate(image))
             terms["total"].backward()
-            return terms["total"]
+            assert image.grad is not None
+            if scale is None:
+                # The optimiser sees J scaled so that the first gradient's largest pixel is
+                # 0.01. L-BFGS skips its curvature update when yᵀs ≤ 0 (J is not convex) and
+                # then steps by -∇J itself: unscaled, that moved pixels by 1e4 at 128 px here.
+                # The picture is unchanged: the scale is fixed for the whole run of this size.
+                scale = 0.01 / max(float(image.grad.abs().max()), 1e-12)
+            image.grad.mul_(scale)
+            return terms["total"].detach() * scale
 
         opt.step(closure)
+        total = float(terms["total"].detach())
+        if not math.isfinite(total):
+            raise ValueError(f"the optimisation diverged at step {step + 1} (loss {total});"
+                             " try smaller weights or --optimizer adam")
         if config.optimizer == "adam":
             with torch.no_grad():
                 image.clamp_(0, 1)  # Adam's small steps tolerate projection; L-BFGS's model does not
