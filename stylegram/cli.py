@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
 import typing
 from dataclasses import MISSING, fields
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Sequence
+
+from .cli_units import add_explain_parser, add_units_parser
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -40,7 +43,7 @@ def _add_config_options(parser: argparse.ArgumentParser, config_cls) -> None:
         origin = typing.get_origin(hint)
         kw: dict = {"help": f.metadata.get("help", ""), "dest": f.name}
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        if origin is typing.Union:  # X | None
+        if origin in (typing.Union, types.UnionType):  # X | None
             hint = next(a for a in args if a is not type(None))
             args, origin = typing.get_args(hint), typing.get_origin(hint)
         if origin is tuple:
@@ -146,7 +149,7 @@ def _run_layers(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: list[Callable] = [_stylize_parser, _layers_parser]
+SUBCOMMANDS: list[Callable] = [_stylize_parser, _layers_parser, add_units_parser, add_explain_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
