@@ -56,7 +56,8 @@ def _add_config_options(parser: argparse.ArgumentParser, config_cls) -> None:
             kw["choices"] = f.metadata["choices"]
         if "metavar" in f.metadata and "choices" not in kw:
             kw["metavar"] = f.metadata["metavar"]
-        kw["help"] += f" (default: {' '.join(map(str, default)) if isinstance(default, tuple) else default})"
+        if default is not None and "default" not in kw["help"]:
+            kw["help"] += f" (default: {' '.join(map(str, default)) if isinstance(default, tuple) else default})"
         group.add_argument("--" + f.name.replace("_", "-"), default=argparse.SUPPRESS, **kw)
 
 
@@ -101,13 +102,15 @@ def _run_stylize(args: argparse.Namespace) -> int:
         raise ValueError("give a style image after the content image")
     output = check_writable(args.output)
     last = None
-    bar = tqdm(total=None, unit="step", disable=args.quiet, dynamic_ncols=True)
+    # Made at the first step, so that an early error is not preceded by an empty bar.
+    bar = None
     start = time.perf_counter()
 
     def on_step(event) -> None:
-        nonlocal last
+        nonlocal last, bar
         last = event
-        bar.total = event.total_steps
+        if bar is None:
+            bar = tqdm(total=event.total_steps, unit="step", disable=args.quiet, dynamic_ncols=True)
         h, w = event.size
         bar.set_description(f"{w}×{h}")
         bar.set_postfix({k: f"{v:.3g}" for k, v in event.losses.items()}, refresh=False)
@@ -118,7 +121,8 @@ def _run_stylize(args: argparse.Namespace) -> int:
     try:
         result = stylize(args.content, args.styles, config, callback=on_step)
     except KeyboardInterrupt:
-        bar.close()
+        if bar is not None:
+            bar.close()
         if last is None:
             print("stylegram: interrupted before the first step; nothing saved", file=sys.stderr)
         else:
@@ -126,7 +130,8 @@ def _run_stylize(args: argparse.Namespace) -> int:
             print(f"stylegram: interrupted at step {last.step}/{last.total_steps}; saved the current image"
                   f" to {output}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    bar.close()
+    if bar is not None:
+        bar.close()
     save_image(result, output)
     if not args.quiet:
         print(f"wrote {output} ({result.width}×{result.height}) in {time.perf_counter() - start:.1f} s",

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from . import losses
 from .image import ImageLike, load_image, open_image, resize_long_side, to_pil, to_tensor
-from .vgg import VGG, check_layers, load_vgg
+from .vgg import VGG, check_layers, load_vgg, resolve_device
 
 Quality = Literal["draft", "normal", "high"]
 
@@ -312,7 +312,7 @@ def stylize(
     if not styles:
         raise ValueError("give at least one style image")
     validate(config, len(styles))
-    device = torch.device(config.device or "cpu")
+    device = resolve_device(config.device)
     model = model or load_vgg(config.weights, pooling=config.pooling, device=device)
     model = model.to(device)
     need = 2 * model.min_size(set(config.content_layers) | set(config.style_layers))

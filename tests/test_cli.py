@@ -76,6 +76,7 @@ def bad_inputs(tmp_path, content_path):
         (None, ["--tv-weight", "nan"], r"tv_weight must be finite and non-negative, got nan"),
         (None, ["-o", "/nonexistent/dir/out.png"], r"out.png': cannot write, directory '/nonexistent/dir' does not exist"),
         (None, ["--weights", "/nonexistent/w.pth"], r"weights file '/nonexistent/w.pth' does not exist"),
+        (None, ["--device", "tpu"], r"unknown device 'tpu'"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_problem(bad_inputs, content_path, tmp_path, capsys, case, extra, message):
