@@ -141,11 +141,11 @@ def resize_short_side(im: Image.Image, short_side: int) -> Image.Image:
     return im if size == im.size else im.resize(size, Image.BICUBIC, reducing_gap=3.0)
 
 
-def text_image(text: str, *, height: int = 20, width: int | None = None) -> Tensor:
+def text_image(text: str, *, height: int = 20, width: int | None = None, font_size: int | None = None) -> Tensor:
     """A label as a (1, 3, height, W) tensor: dark text on white, PIL's built-in font."""
     from PIL import ImageDraw, ImageFont
 
-    font = ImageFont.load_default(size=max(8, height * 3 // 4))
+    font = ImageFont.load_default(size=font_size or max(8, height * 3 // 4))
     left, top, right, bottom = font.getbbox(text)
     im = Image.new("RGB", (width or right + 8, height), (255, 255, 255))
     ImageDraw.Draw(im).text((4, (height - bottom - top) // 2), text, fill=(20, 20, 20), font=font)
