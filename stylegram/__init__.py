@@ -8,7 +8,8 @@ Nothing runs at import: no downloads, no files written.
 """
 from .image import load_image, save_image
 from .losses import content_loss, gram_matrix, mean_gram, style_loss, tv_loss
-from .transfer import PRESETS, Iterate, StyleConfig, stylize
+from .config import PRESETS, StyleConfig
+from .transfer import Iterate, stylize
 from .vgg import VGG, LayerInfo, layer_infos, load_vgg
 
 __version__ = "0.1.0"

@@ -72,7 +72,7 @@ def config_from_args(args: argparse.Namespace, config_cls):
 
 
 def _stylize_parser(sub) -> None:
-    from .transfer import StyleConfig
+    from .config import StyleConfig
 
     p = sub.add_parser("stylize", help="paint a content image in the style of one or more paintings",
                        description="Neural style transfer (Gatys et al.). With no images, runs on the bundled demo.")
@@ -92,7 +92,8 @@ def _run_stylize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .image import check_writable, save_image
-    from .transfer import StyleConfig, stylize
+    from .config import StyleConfig
+    from .transfer import stylize
 
     config = config_from_args(args, StyleConfig)
     if args.content is None:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from stylegram.cli import build_parser, config_from_args, main
-from stylegram.transfer import StyleConfig
+from stylegram.config import StyleConfig
 
 QUICK = ["--size", "64", "--iterations", "4", "--scales", "1", "-q"]
 

