@@ -110,12 +110,13 @@ def layer_figure(found: StyleLayer, style: Tensor, hits: Mapping[int, Sequence[H
     style_patch = {u: crop_patch(style, box) for u, box in found.boxes.items()}
     rows = [(f"#{c.unit} {100 * c.energy:.1f}%", [style_patch[c.unit]] + cut(hits[c.unit])) for c in found.channels]
     strong = unit_grid(rows, cell=cell, title=f"{found.layer}: strongest channels (share of Gram energy); "
-                                              "first patch from the style image")
+                                              "first patch from the painting, then photos")
     parts = [strong]
     if found.pairs:
-        parts.append(text_image(f"{found.layer}: channels that fire together (cosine)", height=24))
+        parts.append(text_image(f"{found.layer}: channels that fire together (cosine); each: painting, then photos",
+                                height=24, font_size=15))
         for p in found.pairs:
-            label = text_image(f"#{p.a}+#{p.b} {p.correlation:.2f}", height=cell, width=120)
+            label = text_image(f"#{p.a}+#{p.b} {p.correlation:.2f}", height=cell, width=120, font_size=13)
             row = _pair_row(style_patch[p.a], style_patch[p.b], cut(hits[p.a][:4]), cut(hits[p.b][:4]), cell)
             parts.append(stack([label, row], dim=-1))
     return stack(parts, dim=-2, gap=4)

@@ -88,7 +88,7 @@ def unit_grid(
         lines.append(stack(parts, dim=-1))
     grid = stack(lines, dim=-2)
     if title:
-        grid = stack([text_image(title, height=24, width=grid.shape[-1]), grid], dim=-2, gap=0)
+        grid = stack([text_image(title, height=24, font_size=15), grid], dim=-2, gap=0)
     return grid
 
 

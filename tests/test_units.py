@@ -195,6 +195,17 @@ def test_empty_folder_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     assert code == 1 and f"'{tmp_path / 'empty'}': no image files" in err and err.count("\n") == 1
 
 
+def test_explain_style_cli(folder, cache_dir, style_path, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "explain"
+    code, err = run_cli(["explain-style", style_path, "--images", folder, "-o", out, "--size", SIZE,
+                         "--precision", "fp32", "--cache", cache_dir, "--layers", "relu2_1", "relu3_1",
+                         "--style-size", 128, "--top", 3, "-q"], monkeypatch, capsys)
+    assert code == 0, err
+    assert {"explain_relu2_1.png", "explain_relu3_1.png", "explain.json", "index.html"} <= {p.name for p in out.iterdir()}
+    data = json.loads((out / "explain.json").read_text())
+    assert [layer["layer"] for layer in data["layers"]] == ["relu2_1", "relu3_1"]
+
+
 def test_parse_units():
     assert parse_units("0-3,7", 64, "relu1_2") == [0, 1, 2, 3, 7]
     assert parse_units("all", 64, "relu1_2") == list(range(64))
