@@ -58,7 +58,8 @@ def _add_config_options(parser: argparse.ArgumentParser, config_cls) -> None:
             kw["metavar"] = f.metadata["metavar"]
         if default is not None and "default" not in kw["help"]:
             kw["help"] += f" (default: {' '.join(map(str, default)) if isinstance(default, tuple) else default})"
-        group.add_argument("--" + f.name.replace("_", "-"), default=argparse.SUPPRESS, **kw)
+        flags = ["--" + f.name.replace("_", "-"), *f.metadata.get("aliases", ())]
+        group.add_argument(*flags, default=argparse.SUPPRESS, **kw)
 
 
 def config_from_args(args: argparse.Namespace, config_cls):

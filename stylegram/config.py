@@ -66,7 +66,7 @@ class StyleConfig:
     )
     style_masks: tuple[str, ...] | None = _opt(
         None, "INDEX=MASK.png per style: the region of the content each style paints (white = paint)",
-        metavar="INDEX=MASK",
+        metavar="INDEX=MASK", aliases=("--style-mask",),
     )
     content_mask: str | None = _opt(None, "where the content cost applies (white = keep the content)", metavar="MASK")
     tile_size: int | None = _opt(

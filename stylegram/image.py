@@ -96,6 +96,13 @@ def check_writable(path: str | os.PathLike) -> Path:
     return path
 
 
+def _chmod_like_open(path: str) -> None:
+    """mkstemp makes files 0600; give the result the permissions open() would (0666 & ~umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> Path:
     """Write atomically: a temporary file in the same directory, then a rename.
 
@@ -107,6 +114,7 @@ def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             im.save(f, format=_WRITABLE[path.suffix.lower()])
+        _chmod_like_open(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
@@ -123,6 +131,7 @@ def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        _chmod_like_open(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

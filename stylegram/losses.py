@@ -21,34 +21,46 @@ def gram_matrix(features: Tensor) -> Tensor:
     return a @ a.transpose(1, 2)
 
 
-def mean_gram(features: Tensor) -> Tensor:
+def mean_gram(features: Tensor, mask: Tensor | None = None) -> Tensor:
     """The Gram matrix divided by the number of positions n_H·n_W: (B, C, C).
 
     Departure: Gatys et al. compare raw Gram matrices of equally sized images. Dividing each by
     its own n_H·n_W lets a style image of any size (or a blend of several) supply the target.
+
+    With a `mask` (B or 1, 1, H, W) in [0, 1], the guided Gram of Gatys et al. 2017: the Gram of
+    mask·features, divided by Σ mask² so that it is an average over the masked region.
     """
-    return gram_matrix(features) / (features.shape[-2] * features.shape[-1])
+    if mask is None:
+        return gram_matrix(features) / (features.shape[-2] * features.shape[-1])
+    mask = mask.to(torch.float32)
+    return gram_matrix(features.float() * mask) / mask.pow(2).sum().clamp_min(1e-8)
 
 
-def content_loss(generated: Tensor, target: Tensor) -> Tensor:
+def content_loss(generated: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     """J_content = ½‖a(C) − a(G)‖², here divided by n_H·n_W·n_C.
 
     Departure: the seed's sum grows with the pixel count while the style cost does not, so the
     same α would give a different picture at 256 px and at 1024 px. The mean keeps it fixed.
+    A `mask` (1, 1, H, W) weights each position (spatial control).
     """
-    return 0.5 * (generated.float() - target.float()).pow(2).mean()
+    diff = (generated.float() - target.float()).pow(2)
+    return 0.5 * (diff if mask is None else diff * mask).mean()
 
 
-def style_loss(generated: Tensor, target_mean_gram: Tensor) -> Tensor:
+def style_loss(generated: Tensor, target_mean_gram: Tensor, mask: Tensor | None = None) -> Tensor:
     """‖G(S) − G(G)‖²_F / (2·n_H·n_W·n_C)² for one layer, summed over the batch.
 
     `target_mean_gram` is `mean_gram()` of the style features (C, C) or (B, C, C). With both
     Grams divided by n_H·n_W the cost is ‖Ĝ(S) − Ĝ(G)‖²_F / (2·n_C)², which equals the seed's
     formula when the style and the generated image have the same size.
+
+    With a `mask`, the output's Gram is guided by it and the cost is weighted by the mask's
+    mean, so a style painting a quarter of the image weighs a quarter.
     """
     n_c = generated.shape[1]
-    diff = mean_gram(generated) - target_mean_gram
-    return diff.pow(2).sum() / (2 * n_c) ** 2
+    diff = mean_gram(generated, mask) - target_mean_gram
+    cost = diff.pow(2).sum() / (2 * n_c) ** 2
+    return cost if mask is None else cost * mask.float().mean()
 
 
 def tv_loss(image: Tensor) -> Tensor:

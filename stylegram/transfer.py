@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+from PIL import Image
 from torch import Tensor
 from torch.nn import functional as F
 
-from . import losses
+from . import color, losses, masks
 from .config import DEFAULT_STYLE_LAYERS, StyleConfig, check_size, schedule, validate  # noqa: F401 (re-exported)
 from .image import ImageLike, open_image, resize_long_side, to_pil, to_tensor
 from .vgg import VGG, load_vgg, resolve_device
@@ -64,22 +65,59 @@ def bf16_supported(device: torch.device) -> bool:
 
 
 @dataclass
+class _Inputs:
+    """What the user gave, opened, checked and recoloured, at full resolution."""
+
+    content: Image.Image  # what the optimisation keeps: the photo, or its luminance
+    photo: Image.Image  # the content as given, for its chroma under preserve_colors=luminance
+    styles: list[Image.Image]
+    blend: list[float]  # sums to 1
+    style_masks: list[Tensor] | None  # one (1, 1, H, W) per style, in content pixels
+    content_mask: Tensor | None
+
+
+@dataclass
+class _Region:
+    """A part of the output with one style target: the whole image, or a style's mask."""
+
+    grams: dict[str, Tensor]  # layer -> target mean Gram (C, C)
+    masks: dict[str, Tensor] | None  # layer -> mask at that layer's size
+
+
+@dataclass
 class _Targets:
     content: dict[str, Tensor]  # layer -> features of the content image
-    style: dict[str, Tensor]  # layer -> blended mean Gram (C, C)
+    content_masks: dict[str, Tensor] | None
+    regions: list[_Region]
 
 
-def _targets(model, content: Tensor, styles, blend, config) -> _Targets:
-    """Content features and blended style Grams at the size of `content`."""
+def _style_grams(model, im: Image.Image, long_side: int, layers, device) -> dict[str, Tensor]:
+    style = to_tensor(resize_long_side(im, long_side)).to(device)
+    return {name: losses.mean_gram(f)[0] for name, f in model(style, layers).items()}
+
+
+def _mask_at_layers(mask: Tensor, size, feats: dict[str, Tensor]) -> dict[str, Tensor]:
+    scaled = F.interpolate(mask, size=size, mode="area")
+    return {name: masks.at_layer(scaled, f) for name, f in feats.items()}
+
+
+@torch.no_grad()
+def _targets(model, content: Tensor, inputs: _Inputs, config: StyleConfig) -> _Targets:
+    """Content features and style Grams (blended, or one per masked region) at `content`'s size."""
     long_side = round(max(content.shape[-2:]) * config.style_scale)
-    with torch.no_grad():
-        content_feats = model(content, config.content_layers)
-        grams: dict[str, Tensor] = {}
-        for im, w in zip(styles, blend):
-            style = to_tensor(resize_long_side(im, long_side)).to(content.device)
-            for name, feats in model(style, config.style_layers).items():
-                grams[name] = grams.get(name, 0) + w * losses.mean_gram(feats)[0]
-    return _Targets({k: v.float() for k, v in content_feats.items()}, grams)
+    size = tuple(content.shape[-2:])
+    feats = model(content, set(config.content_layers) | set(config.style_layers))
+    style_feats = {n: feats[n] for n in config.style_layers}
+    grams = [_style_grams(model, im, long_side, config.style_layers, content.device) for im in inputs.styles]
+    if inputs.style_masks is None:
+        blended = {n: sum(w * g[n] for w, g in zip(inputs.blend, grams)) for n in config.style_layers}
+        regions = [_Region(blended, None)]  # type: ignore[arg-type]
+    else:
+        regions = [_Region(g, _mask_at_layers(m, size, style_feats)) for g, m in zip(grams, inputs.style_masks)]
+    content_masks = None
+    if inputs.content_mask is not None:
+        content_masks = _mask_at_layers(inputs.content_mask, size, {n: feats[n] for n in config.content_layers})
+    return _Targets({n: feats[n].float() for n in config.content_layers}, content_masks, regions)
 
 
 # ---------------------------------------------------------------- optimisation
@@ -100,11 +138,16 @@ def _initial_image(config: StyleConfig, content: Tensor, generator: torch.Genera
 def _loss_terms(model, image, targets: _Targets, config, layer_weights) -> dict[str, Tensor]:
     """The weighted terms of J(G) = α·J_content + β·Σ_l λ_l·J_style,l + TV, and their total."""
     feats = model(image, set(config.content_layers) | set(config.style_layers))
+    cmask = targets.content_masks or {}
+    style = sum(
+        layer_weights[n] * losses.style_loss(feats[n], region.grams[n], region.masks[n] if region.masks else None)
+        for region in targets.regions
+        for n in config.style_layers
+    )
     terms = {
         "content": config.content_weight
-        * sum(losses.content_loss(feats[n], targets.content[n]) for n in config.content_layers),
-        "style": config.style_weight
-        * sum(layer_weights[n] * losses.style_loss(feats[n], targets.style[n]) for n in config.style_layers),
+        * sum(losses.content_loss(feats[n], targets.content[n], cmask.get(n)) for n in config.content_layers),
+        "style": config.style_weight * style,
         "tv": config.tv_weight * losses.tv_loss(image),
     }
     terms["total"] = terms["content"] + terms["style"] + terms["tv"]
@@ -154,6 +197,36 @@ def _optimize(image: Tensor, steps: int, config: StyleConfig, evaluate: Callable
     return image.detach()
 
 
+def _open_inputs(content: ImageLike, styles: list[ImageLike], config: StyleConfig, need: int) -> _Inputs:
+    """Open and check every image and mask; recolour for preserve_colors."""
+    photo = open_image(content)
+    check_size("content image", content, photo.size, need)
+    style_ims = []
+    for source in styles:
+        im = open_image(source)
+        check_size("style image", source, im.size, need)
+        style_ims.append(im)
+    blend = torch.tensor(config.style_blend or [1.0] * len(styles), dtype=torch.float64)
+    mask_paths = masks.parse_style_masks(config.style_masks or (), len(styles))
+    style_masks = None
+    if mask_paths:
+        style_masks = masks.normalise_overlaps([masks.load_mask(mask_paths[i], photo.size) for i in range(len(styles))])
+    content_mask = masks.load_mask(config.content_mask, photo.size) if config.content_mask else None
+    kept, style_ims = _recolour(photo, style_ims, config.preserve_colors)
+    return _Inputs(kept, photo, style_ims, (blend / blend.sum()).tolist(), style_masks, content_mask)
+
+
+def _recolour(photo: Image.Image, styles: list[Image.Image], mode: str) -> tuple[Image.Image, list[Image.Image]]:
+    """The content to keep and the styles to match, per preserve_colors (Gatys et al. 2017, §5)."""
+    if mode == "none":
+        return photo, styles
+    c = to_tensor(photo)
+    if mode == "histogram":
+        return photo, [to_pil(color.match_color_histogram(to_tensor(s), c)) for s in styles]
+    # luminance: optimise a grey image against grey styles; the chroma comes back at the end.
+    return to_pil(color.luminance(c)), [to_pil(color.match_luminance(to_tensor(s), c)) for s in styles]
+
+
 def stylize(
     content: ImageLike,
     styles: ImageLike | Sequence[ImageLike],
@@ -161,7 +234,7 @@ def stylize(
     *,
     callback: Callback | None = None,
     model: VGG | None = None,
-):
+) -> Image.Image:
     """Paint `content` in the style of `styles`.
 
     Args:
@@ -180,18 +253,18 @@ def stylize(
         raise ValueError("give at least one style image")
     validate(config, len(styles))
     device = resolve_device(config.device)
-    model = model or load_vgg(config.weights, pooling=config.pooling, device=device)
-    model = model.to(device)
+    model = (model or load_vgg(config.weights, pooling=config.pooling, device=device)).to(device)
     need = 2 * model.min_size(set(config.content_layers) | set(config.style_layers))
-    content_im = open_image(content)
-    check_size("content image", content, content_im.size, need)
-    style_ims = []
-    for s in styles:
-        im = open_image(s)
-        check_size("style image", s, im.size, need)
-        style_ims.append(im)
-    blend = torch.tensor(config.style_blend or [1.0] * len(styles), dtype=torch.float64)
-    blend = (blend / blend.sum()).tolist()
+    inputs = _open_inputs(content, styles, config, need)
+    image = _run_schedule(model, inputs, config, device, need, callback)
+    if config.preserve_colors == "luminance":
+        photo = to_tensor(inputs.photo.resize((image.shape[-1], image.shape[-2]), Image.LANCZOS))
+        image = color.with_chroma_of(image.cpu(), photo)
+    return to_pil(image)
+
+
+def _run_schedule(model, inputs: _Inputs, config: StyleConfig, device, need: int, callback) -> Tensor:
+    """Optimise coarse to fine; each scale starts from the last one, upsampled."""
     layer_weights = (
         dict(zip(config.style_layers, config.style_layer_weights))
         if config.style_layer_weights is not None
@@ -199,11 +272,11 @@ def stylize(
     )
     generator = torch.Generator().manual_seed(config.seed if config.seed is not None else torch.seed())
     network = fast_network(model, config, device)
-    plan = schedule(config, content_im.size, need)
+    plan = schedule(config, inputs.content.size, need)
     total_steps, step, image = sum(it for _, it in plan), 0, None
     for k, (long_side, iters) in enumerate(plan):
-        target_image = to_tensor(resize_long_side(content_im, long_side)).to(device)
-        targets = _targets(network, target_image, style_ims, blend, config)
+        target_image = to_tensor(resize_long_side(inputs.content, long_side)).to(device)
+        targets = _targets(network, target_image, inputs, config)
         if image is None:
             image = _initial_image(config, target_image, generator)
         else:  # warm start from the coarser scale
@@ -218,4 +291,4 @@ def stylize(
         evaluate = lambda x: _loss_terms(network, x, targets, config, layer_weights)  # noqa: E731
         image = _optimize(image, iters, config, evaluate, report)
     assert image is not None
-    return to_pil(image)
+    return image
