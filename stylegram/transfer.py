@@ -14,7 +14,7 @@ from PIL import Image
 from torch import Tensor
 from torch.nn import functional as F
 
-from . import color, losses, masks
+from . import color, losses, masks, tiling
 from .config import DEFAULT_STYLE_LAYERS, StyleConfig, check_size, schedule, validate  # noqa: F401 (re-exported)
 from .image import ImageLike, open_image, resize_long_side, to_pil, to_tensor
 from .vgg import VGG, load_vgg, resolve_device
@@ -91,33 +91,62 @@ class _Targets:
     regions: list[_Region]
 
 
-def _style_grams(model, im: Image.Image, long_side: int, layers, device) -> dict[str, Tensor]:
+@torch.no_grad()
+def _style_grams(model, im: Image.Image, long_side: int, layers, device, tile: int | None) -> dict[str, Tensor]:
+    """Mean Grams of a style image at `long_side`; averaged over tiles when it is larger than one."""
     style = to_tensor(resize_long_side(im, long_side)).to(device)
-    return {name: losses.mean_gram(f)[0] for name, f in model(style, layers).items()}
+    h, w = style.shape[-2:]
+    sums: dict[str, Tensor] = {}
+    count = 0
+    for y0, x0, y1, x1 in tiling.iter_tiles(h, w, tile) if tile else [(0, 0, h, w)]:
+        feats = model(style[:, :, y0:y1, x0:x1], layers)
+        for name, f in feats.items():
+            sums[name] = sums.get(name, 0) + losses.mean_gram(f)[0] * (y1 - y0) * (x1 - x0)
+        count += (y1 - y0) * (x1 - x0)
+    return {name: g / count for name, g in sums.items()}
 
 
-def _mask_at_layers(mask: Tensor, size, feats: dict[str, Tensor]) -> dict[str, Tensor]:
-    scaled = F.interpolate(mask, size=size, mode="area")
-    return {name: masks.at_layer(scaled, f) for name, f in feats.items()}
+def _style_regions(model, inputs: _Inputs, long_side: int, config, device, tile) -> list[dict[str, Tensor]]:
+    """Target Grams: one blended set, or one set per style when masks say where each goes."""
+    layers = config.style_layers
+    grams = [_style_grams(model, im, round(long_side * config.style_scale), layers, device, tile) for im in inputs.styles]
+    if inputs.style_masks is None:
+        return [{n: sum(w * g[n] for w, g in zip(inputs.blend, grams)) for n in layers}]
+    return grams
+
+
+def _layer_masks(mask: Tensor, box, model, layers) -> dict[str, Tensor]:
+    """A scale-sized mask, cropped to `box` and averaged down to each layer's size."""
+    y0, x0, y1, x1 = box
+    crop = mask[:, :, y0:y1, x0:x1]
+    out = {}
+    for n in layers:
+        stride = model.info[n].stride
+        out[n] = F.adaptive_avg_pool2d(crop, ((y1 - y0) // stride, (x1 - x0) // stride))
+    return out
 
 
 @torch.no_grad()
-def _targets(model, content: Tensor, inputs: _Inputs, config: StyleConfig) -> _Targets:
-    """Content features and style Grams (blended, or one per masked region) at `content`'s size."""
-    long_side = round(max(content.shape[-2:]) * config.style_scale)
-    size = tuple(content.shape[-2:])
-    feats = model(content, set(config.content_layers) | set(config.style_layers))
-    style_feats = {n: feats[n] for n in config.style_layers}
-    grams = [_style_grams(model, im, long_side, config.style_layers, content.device) for im in inputs.styles]
-    if inputs.style_masks is None:
-        blended = {n: sum(w * g[n] for w, g in zip(inputs.blend, grams)) for n in config.style_layers}
-        regions = [_Region(blended, None)]  # type: ignore[arg-type]
-    else:
-        regions = [_Region(g, _mask_at_layers(m, size, style_feats)) for g, m in zip(grams, inputs.style_masks)]
-    content_masks = None
-    if inputs.content_mask is not None:
-        content_masks = _mask_at_layers(inputs.content_mask, size, {n: feats[n] for n in config.content_layers})
-    return _Targets({n: feats[n].float() for n in config.content_layers}, content_masks, regions)
+def _targets(model, content: Tensor, box, grams: list[dict[str, Tensor]], scaled_masks, config) -> _Targets:
+    """The targets for the part `box` of this scale: its own content, the global style Grams."""
+    y0, x0, y1, x1 = box
+    feats = model(content[:, :, y0:y1, x0:x1], config.content_layers)
+    style_masks, content_mask = scaled_masks
+    regions = [
+        _Region(g, _layer_masks(m, box, model, config.style_layers) if m is not None else None)
+        for g, m in zip(grams, style_masks or [None] * len(grams))
+    ]
+    cmasks = _layer_masks(content_mask, box, model, config.content_layers) if content_mask is not None else None
+    return _Targets({n: f.float() for n, f in feats.items()}, cmasks, regions)
+
+
+def _scaled_masks(inputs: _Inputs, size, device) -> tuple[list[Tensor] | None, Tensor | None]:
+    """The style and content masks at this scale's size."""
+    def scale(m: Tensor) -> Tensor:
+        return F.interpolate(m, size=size, mode="area").to(device)
+
+    style = [scale(m) for m in inputs.style_masks] if inputs.style_masks is not None else None
+    return style, scale(inputs.content_mask) if inputs.content_mask is not None else None
 
 
 # ---------------------------------------------------------------- optimisation
@@ -275,20 +304,32 @@ def _run_schedule(model, inputs: _Inputs, config: StyleConfig, device, need: int
     plan = schedule(config, inputs.content.size, need)
     total_steps, step, image = sum(it for _, it in plan), 0, None
     for k, (long_side, iters) in enumerate(plan):
-        target_image = to_tensor(resize_long_side(inputs.content, long_side)).to(device)
-        targets = _targets(network, target_image, inputs, config)
+        content = to_tensor(resize_long_side(inputs.content, long_side)).to(device)
+        h, w = content.shape[-2:]
+        tile = tiling.choose_tile(h, w, "bf16" if network is not model else "fp32", config.tile_size, need)
+        grams = _style_regions(network, inputs, long_side, config, device, tile)
+        masks_here = _scaled_masks(inputs, (h, w), device)
         if image is None:
-            image = _initial_image(config, target_image, generator)
+            image = _initial_image(config, content, generator)
         else:  # warm start from the coarser scale
-            image = F.interpolate(image, size=target_image.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+            image = F.interpolate(image, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
 
-        def report(values: dict[str, float], current: Tensor, k=k, size=tuple(target_image.shape[-2:])) -> None:
+        def report(values: dict[str, float], current: Tensor, k=k, size=(h, w)) -> None:
             nonlocal step
             step += 1
             if callback is not None:
                 callback(Iterate(step, total_steps, k, len(plan), size, values, current.detach().cpu().clone()))
 
-        evaluate = lambda x: _loss_terms(network, x, targets, config, layer_weights)  # noqa: E731
-        image = _optimize(image, iters, config, evaluate, report)
+        def evaluate(x: Tensor, box, content=content, grams=grams, masks_here=masks_here) -> dict[str, Tensor]:
+            return _loss_terms(network, x, _targets(network, content, box, grams, masks_here, config), config,
+                               layer_weights)
+
+        if tile is None:
+            targets = _targets(network, content, (0, 0, h, w), grams, masks_here, config)
+            image = _optimize(image, iters, config, lambda x: _loss_terms(network, x, targets, config, layer_weights),
+                              report)
+        else:
+            image = tiling.optimize_tiled(image, iters, tile, learning_rate=config.learning_rate, evaluate=evaluate,
+                                          report=report, generator=generator)
     assert image is not None
     return image
