@@ -92,7 +92,7 @@ def _run_stylize(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .image import check_writable, save_image
+    from .image import check_writable, resize_long_side, save_image, to_pil
     from .config import StyleConfig
     from .transfer import stylize
 
@@ -128,7 +128,8 @@ def _run_stylize(args: argparse.Namespace) -> int:
         if last is None:
             print("stylegram: interrupted before the first step; nothing saved", file=sys.stderr)
         else:
-            save_image(last.image, output)
+            # A coarse scale's image is upsampled so the file has the size that was asked for.
+            save_image(resize_long_side(to_pil(last.image), config.size), output)
             print(f"stylegram: interrupted at step {last.step}/{last.total_steps}; saved the current image"
                   f" to {output}", file=sys.stderr)
         return EXIT_INTERRUPTED
