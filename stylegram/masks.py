@@ -54,6 +54,9 @@ def normalise_overlaps(masks: list[Tensor]) -> list[Tensor]:
     return [m / total for m in masks]
 
 
-def at_layer(mask: Tensor, features: Tensor) -> Tensor:
-    """The mask averaged down to a feature map's spatial size: (1, 1, h, w)."""
-    return F.adaptive_avg_pool2d(mask.to(features.device), features.shape[-2:])
+def at_layers(mask: Tensor, box: tuple[int, int, int, int], strides: dict[str, int]) -> dict[str, Tensor]:
+    """A scale-sized mask (1, 1, H, W), cropped to `box` = (y0, x0, y1, x1) and averaged down to
+    each layer's size, (H // stride, W // stride) as VGG's pooling gives it."""
+    y0, x0, y1, x1 = box
+    crop = mask[:, :, y0:y1, x0:x1]
+    return {n: F.adaptive_avg_pool2d(crop, ((y1 - y0) // s, (x1 - x0) // s)) for n, s in strides.items()}

@@ -115,28 +115,21 @@ def _style_regions(model, inputs: _Inputs, long_side: int, config, device, tile)
     return grams
 
 
-def _layer_masks(mask: Tensor, box, model, layers) -> dict[str, Tensor]:
-    """A scale-sized mask, cropped to `box` and averaged down to each layer's size."""
-    y0, x0, y1, x1 = box
-    crop = mask[:, :, y0:y1, x0:x1]
-    out = {}
-    for n in layers:
-        stride = model.info[n].stride
-        out[n] = F.adaptive_avg_pool2d(crop, ((y1 - y0) // stride, (x1 - x0) // stride))
-    return out
-
-
 @torch.no_grad()
 def _targets(model, content: Tensor, box, grams: list[dict[str, Tensor]], scaled_masks, config) -> _Targets:
     """The targets for the part `box` of this scale: its own content, the global style Grams."""
     y0, x0, y1, x1 = box
     feats = model(content[:, :, y0:y1, x0:x1], config.content_layers)
     style_masks, content_mask = scaled_masks
+
+    def strides(layers) -> dict[str, int]:
+        return {n: model.info[n].stride for n in layers}
+
     regions = [
-        _Region(g, _layer_masks(m, box, model, config.style_layers) if m is not None else None)
+        _Region(g, masks.at_layers(m, box, strides(config.style_layers)) if m is not None else None)
         for g, m in zip(grams, style_masks or [None] * len(grams))
     ]
-    cmasks = _layer_masks(content_mask, box, model, config.content_layers) if content_mask is not None else None
+    cmasks = masks.at_layers(content_mask, box, strides(config.content_layers)) if content_mask is not None else None
     return _Targets({n: f.float() for n, f in feats.items()}, cmasks, regions)
 
 

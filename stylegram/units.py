@@ -186,7 +186,7 @@ class Scan:
         if layer not in self.layers:
             raise ValueError(f"layer '{layer}' was not scanned (scanned: {', '.join(self.layers)})")
         scores, index = running_top_k(self.cache, layer, units, k, rank=rank)
-        info, side = self.info[layer], self.size // self.info[layer].stride
+        side = self.size // self.info[layer].stride
         hits: list[list[Hit]] = [[] for _ in units]
         for chunk in sorted({int(i) // CHUNK for i in index[scores > -math.inf]}):
             stats = self.cache.read(chunk, layer)
