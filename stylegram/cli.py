@@ -10,6 +10,7 @@ and exits 130.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import sys
 import types
 import typing
@@ -168,8 +169,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _keep_freed_memory() -> None:
+    """Ask glibc's malloc to reuse freed memory instead of handing it back to the OS.
+
+    Each optimisation step allocates and frees the same large activation tensors. By default
+    glibc mmaps each one afresh and unmaps it on free, so every step page-faults its memory back
+    in: 2 million faults and 3.5 s of system time in a 512-px run here, and 293 s in a tiled
+    2048-px one. With these settings the 512-px run is about 9% faster at the same peak RSS.
+    This is a process-wide choice, so the CLI makes it, not the library. Other libcs: no-op.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    libc.mallopt(m_mmap_threshold, 2**31 - 1)
+    libc.mallopt(m_trim_threshold, 2**31 - 1)
+    libc.mallopt(m_top_pad, 2**28)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _keep_freed_memory()
     try:
         return args.run(args)
     except ValueError as exc:  # every user error is a ValueError with a one-line message
