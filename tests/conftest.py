@@ -1,19 +1,21 @@
-"""Shared fixtures: the real VGG19 weights and the project's test images in ../shared/data."""
+"""Shared fixtures: the real VGG19 weights and the small public-domain/CC0 images in tests/data."""
 from __future__ import annotations
 
 from pathlib import Path
+
+import shutil
 
 import pytest
 import torch
 from PIL import Image
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data"  # see data/LICENSES.md
+SCAN_SIZE = 96  # the unit scans of the tests: 12 photos at 96 px
+SCAN_IMAGES = 12
 
 
 @pytest.fixture(scope="session")
 def data() -> Path:
-    if not DATA.is_dir():
-        pytest.fail(f"test images not found at {DATA}; the repo expects ../shared/data beside it")
     return DATA
 
 
@@ -26,24 +28,63 @@ def vgg():
 
 
 @pytest.fixture(scope="session")
-def content_path(data) -> Path:
-    return data / "content" / "tubingen.jpg"
+def content_path() -> Path:
+    return DATA / "photos" / "chelsea.jpg"
 
 
 @pytest.fixture(scope="session")
-def style_path(data) -> Path:
-    return data / "styles" / "starry_night.jpg"
+def style_path() -> Path:
+    return DATA / "paintings" / "starry_night.jpg"
+
+
+def thumbnail(path: Path, side: int = 96) -> Image.Image:
+    im = Image.open(path).convert("RGB")
+    im.thumbnail((side, side))
+    return im
 
 
 @pytest.fixture(scope="session")
 def small_content(content_path) -> Image.Image:
-    im = Image.open(content_path).convert("RGB")
-    im.thumbnail((96, 96))
-    return im
+    return thumbnail(content_path)
 
 
 @pytest.fixture(scope="session")
 def small_style(style_path) -> Image.Image:
-    im = Image.open(style_path).convert("RGB")
-    im.thumbnail((96, 96))
-    return im
+    return thumbnail(style_path)
+
+
+@pytest.fixture(scope="session")
+def folder(data, tmp_path_factory):
+    """12 photos, a file that is not an image and a truncated JPEG."""
+    root = tmp_path_factory.mktemp("images")
+    for path in sorted((data / "scan").iterdir())[:SCAN_IMAGES]:
+        shutil.copy(path, root / path.name)
+    (root / "corrupt.jpg").write_bytes(b"this is not a jpeg")
+    good = sorted((data / "scan").iterdir())[SCAN_IMAGES]
+    (root / "sub").mkdir()
+    (root / "sub" / "truncated.jpg").write_bytes(good.read_bytes()[:2000])
+    return root
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def scanned(vgg, folder, cache_dir):
+    """An fp32 scan, so that recomputing with `vgg` compares like with like."""
+    from stylegram.units.scan import DEFAULT_LAYERS, list_images, scan
+
+    return scan(vgg, list_images(folder), layers=DEFAULT_LAYERS, size=SCAN_SIZE, cache_dir=cache_dir, precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def features(vgg, scanned):
+    """Every readable image's activations, recomputed independently of the scan."""
+    from stylegram.units.scan import DEFAULT_LAYERS, load_scan_image
+
+    readable = [i for i, p in enumerate(scanned.images) if str(p) not in dict(scanned.skipped)]
+    batch = torch.cat([load_scan_image(scanned.images[i], SCAN_SIZE)[0] for i in readable])
+    with torch.no_grad():
+        return readable, vgg(batch, DEFAULT_LAYERS)

@@ -1,0 +1,47 @@
+"""`stylegram explain-style`: a painting's Gram matrices read as channels and channel pairs,
+each shown by its top-activating patches from a folder of photos."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..units.config import ExplainConfig
+from .options import add_config_options, config_from_args
+from .units import add_io_options, output_folder, scan_folder
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("explain-style", help="what a style is made of: its strongest and co-occurring channels",
+                       description="Read a style image's Gram matrices as channels and pairs, each shown by "
+                                   "its top-activating patches from a folder of photos.")
+    p.add_argument("style", help="the style image")
+    add_io_options(p)
+    add_config_options(p, ExplainConfig)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..image import load_image
+    from ..units.explain import style_components, write_style_report
+    from ..units.report import PatchCutter
+    from ..vgg import load_vgg, min_size
+
+    config = config_from_args(args, ExplainConfig)
+    out = output_folder(args)
+    style = load_image(args.style, long_side=config.style_size)
+    need = min_size(config.layers)
+    if min(style.shape[-2:]) < need:
+        raise ValueError(f"style image '{args.style}' is {style.shape[-1]}×{style.shape[-2]} px at --style-size "
+                         f"{config.style_size}; at least {need} px a side is needed")
+    vgg = load_vgg(config.weights)
+    found = style_components(vgg, style, config.layers, top=config.channels, pairs=config.pairs)
+    result = scan_folder(args, config, vgg, config.layers)
+    hits = {}
+    for layer in found:
+        shown = layer.units()
+        hits[layer.layer] = dict(zip(shown, result.top(layer.layer, shown, config.top)))
+    write_style_report(out, args.style, style, found, hits, PatchCutter(result.size), vgg)
+    if not args.quiet:
+        print(f"open {out / 'index.html'}", file=sys.stderr)
+    return 0

@@ -1,0 +1,68 @@
+"""Progress for people: a live bar on a terminal, a readable line every few seconds in a log.
+
+When stderr is not a terminal (a file, a pipe, CI), a redrawn bar would fill the log with
+carriage returns, so progress is printed as plain lines instead: one when a scale starts, then
+at most one every `LOG_EVERY` seconds, and one at the end.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Mapping
+
+LOG_EVERY = 5.0  # seconds between progress lines in a log
+
+
+def _fmt(values: Mapping[str, float]) -> str:
+    return " ".join(f"{k} {v:.3g}" for k, v in values.items())
+
+
+class Progress:
+    """Counts `total` units of work, shown as a tqdm bar on a terminal or as lines in a log."""
+
+    def __init__(self, total: int, *, unit: str, quiet: bool = False, stream: IO[str] | None = None,
+                 desc: str = "") -> None:
+        self.stream = stream or sys.stderr
+        self.total, self.unit, self.quiet, self.n = total, unit, quiet, 0
+        self.start = self._last = time.perf_counter()
+        self._bar = None
+        self._label, self._extra = desc, ""
+        if not quiet and self.stream.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit=unit, desc=desc, dynamic_ncols=True, file=self.stream)
+
+    def update(self, n: int, *, label: str | None = None, values: Mapping[str, float] | None = None) -> None:
+        """Set the count to `n`; `label` (a size, say) starting anew forces a log line."""
+        new_label = label is not None and label != self._label
+        self._label = label if label is not None else self._label
+        self._extra = _fmt(values) if values else self._extra
+        delta, self.n = n - self.n, n
+        if self._bar is not None:
+            self._bar.set_description(self._label, refresh=False)
+            if values:
+                self._bar.set_postfix_str(self._extra, refresh=False)
+            self._bar.update(delta)
+            return
+        now = time.perf_counter()
+        if not self.quiet and (new_label or now - self._last >= LOG_EVERY or n == self.total):
+            self._last = now
+            self.write(self._line(now))
+
+    def _line(self, now: float) -> str:
+        elapsed = now - self.start
+        left = f", about {elapsed / self.n * (self.total - self.n):.0f} s left" if 0 < self.n < self.total else ""
+        label = f"{self._label}: " if self._label else ""
+        return f"{label}{self.unit} {self.n}/{self.total} ({elapsed:.0f} s{left}) {self._extra}".rstrip()
+
+    def write(self, line: str) -> None:
+        """A message that does not break the bar."""
+        if self._bar is not None:
+            self._bar.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

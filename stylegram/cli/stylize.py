@@ -1,0 +1,91 @@
+"""`stylegram stylize`: paint a photo in the style of one or more paintings."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from ..transfer.config import StyleConfig
+from .files import refuse_overwriting_inputs
+from .options import add_config_options, config_from_args
+from .signals import interrupted_exit_code
+
+
+def demo_images() -> tuple[Path, Path]:
+    """The bundled content and style images (see stylegram/data/LICENSES.md)."""
+    data = resources.files("stylegram") / "data"
+    return Path(str(data / "chelsea.jpg")), Path(str(data / "starry_night.jpg"))
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("stylize", help="paint a content image in the style of one or more paintings",
+                       description="Neural style transfer (Gatys et al.). With no images, runs on the bundled demo.")
+    p.add_argument("content", nargs="?", help="content image (default: the bundled demo photo)")
+    p.add_argument("styles", nargs="*", metavar="style", help="style image(s) (default: the bundled painting)")
+    p.add_argument("-o", "--output", default="stylized.png", help="output image (default: stylized.png)")
+    p.add_argument("--save-every", type=int, default=0, metavar="N",
+                   help="also save the image every N steps, as OUT_0050.png and so on (default: 0, never)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_config_options(p, StyleConfig)
+    p.set_defaults(run=run)
+
+
+def _inputs(args: argparse.Namespace, config: StyleConfig) -> list[str]:
+    """Every file the job reads, so that none of them is overwritten."""
+    files = [args.content, *args.styles, config.content_mask]
+    files += [spec.partition("=")[2] for spec in config.style_masks or ()]
+    if config.init not in ("content", "random"):
+        files.append(config.init)
+    return [str(f) for f in files if f]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..image import check_writable, resize_long_side, save_image, to_pil
+    from ..transfer import stylize
+    from .progress import Progress
+
+    config = config_from_args(args, StyleConfig)
+    if args.save_every < 0:
+        raise ValueError(f"--save-every must be 0 (never) or a number of steps, not {args.save_every}")
+    if args.content is None:
+        content, style = demo_images()
+        args.content, args.styles = content, [style]
+    elif not args.styles:
+        raise ValueError("give a style image after the content image")
+    output = check_writable(args.output)
+    refuse_overwriting_inputs(output, _inputs(args, config))
+    progress: Progress | None = None  # made at the first step, so an early error has no empty bar before it
+    last = None
+    start = time.perf_counter()
+
+    def on_step(event) -> None:
+        nonlocal last, progress
+        last = event
+        if progress is None:
+            progress = Progress(event.total_steps, unit="step", quiet=args.quiet)
+        progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses)
+        if args.save_every and event.step % args.save_every == 0:
+            save_image(event.image, output.with_name(f"{output.stem}_{event.step:04d}{output.suffix}"))
+
+    try:
+        result = stylize(args.content, args.styles, config, callback=on_step)
+    except KeyboardInterrupt as stop:
+        if progress is not None:
+            progress.close()
+        if last is None:
+            print("stylegram: interrupted before the first step; nothing saved", file=sys.stderr)
+        else:
+            # A coarse scale's image is upsampled so the file has the size that was asked for.
+            save_image(resize_long_side(to_pil(last.image), config.size), output)
+            print(f"stylegram: interrupted at step {last.step}/{last.total_steps}; saved the current image"
+                  f" to {output}", file=sys.stderr)
+        return interrupted_exit_code(stop)
+    if progress is not None:
+        progress.close()
+    save_image(result, output)
+    if not args.quiet:
+        print(f"wrote {output} ({result.width}×{result.height}) in {time.perf_counter() - start:.1f} s",
+              file=sys.stderr)
+    return 0

@@ -1,0 +1,101 @@
+"""`stylegram units`: the image patches that excite each VGG unit most (Zeiler & Fergus).
+
+Unreadable images are warnings, counted at the end. An interrupted scan keeps the chunks it
+finished in the cache, so running the same command again resumes it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..units.config import ScanConfig, UnitsConfig
+from .options import add_config_options, config_from_args
+
+
+def add_io_options(p: argparse.ArgumentParser) -> None:
+    """The files of a scan, shared with explain-style: these are not settings of the result."""
+    p.add_argument("--images", required=True, metavar="DIR", help="folder of images to search, read recursively")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (made if missing)")
+    p.add_argument("--cache", metavar="DIR", help="activation cache (default: OUTDIR/.cache)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("units", help="top-activating image patches per VGG unit (Zeiler & Fergus)",
+                       description="For each unit (channel) of each layer, find the image patches that excite it most.")
+    add_io_options(p)
+    add_config_options(p, UnitsConfig)
+    p.set_defaults(run=run)
+
+
+def output_folder(args: argparse.Namespace) -> Path:
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"'{out}': output must be a folder, and this is a file")
+    return out
+
+
+def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers):
+    """Scan `args.images` for `layers` with progress; warn about each unreadable file."""
+    from ..units.scan import list_images, scan
+    from .progress import Progress
+
+    paths = list_images(args.images)
+    out = output_folder(args)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = Progress(len(paths), unit="images", quiet=args.quiet, desc="scan")
+
+    def on_batch(event) -> None:
+        for _, reason in event.skipped:
+            progress.write(f"stylegram: warning: skipped {reason}")
+        progress.update(event.done, values=None)
+
+    try:
+        result = scan(vgg, paths, layers=layers, size=config.size, cache_dir=args.cache or out / ".cache",
+                      precision=config.precision, batch_size=config.batch_size, max_outside=config.max_outside,
+                      callback=on_batch)
+    finally:
+        progress.close()
+    if result.skipped:
+        print(f"stylegram: warning: {len(result.skipped)} of {len(paths)} files could not be read and were skipped",
+              file=sys.stderr)
+    if result.n_read == 0:
+        raise ValueError(f"'{args.images}': none of the {len(paths)} image files could be read")
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..units.report import write_units_report
+    from ..units.scan import parse_units
+    from ..vgg import load_vgg
+
+    config = config_from_args(args, UnitsConfig)
+    output_folder(args)
+    vgg = load_vgg(config.weights)
+    units = {layer: parse_units(config.units, vgg.info[layer].channels, layer) for layer in config.layers}
+    start = time.perf_counter()
+    result = scan_folder(args, config, vgg, config.layers)
+    hits = {layer: result.top(layer, units[layer], config.top, rank=config.rank) for layer in config.layers}
+    optimized = _optimize(args, config, vgg, units) if config.optimize else None
+    write_units_report(args.output, result, hits, rank=config.rank, top=config.top, optimized=optimized)
+    if not args.quiet:
+        print(f"{result.n_read} images, {len(config.layers)} layers in {time.perf_counter() - start:.1f} s; "
+              f"open {Path(args.output) / 'index.html'}", file=sys.stderr)
+    return 0
+
+
+def _optimize(args: argparse.Namespace, config: UnitsConfig, vgg, units: dict[str, list[int]]) -> dict:
+    from ..units.maximize import maximize_units
+    from ..vgg import network_for
+    from .progress import Progress
+
+    net, _ = network_for(vgg, config.precision)
+    progress = Progress(len(units), unit="layers", quiet=args.quiet, desc="optimize")
+    out = {}
+    for i, (layer, chosen) in enumerate(units.items(), start=1):
+        out[layer] = list(maximize_units(net, layer, chosen, size=config.opt_size, steps=config.opt_steps).split(1))
+        progress.update(i, label=layer)
+    progress.close()
+    return out

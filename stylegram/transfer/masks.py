@@ -1,0 +1,63 @@
+"""Spatial control (Gatys et al. 2017, section 4): masks that say where each style paints.
+
+A mask is a greyscale image the size of the content (resized if not): white paints, black
+does not, grey blends. At each layer the mask is averaged down to the feature map's size and
+guides the Gram matrix there (losses.mean_gram with a mask).
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.nn import functional as F
+
+from ..geometry import Box, Size, crop
+from ..image import open_image, to_tensor
+
+
+def parse_style_masks(specs: Sequence[str], n_styles: int) -> dict[int, str]:
+    """``["0=sky.png", "1=town.png"]`` -> {0: "sky.png", 1: "town.png"}, checked against the styles."""
+    masks: dict[int, str] = {}
+    for spec in specs:
+        index, sep, path = spec.partition("=")
+        if not sep or not index.strip().isdigit() or not path:
+            raise ValueError(f"style mask '{spec}' is not INDEX=MASK.png (for example 0=sky.png)")
+        i = int(index)
+        if not 0 <= i < n_styles:
+            raise ValueError(f"style mask '{spec}' names style {i}, but the styles are numbered 0 to {n_styles - 1}")
+        if i in masks:
+            raise ValueError(f"style {i} has two masks: '{masks[i]}' and '{path}'")
+        masks[i] = path
+    if masks and len(masks) != n_styles:
+        missing = sorted(set(range(n_styles)) - masks.keys())
+        raise ValueError(f"give a mask for every style or for none; style(s) {missing} have none")
+    return masks
+
+
+def load_mask(source: str | os.PathLike | Image.Image, size: Size) -> Tensor:
+    """A mask as (1, 1, H, W) in [0, 1] at `size` = (W, H); an empty mask is an error."""
+    grey = open_image(source).convert("L").resize(size, Image.BILINEAR)
+    mask = to_tensor(grey.convert("RGB"))[:, :1]
+    if float(mask.max()) <= 0:
+        raise ValueError(f"mask '{source}' is empty: it has no pixel above black")
+    return mask
+
+
+def normalise_overlaps(masks: list[Tensor]) -> list[Tensor]:
+    """Where masks sum to more than 1, scale them down to sum to 1 there (documented, not an error).
+
+    Two styles that both claim a pixel then share it in proportion to their mask values.
+    """
+    total = torch.stack(masks).sum(dim=0).clamp_min(1.0)
+    return [m / total for m in masks]
+
+
+def at_layers(mask: Tensor, box: Box, strides: dict[str, int]) -> dict[str, Tensor]:
+    """A scale-sized mask (1, 1, H, W), cropped to `box` and averaged down to each layer's
+    size, (H // stride, W // stride) as VGG's pooling gives it."""
+    part = crop(mask, box)
+    h, w = part.shape[-2:]
+    return {n: F.adaptive_avg_pool2d(part, (h // s, w // s)) for n, s in strides.items()}

@@ -1,0 +1,49 @@
+"""Two numbers that say how well a stylised image keeps the content and takes the style.
+
+Used by the benchmarks to check that speed does not cost quality. Both are ratios, so they
+compare across sizes and implementations; lower is better for both.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from ..image import to_tensor
+from ..vgg import CONTENT_LAYERS, STYLE_LAYERS, VGG
+from ..gram import mean_gram
+
+GAP_CONTENT_LAYER = CONTENT_LAYERS[0]
+GAP_STYLE_LAYERS = STYLE_LAYERS  # fixed, so that gaps compare across settings of style_layers
+
+
+@dataclass(frozen=True)
+class Gaps:
+    content: float  # mean squared relu4_2 difference to the content / content's mean square
+    style: float  # geometric mean over layers of ‖Ĝ(out) − Ĝ(S)‖² / ‖Ĝ(C) − Ĝ(S)‖²
+
+
+@torch.no_grad()
+def gaps(model: VGG, output: Image.Image, content: Image.Image, style: Image.Image) -> Gaps:
+    """Content and style gaps of `output`, in fp32.
+
+    The content image is resized to the output's size and the style image to the output's
+    pixel count; Gram matrices are divided by H·W.
+    """
+    w, h = output.size
+    c = content.convert("RGB").resize((w, h), Image.LANCZOS)
+    sw, sh = style.size
+    k = math.sqrt(w * h / (sw * sh))
+    s = style.convert("RGB").resize((max(1, round(sw * k)), max(1, round(sh * k))), Image.LANCZOS)
+    device = next(model.parameters()).device
+    layers = (GAP_CONTENT_LAYER, *GAP_STYLE_LAYERS)
+    f_out, f_c, f_s = (model(to_tensor(im).to(device), layers) for im in (output, c, s))
+    a_out, a_c = f_out[GAP_CONTENT_LAYER], f_c[GAP_CONTENT_LAYER]
+    content_gap = float((a_out - a_c).pow(2).mean() / a_c.pow(2).mean())
+    log_sum = 0.0
+    for name in GAP_STYLE_LAYERS:
+        g_out, g_c, g_s = mean_gram(f_out[name]), mean_gram(f_c[name]), mean_gram(f_s[name])
+        log_sum += math.log(float((g_out - g_s).pow(2).sum() / (g_c - g_s).pow(2).sum()))
+    return Gaps(content_gap, math.exp(log_sum / len(GAP_STYLE_LAYERS)))

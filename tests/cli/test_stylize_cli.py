@@ -1,0 +1,117 @@
+"""The command line end to end: a real run, every bad input as one line and exit 1, Ctrl-C."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from stylegram.cli import build_parser, main
+from stylegram.cli.options import config_from_args
+from stylegram.transfer.config import StyleConfig
+
+QUICK = ["--size", "64", "--iterations", "4", "--scales", "1", "-q"]
+
+
+def _cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-m", "stylegram", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+
+
+def test_stylize_writes_the_output(content_path, style_path, tmp_path):
+    out = tmp_path / "out.png"
+    result = _cli("stylize", str(content_path), str(style_path), "-o", str(out), *QUICK)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (64, 42)  # chelsea.jpg is 256×170
+
+
+def test_no_arguments_runs_on_the_bundled_demo(tmp_path):
+    result = _cli("stylize", *QUICK, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert max(Image.open(tmp_path / "stylized.png").size) == 64
+
+
+def test_every_config_field_is_an_option_and_round_trips():
+    args = build_parser().parse_args(["stylize", "--size", "300", "--style-layers", "relu1_1", "relu2_1",
+                                      "--style-blend", "1", "2", "--init", "random", "--seed", "3"])
+    config = config_from_args(args, StyleConfig)
+    assert config == StyleConfig(size=300, style_layers=("relu1_1", "relu2_1"), style_blend=(1.0, 2.0),
+                                 init="random", seed=3)
+    assert config_from_args(build_parser().parse_args(["stylize"]), StyleConfig) == StyleConfig()
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture()
+def bad_inputs(tmp_path, content_path):
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (12, 9)).save(tiny)
+    return {
+        "missing": tmp_path / "missing.jpg",
+        "text": _write(tmp_path, "notes.jpg", b"not an image at all"),
+        "truncated": _write(tmp_path, "half.jpg", content_path.read_bytes()[: content_path.stat().st_size // 2]),
+        "tiny": tiny,
+    }
+
+
+@pytest.mark.parametrize(
+    "case, extra, message",
+    [
+        ("missing", [], r"missing.jpg': no such file"),
+        ("text", [], r"notes.jpg': not an image file"),
+        ("truncated", [], r"half.jpg': corrupt or truncated image"),
+        ("tiny", [], r"style image '.*tiny.png' is 12×9 px; at least 32×32"),
+        (None, ["--style-layers", "relu1_1", "relu7_1"], r"unknown layer 'relu7_1'"),
+        (None, ["--style-layer-weights", "1", "2"], r"--style-layer-weights has 2 values but there are 5 style layers"),
+        (None, ["--style-weight", "-3"], r"--style-weight must be at least 0, not -3.0"),
+        (None, ["--tv-weight", "nan"], r"--tv-weight must be a finite number, not nan"),
+        (None, ["-o", "/nonexistent/dir/out.png"], r"out.png': cannot write, directory '/nonexistent/dir' does not exist"),
+        (None, ["--weights", "/nonexistent/w.pth"], r"weights file '/nonexistent/w.pth' does not exist"),
+        (None, ["--device", "tpu"], r"unknown device 'tpu'"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_problem(bad_inputs, content_path, tmp_path, capsys, case, extra, message):
+    import re
+
+    style = str(bad_inputs[case]) if case else str(content_path)
+    code = main(["stylize", str(content_path), style, "-o", str(tmp_path / "out.png"), *QUICK, *extra])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("stylegram: error: "), err
+    assert re.search(message, err), err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_bad_input_exits_non_zero_without_a_traceback(tmp_path):
+    result = _cli("stylize", str(tmp_path / "nope.jpg"), str(tmp_path / "nope2.jpg"), "-o", str(tmp_path / "o.png"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "nope.jpg': no such file" in result.stderr
+
+
+def test_ctrl_c_saves_the_current_image_and_exits_130(content_path, style_path, tmp_path):
+    out = tmp_path / "out.png"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stylegram", "stylize", str(content_path), str(style_path), "-o", str(out),
+         "--size", "96", "--iterations", "100000", "--scales", "2", "--save-every", "1", "-q"],
+        stderr=subprocess.PIPE, text=True, env=env)
+    frame = tmp_path / "out_0002.png"
+    deadline = time.monotonic() + 120
+    while not frame.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert frame.exists(), "no intermediate frame was written"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted at step" in err and "Traceback" not in err
+    assert max(Image.open(out).size) == 96  # the size asked for, whatever scale was running

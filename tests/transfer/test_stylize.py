@@ -1,0 +1,113 @@
+"""stylize() with the real weights on small images: losses fall, options do what they say."""
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from stylegram import StyleConfig, stylize
+from stylegram.image import to_tensor
+from stylegram.transfer.losses import mean_gram
+from stylegram.transfer.schedule import schedule
+
+FAST = dict(size=64, scales=1, seed=0)
+
+
+def _run(content, style, model, **options):
+    events = []
+    image = stylize(content, [style] if not isinstance(style, list) else style,
+                    StyleConfig(**{**FAST, **options}), callback=events.append, model=model)
+    return image, events
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize("init", ["content", "random", "file"])
+def test_total_loss_falls_over_20_steps(vgg, small_content, small_style, style_path, optimizer, init):
+    init_value = str(style_path) if init == "file" else init
+    _, events = _run(small_content, small_style, vgg, iterations=20, optimizer=optimizer, init=init_value)
+    assert len(events) == 20
+    first, last = events[0].losses["total"], events[-1].losses["total"]
+    assert last < 0.9 * first, (first, last)
+
+
+def test_content_only_from_noise_converges_to_the_content_features(vgg, small_content, small_style):
+    _, events = _run(small_content, small_style, vgg, iterations=60, init="random", style_weight=0, tv_weight=0)
+    assert events[0].losses["style"] == 0
+    assert events[-1].losses["content"] < 0.05 * events[0].losses["content"]
+
+
+def _style_distance(vgg, image: Image.Image, style: Image.Image) -> float:
+    layers = ("relu1_1", "relu2_1", "relu3_1")
+    s = style.resize(image.size)
+    with torch.no_grad():
+        a, b = vgg(to_tensor(image), layers), vgg(to_tensor(s), layers)
+    return sum(float((mean_gram(a[n]) - mean_gram(b[n])).pow(2).sum() / mean_gram(b[n]).pow(2).sum()) for n in layers)
+
+
+def test_blend_weights_pull_towards_the_heavier_style(vgg, small_content, data):
+    starry = Image.open(data / "paintings" / "starry_night.jpg").convert("RGB").resize((96, 60))
+    scream = Image.open(data / "paintings" / "the_scream.jpg").convert("RGB").resize((76, 96))
+    towards_starry, _ = _run(small_content, [starry, scream], vgg, iterations=40, style_blend=(0.9, 0.1))
+    towards_scream, _ = _run(small_content, [starry, scream], vgg, iterations=40, style_blend=(0.1, 0.9))
+    assert _style_distance(vgg, towards_starry, starry) < _style_distance(vgg, towards_scream, starry)
+    assert _style_distance(vgg, towards_scream, scream) < _style_distance(vgg, towards_starry, scream)
+
+
+def test_bf16_fast_path_matches_fp32_loss_within_a_few_percent(vgg, small_content, small_style):
+    from stylegram.vgg import bf16_supported
+
+    if not bf16_supported(torch.device("cpu")):
+        pytest.skip("this CPU has no fast bf16; the fast path is off here")
+    _, fp32 = _run(small_content, small_style, vgg, size=128, iterations=1, precision="fp32")
+    _, bf16 = _run(small_content, small_style, vgg, size=128, iterations=1, precision="bf16")
+    for term in ("content", "style", "total"):
+        a, b = fp32[0].losses[term], bf16[0].losses[term]
+        assert b == pytest.approx(a, rel=0.03), term
+
+
+def test_same_seed_same_image(vgg, small_content, small_style):
+    a, _ = _run(small_content, small_style, vgg, iterations=3, init="random", seed=7)
+    b, _ = _run(small_content, small_style, vgg, iterations=3, init="random", seed=7)
+    c, _ = _run(small_content, small_style, vgg, iterations=3, init="random", seed=8)
+    assert a.tobytes() == b.tobytes() and a.tobytes() != c.tobytes()
+
+
+def test_coarse_to_fine_reports_every_scale_and_ends_at_the_full_size(vgg, small_content, small_style):
+    image, events = _run(small_content, small_style, vgg, size=128, scales=2, iterations=10)
+    assert [e.step for e in events] == list(range(1, 11))
+    assert {e.scale for e in events} == {0, 1}
+    assert max(image.size) == 128 and max(events[-1].size) == 128 and max(events[0].size) == 64
+
+
+def test_schedule_drops_scales_too_small_for_the_deepest_layer():
+    plan = schedule(StyleConfig(size=128, scales=4, iterations=100), (400, 300), min_side=32)
+    assert [side for side, _ in plan] == [64, 128]  # 16 and 32 px long sides are dropped
+    assert sum(iters for _, iters in plan) == 100
+
+
+def test_style_scale_changes_the_result(vgg, small_content, small_style):
+    a, _ = _run(small_content, small_style, vgg, iterations=10, style_scale=1.0)
+    b, _ = _run(small_content, small_style, vgg, iterations=10, style_scale=0.5)
+    assert a.tobytes() != b.tobytes()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(style_layers=("relu1_1", "relu9_9")), "unknown layer 'relu9_9'"),
+        (dict(style_layer_weights=(1.0, 2.0)), "style_layer_weights has 2 values but there are 5 style layers"),
+        (dict(style_weight=-1.0), "style_weight must be at least 0, not -1.0"),
+        (dict(content_weight=float("nan")), "content_weight must be a finite number, not nan"),
+        (dict(style_blend=(1.0, 2.0)), "style_blend has 2 values but there are 1 style images"),
+    ],
+)
+def test_bad_settings_are_rejected_with_the_values(vgg, small_content, small_style, options, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        stylize(small_content, [small_style], StyleConfig(**{**FAST, **options}), model=vgg)
+
+
+def test_a_too_small_style_image_is_refused(vgg, small_content, tmp_path):
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (12, 9), "red").save(tiny)
+    with pytest.raises(ValueError, match=r"style image '.*tiny.png' is 12×9 px; at least 32×32"):
+        stylize(small_content, [tiny], StyleConfig(**FAST), model=vgg)

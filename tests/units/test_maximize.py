@@ -1,0 +1,29 @@
+"""Activation maximisation: the unit's activation rises well above that of the starting image."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stylegram.units.maximize import FourierImage, maximize_units, unit_objective
+
+
+def test_optimised_images_excite_their_units(vgg):
+    units = [3, 40]
+    images = maximize_units(vgg, "relu3_1", units, size=64, steps=20, seed=0)
+    assert images.shape == (2, 3, 64, 64) and 0 <= images.min() and images.max() <= 1
+    start = FourierImage(2, 64, generator=torch.Generator().manual_seed(0))().detach()
+    with torch.no_grad():
+        before, after = unit_objective(vgg, start, "relu3_1", units), unit_objective(vgg, images, "relu3_1", units)
+    assert (after > 3 * before + 1).all(), (before, after)
+
+
+def test_fourier_image_is_smooth_at_the_start():
+    """1/f scaling: neighbouring pixels of the initial image are strongly correlated, unlike noise."""
+    x = FourierImage(1, 64, generator=torch.Generator().manual_seed(1))().detach()[0, 0]
+    a, b = x[:, :-1].flatten() - x.mean(), x[:, 1:].flatten() - x.mean()
+    assert float((a * b).sum() / (a.norm() * b.norm())) > 0.5
+
+
+def test_unit_out_of_range_is_an_error(vgg):
+    with pytest.raises(ValueError, match="unit 64 is out of range for relu1_2"):
+        maximize_units(vgg, "relu1_2", [64], steps=1)
