@@ -28,13 +28,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shared_data import shared_data  # noqa: E402
 from stylegram import StyleConfig, load_vgg, stylize  # noqa: E402
 from stylegram.image import open_image  # noqa: E402
-from stylegram.quality import gaps  # noqa: E402
+from stylegram.transfer.quality import gaps  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
-CONTENT, STYLE = DATA / "content" / "tubingen.jpg", DATA / "styles" / "starry_night.jpg"
-REFERENCE = DATA / "reference" / "tubingen_starry_jcjohnson.png"
+CONTENT, STYLE = shared_data("content", "tubingen.jpg"), shared_data("styles", "starry_night.jpg")
+REFERENCE = shared_data("reference", "tubingen_starry_jcjohnson.png")
 LAYERS_TO_RELU5_1 = 13  # conv1_1 … conv5_1
 
 

@@ -8,24 +8,26 @@ layers' units 0-8 (top 9), which is what `stylegram units` does on a second call
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from stylegram.units import DEFAULT_LAYERS, list_images, scan
-from stylegram.vgg import load_vgg
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample"
+from shared_data import shared_data  # noqa: E402
+from stylegram.units.scan import DEFAULT_LAYERS, list_images, scan  # noqa: E402
+from stylegram.vgg import load_vgg  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", default=DATA, type=Path)
+    parser.add_argument("--images", type=Path, help="default: ../shared/data/imagenet-sample")
     parser.add_argument("-n", type=int, default=48, help="images to scan (default: 48)")
     args = parser.parse_args()
-    paths = list_images(args.images)[:args.n]
+    paths = list_images(args.images or shared_data("imagenet-sample"))[:args.n]
     vgg = load_vgg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -13,9 +14,9 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shared_data import shared_data  # noqa: E402
 from stylegram import StyleConfig, load_vgg, stylize  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "docs" / "images"
 
 
@@ -37,14 +38,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="+", default=["tubingen", "colors", "masks"])
     args = parser.parse_args()
+    content = Image.open(shared_data("content", "tubingen.jpg")).convert("RGB")
+    starry = shared_data("styles", "starry_night.jpg")
     model = load_vgg()
-    content = Image.open(DATA / "content" / "tubingen.jpg").convert("RGB")
-    starry = DATA / "styles" / "starry_night.jpg"
     OUT.mkdir(parents=True, exist_ok=True)
     if "tubingen" in args.only:
         ours = stylize(content, [starry], StyleConfig(size=512, seed=0), model=model)
-        ours.save("/tmp/tubingen_starry_512.png")
-        ref = Image.open(DATA / "reference" / "tubingen_starry_jcjohnson.png").convert("RGB")
+        ref = Image.open(shared_data("reference", "tubingen_starry_jcjohnson.png")).convert("RGB")
         row([content, ours, ref], ["content", "stylegram, defaults, ~20 s on 2 CPU cores",
                                    "jcjohnson/neural-style, 1000 its on a GPU"]).save(OUT / "tubingen_starry.jpg", quality=88)
     if "colors" in args.only:
@@ -60,11 +60,12 @@ def main() -> None:
             t = min(max((x - 0.45 * w) / (0.1 * w), 0.0), 1.0)
             ImageDraw.Draw(left).line([(x, 0), (x, h)], fill=round(255 * (1 - t)))
             ImageDraw.Draw(right).line([(x, 0), (x, h)], fill=round(255 * t))
-        left.save("/tmp/stylegram_left.png")
-        right.save("/tmp/stylegram_right.png")
-        scream = DATA / "styles" / "the_scream.jpg"
-        config = StyleConfig(size=512, seed=0, style_masks=("0=/tmp/stylegram_left.png", "1=/tmp/stylegram_right.png"))
-        masked = stylize(content, [starry, scream], config, model=model)
+        scream = shared_data("styles", "the_scream.jpg")
+        with tempfile.TemporaryDirectory() as tmp:
+            left.save(Path(tmp) / "left.png")
+            right.save(Path(tmp) / "right.png")
+            config = StyleConfig(size=512, seed=0, style_masks=(f"0={tmp}/left.png", f"1={tmp}/right.png"))
+            masked = stylize(content, [starry, scream], config, model=model)
         row([left, masked], ["mask of style 0 (style 1 gets its inverse)", "starry_night left, the_scream right"]).save(
             OUT / "masks.jpg", quality=88)
 

@@ -19,7 +19,7 @@ QUICK = ["--size", "64", "--iterations", "4", "--scales", "1", "-q"]
 
 
 def _cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.run([sys.executable, "-m", "stylegram", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=timeout)
 
@@ -100,7 +100,7 @@ def test_bad_input_exits_non_zero_without_a_traceback(tmp_path):
 
 def test_ctrl_c_saves_the_current_image_and_exits_130(content_path, style_path, tmp_path):
     out = tmp_path / "out.png"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(
         [sys.executable, "-m", "stylegram", "stylize", str(content_path), str(style_path), "-o", str(out),
          "--size", "96", "--iterations", "100000", "--scales", "2", "--save-every", "1", "-q"],

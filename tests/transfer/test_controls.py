@@ -126,3 +126,17 @@ def test_an_empty_mask_is_refused(vgg, small_content, small_style, tmp_path):
     with pytest.raises(ValueError, match="mask '.*black.png' is empty"):
         stylize(small_content, [small_style], StyleConfig(**QUICK, style_masks=(f"0={tmp_path / 'black.png'}",)),
                 model=vgg)
+
+
+def test_the_content_mask_keeps_the_content_only_where_it_is_white(vgg, small_content, small_style, tmp_path):
+    w, h = small_content.size
+    mask = Image.new("L", (w, h), 0)
+    mask.paste(255, (0, 0, w // 2, h))
+    mask.save(tmp_path / "keep_left.png")
+    config = StyleConfig(**QUICK, content_weight=5.0, content_mask=str(tmp_path / "keep_left.png"))
+    out = stylize(small_content, [small_style], config, model=vgg)
+    photo = to_tensor(small_content.resize(out.size))
+    diff = (to_tensor(out) - photo).abs().mean(dim=(0, 1))  # (H, W)
+    half = out.size[0] // 2
+    # Left: content and style compete; right: style alone, so the photo is lost there.
+    assert float(diff[:, : half - 8].mean()) < 0.7 * float(diff[:, half + 8:].mean())

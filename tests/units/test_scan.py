@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -131,3 +132,39 @@ def test_parse_units():
     assert parse_units("all", 64, "relu1_2") == list(range(64))
     with pytest.raises(ValueError, match="unit 512 is out of range for relu5_4"):
         parse_units("510-512", 512, "relu5_4")
+
+
+def test_a_changed_image_file_is_scanned_again(vgg, data, tmp_path, monkeypatch):
+    import shutil
+
+    photos = sorted((data / "scan").iterdir())[:3]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for path in photos:
+        shutil.copy(path, folder / path.name)
+    first = scan(vgg, list_images(folder), layers=["relu2_2"], size=64, cache_dir=tmp_path / "cache",
+                 precision="fp32").top("relu2_2", [3], 3)[0]
+    # Replace one image by another picture: the cache key (size, mtime) changes with it.
+    changed = folder / photos[0].name
+    shutil.copy(sorted((data / "scan").iterdir())[-1], changed)
+    os.utime(changed, ns=(1, 1))
+    calls = []
+    forward = type(vgg).forward
+    monkeypatch.setattr(type(vgg), "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    again = scan(vgg, list_images(folder), layers=["relu2_2"], size=64, cache_dir=tmp_path / "cache",
+                 precision="fp32").top("relu2_2", [3], 3)[0]
+    assert calls, "the changed folder was read from the stale cache"
+    assert sorted(h.value for h in again) != sorted(h.value for h in first)
+
+
+def test_grids_are_paged_so_that_many_units_do_not_make_one_huge_image(scanned, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from stylegram.units import report
+
+    monkeypatch.setattr(report, "UNITS_PER_PAGE", 2)
+    hits = scanned.top("relu2_2", [0, 1, 2, 3, 4], 2)
+    names = report.write_layer_grids(tmp_path, scanned, "relu2_2", hits, report.PatchCutter(scanned.size))
+    assert names == ["relu2_2_p1.png", "relu2_2_p2.png", "relu2_2_p3.png"]
+    heights = [Image.open(tmp_path / n).height for n in names]
+    assert heights[0] == heights[1] > heights[2]  # two rows, two rows, one row

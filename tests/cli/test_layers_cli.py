@@ -1,0 +1,20 @@
+"""`stylegram layers` prints the published geometry of VGG19 and VGG16."""
+from __future__ import annotations
+
+from stylegram.cli import main
+
+
+def test_layers_lists_every_layer_with_channels_stride_and_receptive_field(capsys):
+    assert main(["layers"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert len(rows) == 16 * 2 + 5  # conv and relu per convolution, and five pools
+    # The figures of ../shared/data's README: relu1_2 5 px ... relu5_4 252 px, strides 1 ... 16.
+    assert rows["relu1_2"] == ["64", "1", "5px"]
+    assert rows["relu3_4"] == ["256", "4", "48px"]
+    assert rows["relu5_4"] == ["512", "16", "252px"]
+
+
+def test_layers_of_vgg16(capsys):
+    assert main(["layers", "--arch", "vgg16"]) == 0
+    out = capsys.readouterr().out
+    assert "conv5_3" in out and "conv5_4" not in out

@@ -1,0 +1,42 @@
+"""Progress reads well in a log file: plain lines, few of them, with step, size and losses."""
+from __future__ import annotations
+
+import io
+
+from stylegram.cli import progress as progress_module
+from stylegram.cli.progress import Progress
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_log_gets_a_line_per_scale_and_every_few_seconds(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(progress_module.time, "perf_counter", clock)
+    stream = io.StringIO()  # not a terminal
+    p = Progress(300, unit="step", stream=stream)
+    for step in range(1, 301):
+        clock.now = step * 0.1  # 30 s in all
+        p.update(step, label="128×96" if step <= 100 else "256×192", values={"total": 1.0 / step})
+    p.close()
+    text = stream.getvalue()
+    lines = text.splitlines()
+    assert "\r" not in text
+    # Two scale starts, one line per 5 s of 30 s, and the end: about eight lines, not 300.
+    assert 5 <= len(lines) <= 10, lines
+    assert lines[0].startswith("128×96: step 1/300") and any(line.startswith("256×192: step 101/300") for line in lines)
+    assert lines[-1].startswith("256×192: step 300/300 (30 s)") and "total 0.00333" in lines[-1]
+
+
+def test_quiet_prints_nothing():
+    stream = io.StringIO()
+    p = Progress(10, unit="step", quiet=True, stream=stream)
+    for step in range(1, 11):
+        p.update(step)
+    p.close()
+    assert stream.getvalue() == ""
