@@ -72,8 +72,11 @@ class StyleConfig:
     content_mask: str | None = option(None, "where the content cost applies (white = keep the content)",
                                       metavar="MASK")
     tile_size: int | None = option(
-        None, "optimise scales larger than this many pixels a side tile by tile (default: from memory)",
-        min=64, metavar="PX")
+        None, "evaluate scales larger than this many pixels a side in tiles of this core size, rounded to the"
+              " network's stride (default: planned from --max-memory)", min=64, metavar="PX")
+    max_memory: str | None = option(None, "memory budget, like 6G or 512M: the plan keeps every scale's"
+                                          " estimated peak within it (default: 70%% of the memory available, cgroup limits included)",
+                                    metavar="SIZE")
     device: str | None = option(None, "cpu, cuda or mps (default: cpu)", metavar="DEVICE")
     seed: int | None = option(None, "random seed for a reproducible run", min=0, max=MAX_SEED, metavar="N")
 
@@ -91,6 +94,13 @@ class StyleConfig:
                                                      f" {len(self.style_layers)} style layers")
         if self.style_blend is not None and sum(self.style_blend) <= 0:
             raise ConfigError("style_blend", f"{list(self.style_blend)} sums to zero")
+        if self.max_memory is not None:
+            from .plan import parse_memory
+
+            try:
+                parse_memory(self.max_memory)
+            except ValueError as exc:
+                raise ConfigError("max_memory", f"is {exc}") from None
         try:
             resolve_device(self.device)
         except ValueError as exc:

@@ -18,32 +18,23 @@ Objective = Callable[[Tensor], dict[str, Tensor]]
 Report = Callable[[dict[str, float], Tensor], None]
 
 
-def whole_image(terms_of: Callable[[Tensor], dict[str, Tensor]]) -> Objective:
-    """The objective of an image evaluated in one pass: forward, then backward from the total."""
-
-    def objective(image: Tensor) -> dict[str, Tensor]:
-        terms = terms_of(image)
-        terms["total"].backward()
-        return {k: v.detach() for k, v in terms.items()}
-
-    return objective
-
-
-def _optimizer(image: Tensor, optimizer: Optimizer, learning_rate: float) -> torch.optim.Optimizer:
+def _optimizer(image: Tensor, optimizer: Optimizer, learning_rate: float, history: int) -> torch.optim.Optimizer:
     if optimizer == "adam":
         return torch.optim.Adam([image], lr=learning_rate)
     # One function evaluation per step and no line search, as in jcjohnson/neural-style.
-    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50)
+    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=history)
 
 
 def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Optimizer = "lbfgs",
-             learning_rate: float = 0.02, report: Report) -> Tensor:
+             learning_rate: float = 0.02, history: int = 50, report: Report) -> Tensor:
     """Run `steps` optimiser steps on the pixels of `image` and return the result.
+
+    `history` is L-BFGS's number of remembered steps: each costs two image-sized vectors.
 
     Raises ValueError if J stops being finite.
     """
     image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views the gradient flat
-    opt = _optimizer(image, optimizer, learning_rate)
+    opt = _optimizer(image, optimizer, learning_rate, history)
     scale: float | None = None
     for step in range(steps):
         terms: dict[str, Tensor] = {}

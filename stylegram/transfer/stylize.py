@@ -16,9 +16,11 @@ from torch.nn import functional as F
 from ..geometry import Box, Size, crop
 from ..image import ImageLike, open_image, resize_long_side, to_pil, to_tensor
 from ..vgg import VGG, load_vgg, network_for, resolve_device
-from . import color, losses, masks, tiling
+from . import color, masks, objective, tiling
 from .config import StyleConfig, check_size, check_styles, layers_used
-from .loop import optimize, whole_image
+from .loop import optimize
+from .objective import ExtraTerms
+from .plan import ScalePlan, parse_memory, plan_job
 from .schedule import schedule
 
 
@@ -36,8 +38,6 @@ class Iterate:
 
 
 Callback = Callable[[Iterate], None]
-# Extra weighted terms of J for the part `box` of the image (the video's temporal loss, say).
-ExtraTerms = Callable[[Tensor, Box], dict[str, Tensor]]
 
 
 # ---------------------------------------------------------------- targets
@@ -61,61 +61,44 @@ class _Inputs:
     content_mask: Tensor | None
 
 
-@dataclass
-class _Region:
-    """A part of the output with one style target: the whole image, or a style's mask."""
+def _style_grams(network: VGG, inputs: _Inputs, long_side: int, config: StyleConfig, core: int | None,
+                 device) -> list[dict[str, Tensor]]:
+    """Target mean Grams: one blended set, or one set per style when masks say where each goes.
 
-    grams: dict[str, Tensor]  # layer -> target mean Gram (C, C)
-    masks: dict[str, Tensor] | None  # layer -> mask at that layer's size
-
-
-@dataclass
-class _Targets:
-    content: dict[str, Tensor]  # layer -> features of the content image
-    content_masks: dict[str, Tensor] | None
-    regions: list[_Region]
-
-
-@torch.no_grad()
-def _style_grams(model, im: Image.Image, long_side: int, layers, device, tile: int | None) -> dict[str, Tensor]:
-    """Mean Grams of a style image at `long_side`; averaged over tiles when it is larger than one."""
-    style = to_tensor(resize_long_side(im, long_side)).to(device)
-    h, w = style.shape[-2:]
-    sums: dict[str, Tensor] = {}
-    count = 0
-    for box in tiling.iter_tiles(w, h, tile) if tile else [(0, 0, w, h)]:
-        part = crop(style, box)
-        area = part.shape[-2] * part.shape[-1]
-        for name, f in model(part, layers).items():
-            sums[name] = sums.get(name, 0) + losses.mean_gram(f)[0] * area
-        count += area
-    return {name: g / count for name, g in sums.items()}
-
-
-def _style_regions(model, inputs: _Inputs, long_side: int, config, device, tile) -> list[dict[str, Tensor]]:
-    """Target Grams: one blended set, or one set per style when masks say where each goes."""
+    A style image too large for one pass is read in the same exact tiles as the output.
+    """
     layers = config.style_layers
-    grams = [_style_grams(model, im, round(long_side * config.style_scale), layers, device, tile) for im in inputs.styles]
+    grams = []
+    for im in inputs.styles:
+        style = to_tensor(resize_long_side(im, round(long_side * config.style_scale))).to(device)
+        w, h = style.shape[-1], style.shape[-2]
+        grams.append(objective.mean_grams(network, style, layers, _tiles(network, config, w, h, core)))
     if inputs.style_masks is None:
-        return [{n: sum(w * g[n] for w, g in zip(inputs.blend, grams)) for n in layers}]
+        return [{n: sum(b * g[n] for b, g in zip(inputs.blend, grams)) for n in layers}]
     return grams
 
 
-@torch.no_grad()
-def _targets(model, content: Tensor, box: Box, grams: list[dict[str, Tensor]], scaled_masks, config) -> _Targets:
-    """The targets for the part `box` of this scale: its own content, the global style Grams."""
-    feats = model(crop(content, box), config.content_layers)
+def _tiles(network: VGG, config: StyleConfig, w: int, h: int, core: int | None) -> list[objective.Tile]:
+    if core is None or max(w, h) <= core:
+        return tiling.whole(w, h)
+    layers = layers_used(config)
+    return tiling.tiles(w, h, core, tiling.halo(network.info, layers), tiling.alignment(network.info, layers))
+
+
+def _targets(network: VGG, content: Tensor, grams: list[dict[str, Tensor]], scaled_masks, config: StyleConfig,
+             tiles: list[objective.Tile]) -> objective.Targets:
+    """The targets of this scale: the content's features, the style Grams, masks at each layer."""
+    w, h = content.shape[-1], content.shape[-2]
+    feats = objective.tiled_features(network, content, config.content_layers, tiles)
     style_masks, content_mask = scaled_masks
 
-    def strides(layers) -> dict[str, int]:
-        return {n: model.info[n].stride for n in layers}
+    def at_layers(mask: Tensor, layers) -> dict[str, Tensor]:
+        return masks.at_layers(mask, (0, 0, w, h), {n: network.info[n].stride for n in layers})
 
-    regions = [
-        _Region(g, masks.at_layers(m, box, strides(config.style_layers)) if m is not None else None)
-        for g, m in zip(grams, style_masks or [None] * len(grams))
-    ]
-    cmasks = masks.at_layers(content_mask, box, strides(config.content_layers)) if content_mask is not None else None
-    return _Targets({n: f.float() for n, f in feats.items()}, cmasks, regions)
+    regions = [objective.Region(g, at_layers(m, config.style_layers) if m is not None else None)
+               for g, m in zip(grams, style_masks or [None] * len(grams))]
+    cmasks = at_layers(content_mask, config.content_layers) if content_mask is not None else None
+    return objective.Targets(feats, cmasks, regions)
 
 
 def _scaled_masks(inputs: _Inputs, size: Size, device) -> tuple[list[Tensor] | None, Tensor | None]:
@@ -140,27 +123,6 @@ def _initial_image(config: StyleConfig, content: Tensor, generator: torch.Genera
     h, w = content.shape[-2:]
     im = open_image(config.init).resize((w, h))
     return to_tensor(im).to(content.device)
-
-
-def _loss_terms(model, image, targets: _Targets, config, layer_weights) -> dict[str, Tensor]:
-    """The weighted terms of J(G) = α·J_content + β·Σ_l λ_l·J_style,l + TV, and their total."""
-    feats = model(image, layers_used(config))
-    cmask = targets.content_masks or {}
-    zero = image.new_zeros((), dtype=torch.float32)
-    style = sum(
-        (layer_weights[n] * losses.style_loss(feats[n], region.grams[n], region.masks[n] if region.masks else None)
-         for region in targets.regions for n in config.style_layers),
-        zero,
-    )
-    content = sum((losses.content_loss(feats[n], targets.content[n], cmask.get(n)) for n in config.content_layers),
-                  zero)
-    terms = {
-        "content": config.content_weight * content,
-        "style": config.style_weight * style,
-        "tv": config.tv_weight * losses.tv_loss(image),
-    }
-    terms["total"] = terms["content"] + terms["style"] + terms["tv"]
-    return terms
 
 
 def _open_inputs(content: ImageLike, styles: list[ImageLike], config: StyleConfig, need: int) -> _Inputs:
@@ -193,6 +155,48 @@ def _recolour(photo: Image.Image, styles: list[Image.Image], mode: str) -> tuple
     return to_pil(color.luminance(c)), [to_pil(color.match_luminance(to_tensor(s), c)) for s in styles]
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where an interrupted job stands: continue `scale` after `step` steps (over all scales)."""
+
+    scale: int
+    step: int
+    image: Tensor  # (1, 3, H, W) at that scale's size
+
+
+def plan(content: ImageLike, config: StyleConfig, *, model: VGG | None = None) -> list[ScalePlan]:
+    """The memory plan of a job, from the content image's header alone: per scale, its size,
+    its steps, whole or tiled, the L-BFGS history and the estimated peak. Raises ValueError,
+    saying what would fit, when a scale cannot fit the budget."""
+    from ..image import image_size
+    from ..vgg import layer_infos, network_for  # noqa: F401
+
+    infos = model.info if model is not None else layer_infos()
+    size = image_size(content)
+    need = 2 * max(infos[n].stride for n in layers_used(config))
+    check_size("content image", content, size, need)
+    steps = schedule(config, size, need)
+    sizes = [(_scaled(size, long_side), iters) for long_side, iters in steps]
+    precision = "fp32" if config.precision == "fp32" else _auto_precision(config)
+    return plan_job(sizes, infos, layers_used(config), precision=precision,
+                    max_memory=parse_memory(config.max_memory) if config.max_memory else None,
+                    tile_size=config.tile_size)
+
+
+def _auto_precision(config: StyleConfig) -> str:
+    from ..vgg import bf16_supported
+
+    device = resolve_device(config.device)
+    return "bf16" if config.precision == "bf16" or bf16_supported(device) else "fp32"
+
+
+def _scaled(size: Size, long_side: int) -> Size:
+    """The size of an image of `size` resized to `long_side` (as image.resize_long_side does)."""
+    w, h = size
+    k = long_side / max(w, h)
+    return max(1, round(w * k)), max(1, round(h * k))
+
+
 def stylize(
     content: ImageLike,
     styles: ImageLike | Sequence[ImageLike],
@@ -202,6 +206,7 @@ def stylize(
     model: VGG | None = None,
     init: Tensor | None = None,
     extra_terms: ExtraTerms | None = None,
+    resume: Resume | None = None,
 ) -> Image.Image:
     """Paint `content` in the style of `styles`.
 
@@ -214,6 +219,7 @@ def stylize(
         init: a starting image (1, 3, H, W) in [0, 1], resized to the first scale; it
             overrides `config.init` (the video's warped previous frame, say).
         extra_terms: more weighted terms of J, added to its total; see `ExtraTerms`.
+        resume: continue an interrupted job from its last saved image (see `Resume`).
 
     Returns:
         The stylised image as an RGB PIL image, `config.size` px on its long side.
@@ -221,67 +227,70 @@ def stylize(
     config = config or StyleConfig()
     styles = [styles] if isinstance(styles, (str, bytes)) or not isinstance(styles, Sequence) else list(styles)
     check_styles(config, len(styles))
+    plans = plan(content, config, model=model)  # before any heavy work: refuse what cannot fit
     device = resolve_device(config.device)
     model = (model or load_vgg(config.weights, pooling=config.pooling, device=device)).to(device)
     need = 2 * model.min_size(layers_used(config))
     inputs = _open_inputs(content, styles, config, need)
-    image = _run_schedule(model, inputs, config, device, need, callback, init, extra_terms)
+    job = _Job(model, inputs, config, device, callback, extra_terms)
+    image = job.run(plans, init, resume)
     if config.preserve_colors == "luminance":
         photo = to_tensor(inputs.photo.resize((image.shape[-1], image.shape[-2]), Image.LANCZOS))
         image = color.with_chroma_of(image.cpu(), photo)
     return to_pil(image)
 
 
-def _style_layer_weights(model: VGG, config: StyleConfig) -> dict[str, float]:
-    if config.style_layer_weights is not None:
-        return dict(zip(config.style_layers, config.style_layer_weights))
-    return default_style_layer_weights(model, config.style_layers)
+class _Job:
+    """One style transfer: coarse to fine, each scale starting from the last one, upsampled."""
 
+    def __init__(self, model: VGG, inputs: _Inputs, config: StyleConfig, device, callback, extra_terms) -> None:
+        self.model, self.inputs, self.config, self.device = model, inputs, config, device
+        self.callback, self.extra_terms = callback, extra_terms
+        self.network, _ = network_for(model, config.precision)
+        weights = (dict(zip(config.style_layers, config.style_layer_weights)) if config.style_layer_weights
+                   is not None else default_style_layer_weights(model, config.style_layers))
+        self.weights = objective.Weights(config.content_weight, config.style_weight, config.tv_weight, weights)
+        seed = config.seed if config.seed is not None else torch.seed()
+        self.generator = torch.Generator().manual_seed(seed)
 
-def _run_schedule(model, inputs: _Inputs, config: StyleConfig, device, need: int, callback,
-                  init: Tensor | None, extra_terms: ExtraTerms | None) -> Tensor:
-    """Optimise coarse to fine; each scale starts from the last one, upsampled."""
-    layer_weights = _style_layer_weights(model, config)
-    generator = torch.Generator().manual_seed(config.seed if config.seed is not None else torch.seed())
-    network, precision = network_for(model, config.precision)
-    plan = schedule(config, inputs.content.size, need)
-    total_steps, step, image = sum(it for _, it in plan), 0, init
-    for k, (long_side, iters) in enumerate(plan):
-        content = to_tensor(resize_long_side(inputs.content, long_side)).to(device)
-        h, w = content.shape[-2:]
-        tile = tiling.choose_tile(w, h, precision, config.tile_size, need)
-        grams = _style_regions(network, inputs, long_side, config, device, tile)
-        masks_here = _scaled_masks(inputs, (w, h), device)
+    def run(self, plans: list[ScalePlan], init: Tensor | None, resume: Resume | None) -> Tensor:
+        image, step = init, 0
+        total = sum(p.steps for p in plans)
+        for k, scale in enumerate(plans):
+            steps = scale.steps
+            if resume is not None and k < resume.scale:
+                step += steps
+                continue
+            if resume is not None and k == resume.scale:
+                image, steps = resume.image, steps - (resume.step - step)
+                step = resume.step
+            image = self._scale(k, scale, image, steps, step, total, len(plans))
+            step += steps
+        assert image is not None
+        return image
+
+    def _scale(self, k: int, scale: ScalePlan, image: Tensor | None, steps: int, done: int, total: int,
+               n_scales: int) -> Tensor:
+        config, network = self.config, self.network
+        w, h = scale.size
+        content = to_tensor(self.inputs.content.resize((w, h), Image.LANCZOS)
+                            if self.inputs.content.size != (w, h) else self.inputs.content).to(self.device)
+        tiles = _tiles(network, config, w, h, scale.core)
+        grams = _style_grams(network, self.inputs, max(w, h), config, scale.core, self.device)
+        targets = _targets(network, content, grams, _scaled_masks(self.inputs, (w, h), self.device), config, tiles)
         if image is None:
-            image = _initial_image(config, content, generator)
-        else:  # warm start from the coarser scale, or from the caller's image
-            image = F.interpolate(image.to(device), size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+            image = _initial_image(config, content, self.generator)
+        elif tuple(image.shape[-2:]) != (h, w):  # warm start from the coarser scale, or the caller's image
+            image = F.interpolate(image.to(self.device), size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+        step = done
 
-        whole = (0, 0, w, h)
-        fixed = _targets(network, content, whole, grams, masks_here, config) if tile is None else None
-
-        def terms_of(x: Tensor, box: Box, content=content, grams=grams, masks_here=masks_here,
-                     fixed=fixed) -> dict[str, Tensor]:
-            targets = fixed or _targets(network, content, box, grams, masks_here, config)
-            terms = _loss_terms(network, x, targets, config, layer_weights)
-            for name, value in (extra_terms(x, box) if extra_terms else {}).items():
-                terms[name] = value
-                terms["total"] = terms["total"] + value
-            return terms
-
-        def report(values: dict[str, float], current: Tensor, k=k, size=(w, h)) -> None:
+        def report(values: dict[str, float], current: Tensor) -> None:
             nonlocal step
             step += 1
-            if callback is not None:
-                callback(Iterate(step, total_steps, k, len(plan), size, values, current.detach().cpu().clone()))
+            if self.callback is not None:
+                self.callback(Iterate(step, total, k, n_scales, (w, h), values, current.detach().cpu().clone()))
 
-        if tile is None:
-            objective, optimizer = whole_image(lambda x: terms_of(x, whole)), config.optimizer
-        else:
-            # Departure: shifting tiles change J every evaluation, which L-BFGS's curvature
-            # model does not tolerate; tiled scales take Adam steps.
-            objective, optimizer = tiling.tiled(terms_of, tile, generator), "adam"
-        image = optimize(image, iters, objective, optimizer=optimizer, learning_rate=config.learning_rate,
-                         report=report)
-    assert image is not None
-    return image
+        return optimize(image.to(self.device), steps, objective.objective(network, targets, self.weights, tiles,
+                                                                          self.extra_terms),
+                        optimizer=config.optimizer, learning_rate=config.learning_rate, history=scale.history,
+                        report=report)

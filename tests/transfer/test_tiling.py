@@ -1,4 +1,4 @@
-"""Outputs of any size: tiles cover the image, shift every step, leave no seam; memory is planned."""
+"""Outputs of any size: exact tiles (the same J and ∇J as one pass), and the memory plan."""
 from __future__ import annotations
 
 import pytest
@@ -6,53 +6,120 @@ import torch
 
 from stylegram import StyleConfig, stylize
 from stylegram.image import to_tensor
-from stylegram.transfer.tiling import choose_tile, estimate_bytes, tile_boxes
+from stylegram.transfer import objective, plan, tiling
+from stylegram.transfer.stylize import default_style_layer_weights
+from stylegram.vgg import CONTENT_LAYERS, STYLE_LAYERS, network_for
+
+LAYERS = set(CONTENT_LAYERS) | set(STYLE_LAYERS)
 
 
-@pytest.mark.parametrize("offset", [(0, 0), (17, 40), (95, 95)])
-def test_tiles_cover_the_image_with_full_size_overlapping_tiles(offset):
-    h, w, tile = 300, 410, 96
+def test_cores_partition_the_image_on_the_stride_and_halos_stay_inside():
+    w, h = 410, 300
+    tiles = tiling.tiles(w, h, 128, 80, 16)
     covered = torch.zeros(h, w, dtype=torch.int32)
-    boxes = tile_boxes(h, w, tile, offset)
-    for y0, x0, y1, x1 in boxes:
-        assert (y1 - y0, x1 - x0) == (tile, tile) and 0 <= y0 and y1 <= h and 0 <= x0 and x1 <= w
+    for t in tiles:
+        x0, y0, x1, y1 = t.core
         covered[y0:y1, x0:x1] += 1
-    assert int(covered.min()) >= 1
+        assert x0 % 16 == 0 and y0 % 16 == 0
+        bx0, by0, bx1, by1 = t.box
+        assert (bx0, by0) == (max(0, x0 - 80), max(0, y0 - 80)) and (bx1, by1) == (min(w, x1 + 80), min(h, y1 + 80))
+    assert bool((covered == 1).all())
+    with pytest.raises(ValueError, match="not a multiple of the network's stride 16"):
+        tiling.tiles(w, h, 100, 80, 16)
 
 
-def test_the_grid_moves_with_the_offset():
-    a = {b[:2] for b in tile_boxes(400, 400, 128, (0, 0))}
-    b = {b[:2] for b in tile_boxes(400, 400, 128, (50, 70))}
-    assert a != b
+def test_the_halo_covers_relu5_1s_receptive_field(vgg):
+    # relu5_1 sees 156 px around a centre offset by 7.5 px: 70 px each side, rounded up to 16.
+    assert tiling.halo(vgg.info, LAYERS) == 80
+    assert tiling.halo(vgg.info, ["relu2_1"]) == 4  # 10 px field, stride 2
 
 
-def test_small_images_are_not_tiled_and_huge_ones_are_refused():
-    assert choose_tile(384, 512, "bf16", None, 32) is None
-    assert choose_tile(3072, 4096, "bf16", None, 32) is not None  # 4096 px is over the 5 GB budget
-    assert choose_tile(3072, 4096, "bf16", 1024, 32) == 1024
-    assert estimate_bytes(3072, 4096, "bf16") > estimate_bytes(1536, 2048, "bf16") * 3.9
-    with pytest.raises(ValueError, match=r"needs about .* GB even when tiled"):
-        choose_tile(200_000, 200_000, "bf16", None, 32)
+def _evaluate(network, image, targets, weights, tiles):
+    x = image.clone().requires_grad_(True)
+    terms = objective.objective(network, targets, weights, tiles)(x)
+    return float(terms["total"]), x.grad
 
 
-def _edge_energy(image) -> tuple[torch.Tensor, torch.Tensor]:
-    x = to_tensor(image)
-    dx = (x[..., 1:] - x[..., :-1]).abs().mean(dim=(0, 1, 2))  # per column boundary
-    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(0, 1, 3))  # per row boundary
-    return dx, dy
+@pytest.fixture(scope="module")
+def problem(vgg, small_content, small_style):
+    """A 256-px scale: the content, its targets and weights, and an image half way to the style."""
+    content = to_tensor(small_content.resize((256, 170)))
+    style = to_tensor(small_style.resize((256, 203)))
+    image = (0.6 * content + 0.4 * torch.rand(content.shape, generator=torch.Generator().manual_seed(0)))
+    weights = objective.Weights(1.0, 4e-3, 1e6, default_style_layer_weights(vgg, STYLE_LAYERS))
+    return content, style, image, weights
 
 
-def test_a_tiled_run_leaves_no_seam(vgg, small_content, small_style):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
+    content, style, image, weights = problem
+    network, _ = network_for(vgg, precision)
+    whole = tiling.whole(256, 170)
+    targets = objective.Targets(objective.tiled_features(network, content, CONTENT_LAYERS, whole), None,
+                                [objective.Region(objective.mean_grams(network, style, STYLE_LAYERS,
+                                                                       tiling.whole(256, 203)), None)])
+    j, grad = _evaluate(network, image, targets, weights, whole)
+    tiles = tiling.tiles(256, 170, 128, tiling.halo(vgg.info, LAYERS), 16)
+    assert len(tiles) == 4
+    j_tiled, grad_tiled = _evaluate(network, image, targets, weights, tiles)
+    assert j_tiled == pytest.approx(j, rel=0.005)
+    assert float((grad_tiled - grad).norm() / grad.norm()) < 0.01
+    # A halo too small for relu5_1 lets the tiles' own borders in: the test above would fail.
+    j_bad, grad_bad = _evaluate(network, image, targets, weights, tiling.tiles(256, 170, 128, 16, 16))
+    assert float((grad_bad - grad).norm() / grad.norm()) > 0.01
+
+
+def test_tiled_content_targets_and_style_grams_equal_one_pass(vgg, problem):
+    content, style, _, _ = problem
+    tiles = tiling.tiles(256, 170, 64, tiling.halo(vgg.info, LAYERS), 16)
+    one = objective.tiled_features(vgg, content, ["relu4_2"], tiling.whole(256, 170))["relu4_2"]
+    many = objective.tiled_features(vgg, content, ["relu4_2"], tiles)["relu4_2"]
+    torch.testing.assert_close(many, one, rtol=1e-4, atol=1e-3)
+    g1 = objective.mean_grams(vgg, style, STYLE_LAYERS, tiling.whole(256, 203))
+    gt = objective.mean_grams(vgg, style, STYLE_LAYERS, tiling.tiles(256, 203, 64, 80, 16))
+    for n in STYLE_LAYERS:
+        torch.testing.assert_close(gt[n], g1[n], rtol=1e-3, atol=1e-3)
+
+
+def test_a_tiled_run_gives_the_picture_of_a_whole_run(vgg, small_content, small_style):
     events = []
-    config = StyleConfig(size=192, scales=1, iterations=12, tile_size=96, seed=0)
-    out = stylize(small_content, [small_style], config, model=vgg, callback=events.append)
-    assert out.size == (192, 128)
-    assert events[-1].losses["total"] < events[0].losses["total"]
-    dx, dy = _edge_energy(out)
-    # The gradient energy across any column or row, tile borders included, stays close to typical.
-    for energy in (dx, dy):
-        assert float(energy.max() / energy.median()) < 1.6
-    # And at the borders of the unshifted grid in particular (stride 72 px):
-    borders = torch.tensor([71, 143])
-    assert float(dx[borders].mean()) < 1.3 * float(dx.mean())
-    assert float(dy[borders[:1]].mean()) < 1.3 * float(dy.mean())
+    config = StyleConfig(size=192, scales=1, iterations=12, seed=0, precision="fp32")
+    whole = stylize(small_content, [small_style], config, model=vgg)
+    tiled = stylize(small_content, [small_style], StyleConfig(**{**config.__dict__, "tile_size": 64}), model=vgg,
+                    callback=events.append)
+    assert tiled.size == (192, 128)
+    assert events[-1].losses["total"] < 0.5 * events[0].losses["total"]  # L-BFGS, as on whole scales
+    # The same J and ∇J give the same L-BFGS path: no seams, no over-stylised tiles.
+    assert float((to_tensor(tiled) - to_tensor(whole)).abs().mean()) < 0.01
+
+
+def test_the_plan_tiles_only_what_does_not_fit_and_refuses_what_never_fits(vgg):
+    sizes = [((1024, 768), 60), ((2048, 1536), 30), ((4096, 3072), 10)]
+    plans = plan.plan_job(sizes, vgg.info, LAYERS, precision="bf16", max_memory=6 * 2**30)
+    assert plans[0].core is None and plans[0].history == 50
+    assert plans[-1].core is not None and plans[-1].core % 16 == 0
+    assert all(p.peak <= 6 * 2**30 for p in plans)
+    with pytest.raises(ValueError, match=r"needs at least .* GB even in the smallest tiles, and the budget is 1.0 GB"):
+        plan.plan_job([((8192, 6144), 10)], vgg.info, LAYERS, precision="bf16", max_memory=2**30)
+
+
+@pytest.mark.parametrize("text, expected", [("6G", 6 * 2**30), ("512M", 512 * 2**20), ("1.5GB", int(1.5 * 2**30)),
+                                            ("4GiB", 4 * 2**30), ("1000", 1000)])
+def test_memory_sizes_parse(text, expected):
+    assert plan.parse_memory(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "six", "6X", "-1G", "0"])
+def test_bad_memory_sizes_are_refused(text):
+    with pytest.raises(ValueError):
+        StyleConfig(max_memory=text)
+
+
+def test_a_job_that_cannot_fit_is_refused_before_any_work(small_content, small_style, monkeypatch):
+    import importlib
+
+    module = importlib.import_module("stylegram.transfer.stylize")
+
+    monkeypatch.setattr(module, "load_vgg", lambda *a, **k: pytest.fail("the model was loaded"))
+    with pytest.raises(ValueError, match="choose a smaller --size or a larger --max-memory"):
+        stylize(small_content, [small_style], StyleConfig(size=20000, max_memory="1G"))

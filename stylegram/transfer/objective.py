@@ -1,0 +1,218 @@
+"""J(G) and ∇J(G) at one scale: in one pass for an image that fits, or exactly, tile by tile.
+
+J(G) = α·Σ J_content,l + β·Σ_r Σ_l λ_l·J_style,rl + TV (+ any extra terms, such as the video's
+temporal loss), with a region r per style mask (one region without masks).
+
+Departure from a single pass, for images that do not fit in memory: each tile is a *core*
+(the tiles' cores partition the image) plus a halo at least the receptive-field radius of the
+deepest layer used, with tile origins on the network's total stride. Every feature of a core is
+then the feature the whole image would give there, and the cores' features partition each
+layer's feature map. J is a sum over feature positions except for the style term, a function of
+each layer's Gram, which is itself a sum over positions. So:
+  pass 1 (no gradients): each tile's core adds its part to every Gram, Ĝ_rl = Σ_cores N_rl / Z_rl;
+  pass 2 (per tile): back-propagate ⟨∂J/∂Ĝ_rl, N_rl(core)/Z_rl⟩ plus the core's content term.
+By the chain rule the tiles' gradients add up to ∇J exactly; halo pixels get the gradient that
+flows to them through the core's features. A tiled step costs one more forward pass per tile.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ..geometry import Box, crop
+from ..gram import gram_matrix
+from ..vgg import VGG
+from . import losses
+from .loop import Objective
+
+# Extra weighted terms of J for the part `box` of the image (the video's temporal loss, say).
+ExtraTerms = Callable[[Tensor, Box], dict[str, Tensor]]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """The pixels a tile reads (`box`, core plus halo) and the core whose features it owns."""
+
+    box: Box
+    core: Box
+
+
+@dataclass
+class Region:
+    """A part of the output with one style target: the whole image, or a style's mask."""
+
+    grams: dict[str, Tensor]  # layer -> target mean Gram (C, C)
+    masks: dict[str, Tensor] | None  # layer -> mask at that layer's full size (1, 1, h, w)
+
+
+@dataclass
+class Targets:
+    content: dict[str, Tensor]  # layer -> features of the content image over the whole scale
+    content_masks: dict[str, Tensor] | None  # layer -> (1, 1, h, w)
+    regions: list[Region]
+
+
+@dataclass(frozen=True)
+class Weights:
+    content: float  # α
+    style: float  # β
+    tv: float
+    layers: dict[str, float]  # λ_l
+
+
+def core_slice(tile: Tile, stride: int, image: tuple[int, int]) -> tuple[slice, slice, slice, slice]:
+    """Where the core's features sit at a layer of this stride: (rows, cols) in the tile's
+    feature map, then (rows, cols) in the whole image's; `image` is the image's (w, h) in pixels."""
+    (tx0, ty0, _, _), (cx0, cy0, cx1, cy1) = tile.box, tile.core
+
+    def span(c0: int, c1: int, t0: int, full: int) -> tuple[slice, slice]:
+        end = full // stride if c1 >= full else c1 // stride  # pooling floors the last core's end
+        return slice(c0 // stride - t0 // stride, end - t0 // stride), slice(c0 // stride, end)
+
+    rows_tile, rows_whole = span(cy0, cy1, ty0, image[1])
+    cols_tile, cols_whole = span(cx0, cx1, tx0, image[0])
+    return rows_tile, cols_tile, rows_whole, cols_whole
+
+
+@torch.no_grad()
+def tiled_features(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> dict[str, Tensor]:
+    """The features of `image` at `layers`, assembled core by core: equal to one whole pass."""
+    h, w = image.shape[-2:]
+    out: dict[str, Tensor] = {}
+    for tile in tiles:
+        for name, f in network(crop(image, tile.box), layers).items():
+            s = network.info[name].stride
+            if name not in out:
+                out[name] = f.new_zeros((1, f.shape[1], h // s, w // s))
+            rt, ct, rw, cw = core_slice(tile, s, (w, h))
+            out[name][:, :, rw, cw] = f[:, :, rt, ct]
+    return out
+
+
+@torch.no_grad()
+def mean_grams(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> dict[str, Tensor]:
+    """Ĝ = Σ_positions a·aᵀ / (n_H·n_W) per layer, summed core by core."""
+    h, w = image.shape[-2:]
+    sums: dict[str, Tensor] = {}
+    for tile in tiles:
+        for name, f in network(crop(image, tile.box), layers).items():
+            s = network.info[name].stride
+            rt, ct, _, _ = core_slice(tile, s, (w, h))
+            sums[name] = sums.get(name, 0) + gram_matrix(f[:, :, rt, ct])[0]
+    return {name: g / ((h // network.info[name].stride) * (w // network.info[name].stride))
+            for name, g in sums.items()}
+
+
+def objective(network: VGG, targets: Targets, weights: Weights, tiles: list[Tile],
+              extra_terms: ExtraTerms | None = None) -> Objective:
+    """J at one scale as an `Objective` for the loop: one pass if there is one tile, else exact tiles."""
+    if len(tiles) == 1:
+        return _whole(network, targets, weights, tiles[0].box, extra_terms)
+    return _tiled(network, targets, weights, tiles, extra_terms)
+
+
+def _layers(targets: Targets, weights: Weights) -> set[str]:
+    return set(targets.content) | set(weights.layers)
+
+
+def _pixel_terms(image: Tensor, weights: Weights, box: Box, extra_terms: ExtraTerms | None) -> dict[str, Tensor]:
+    """The terms that need no network: smoothness, and the caller's extra terms."""
+    terms = {"tv": weights.tv * losses.tv_loss(image)}
+    terms.update(extra_terms(image, box) if extra_terms else {})
+    return terms
+
+
+def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -> Objective:
+    def evaluate(image: Tensor) -> dict[str, Tensor]:
+        feats = network(image, _layers(targets, weights))
+        cmask = targets.content_masks or {}
+        zero = image.new_zeros((), dtype=torch.float32)
+        style = sum((weights.layers[n] * losses.style_loss(feats[n], region.grams[n],
+                                                           region.masks[n] if region.masks else None)
+                     for region in targets.regions for n in weights.layers), zero)
+        content = sum((losses.content_loss(feats[n], targets.content[n], cmask.get(n)) for n in targets.content),
+                      zero)
+        terms = {"content": weights.content * content, "style": weights.style * style,
+                 **_pixel_terms(image, weights, box, extra_terms)}
+        terms["total"] = sum(terms.values(), zero)
+        terms["total"].backward()
+        return {k: v.detach() for k, v in terms.items()}
+
+    return evaluate
+
+
+def _tiled(network, targets: Targets, weights: Weights, tiles: list[Tile], extra_terms) -> Objective:
+    layers = _layers(targets, weights)
+
+    def evaluate(image: Tensor) -> dict[str, Tensor]:
+        h, w = image.shape[-2:]
+        maps = {n: (w // network.info[n].stride, h // network.info[n].stride) for n in layers}  # (w_l, h_l)
+        # Pass 1: every region's Gram at every style layer, from the cores.
+        sums = _gram_sums(network, image.detach(), targets, weights, tiles)
+        style, slopes = image.new_zeros(()), {}
+        for (r, n), total in sums.items():
+            region = targets.regions[r]
+            mask = region.masks[n] if region.masks else None
+            norm = float(mask.float().pow(2).sum().clamp_min(1e-8)) if mask is not None else maps[n][0] * maps[n][1]
+            share = float(mask.float().mean()) if mask is not None else 1.0
+            scale = weights.style * weights.layers[n] * share / (2 * region.grams[n].shape[0]) ** 2
+            diff = total / norm - region.grams[n]
+            style = style + scale * diff.pow(2).sum()
+            slopes[r, n] = 2 * scale * diff / norm  # ∂J/∂N_rl, with N_rl the unnormalised Gram
+        # Pass 2: per tile, the core's share of ∇J.
+        content = image.new_zeros(())
+        for tile in tiles:
+            content = content + _backward_tile(network, image, targets, weights, tile, maps, slopes)
+        pixel = _pixel_terms(image, weights, (0, 0, w, h), extra_terms)
+        sum(pixel.values()).backward()
+        terms = {"content": content, "style": style, **{k: v.detach() for k, v in pixel.items()}}
+        terms["total"] = sum(terms.values())
+        return terms
+
+    return evaluate
+
+
+def _masked(f: Tensor, mask: Tensor | None, rows: slice, cols: slice) -> Tensor:
+    return f if mask is None else f.float() * mask[:, :, rows, cols]
+
+
+@torch.no_grad()
+def _gram_sums(network, image, targets: Targets, weights: Weights, tiles) -> dict[tuple[int, str], Tensor]:
+    size = (image.shape[-1], image.shape[-2])
+    sums: dict[tuple[int, str], Tensor] = {}
+    for tile in tiles:
+        feats = network(crop(image, tile.box), weights.layers)
+        for n, f in feats.items():
+            rt, ct, rw, cw = core_slice(tile, network.info[n].stride, size)
+            for r, region in enumerate(targets.regions):
+                part = _masked(f[:, :, rt, ct], region.masks[n] if region.masks else None, rw, cw)
+                sums[r, n] = sums.get((r, n), 0) + gram_matrix(part)[0]
+    return sums
+
+
+def _backward_tile(network, image, targets: Targets, weights: Weights, tile: Tile, maps, slopes) -> Tensor:
+    """Back-propagate the tile's core's share of J; return its content term (detached)."""
+    feats = network(crop(image, tile.box), _layers(targets, weights))
+    surrogate = image.new_zeros(())
+    content = image.new_zeros(())
+    cmasks = targets.content_masks or {}
+    size = (image.shape[-1], image.shape[-2])
+    for n, f in feats.items():
+        rt, ct, rw, cw = core_slice(tile, network.info[n].stride, size)
+        core = f[:, :, rt, ct]
+        if n in targets.content:
+            diff = (core.float() - targets.content[n][:, :, rw, cw].float()).pow(2)
+            mask = cmasks.get(n)
+            diff = diff if mask is None else diff * mask[:, :, rw, cw]
+            # ½ mean over the whole map, as losses.content_loss: this core's share of the sum.
+            part = weights.content * 0.5 * diff.sum() / (f.shape[1] * maps[n][0] * maps[n][1])
+            surrogate = surrogate + part
+            content = content + part.detach()
+        for r, region in enumerate(targets.regions if n in weights.layers else []):
+            gram = gram_matrix(_masked(core, region.masks[n] if region.masks else None, rw, cw))[0]
+            surrogate = surrogate + (slopes[r, n] * gram).sum()
+    surrogate.backward()
+    return content

@@ -1,0 +1,134 @@
+"""The memory plan of a job, made before any work from the image headers alone.
+
+For every scale the planner picks: the whole image in one pass, or tiles (and their core size),
+and the L-BFGS history length, so that the estimated peak stays within the budget. The budget
+is `--max-memory`, or by default a safe share of the memory this process may use: the machine's
+available memory or its cgroup's limit, whichever is lower. A job that cannot fit is refused
+before any work, with a message that says what would fit.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..geometry import Size
+from ..vgg import LayerInfo
+from . import tiling
+
+# Bytes per input pixel of one forward and backward pass to relu5_1: activations and their
+# gradients (measured here from peak RSS; fp32 scaled from bf16 by the element size and the
+# fp32 copies bf16 avoids).
+NETWORK_BYTES_PER_PIXEL = {"bf16": 800, "fp32": 2300}
+PIXEL_BYTES = 12  # one full-size RGB image in fp32
+# Full-size images alive at once besides L-BFGS's history: the image, its gradient, the content,
+# L-BFGS's direction and previous gradient, the warm start and the TV term's temporaries.
+WORKING_IMAGES = 10
+CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 1/64 of the pixels
+BASELINE = 700 * 2**20  # torch, the weights in fp32 and bf16, Python
+HISTORIES = (50, 20, 10, 5)  # L-BFGS history lengths to try, longest first
+DEFAULT_SHARE = 0.7  # of the memory available when no --max-memory is given
+MIN_CORE = 128
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    size: Size
+    steps: int
+    core: int | None  # tile core side in pixels, or None for the whole image at once
+    history: int  # L-BFGS history length
+    peak: int  # estimated bytes
+
+    def describe(self) -> str:
+        how = "whole" if self.core is None else f"tiles of {self.core} px + halo"
+        return f"{self.size[0]}×{self.size[1]}: {self.steps} steps, {how}, history {self.history}, ~{gb(self.peak)}"
+
+
+def gb(n: float) -> str:
+    return f"{n / 2**30:.1f} GB"
+
+
+def parse_memory(text: str) -> int:
+    """'6G', '512M', '1.5GB', '4GiB' or a number of bytes -> bytes; ValueError otherwise."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", text)
+    if not m:
+        raise ValueError(f"'{text}' is not a size; write it like 6G or 512M")
+    value = float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " ")
+    if value <= 0:
+        raise ValueError(f"'{text}' must be more than zero")
+    return int(value)
+
+
+def available_memory() -> int:
+    """Bytes this process may still use: MemAvailable, lowered to the cgroup's limit if any."""
+    free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                free = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return min(free, _cgroup_room())
+
+
+def _cgroup_room() -> int:
+    """The cgroup (v2 or v1) memory limit less what the group already uses; no limit: huge."""
+    for limit_file, usage_file in (("memory.max", "memory.current"),
+                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+        try:
+            limit = Path("/sys/fs/cgroup", limit_file).read_text().strip()
+            usage = int(Path("/sys/fs/cgroup", usage_file).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 2**60:
+            return max(0, int(limit) - usage)
+    return 2**62
+
+
+def _whole_peak(pixels: int, precision: str, history: int) -> int:
+    return BASELINE + pixels * (NETWORK_BYTES_PER_PIXEL[precision] + PIXEL_BYTES * (WORKING_IMAGES + 2 * history))
+
+
+def _tiled_peak(pixels: int, tile: int, precision: str, history: int) -> int:
+    full = pixels * (PIXEL_BYTES * (WORKING_IMAGES + 2 * history) + CONTENT_TARGET_BYTES_PER_PIXEL)
+    return BASELINE + tile * tile * NETWORK_BYTES_PER_PIXEL[precision] + full
+
+
+def plan_scale(size: Size, steps: int, *, budget: int, precision: str, halo: int, align: int,
+               tile_size: int | None = None) -> ScalePlan | None:
+    """The plan for one scale within `budget`, or None if nothing fits."""
+    w, h = size
+    if tile_size is None or max(w, h) <= tile_size:
+        for history in HISTORIES if tile_size is None else HISTORIES[:1]:
+            if history >= 10 or tile_size is not None:
+                peak = _whole_peak(w * h, precision, history)
+                if peak <= budget or tile_size is not None:
+                    return ScalePlan(size, steps, None, history, peak)
+    cores = [max(align, tile_size // align * align)] if tile_size else range(
+        math.ceil(max(w, h) / align) * align, MIN_CORE - 1, -align)
+    for history in HISTORIES[1:]:
+        for core in cores:
+            tile = min(core + 2 * halo, max(w, h))
+            peak = _tiled_peak(w * h, tile, precision, history)
+            if peak <= budget or tile_size is not None:
+                return ScalePlan(size, steps, core, history, peak)
+    return None
+
+
+def plan_job(sizes_and_steps: list[tuple[Size, int]], infos: dict[str, LayerInfo], layers, *, precision: str,
+             max_memory: int | None, tile_size: int | None = None) -> list[ScalePlan]:
+    """The plan of every scale, or ValueError saying what would fit."""
+    budget = max_memory if max_memory is not None else int(DEFAULT_SHARE * available_memory())
+    align, pad = tiling.alignment(infos, layers), tiling.halo(infos, layers)
+    plans = []
+    for size, steps in sizes_and_steps:
+        plan = plan_scale(size, steps, budget=budget, precision=precision, halo=pad, align=align,
+                          tile_size=tile_size)
+        if plan is None:
+            least = _tiled_peak(size[0] * size[1], MIN_CORE + 2 * pad, precision, HISTORIES[-1])
+            raise ValueError(f"a {size[0]}×{size[1]} scale needs at least {gb(least)} even in the smallest tiles,"
+                             f" and the budget is {gb(budget)}; choose a smaller --size or a larger --max-memory")
+        plans.append(plan)
+    return plans
