@@ -27,6 +27,10 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", default="stylized.png", help="output image (default: stylized.png)")
     p.add_argument("--save-every", type=int, default=0, metavar="N",
                    help="also save the image every N steps, as OUT_0050.png and so on (default: 0, never)")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                   help="keep the image, scale and step every N steps in a side file (.OUT.checkpoint) written"
+                        " atomically; rerunning the same command continues from it (default: 0, only on Ctrl-C"
+                        " when given)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_config_options(p, StyleConfig)
     p.set_defaults(run=run)
@@ -42,13 +46,17 @@ def _inputs(args: argparse.Namespace, config: StyleConfig) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..image import check_writable, resize_long_side, save_image, to_pil
+    from ..image import check_writable, image_size, resize_long_side, save_image, to_pil
     from ..transfer import stylize
+    from ..transfer.stylize import plan
+    from .checkpoint import Checkpoint, job_key
     from .progress import Progress
 
     config = config_from_args(args, StyleConfig)
-    if args.save_every < 0:
-        raise ValueError(f"--save-every must be 0 (never) or a number of steps, not {args.save_every}")
+    for flag in ("save_every", "checkpoint_every"):
+        if getattr(args, flag) < 0:
+            raise ValueError(f"--{flag.replace('_', '-')} must be 0 (never) or a number of steps, not"
+                             f" {getattr(args, flag)}")
     if args.content is None:
         content, style = demo_images()
         args.content, args.styles = content, [style]
@@ -56,6 +64,17 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give a style image after the content image")
     output = check_writable(args.output)
     refuse_overwriting_inputs(output, _inputs(args, config))
+    for source in (args.content, *args.styles):
+        image_size(source)  # a missing or unreadable image is one line now, not after the model loads
+    plans = plan(args.content, config)  # from the header: refuse what cannot fit before any work
+    if not args.quiet:
+        print(f"plan: {len(plans)} scales, peak about {max(p.peak for p in plans) / 2**30:.1f} GB", file=sys.stderr)
+        for scale in plans:
+            print(f"  {scale.describe()}", file=sys.stderr)
+    checkpoint = Checkpoint(output, job_key(_inputs(args, config), config))
+    resume = checkpoint.load()
+    if resume is not None and not args.quiet:
+        print(f"resuming from {checkpoint.path.name}: step {resume.step}, scale {resume.scale + 1}", file=sys.stderr)
     progress: Progress | None = None  # made at the first step, so an early error has no empty bar before it
     last = None
     start = time.perf_counter()
@@ -68,15 +87,19 @@ def run(args: argparse.Namespace) -> int:
         progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses)
         if args.save_every and event.step % args.save_every == 0:
             save_image(event.image, output.with_name(f"{output.stem}_{event.step:04d}{output.suffix}"))
+        if args.checkpoint_every and event.step % args.checkpoint_every == 0:
+            checkpoint.save(event)
 
     try:
-        result = stylize(args.content, args.styles, config, callback=on_step)
+        result = stylize(args.content, args.styles, config, callback=on_step, resume=resume)
     except KeyboardInterrupt as stop:
         if progress is not None:
             progress.close()
         if last is None:
             print("stylegram: interrupted before the first step; nothing saved", file=sys.stderr)
         else:
+            if args.checkpoint_every:
+                checkpoint.save(last)
             # A coarse scale's image is upsampled so the file has the size that was asked for.
             save_image(resize_long_side(to_pil(last.image), config.size), output)
             print(f"stylegram: interrupted at step {last.step}/{last.total_steps}; saved the current image"
@@ -85,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if progress is not None:
         progress.close()
     save_image(result, output)
+    checkpoint.remove()
     if not args.quiet:
         print(f"wrote {output} ({result.width}×{result.height}) in {time.perf_counter() - start:.1f} s",
               file=sys.stderr)

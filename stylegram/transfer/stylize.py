@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from ..geometry import Box, Size, crop
-from ..image import ImageLike, open_image, resize_long_side, to_pil, to_tensor
+from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
 from ..vgg import VGG, load_vgg, network_for, resolve_device
 from . import color, masks, objective, tiling
 from .config import StyleConfig, check_size, check_styles, layers_used
@@ -168,8 +168,7 @@ def plan(content: ImageLike, config: StyleConfig, *, model: VGG | None = None) -
     """The memory plan of a job, from the content image's header alone: per scale, its size,
     its steps, whole or tiled, the L-BFGS history and the estimated peak. Raises ValueError,
     saying what would fit, when a scale cannot fit the budget."""
-    from ..image import image_size
-    from ..vgg import layer_infos, network_for  # noqa: F401
+    from ..vgg import layer_infos
 
     infos = model.info if model is not None else layer_infos()
     size = image_size(content)
@@ -227,6 +226,8 @@ def stylize(
     config = config or StyleConfig()
     styles = [styles] if isinstance(styles, (str, bytes)) or not isinstance(styles, Sequence) else list(styles)
     check_styles(config, len(styles))
+    for source in styles:
+        image_size(source)  # unreadable styles fail now, before the model loads
     plans = plan(content, config, model=model)  # before any heavy work: refuse what cannot fit
     device = resolve_device(config.device)
     model = (model or load_vgg(config.weights, pooling=config.pooling, device=device)).to(device)

@@ -115,3 +115,34 @@ def test_ctrl_c_saves_the_current_image_and_exits_130(content_path, style_path, 
     assert proc.returncode == 130, err
     assert "interrupted at step" in err and "Traceback" not in err
     assert max(Image.open(out).size) == 96  # the size asked for, whatever scale was running
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(content_path, style_path, tmp_path, monkeypatch, capsys):
+    from stylegram.cli import progress
+
+    out = tmp_path / "out.png"
+    argv = ["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "128", "--scales", "2",
+            "--iterations", "12", "--checkpoint-every", "3", "--seed", "0"]
+    steps = []
+    update = progress.Progress.update
+
+    def interrupt_at_10(self, n, **kw):  # 12 steps: 8 at 64 px, then 4 at 128 px
+        steps.append(n)
+        if n == 10 and len(steps) == 10:
+            raise KeyboardInterrupt
+        return update(self, n, **kw)
+
+    monkeypatch.setattr(progress.Progress, "update", interrupt_at_10)
+    assert main(argv) == 130
+    checkpoint = tmp_path / ".out.png.checkpoint"
+    assert checkpoint.is_file() and out.is_file()  # the image so far, and where it stood
+    steps.clear()
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "resuming from .out.png.checkpoint: step 10, scale 2" in err
+    assert steps == [11, 12]  # only the remaining steps ran
+    assert not checkpoint.exists() and Image.open(out).size == (128, 85)
+    # Another command does not take this job's checkpoint.
+    monkeypatch.setattr(progress.Progress, "update", update)
+    assert main(argv[:-2] + ["--seed", "1"]) == 0
+    assert "resuming" not in capsys.readouterr().err
