@@ -18,10 +18,10 @@ from ..geometry import Size
 from ..vgg import LayerInfo
 from . import tiling
 
-# Bytes per input pixel of one forward and backward pass to relu5_1: activations and their
-# gradients (measured here from peak RSS; fp32 scaled from bf16 by the element size and the
-# fp32 copies bf16 avoids).
-NETWORK_BYTES_PER_PIXEL = {"bf16": 800, "fp32": 2300}
+# Bytes per input pixel of one evaluation to relu5_1: activations, their gradients and the
+# allocator's slack. bf16 from peak RSS here (6.3 GB for a whole 2048×1536 scale with a short
+# history, 2.2 GB in 512-px cores); fp32 taken as twice that.
+NETWORK_BYTES_PER_PIXEL = {"bf16": 2000, "fp32": 4000}
 PIXEL_BYTES = 12  # one full-size RGB image in fp32
 # Full-size images alive at once besides L-BFGS's history: the image, its gradient, the content,
 # L-BFGS's direction and previous gradient, the warm start and the TV term's temporaries.

