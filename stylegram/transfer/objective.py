@@ -77,18 +77,25 @@ def core_slice(tile: Tile, stride: int, image: tuple[int, int]) -> tuple[slice, 
     return rows_tile, cols_tile, rows_whole, cols_whole
 
 
+def _cores(network: VGG, image: Tensor, layers, tiles: list[Tile]):
+    """(layer, the core's features, where they sit in the whole map) for every tile and layer."""
+    size = (image.shape[-1], image.shape[-2])
+    for tile in tiles:
+        for name, f in network(crop(image, tile.box), layers).items():
+            rows_tile, cols_tile, rows_whole, cols_whole = core_slice(tile, network.info[name].stride, size)
+            yield name, f[:, :, rows_tile, cols_tile], (rows_whole, cols_whole)
+
+
 @torch.no_grad()
 def tiled_features(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> dict[str, Tensor]:
     """The features of `image` at `layers`, assembled core by core: equal to one whole pass."""
     h, w = image.shape[-2:]
     out: dict[str, Tensor] = {}
-    for tile in tiles:
-        for name, f in network(crop(image, tile.box), layers).items():
-            s = network.info[name].stride
-            if name not in out:
-                out[name] = f.new_zeros((1, f.shape[1], h // s, w // s))
-            rt, ct, rw, cw = core_slice(tile, s, (w, h))
-            out[name][:, :, rw, cw] = f[:, :, rt, ct]
+    for name, core, where in _cores(network, image, layers, tiles):
+        s = network.info[name].stride
+        if name not in out:
+            out[name] = core.new_zeros((1, core.shape[1], h // s, w // s))
+        out[name][(slice(None), slice(None), *where)] = core
     return out
 
 
@@ -97,11 +104,8 @@ def mean_grams(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> dict[s
     """Ĝ = Σ_positions a·aᵀ / (n_H·n_W) per layer, summed core by core."""
     h, w = image.shape[-2:]
     sums: dict[str, Tensor] = {}
-    for tile in tiles:
-        for name, f in network(crop(image, tile.box), layers).items():
-            s = network.info[name].stride
-            rt, ct, _, _ = core_slice(tile, s, (w, h))
-            sums[name] = sums.get(name, 0) + gram_matrix(f[:, :, rt, ct])[0]
+    for name, core, _ in _cores(network, image, layers, tiles):
+        sums[name] = sums.get(name, 0) + gram_matrix(core)[0]
     return {name: g / ((h // network.info[name].stride) * (w // network.info[name].stride))
             for name, g in sums.items()}
 
@@ -181,15 +185,11 @@ def _masked(f: Tensor, mask: Tensor | None, rows: slice, cols: slice) -> Tensor:
 
 @torch.no_grad()
 def _gram_sums(network, image, targets: Targets, weights: Weights, tiles) -> dict[tuple[int, str], Tensor]:
-    size = (image.shape[-1], image.shape[-2])
     sums: dict[tuple[int, str], Tensor] = {}
-    for tile in tiles:
-        feats = network(crop(image, tile.box), weights.layers)
-        for n, f in feats.items():
-            rt, ct, rw, cw = core_slice(tile, network.info[n].stride, size)
-            for r, region in enumerate(targets.regions):
-                part = _masked(f[:, :, rt, ct], region.masks[n] if region.masks else None, rw, cw)
-                sums[r, n] = sums.get((r, n), 0) + gram_matrix(part)[0]
+    for n, core, (rows, cols) in _cores(network, image, weights.layers, tiles):
+        for r, region in enumerate(targets.regions):
+            part = _masked(core, region.masks[n] if region.masks else None, rows, cols)
+            sums[r, n] = sums.get((r, n), 0) + gram_matrix(part)[0]
     return sums
 
 
