@@ -27,13 +27,20 @@ class Progress:
         self.start = self._last = time.perf_counter()
         self._bar = None
         self._label, self._extra = desc, ""
+        self._fraction: float | None = None
         if not quiet and self.stream.isatty():
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, unit=unit, desc=desc, dynamic_ncols=True, file=self.stream)
 
-    def update(self, n: int, *, label: str | None = None, values: Mapping[str, float] | None = None) -> None:
-        """Set the count to `n`; `label` (a size, say) starting anew forces a log line."""
+    def update(self, n: int, *, label: str | None = None, values: Mapping[str, float] | None = None,
+               fraction: float | None = None) -> None:
+        """Set the count to `n`; `label` (a size, say) starting anew forces a log line.
+
+        `fraction` is the share of the work done, where units of work differ in cost (a step at
+        512 px costs 16 at 128 px); the time left is estimated from it when given.
+        """
+        self._fraction = fraction
         new_label = label is not None and label != self._label
         self._label = label if label is not None else self._label
         self._extra = _fmt(values) if values else self._extra
@@ -51,7 +58,8 @@ class Progress:
 
     def _line(self, now: float) -> str:
         elapsed = now - self.start
-        left = f", about {elapsed / self.n * (self.total - self.n):.0f} s left" if 0 < self.n < self.total else ""
+        done = self._fraction if self._fraction is not None else self.n / self.total
+        left = f", about {elapsed / done * (1 - done):.0f} s left" if 0 < self.n < self.total and done > 0 else ""
         label = f"{self._label}: " if self._label else ""
         return f"{label}{self.unit} {self.n}/{self.total} ({elapsed:.0f} s{left}) {self._extra}".rstrip()
 

@@ -45,6 +45,18 @@ def _inputs(args: argparse.Namespace, config: StyleConfig) -> list[str]:
     return [str(f) for f in files if f]
 
 
+def work_done(plans, step: int) -> float:
+    """The share of a job's work done after `step` steps: a step costs its scale's pixels."""
+    done = total = 0.0
+    before = 0
+    for scale in plans:
+        pixels = scale.size[0] * scale.size[1]
+        done += pixels * min(scale.steps, max(0, step - before))
+        total += pixels * scale.steps
+        before += scale.steps
+    return done / total if total else 1.0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..image import check_writable, image_size, resize_long_side, save_image, to_pil
     from ..transfer import stylize
@@ -84,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         last = event
         if progress is None:
             progress = Progress(event.total_steps, unit="step", quiet=args.quiet)
-        progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses)
+        progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses,
+                        fraction=work_done(plans, event.step))
         if args.save_every and event.step % args.save_every == 0:
             save_image(event.image, output.with_name(f"{output.stem}_{event.step:04d}{output.suffix}"))
         if args.checkpoint_every and event.step % args.checkpoint_every == 0:

@@ -40,3 +40,14 @@ def test_quiet_prints_nothing():
         p.update(step)
     p.close()
     assert stream.getvalue() == ""
+
+
+def test_time_left_weighs_each_step_by_its_scales_pixels():
+    from stylegram.cli.stylize import work_done
+    from stylegram.transfer.plan import ScalePlan
+
+    plans = [ScalePlan((128, 96), 80, None, 50, 0), ScalePlan((512, 384), 30, None, 50, 0)]
+    # 80 cheap steps are 80·1 of 80·1 + 30·16 units of work: a seventh, not 73%.
+    assert work_done(plans, 80) == 80 / (80 + 30 * 16)
+    assert work_done(plans, 95) == (80 + 15 * 16) / (80 + 30 * 16)
+    assert work_done(plans, 110) == 1.0
