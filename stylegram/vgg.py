@@ -198,10 +198,13 @@ def network_for(model: VGG, precision: Precision) -> tuple[VGG, str]:
     Departure for speed: Gatys et al. compute in fp32. Only the network runs in bf16; Gram
     matrices and losses stay fp32, and tests hold the bf16 losses within a few per cent.
     """
-    device = model.convs["conv1_1"].weight.device
-    if precision == "bf16" or (precision == "auto" and bf16_supported(device)):
-        return model.fast_copy(torch.bfloat16), "bf16"
-    return model, "fp32"
+    name = precision_on(model.convs["conv1_1"].weight.device, precision)
+    return (model.fast_copy(torch.bfloat16), name) if name == "bf16" else (model, name)
+
+
+def precision_on(device: torch.device, precision: Precision) -> str:
+    """What `precision` means on `device`: "bf16" or "fp32" ("auto" is bf16 where it is fast)."""
+    return "bf16" if precision == "bf16" or (precision == "auto" and bf16_supported(device)) else "fp32"
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..units.config import ExplainConfig
 from .options import add_config_options, config_from_args

@@ -60,7 +60,7 @@ def work_done(plans, step: int) -> float:
 def run(args: argparse.Namespace) -> int:
     from ..image import check_writable, image_size, resize_long_side, save_image, to_pil
     from ..transfer import stylize
-    from ..transfer.stylize import plan
+    from ..transfer.plan import plan
     from .checkpoint import Checkpoint, job_key
     from .progress import Progress
 

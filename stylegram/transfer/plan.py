@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..geometry import Size
-from ..vgg import LayerInfo
+from ..image import ImageLike, image_size
+from ..vgg import LayerInfo, layer_infos, precision_on, resolve_device
 from . import tiling
+from .config import StyleConfig, check_size, layers_used
+from .schedule import schedule
 
 # Bytes per input pixel of one evaluation to relu5_1: activations, their gradients and the
 # allocator's slack. bf16 from peak RSS here (6.3 GB for a whole 2048×1536 scale with a short
@@ -132,3 +135,25 @@ def plan_job(sizes_and_steps: list[tuple[Size, int]], infos: dict[str, LayerInfo
                              f" and the budget is {gb(budget)}; choose a smaller --size or a larger --max-memory")
         plans.append(plan)
     return plans
+
+
+def plan(content: ImageLike, config: StyleConfig, *, infos: dict[str, LayerInfo] | None = None) -> list[ScalePlan]:
+    """The memory plan of a job, from the content image's header alone: per scale, its size,
+    its steps, whole or tiled, the L-BFGS history and the estimated peak. Raises ValueError,
+    saying what would fit, when a scale cannot fit the budget."""
+    infos = infos or layer_infos()
+    size = image_size(content)
+    need = 2 * max(infos[n].stride for n in layers_used(config))
+    check_size("content image", content, size, need)
+    sizes = [(_scaled(size, long_side), steps) for long_side, steps in schedule(config, size, need)]
+    return plan_job(sizes, infos, layers_used(config), precision=precision_on(resolve_device(config.device),
+                                                                             config.precision),
+                    max_memory=parse_memory(config.max_memory) if config.max_memory else None,
+                    tile_size=config.tile_size)
+
+
+def _scaled(size: Size, long_side: int) -> Size:
+    """The size of an image of `size` resized to `long_side` (as image.resize_long_side does)."""
+    w, h = size
+    k = long_side / max(w, h)
+    return max(1, round(w * k)), max(1, round(h * k))

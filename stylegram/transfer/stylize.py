@@ -13,15 +13,14 @@ from PIL import Image
 from torch import Tensor
 from torch.nn import functional as F
 
-from ..geometry import Box, Size, crop
+from ..geometry import Size
 from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
 from ..vgg import VGG, load_vgg, network_for, resolve_device
 from . import color, masks, objective, tiling
 from .config import StyleConfig, check_size, check_styles, layers_used
 from .loop import optimize
 from .objective import ExtraTerms
-from .plan import ScalePlan, parse_memory, plan_job
-from .schedule import schedule
+from .plan import ScalePlan, plan
 
 
 @dataclass(frozen=True)
@@ -164,38 +163,6 @@ class Resume:
     image: Tensor  # (1, 3, H, W) at that scale's size
 
 
-def plan(content: ImageLike, config: StyleConfig, *, model: VGG | None = None) -> list[ScalePlan]:
-    """The memory plan of a job, from the content image's header alone: per scale, its size,
-    its steps, whole or tiled, the L-BFGS history and the estimated peak. Raises ValueError,
-    saying what would fit, when a scale cannot fit the budget."""
-    from ..vgg import layer_infos
-
-    infos = model.info if model is not None else layer_infos()
-    size = image_size(content)
-    need = 2 * max(infos[n].stride for n in layers_used(config))
-    check_size("content image", content, size, need)
-    steps = schedule(config, size, need)
-    sizes = [(_scaled(size, long_side), iters) for long_side, iters in steps]
-    precision = "fp32" if config.precision == "fp32" else _auto_precision(config)
-    return plan_job(sizes, infos, layers_used(config), precision=precision,
-                    max_memory=parse_memory(config.max_memory) if config.max_memory else None,
-                    tile_size=config.tile_size)
-
-
-def _auto_precision(config: StyleConfig) -> str:
-    from ..vgg import bf16_supported
-
-    device = resolve_device(config.device)
-    return "bf16" if config.precision == "bf16" or bf16_supported(device) else "fp32"
-
-
-def _scaled(size: Size, long_side: int) -> Size:
-    """The size of an image of `size` resized to `long_side` (as image.resize_long_side does)."""
-    w, h = size
-    k = long_side / max(w, h)
-    return max(1, round(w * k)), max(1, round(h * k))
-
-
 def stylize(
     content: ImageLike,
     styles: ImageLike | Sequence[ImageLike],
@@ -228,7 +195,7 @@ def stylize(
     check_styles(config, len(styles))
     for source in styles:
         image_size(source)  # unreadable styles fail now, before the model loads
-    plans = plan(content, config, model=model)  # before any heavy work: refuse what cannot fit
+    plans = plan(content, config, infos=model.info if model is not None else None)  # refuse what cannot fit, now
     device = resolve_device(config.device)
     model = (model or load_vgg(config.weights, pooling=config.pooling, device=device)).to(device)
     need = 2 * model.min_size(layers_used(config))
