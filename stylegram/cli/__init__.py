@@ -49,6 +49,15 @@ def _keep_freed_memory() -> None:
     libc.mallopt(m_top_pad, 2**28)
 
 
+def release_freed_memory() -> None:
+    """Hand the memory malloc kept back to the OS: between scales, whose tensors differ in size,
+    so that one scale's leftovers do not add to the next scale's peak. Other libcs: no-op."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from ..settings import ConfigError
 

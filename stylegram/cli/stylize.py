@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from ..image import check_writable, image_size, resize_long_side, save_image, to_pil
     from ..transfer import stylize
     from ..transfer.plan import plan
+    from . import release_freed_memory
     from .checkpoint import Checkpoint, job_key
     from .progress import Progress
 
@@ -93,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
     def on_step(event) -> None:
         nonlocal last, progress
+        if last is not None and event.scale != last.scale:
+            release_freed_memory()
         last = event
         if progress is None:
             progress = Progress(event.total_steps, unit="step", quiet=args.quiet)
