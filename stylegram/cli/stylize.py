@@ -44,6 +44,7 @@ def _inputs(args: argparse.Namespace, config: StyleConfig) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from ..image import check_writable, resize_long_side, save_image, to_pil
     from ..transfer import stylize
+    from ..transfer.config import png_metadata
     from .progress import Progress
 
     config = config_from_args(args, StyleConfig)
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         return interrupted_exit_code(stop)
     if progress is not None:
         progress.close()
-    save_image(result, output)
+    save_image(result, output, metadata=png_metadata(config, str(args.content), [str(s) for s in args.styles],
+                                                     str(output)))
     if not args.quiet:
         print(f"wrote {output} ({result.width}×{result.height}) in {time.perf_counter() - start:.1f} s",
               file=sys.stderr)
