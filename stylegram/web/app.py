@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import time
 from contextlib import asynccontextmanager
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -196,10 +196,10 @@ class Studio:
         from ..settings import changed_fields
         from ..transfer.config import png_metadata
 
-        names = job_input.names
-        command = png_metadata(job_input.config, names["content"], names["styles"], "stylized.png")["stylegram:command"]
+        names, shown = job_input.names, job_input.config
         if job_input.masks:
-            command += " " + " ".join(f"--style-mask {i}=mask_{i}.png" for i in range(len(job_input.masks)))
+            shown = replace(shown, style_masks=tuple(f"{i}=mask_{i}.png" for i in range(len(job_input.masks))))
+        command = png_metadata(shown, names["content"], names["styles"], "stylized.png")["stylegram:command"]
         job = await run_in_threadpool(self.store.create, job_input.content, job_input.styles, job_input.masks,
                                       changed_fields(job_input.config), names, command)
         self.dispatch()

@@ -14,6 +14,7 @@ import multiprocessing as mp
 import queue
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -64,6 +65,8 @@ def _run_job(task: dict[str, Any], models: dict, cancel, send: Callable[[dict], 
         result = stylize(folder / "content.png", styles, config, callback=on_step, model=models[config.pooling],
                          init=init)
         names = task["names"]
+        if task["masks"]:  # the command names the masks as the page offers them, not the server's paths
+            config = replace(config, style_masks=tuple(f"{i}=mask_{i}.png" for i in range(n)))
         meta = png_metadata(config, names.get("content", "content.png"), names.get("styles", []), "stylized.png")
         save_image(result, folder / "result.png", metadata=meta)
         send({"id": job_id, "type": "done", "time": time.time(), "preview": last["preview"] + 1})

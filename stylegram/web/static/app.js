@@ -59,7 +59,7 @@ function showCommand() {
   for (const [name, value] of Object.entries(settings())) {
     parts.push(`--${name.replaceAll("_", "-")}`, ...(Array.isArray(value) ? value.map(String) : [String(value)]));
   }
-  if (painter.painted) state.paintings.forEach((p, i) => parts.push("--style-mask", `${i}=mask_${i}.png`));
+  if (painter.painted) state.paintings.forEach((p, i) => parts.push("--style-masks", `${i}=mask_${i}.png`));
   $("command").textContent = parts.map(quote).join(" ");
 }
 
