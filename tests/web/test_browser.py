@@ -137,9 +137,11 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
     page.wait_for_selector(f"#history li[data-id='{jobs[-1]['id']}'][data-state='done']")
     set_tiny(page, 500)
     page.click("#start")
-    page.wait_for_function("/step [1-9]/.test(document.getElementById('state').textContent)")
+    page.wait_for_function("/^running · step [1-9]/.test(document.getElementById('state').textContent)")
+    page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
     page.click("#cancel")
     page.wait_for_selector("#state[data-state='cancelled']")
+    assert page.inner_text("#state").startswith("cancelled · step ")
     shot(page, tmp_path, "3-cancelled")
 
     page.fill("#unit-index", "7")

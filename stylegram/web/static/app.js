@@ -23,6 +23,7 @@ function buildControls(fields) {
     state.fields[name] = f;
     const label = Object.assign(document.createElement("label"), { htmlFor: `f-${name}`, textContent: name.replaceAll("_", " "), title: f.help });
     let input;
+    if (name === "init") f.choices = ["content", "random"];  // a file path is the CLI's alone
     if (f.choices) {
       input = document.createElement("select");
       for (const c of f.choices) input.append(new Option(c, c, false, c === f.default));
@@ -130,6 +131,10 @@ function watch(id) {
   state.source?.close();
   state.job = { id };
   plot.reset();
+  $("preview").removeAttribute("src");
+  delete $("preview").dataset.version;
+  $("state").textContent = "starting…";
+  $("state").dataset.state = "starting";
   $("download").classList.add("hidden");
   $("cancel").disabled = false;
   state.source = follow(id, (type, data) => {
@@ -183,7 +188,7 @@ async function loadHistory() {
   for (const job of jobs.slice().reverse()) {
     const li = document.createElement("li"); li.dataset.id = job.id; li.dataset.state = job.state;
     const thumbs = [`/api/jobs/${job.id}/files/content.png`, `/api/jobs/${job.id}/files/style_0.png`];
-    if (job.state === "done") thumbs.push(`/api/jobs/${job.id}/image`);
+    if (job.state === "done" || job.preview > 0) thumbs.push(`/api/jobs/${job.id}/image?v=${job.preview}`);
     for (const src of thumbs) li.append(Object.assign(document.createElement("img"), { src, alt: "", loading: "lazy" }));
     const text = Object.entries(job.config).map(([k, v]) => `${k} ${v}`).join(", ") || "defaults";
     li.append(Object.assign(document.createElement("div"), { textContent: `${job.state} · ${text}` }));
@@ -212,6 +217,10 @@ async function main() {
   $("brush-size").addEventListener("input", (e) => { painter.size = Number(e.target.value); });
   $("clear-mask").addEventListener("click", () => { painter.clear(); showCommand(); });
   $("mask-canvas").addEventListener("pointerup", showCommand);
+  $("mask-file").addEventListener("change", async (e) => {
+    if (e.target.files[0]) await painter.load(e.target.files[0]).catch((err) => notice(err.message));
+    e.target.value = ""; showCommand();
+  });
   $("start").addEventListener("click", start);
   $("cancel").addEventListener("click", cancel);
   $("copy-command").addEventListener("click", copyCommand);

@@ -31,6 +31,20 @@ export class MaskPainter {
 
   clear() { this.reset(this.masks.length); }
 
+  // An uploaded mask for the active style: its brightness becomes the painted amount.
+  async load(file) {
+    const mask = this.masks[this.active]; if (!mask) return;
+    const bitmap = await createImageBitmap(file);
+    const c = mask.getContext("2d");
+    c.globalCompositeOperation = "copy"; c.drawImage(bitmap, 0, 0, mask.width, mask.height);
+    const pixels = c.getImageData(0, 0, mask.width, mask.height), d = pixels.data;
+    for (let i = 0; i < d.length; i += 4) {
+      d[i + 3] = Math.round(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]); d[i] = d[i + 1] = d[i + 2] = 255;
+    }
+    c.putImageData(pixels, 0, 0); c.globalCompositeOperation = "source-over";
+    this.painted = true; this.draw();
+  }
+
   // Every style's mask tinted in its colour, over the photo.
   draw() {
     const c = this.canvas.getContext("2d");

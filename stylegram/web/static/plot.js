@@ -11,14 +11,22 @@ export class LossPlot {
     c.clearRect(0, 0, W, H);
     if (this.points.length < 1) return;
     const names = Object.keys(this.points[0].losses);
-    const logs = this.points.flatMap((p) => names.map((n) => Math.log10(Math.max(p.losses[n], 1e-12))));
+    // Log scale over the positive values; a zero (the content term at step 1) is left out.
+    const logs = this.points.flatMap((p) => names.map((n) => p.losses[n]).filter((v) => v > 0).map(Math.log10));
+    if (!logs.length) return;
     const lo = Math.min(...logs), hi = Math.max(...logs) + 1e-9;
     const x = (i) => pad + (W - 2 * pad) * (this.points.length === 1 ? 1 : i / (this.points.length - 1));
-    const y = (v) => H - pad - (H - 2 * pad) * (Math.log10(Math.max(v, 1e-12)) - lo) / (hi - lo);
+    const y = (v) => H - pad - (H - 2 * pad) * (Math.log10(v) - lo) / (hi - lo);
     names.forEach((name, k) => {
-      c.strokeStyle = COLORS[name] || "#888"; c.lineWidth = name === "total" ? 2 : 1; c.beginPath();
-      this.points.forEach((p, i) => (i ? c.lineTo(x(i), y(p.losses[name])) : c.moveTo(x(i), y(p.losses[name]))));
-      c.stroke(); c.fillStyle = c.strokeStyle; c.fillText(name, W - 60, 12 + 12 * k);
+      c.strokeStyle = c.fillStyle = COLORS[name] || "#888"; c.lineWidth = name === "total" ? 2 : 1; c.beginPath();
+      let drawing = false;
+      this.points.forEach((p, i) => {
+        const v = p.losses[name];
+        if (!(v > 0)) { drawing = false; return; }
+        if (drawing) c.lineTo(x(i), y(v)); else { c.moveTo(x(i), y(v)); c.fillRect(x(i) - 1.5, y(v) - 1.5, 3, 3); }
+        drawing = true;
+      });
+      c.stroke(); c.fillText(name, 8 + 60 * k, 12);
     });
   }
 }
