@@ -57,6 +57,7 @@ def page(tmp_path):
         pg.set_default_timeout(TIMEOUT_MS)
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: m.type == "error" and errors.append(m.text))
         yield pg
         context.close()
         browser.close()
@@ -143,6 +144,17 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
     page.wait_for_selector("#state[data-state='cancelled']")
     assert page.inner_text("#state").startswith("cancelled · step ")
     shot(page, tmp_path, "3-cancelled")
+
+    # An uploaded mask replaces the painted one: white on the left half only.
+    half = Image.new("L", Image.open(content_path).size, 0)
+    half.paste(255, (0, 0, half.width // 2, half.height))
+    half.save(tmp_path / "half.png")
+    page.set_input_files("#mask-file", str(tmp_path / "half.png"))
+    page.wait_for_function("document.getElementById('mask-canvas').getContext('2d')"
+                           ".getImageData(20, 100, 1, 1).data[3] > 0", timeout=10_000)
+    alpha = page.evaluate("""() => { const c = document.getElementById('mask-canvas'), g = c.getContext('2d');
+        return [g.getImageData(20, c.height * 0.25, 1, 1).data[3], g.getImageData(c.width - 20, c.height * 0.25, 1, 1).data[3]]; }""")
+    assert alpha[0] > 100 and alpha[1] == 0, alpha  # and the painted stroke on the right is gone
 
     page.fill("#unit-index", "7")
     page.select_option("#unit-layer", "relu3_4")
