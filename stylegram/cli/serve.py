@@ -40,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
         _open_when_ready(server, config)
     else:
         _announce_when_ready(server, config)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn shut down in order, then re-raised Ctrl-C or SIGTERM
+        pass
+    print(f"stylegram: studio stopped; its jobs are kept in {data}", file=sys.stderr)
     return 0
 
 
