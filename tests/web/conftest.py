@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,9 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.1):
 @pytest.fixture
 def make_client(tmp_path):
     """A TestClient for a fresh app over `data_dir` (the same dir again means a restart)."""
-    from starlette.testclient import TestClient
+    with warnings.catch_warnings():  # Starlette 1.x would like httpx2; httpx works and is what we install
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
 
     from stylegram.web.app import create_app
     from stylegram.web.config import ServeConfig
