@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import time
 
 from PIL import Image
@@ -84,6 +86,14 @@ def test_job_states_events_image_and_cancel(make_client, content_path, style_pat
         wait_for(state_is(client, d, *FINISHED), 30, "the cancel")
         assert job(client, d)["state"] == "cancelled" and job(client, d)["step"] < 500
         assert client.get(f"/api/jobs/{d}/image").status_code == 200  # the last preview stays viewable
+
+        # The worker process dies mid-job (the OOM killer, say): the job fails, a new worker runs the next.
+        e = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})).json()["id"]
+        f = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 1})).json()["id"]
+        wait_for(lambda: job(client, e)["step"] >= 1, 60, "the doomed job's first step")
+        os.kill(client.app.state.studio.worker._process.pid, signal.SIGKILL)
+        wait_for(state_is(client, f, "done"), 60, "the next job, on a fresh worker")
+        assert job(client, e)["state"] == "failed" and "worker process died" in job(client, e)["error"]
 
         assert client.delete(f"/api/jobs/{a}").json()["deleted"]  # a finished job is deleted
         assert client.get(f"/api/jobs/{a}").status_code == 404
