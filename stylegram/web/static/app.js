@@ -49,7 +49,8 @@ function settings() {
     const value = f.choices ? raw : Number(raw);
     if (value !== f.default) out[name] = value;
   }
-  if (state.paintings.length > 1) out.style_blend = state.paintings.map((p) => Number(p.blend.value));
+  const blend = state.paintings.map((p) => Number(p.blend.value));
+  if (blend.some((w) => w !== blend[0])) out.style_blend = blend;  // all equal is the default
   return out;
 }
 

@@ -7,7 +7,7 @@ export class LossPlot {
   add(step, losses) { this.points.push({ step, losses }); this.draw(); }
 
   draw() {
-    const c = this.canvas.getContext("2d"), W = this.canvas.width, H = this.canvas.height, pad = 4;
+    const c = this.canvas.getContext("2d"), W = this.canvas.width, H = this.canvas.height, pad = 4, top = 18;
     c.clearRect(0, 0, W, H);
     if (this.points.length < 1) return;
     const names = Object.keys(this.points[0].losses);
@@ -16,7 +16,7 @@ export class LossPlot {
     if (!logs.length) return;
     const lo = Math.min(...logs), hi = Math.max(...logs) + 1e-9;
     const x = (i) => pad + (W - 2 * pad) * (this.points.length === 1 ? 1 : i / (this.points.length - 1));
-    const y = (v) => H - pad - (H - 2 * pad) * (Math.log10(v) - lo) / (hi - lo);
+    const y = (v) => H - pad - (H - pad - top) * (Math.log10(v) - lo) / (hi - lo);  // legend above
     names.forEach((name, k) => {
       c.strokeStyle = c.fillStyle = COLORS[name] || "#888"; c.lineWidth = name === "total" ? 2 : 1; c.beginPath();
       let drawing = false;
