@@ -113,7 +113,11 @@ class Worker:
         self.deaths = 0  # in a row, without an event between: a process that cannot start
 
     def start(self) -> None:
+        """Get ready; the process itself starts with the first job, so an idle studio costs nothing."""
         self._loop = asyncio.get_running_loop()
+        self._process = None
+
+    def _spawn(self) -> None:
         self._tasks, self._events = self._ctx.Queue(), self._ctx.Queue()
         self._cancel = self._ctx.Value(ctypes.c_longlong, NO_JOB, lock=False)
         self._process = self._ctx.Process(target=worker_main, name="stylegram-worker", daemon=True,
@@ -123,6 +127,8 @@ class Worker:
         self._reader.start()
 
     def submit(self, task: dict[str, Any]) -> None:
+        if self._process is None:
+            self._spawn()
         self.current = task["id"]
         self._tasks.put(task)
 
@@ -155,7 +161,7 @@ class Worker:
         job, self.current = self.current, None
         self.deaths += 1
         if self.deaths <= 3:
-            self.start()
+            self._process = None  # the next job starts a fresh one
         else:
             self.current = "broken"  # no more jobs are given to a process that keeps dying
         if job is not None:
@@ -166,8 +172,10 @@ class Worker:
         """Stop the process. A running job is not cancelled: the process is terminated and the
         job stays 'running' on disk, so that the next start resumes it."""
         self._stopping = True
-        self._tasks.put(STOP)
         process = self._process
+        if process is None:
+            return
+        self._tasks.put(STOP)
         if self.current is None:
             await asyncio.to_thread(process.join, timeout)
         if process.is_alive():
