@@ -18,8 +18,8 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..settings import field_types
-from ..transfer.config import PRESETS, StyleConfig
+from ..settings import changed_fields, field_types
+from ..transfer.config import PRESETS, StyleConfig, png_metadata
 from .config import ServeConfig, is_loopback
 from .events import Hub, stream
 from .explorer import Explorer
@@ -193,9 +193,6 @@ class Studio:
             job_input = await read_job(request, self.config)
         except UploadError as exc:
             return error(exc.status, str(exc))
-        from ..settings import changed_fields
-        from ..transfer.config import png_metadata
-
         names, shown = job_input.names, job_input.config
         if job_input.masks:
             shown = replace(shown, style_masks=tuple(f"{i}=mask_{i}.png" for i in range(len(job_input.masks))))
