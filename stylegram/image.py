@@ -145,11 +145,20 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     return path
 
 
-def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> Path:
-    """Write an image atomically, in the format its extension names."""
+def save_image(image: Tensor | Image.Image, path: str | os.PathLike, *, metadata: dict[str, str] | None = None) -> Path:
+    """Write an image atomically, in the format its extension names; `metadata` goes into a
+    PNG's text chunks (other formats ignore it)."""
     path = check_writable(path)
     im = image if isinstance(image, Image.Image) else to_pil(image)
-    return write_atomic(path, lambda f: im.save(f, format=_WRITABLE[path.suffix.lower()]))
+    fmt = _WRITABLE[path.suffix.lower()]
+    extra = {}
+    if metadata and fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        extra["pnginfo"] = info = PngInfo()
+        for key, value in metadata.items():
+            info.add_itxt(key, value)
+    return write_atomic(path, lambda f: im.save(f, format=fmt, **extra))
 
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:

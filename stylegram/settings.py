@@ -96,3 +96,22 @@ def check_fields(config: Any) -> None:
         else:
             value = _check_scalar(f.name, value, hint, f.metadata)
         object.__setattr__(config, f.name, value)
+
+
+def changed_fields(config: Any) -> dict[str, Any]:
+    """The fields that differ from their defaults, JSON-ready (tuples as lists)."""
+    out = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if value != f.default:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def as_flags(changes: dict[str, Any]) -> list[str]:
+    """``{"size": 64, "style_blend": [1, 2]}`` -> ``["--size", "64", "--style-blend", "1", "2"]``."""
+    flags: list[str] = []
+    for name, value in changes.items():
+        flags.append("--" + name.replace("_", "-"))
+        flags += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return flags

@@ -60,6 +60,7 @@ def work_done(plans, step: int) -> float:
 def run(args: argparse.Namespace) -> int:
     from ..image import check_writable, image_size, resize_long_side, save_image, to_pil
     from ..transfer import stylize
+    from ..transfer.config import png_metadata
     from ..transfer.plan import plan
     from . import release_freed_memory
     from .checkpoint import Checkpoint, job_key
@@ -123,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         return interrupted_exit_code(stop)
     if progress is not None:
         progress.close()
-    save_image(result, output)
+    save_image(result, output, metadata=png_metadata(config, str(args.content), [str(s) for s in args.styles],
+                                                     str(output)))
     checkpoint.remove()
     if not args.quiet:
         print(f"wrote {output} ({result.width}×{result.height}) in {time.perf_counter() - start:.1f} s",

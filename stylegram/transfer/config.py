@@ -124,3 +124,16 @@ def check_size(what: str, source: ImageLike, size: Size, need: int) -> None:
 
 def layers_used(config: StyleConfig) -> set[str]:
     return set(config.content_layers) | set(config.style_layers)
+
+
+def png_metadata(config: StyleConfig, content: str, styles: Sequence[str], output: str) -> dict[str, str]:
+    """PNG text chunks that say how a picture was made: the settings and the equivalent command."""
+    import json
+    import shlex
+
+    from ..settings import as_flags, changed_fields
+
+    changes = changed_fields(config)
+    command = shlex.join(["stylegram", "stylize", content, *styles, "-o", output, *as_flags(changes)])
+    return {"Software": "stylegram", "stylegram:settings": json.dumps(changes, sort_keys=True),
+            "stylegram:command": command}

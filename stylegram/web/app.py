@@ -1,0 +1,328 @@
+"""The Starlette app: a list of routes, a guard in front of them, and a lifespan that starts and
+stops the worker process. See docs/web.md for the API and the security model."""
+from __future__ import annotations
+
+import hmac
+import time
+from contextlib import asynccontextmanager
+from dataclasses import MISSING, fields, replace
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..settings import changed_fields, field_types
+from ..transfer.config import PRESETS, StyleConfig, png_metadata
+from .config import ServeConfig, is_loopback
+from .events import Hub, stream
+from .explorer import Explorer
+from .store import FINISHED, INPUT_FILE, JobStore
+from .uploads import SERVER_ONLY, UploadError, decode_image, read_job
+from .worker import Worker
+
+STATIC = Path(__file__).parent / "static"
+COOKIE = "stylegram_token"
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                    (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; "
+                                                 b"connect-src 'self'; frame-ancestors 'none'")]
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class Guard:
+    """ASGI middleware: the host name, the token and the origin of every request.
+
+    - without a token, only loopback host names are served (a DNS-rebinding page cannot read the API);
+    - with a token, every /api call must carry it: `Authorization: Bearer T`, `X-Stylegram-Token: T`
+      or the cookie that `/?token=T` sets;
+    - a POST or DELETE from another origin is refused (a web page cannot submit forms to the API).
+    """
+
+    def __init__(self, app, token: str | None) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        refusal = self.refuse(request)
+        if refusal is not None:
+            return await refusal(scope, receive, send)
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    def refuse(self, request: Request) -> Response | None:
+        host = request.url.hostname or ""
+        if self.token is None and not is_loopback(host):
+            return error(403, f"host '{host}' refused: this server answers only to a loopback address")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            origin = request.headers.get("origin")
+            if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+                return error(403, f"origin '{origin}' refused")
+        if self.token is not None and request.url.path.startswith("/api/") and not self.authorised(request):
+            return error(401, "a token is required: send 'Authorization: Bearer TOKEN' or open /?token=TOKEN")
+        return None
+
+    def authorised(self, request: Request) -> bool:
+        auth = request.headers.get("authorization", "")
+        given = [auth[7:] if auth.lower().startswith("bearer ") else "", request.headers.get("x-stylegram-token", ""),
+                 request.cookies.get(COOKIE, "")]
+        return any(g and hmac.compare_digest(g.encode(), self.token.encode()) for g in given)
+
+
+def public(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in job.items() if k != "seq"}
+
+
+class Studio:
+    """The state behind the routes: the job store, the event hub, the worker and the explorer."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.data = Path(config.data_dir)
+        self.store = JobStore(self.data)
+        self.hub = Hub()
+        self.worker = Worker(self.on_event, interval=config.preview_interval)
+        self.explorer = Explorer(config.images, self.data / "units-cache")
+        self._first: dict[str, tuple[float, int]] = {}  # job -> (time, step) of its first step, for the ETA
+
+    # ------------------------------------------------------------ the queue
+
+    def start(self) -> None:
+        self.store.recover()
+        self.worker.start()
+        self.dispatch()
+
+    def dispatch(self) -> None:
+        """Give the worker the oldest queued job, if it is idle."""
+        if self.worker.current is not None:
+            return
+        job = self.store.next_queued()
+        if job is None:
+            return
+        job = self.store.update(job["id"], state="running", started=time.time(), step=0)
+        self.hub.forget(job["id"])
+        self.worker.submit({**job, "dir": str(self.store.dir(job["id"]))})
+        self.hub.publish(job["id"], {"type": "state", "id": job["id"], "state": "running"})
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        job_id, kind = event["id"], event["type"]
+        if self.store.get(job_id) is None:
+            return
+        if kind == "progress":
+            changes = {k: event[k] for k in ("step", "steps", "scale", "n_scales", "size", "losses") if k in event}
+            if "preview" in event:
+                changes["preview"] = event["preview"]
+            first = self._first.setdefault(job_id, (event["time"], event["step"]))
+            done_steps = event["step"] - first[1]
+            if done_steps > 0:
+                rate = (event["time"] - first[0]) / done_steps
+                changes["eta"] = event["eta"] = round(rate * (event["steps"] - event["step"]), 1)
+            job = self.store.update(job_id, persist="preview" in event, **changes)
+        elif kind in ("done", "failed", "cancelled"):
+            state = {"done": "done", "failed": "failed", "cancelled": "cancelled"}[kind]
+            extra = {"preview": event["preview"], "step": self.store.get(job_id)["steps"]} if kind == "done" else {}
+            job = self.store.update(job_id, state=state, finished=event["time"], error=event.get("error"),
+                                    eta=None, **extra)
+            self._first.pop(job_id, None)
+            if self.worker.current == job_id:
+                self.worker.current = None
+            event["job"] = public(job)
+        else:
+            job = self.store.get(job_id)
+        event["state"] = job["state"]
+        self.hub.publish(job_id, event)
+        self.dispatch()
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+
+    # ------------------------------------------------------------ routes
+
+    def _job(self, request: Request) -> dict[str, Any]:
+        job = self.store.get(request.path_params["id"])
+        if job is None:
+            raise HTTPException(404, f"no job '{request.path_params['id'][:40]}'")
+        return job
+
+    async def index(self, request: Request) -> Response:
+        token = request.query_params.get("token")
+        if token is not None and self.config.token is not None:
+            if not hmac.compare_digest(token.encode(), self.config.token.encode()):
+                return error(401, "wrong token")
+            response = RedirectResponse("/", status_code=303)
+            response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+            return response
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
+
+    async def settings(self, request: Request) -> Response:
+        """The StyleConfig fields the page shows: defaults, limits, choices and help, as the CLI has them."""
+        out = []
+        types = field_types(StyleConfig)
+        for f in fields(StyleConfig):
+            if f.name in SERVER_ONLY:
+                continue
+            hint, optional = types[f.name]
+            default = None if f.default is MISSING else f.default
+            out.append({"name": f.name, "default": list(default) if isinstance(default, tuple) else default,
+                        "help": f.metadata.get("help", ""), "min": f.metadata.get("min"),
+                        "max": f.metadata.get("max"), "positive": f.metadata.get("positive"),
+                        "optional": optional, "type": getattr(hint, "__name__", str(hint)),
+                        "choices": list(getattr(hint, "__args__", ())) if "Literal" in str(hint) else None})
+        limits = {"max_upload_mb": self.config.max_upload_mb, "max_megapixels": self.config.max_megapixels,
+                  "max_size": self.config.max_size}
+        return JSONResponse({"fields": out, "limits": limits,
+                             "presets": {k: list(p.iterations) for k, p in PRESETS.items()}})
+
+    async def create_job(self, request: Request) -> Response:
+        try:
+            job_input = await read_job(request, self.config)
+        except UploadError as exc:
+            return error(exc.status, str(exc))
+        names, shown = job_input.names, job_input.config
+        if job_input.masks:
+            shown = replace(shown, style_masks=tuple(f"{i}=mask_{i}.png" for i in range(len(job_input.masks))))
+        command = png_metadata(shown, names["content"], names["styles"], "stylized.png")["stylegram:command"]
+        job = await run_in_threadpool(self.store.create, job_input.content, job_input.styles, job_input.masks,
+                                      changed_fields(job_input.config), names, command)
+        self.dispatch()
+        return JSONResponse({"id": job["id"], "state": self.store.get(job["id"])["state"]}, status_code=201,
+                            headers={"location": f"/api/jobs/{job['id']}"})
+
+    async def list_jobs(self, request: Request) -> Response:
+        return JSONResponse({"jobs": [public(j) for j in self.store.list()]})
+
+    async def get_job(self, request: Request) -> Response:
+        return JSONResponse(public(self._job(request)))
+
+    async def events(self, request: Request) -> Response:
+        job = self._job(request)
+        snapshot = lambda: public(self.store.get(job["id"]) or {**job, "state": "cancelled"})
+        return StreamingResponse(stream(self.hub, job["id"], snapshot), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+    async def image(self, request: Request) -> Response:
+        job = self._job(request)
+        folder = self.store.dir(job["id"])
+        path = folder / ("result.png" if job["state"] == "done" else "current.png")
+        if not path.exists():
+            return error(404, f"job {job['id']} has no image yet ({job['state']})")
+        headers = {"cache-control": "no-store"}
+        if request.query_params.get("download"):
+            headers["content-disposition"] = f'attachment; filename="stylegram-{job["id"]}.png"'
+        return Response(path.read_bytes(), media_type="image/png", headers=headers)
+
+    async def input_file(self, request: Request) -> Response:
+        job = self._job(request)
+        name = request.path_params["name"]
+        path = self.store.dir(job["id"]) / name
+        if not INPUT_FILE.match(name) or not path.exists():
+            return error(404, f"job {job['id']} has no file '{name[:40]}'")
+        return FileResponse(path, media_type="image/png")
+
+    async def delete_job(self, request: Request) -> Response:
+        job = self._job(request)
+        if job["state"] == "queued":
+            job = self.store.update(job["id"], state="cancelled", finished=time.time())
+            self.hub.publish(job["id"], {"type": "cancelled", "id": job["id"], "state": "cancelled", "job": public(job)})
+            return JSONResponse({"id": job["id"], "state": "cancelled"})
+        if job["state"] == "running":
+            self.worker.cancel(job["seq"])
+            return JSONResponse({"id": job["id"], "state": "running", "cancelling": True}, status_code=202)
+        await run_in_threadpool(self.store.delete, job["id"])
+        self.hub.forget(job["id"])
+        return JSONResponse({"id": job["id"], "deleted": True})
+
+    # ------------------------------------------------------------ the unit explorer
+
+    async def unit_layers(self, request: Request) -> Response:
+        return JSONResponse(self.explorer.layers())
+
+    async def unit_top(self, request: Request) -> Response:
+        p = request.path_params
+        try:
+            k = int(request.query_params.get("k", "8"))
+            data = await run_in_threadpool(self.explorer.top, p["layer"], p["unit"], max(1, min(k, 32)))
+        except ValueError as exc:
+            return error(400, str(exc))
+        return Response(data, media_type="image/png")
+
+    async def _image_form(self, request: Request):
+        try:
+            form = await request.form(max_files=1, max_fields=4, max_part_size=10_000)
+        except Exception as exc:
+            raise UploadError(400, f"the form cannot be read ({getattr(exc, 'message', exc)})") from None
+        part = form.get("image")
+        if part is None or isinstance(part, str):
+            raise UploadError(400, "image (a file) is missing")
+        im = decode_image(await part.read(), part.filename or "image", self.config)
+        return im, form
+
+    async def unit_activation(self, request: Request) -> Response:
+        try:
+            im, form = await self._image_form(request)
+            data = await run_in_threadpool(self.explorer.activation, im, str(form.get("layer")),
+                                           int(form.get("unit") or -1))
+        except ValueError as exc:  # UploadError is one
+            return error(getattr(exc, "status", 400), str(exc))
+        return Response(data, media_type="image/png")
+
+    async def unit_explain(self, request: Request) -> Response:
+        try:
+            im, form = await self._image_form(request)
+            return JSONResponse(await run_in_threadpool(self.explorer.explain, im, str(form.get("layer"))))
+        except ValueError as exc:
+            return error(getattr(exc, "status", 400), str(exc))
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    return error(exc.status_code, exc.detail if isinstance(exc.detail, str) else "error")
+
+
+def create_app(config: ServeConfig) -> Starlette:
+    """The studio's ASGI app; the lifespan starts the worker process and stops it."""
+    studio = Studio(config)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        studio.start()
+        try:
+            yield
+        finally:
+            await studio.stop()
+
+    job = "/api/jobs/{id:str}"
+    routes = [
+        Route("/", studio.index),
+        Route("/api/settings", studio.settings),
+        Route("/api/jobs", studio.create_job, methods=["POST"]),
+        Route("/api/jobs", studio.list_jobs, methods=["GET"]),
+        Route(job, studio.get_job, methods=["GET"]),
+        Route(job, studio.delete_job, methods=["DELETE"]),
+        Route(job + "/events", studio.events),
+        Route(job + "/image", studio.image),
+        Route(job + "/files/{name:str}", studio.input_file),
+        Route("/api/units", studio.unit_layers),
+        Route("/api/units/{layer:str}/{unit:int}/top.png", studio.unit_top),
+        Route("/api/units/activation", studio.unit_activation, methods=["POST"]),
+        Route("/api/units/explain", studio.unit_explain, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error},
+                    middleware=[Middleware(Guard, token=config.token)])
+    app.state.studio = studio
+    return app

@@ -1,0 +1,118 @@
+"""The persisted jobs: one folder per job in the data dir, its record in job.json.
+
+    DATA/jobs/<id>/job.json      the record: state, progress, settings (written atomically)
+                   content.png   the inputs, re-encoded from the checked uploads
+                   style_0.png ...  mask_0.png ...
+                   current.png   the latest preview of a running job (the worker writes it)
+                   result.png    the finished picture, with its settings in PNG text chunks
+
+Only the server process writes job.json; the worker process writes only images. A job is made
+in a hidden folder and renamed into place, so a failed upload leaves nothing behind.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..image import write_text_atomic
+
+STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+FINISHED = ("done", "failed", "cancelled", "interrupted")
+JOB_ID = re.compile(r"^[0-9a-f]{16}$")
+INPUT_FILE = re.compile(r"^(content|style_\d{1,2}|mask_\d{1,2})\.png$")
+
+
+class JobStore:
+    """The jobs in `root`, cached in memory; every change is written through to job.json."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root) / "jobs"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.jobs: dict[str, dict[str, Any]] = {}
+        for path in sorted(self.root.glob("*/job.json")):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # written atomically, so only a foreign file can be unreadable
+            if JOB_ID.match(record.get("id", "")) and path.parent.name == record["id"]:
+                self.jobs[record["id"]] = record
+        for leftover in self.root.glob(".new-*"):  # a job folder whose upload did not finish
+            shutil.rmtree(leftover, ignore_errors=True)
+        self._seq = itertools.count(max((j["seq"] for j in self.jobs.values()), default=0) + 1)
+
+    def dir(self, job_id: str) -> Path:
+        return self.root / job_id
+
+    def create(self, content: Image.Image, styles: list[Image.Image], masks: list[Image.Image] | None,
+               config: dict[str, Any], names: dict[str, Any], command: str) -> dict[str, Any]:
+        """Write the inputs and a queued record; return the record."""
+        job_id = secrets.token_hex(8)
+        tmp = self.root / f".new-{job_id}"
+        tmp.mkdir()
+        try:
+            content.save(tmp / "content.png")
+            for i, im in enumerate(styles):
+                im.save(tmp / f"style_{i}.png")
+            for i, im in enumerate(masks or []):
+                im.save(tmp / f"mask_{i}.png")
+            record = {"id": job_id, "seq": next(self._seq), "state": "queued", "created": time.time(),
+                      "started": None, "finished": None, "step": 0, "steps": None, "scale": None,
+                      "n_scales": None, "size": None, "losses": None, "error": None, "preview": 0,
+                      "resumed": 0, "config": config, "names": names, "n_styles": len(styles),
+                      "masks": bool(masks), "command": command}
+            write_text_atomic(json.dumps(record), tmp / "job.json")
+            tmp.rename(self.dir(job_id))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.jobs[job_id] = record
+        return record
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        return self.jobs.get(job_id) if JOB_ID.match(job_id) else None
+
+    def list(self) -> list[dict[str, Any]]:
+        return sorted(self.jobs.values(), key=lambda j: j["seq"])
+
+    def update(self, job_id: str, *, persist: bool = True, **changes: Any) -> dict[str, Any]:
+        """Change a record; `persist=False` keeps the change in memory until the next write."""
+        record = {**self.jobs[job_id], **changes}
+        if persist:
+            write_text_atomic(json.dumps(record), self.dir(job_id) / "job.json")
+        self.jobs[job_id] = record
+        return record
+
+    def delete(self, job_id: str) -> None:
+        del self.jobs[job_id]
+        trash = self.root / f".new-del-{job_id}"  # rename first: a half-deleted job never lists
+        self.dir(job_id).rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def next_queued(self) -> dict[str, Any] | None:
+        queued = [j for j in self.list() if j["state"] == "queued"]
+        return queued[0] if queued else None
+
+    def recover(self) -> list[str]:
+        """After a restart: a job that was running is queued again, resuming from its last saved
+        preview when there is one, and marked interrupted when it cannot run again."""
+        recovered = []
+        for job in self.list():
+            if job["state"] != "running":
+                continue
+            if job["resumed"] >= 3:  # it keeps dying with the server; do not loop forever
+                self.update(job["id"], state="interrupted", finished=time.time(),
+                            error=f"interrupted by {job['resumed'] + 1} server restarts")
+            else:
+                saved = (self.dir(job["id"]) / "current.png").exists()
+                self.update(job["id"], state="queued", resumed=job["resumed"] + 1, resume_from_image=saved,
+                            error=None)
+            recovered.append(job["id"])
+        return recovered

@@ -1,0 +1,122 @@
+"""The HTTP API under Starlette's TestClient, with the real worker process and real weights on
+64-px jobs of a few steps: each endpoint, each job state, cancel, and a restart."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import time
+
+from PIL import Image
+
+from .conftest import TINY, job_files, wait_for
+
+FINISHED = ("done", "failed", "cancelled", "interrupted")
+
+
+def events_of(client, job_id: str, timeout: float = 60) -> list[tuple[str, dict]]:
+    """Every SSE event of a job until the stream ends (it ends when the job finishes)."""
+    out, kind = [], None
+    start = time.monotonic()
+    with client.stream("GET", f"/api/jobs/{job_id}/events", timeout=timeout) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            assert time.monotonic() - start < timeout, "the event stream did not end"
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                out.append((kind, json.loads(line[6:])))
+    return out
+
+
+def job(client, job_id: str) -> dict:
+    r = client.get(f"/api/jobs/{job_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def state_is(client, job_id: str, *states: str):
+    return lambda: job(client, job_id)["state"] in states
+
+
+def test_job_states_events_image_and_cancel(make_client, content_path, style_path):
+    with make_client() as client:
+        a = client.post("/api/jobs", **job_files(content_path, [style_path]))
+        assert a.status_code == 201, a.text
+        a = a.json()["id"]
+        assert a.isalnum() and len(a) == 16  # made by the server
+        b = client.post("/api/jobs", **job_files(content_path, [style_path])).json()["id"]
+        c = client.post("/api/jobs", **job_files(content_path, [style_path])).json()["id"]
+        assert job(client, a)["state"] == "running" and job(client, b)["state"] == "queued"
+        assert client.get(f"/api/jobs/{b}/image").status_code == 404  # queued: nothing to show yet
+        # c's input goes bad on disk while it waits: the worker reports the job failed, and goes on.
+        (client.app.state.studio.store.dir(c) / "content.png").write_bytes(b"not a png")
+        r = client.delete(f"/api/jobs/{b}")
+        assert r.status_code == 200 and r.json()["state"] == "cancelled"
+
+        events = events_of(client, a)
+        kinds = [k for k, _ in events]
+        assert kinds[0] == "snapshot" and kinds[-1] == "done"
+        steps = [e["step"] for k, e in events if k == "progress"]
+        assert steps[-1] == TINY["iterations"] and steps == sorted(steps)
+        assert events[-1][1]["job"]["state"] == "done"
+        record = job(client, a)
+        assert record["step"] == record["steps"] == TINY["iterations"] and record["error"] is None
+        assert record["preview"] >= 2
+        r = client.get(f"/api/jobs/{a}/image")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        im = Image.open(io.BytesIO(r.content))
+        assert max(im.size) == 64
+        assert json.loads(im.text["stylegram:settings"])["size"] == 64  # the settings, in the PNG
+        assert im.text["stylegram:command"].startswith("stylegram stylize chelsea.jpg starry_night.jpg")
+
+        wait_for(state_is(client, c, *FINISHED), 60, "the bad job to finish")
+        failed = job(client, c)
+        assert failed["state"] == "failed" and "content.png" in failed["error"], failed
+
+        listed = client.get("/api/jobs").json()["jobs"]
+        assert [j["id"] for j in listed] == [a, b, c]
+        assert [j["state"] for j in listed] == ["done", "cancelled", "failed"]
+
+        d = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})).json()["id"]
+        wait_for(lambda: job(client, d)["step"] >= 1, 60, "the long job's first step")
+        r = client.delete(f"/api/jobs/{d}")
+        assert r.status_code == 202 and r.json()["cancelling"]
+        wait_for(state_is(client, d, *FINISHED), 30, "the cancel")
+        assert job(client, d)["state"] == "cancelled" and job(client, d)["step"] < 500
+        assert client.get(f"/api/jobs/{d}/image").status_code == 200  # the last preview stays viewable
+
+        # The worker process dies mid-job (the OOM killer, say): the job fails, a new worker runs the next.
+        e = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})).json()["id"]
+        f = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 1})).json()["id"]
+        wait_for(lambda: job(client, e)["step"] >= 1, 60, "the doomed job's first step")
+        os.kill(client.app.state.studio.worker._process.pid, signal.SIGKILL)
+        wait_for(state_is(client, f, "done"), 60, "the next job, on a fresh worker")
+        assert job(client, e)["state"] == "failed" and "worker process died" in job(client, e)["error"]
+
+        assert client.delete(f"/api/jobs/{a}").json()["deleted"]  # a finished job is deleted
+        assert client.get(f"/api/jobs/{a}").status_code == 404
+        assert not client.app.state.studio.store.dir(a).exists()
+        assert client.get(f"/api/jobs/{a}/events").status_code == 404
+
+
+def test_restart_keeps_history_resumes_running_and_runs_queued(make_client, tmp_path, content_path, style_path):
+    data = tmp_path / "data"
+    with make_client(data) as client:
+        long = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})).json()["id"]
+        queued = client.post("/api/jobs", **job_files(content_path, [style_path])).json()["id"]
+        wait_for(lambda: job(client, long)["preview"] >= 1 and job(client, long)["step"] >= 2, 60, "a saved preview")
+    # The server stopped with `long` running and `queued` waiting.
+    with make_client(data) as client:
+        record = job(client, long)
+        assert record["state"] == "running" and record["resumed"] == 1 and record["resume_from_image"]
+        assert job(client, queued)["state"] == "queued"
+        wait_for(lambda: client.app.state.studio.hub.history.get(long), 60, "the resumed job's first step")
+        first = client.app.state.studio.hub.history[long][0]
+        assert first["step"] == 1 and first["losses"]["content"] > 0  # it starts from the saved image, not the photo
+        client.delete(f"/api/jobs/{long}")
+        wait_for(state_is(client, queued, "done"), 60, "the queued job to run after the restart")
+    with make_client(data) as client:  # the history survives, finished jobs stay as they were
+        assert [j["state"] for j in client.get("/api/jobs").json()["jobs"]] == ["cancelled", "done"]
+        assert client.get(f"/api/jobs/{queued}/image").status_code == 200

@@ -1,0 +1,166 @@
+"""The real page in headless Chromium through Playwright, against `stylegram serve` on a free
+loopback port. Every request the page makes is routed, and any that is not to the loopback
+address fails the test. Screenshots go to the test's tmp dir (and $STYLEGRAM_SCREENSHOTS)."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from PIL import Image
+
+from stylegram.web.config import is_loopback
+
+CHROMIUM = [os.environ.get("STYLEGRAM_CHROMIUM", ""), "/usr/bin/chromium", "/usr/bin/chromium-browser",
+            shutil.which("chromium") or "", shutil.which("chromium-browser") or ""]
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 90_000
+
+
+def chromium() -> str | None:
+    return next((p for p in CHROMIUM if p and Path(p).is_file()), None)
+
+
+@pytest.fixture
+def page(tmp_path):
+    required = os.environ.get("STYLEGRAM_REQUIRE_BROWSER") == "1"
+    exe = chromium()
+    if exe is None:
+        if required:
+            pytest.fail("STYLEGRAM_REQUIRE_BROWSER=1 but no Chromium was found (apt-get install chromium)")
+        pytest.skip("no Chromium found at /usr/bin/chromium (apt-get install chromium to run the browser tests)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("playwright is not installed")
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=ARGS, headless=True)
+        context = browser.new_context(accept_downloads=True, bypass_csp=True,  # string predicates need eval
+                                      viewport={"width": 1280, "height": 1400})
+
+        def route(r):
+            host = urlparse(r.request.url).hostname
+            if r.request.url.startswith(("blob:", "data:")) or (host and is_loopback(host)):
+                return r.continue_()
+            outside.append(r.request.url)
+            return r.abort()
+
+        context.route("**/*", route)
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        yield pg
+        context.close()
+        browser.close()
+    assert not outside, f"requests left the machine: {outside}"
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def shot(page, tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    keep = os.environ.get("STYLEGRAM_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(keep) / path.name)
+
+
+def set_tiny(page, iterations: int) -> None:
+    page.fill("#f-size", "64")
+    page.fill("#f-iterations", str(iterations))
+    page.fill("#f-scales", "1")
+    page.select_option("#f-optimizer", "adam")
+
+
+def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_path, style_path):
+    page.goto(server)
+    page.wait_for_selector("body[data-ready='1']")
+    page.set_input_files("#photo", str(content_path))
+    page.set_input_files("#paintings", str(style_path))
+    page.wait_for_function("document.getElementById('mask-canvas').width > 100")
+    set_tiny(page, 8)
+
+    # Paint a stroke across the photo's upper half with the mouse.
+    box = page.locator("#mask-canvas").bounding_box()
+    page.mouse.move(box["x"] + 10, box["y"] + box["height"] * 0.25)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(box["x"] + box["width"] * k / 10 - 10, box["y"] + box["height"] * 0.25, steps=2)
+    page.mouse.up()
+    assert "--style-masks 0=mask_0.png" in page.inner_text("#command")
+    shot(page, tmp_path, "1-ready")
+
+    page.click("#start")
+    versions = set()
+    page.wait_for_selector("#state[data-state='running']")
+    while page.get_attribute("#state", "data-state") == "running":
+        v = page.get_attribute("#preview", "data-version")
+        if v:
+            versions.add(v)
+        page.wait_for_timeout(50)
+    page.wait_for_selector("#state[data-state='done']")
+    assert len(versions) >= 2, f"the preview changed {len(versions)} times while running"
+    page.wait_for_function("document.getElementById('preview').complete && "
+                           "document.getElementById('preview').naturalWidth == 64")
+    assert "step 8/8" in page.inner_text("#state")
+    page.fill("#compare-slider", "50")
+    page.dispatch_event("#compare-slider", "input")
+    shot(page, tmp_path, "2-done")
+
+    with page.expect_download() as download:
+        page.click("#download")
+    path = tmp_path / "result.png"
+    download.value.save_as(str(path))
+    result = Image.open(path)
+    command = result.text["stylegram:command"]
+    assert max(result.size) == 64 and "--style-masks 0=mask_0.png" in command and "/jobs/" not in command
+    assert '"size": 64' in result.text["stylegram:settings"]
+
+    # The mask went with the job: white under the stroke, black elsewhere.
+    import httpx
+
+    jobs = httpx.get(server + "/api/jobs", timeout=5).json()["jobs"]
+    assert jobs[-1]["masks"] is True and "--style-masks 0=mask_0.png" in jobs[-1]["command"]
+    mask = Image.open(io.BytesIO(httpx.get(f"{server}/api/jobs/{jobs[-1]['id']}/files/mask_0.png", timeout=5).content))
+    w, h = mask.size
+    assert mask.getpixel((w // 2, h // 4)) > 200 and mask.getpixel((w // 2, h * 3 // 4)) < 50
+
+    # History shows the finished job; a long job is cancelled from the page.
+    page.wait_for_selector(f"#history li[data-id='{jobs[-1]['id']}'][data-state='done']")
+    set_tiny(page, 500)
+    page.click("#start")
+    page.wait_for_function("/^running · step [1-9]/.test(document.getElementById('state').textContent)")
+    page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
+    page.click("#cancel")
+    page.wait_for_selector("#state[data-state='cancelled']")
+    assert page.inner_text("#state").startswith("cancelled · step ")
+    shot(page, tmp_path, "3-cancelled")
+
+    # An uploaded mask replaces the painted one: white on the left half only.
+    half = Image.new("L", Image.open(content_path).size, 0)
+    half.paste(255, (0, 0, half.width // 2, half.height))
+    half.save(tmp_path / "half.png")
+    page.set_input_files("#mask-file", str(tmp_path / "half.png"))
+    page.wait_for_function("document.getElementById('mask-canvas').getContext('2d')"
+                           ".getImageData(20, 100, 1, 1).data[3] > 0", timeout=10_000)
+    alpha = page.evaluate("""() => { const c = document.getElementById('mask-canvas'), g = c.getContext('2d');
+        return [g.getImageData(20, c.height * 0.25, 1, 1).data[3], g.getImageData(c.width - 20, c.height * 0.25, 1, 1).data[3]]; }""")
+    assert alpha[0] > 100 and alpha[1] == 0, alpha  # and the painted stroke on the right is gone
+
+    page.fill("#unit-index", "7")
+    page.select_option("#unit-layer", "relu3_4")
+    page.click("#show-unit")
+    page.wait_for_function("document.getElementById('unit-top').naturalWidth > 0 && "
+                           "document.getElementById('unit-map').naturalWidth > 0")
+    page.click("#explain")
+    page.wait_for_selector("#explain-list li")
+    shot(page, tmp_path, "4-units")

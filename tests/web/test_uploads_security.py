@@ -1,0 +1,139 @@
+"""Every bad upload is refused with a 4xx and a one-line JSON error, and leaves nothing behind;
+the guard: loopback host names, the token, the origin; paths cannot leave the data dir."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylegram.settings import ConfigError
+from stylegram.transfer import StyleConfig
+
+from .conftest import TINY, job_files, png_bytes
+
+
+def noise_png(w: int, h: int) -> bytes:
+    return png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)))
+
+
+def post(client, content, styles, config=TINY, masks=None, extra=None):
+    files = [("content", ("photo.png", content, "image/png"))] if content is not None else []
+    files += [("style", (f"s{i}.png", s, "image/png")) for i, s in enumerate(styles)]
+    files += [("mask", (f"m{i}.png", m, "image/png")) for i, m in enumerate(masks or [])]
+    data = {"config": config if isinstance(config, str) else json.dumps(config), **(extra or {})}
+    return client.post("/api/jobs", files=files, data=data)
+
+
+def test_bad_uploads_are_refused_and_leave_nothing(make_client, tmp_path, content_path, style_path):
+    good, paint = content_path.read_bytes(), style_path.read_bytes()
+    small_png = noise_png(96, 96)
+    cases = [  # (what, response, status, words in the message)
+        ("no content", lambda c: post(c, None, [paint]), 400, "content"),
+        ("no style", lambda c: post(c, good, []), 400, "style"),
+        ("text named .png", lambda c: post(c, b"hello, I am text" * 10, [paint]), 415, "not an image"),
+        ("a PDF", lambda c: post(c, good, [b"%PDF-1.4\n" + b"x" * 200]), 415, "not an image"),
+        ("truncated JPEG", lambda c: post(c, good[:3000], [paint]), 400, "truncated"),
+        ("empty file", lambda c: post(c, b"", [paint]), 400, "empty"),
+        ("file too large", lambda c: post(c, noise_png(400, 400), [paint]), 413, "limit is 0.3 MB"),
+        ("too many pixels", lambda c: post(c, png_bytes(Image.new("RGB", (1500, 1000))), [paint]), 413, "megapixels"),
+        ("image too small", lambda c: post(c, png_bytes(Image.new("RGB", (8, 8))), [paint]), 400, "at least"),
+        ("config not JSON", lambda c: post(c, good, [paint], "{size: 64"), 400, "not valid JSON"),
+        ("config not object", lambda c: post(c, good, [paint], "[1, 2]"), 400, "JSON object"),
+        ("unknown setting", lambda c: post(c, good, [paint], {"colour": 1}), 400, "unknown setting 'colour'"),
+        ("server-only setting", lambda c: post(c, good, [paint], {"weights": "/etc/passwd"}), 400, "weights cannot"),
+        ("init file", lambda c: post(c, good, [paint], {"init": "/etc/passwd"}), 400, "init must be"),
+        ("bad value", lambda c: post(c, good, [paint], {"content_weight": -1}), 400,
+         "content_weight must be at least 0, not -1"),
+        ("bad choice", lambda c: post(c, good, [paint], {"quality": "best"}), 400, "quality must be one of"),
+        ("blend count", lambda c: post(c, good, [paint], {"style_blend": [1, 2]}), 400, "style_blend has 2 values"),
+        ("size over the server's limit", lambda c: post(c, good, [paint], {"size": 4096}), 400, "at most 1024"),
+        ("mask count", lambda c: post(c, good, [paint, paint], masks=[small_png]), 400, "one mask per style"),
+        ("bad mask", lambda c: post(c, good, [paint], masks=[b"nope" * 50]), 415, "not an image"),
+        ("unknown field", lambda c: post(c, good, [paint], extra={"path": "../x"}), 400, "unknown form field"),
+        ("not multipart", lambda c: c.post("/api/jobs", json={"size": 64}), 415, "multipart"),
+    ]
+    data = tmp_path / "data"
+    with make_client(data, max_upload_mb=0.3, max_megapixels=1.0, max_size=1024) as client:
+        for what, send, status, words in cases:
+            r = send(client)
+            assert r.status_code == status, (what, r.status_code, r.text)
+            body = r.json()
+            assert list(body) == ["error"] and "\n" not in body["error"], (what, body)
+            assert words in body["error"], (what, body["error"])
+        assert client.get("/api/jobs").json() == {"jobs": []}
+    assert [p.name for p in (data / "jobs").iterdir()] == []  # nothing left behind
+
+
+def test_settings_messages_match_the_cli(make_client, content_path, style_path):
+    """The API and the CLI refuse a value with the same words: the field name or the flag."""
+    with pytest.raises(ConfigError) as caught:
+        StyleConfig(tv_weight=-5)
+    with make_client() as client:
+        r = post(client, content_path.read_bytes(), [style_path.read_bytes()], {"tv_weight": -5})
+    assert r.json()["error"] == str(caught.value) == "tv_weight " + caught.value.problem
+    assert caught.value.for_cli() == "--tv-weight " + caught.value.problem
+
+
+def test_guard_host_origin_token_and_paths(make_client, tmp_path):
+    from starlette.testclient import TestClient
+
+    with make_client() as client:
+        assert client.get("/api/jobs").status_code == 200
+        evil = TestClient(client.app, base_url="http://evil.example")  # DNS rebinding
+        r = evil.get("/api/jobs")
+        assert r.status_code == 403 and "loopback" in r.json()["error"]
+        r = client.post("/api/jobs", headers={"origin": "http://evil.example"}, files={"content": ("a", b"x")})
+        assert r.status_code == 403 and "origin" in r.json()["error"]
+        for path in ("/api/jobs/../../etc/passwd", "/api/jobs/0123456789abcdef", "/api/jobs/..%2F..%2Fjob.json",
+                     "/static/../app.py", "/static/%2e%2e/app.py"):
+            assert client.get(path).status_code == 404, path
+        page = client.get("/")
+        assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
+        assert client.get("/static/app.js").status_code == 200
+
+    token = "correct-horse-battery"
+    with make_client(tmp_path / "other", host="0.0.0.0", token=token) as client:
+        assert client.get("/api/jobs").status_code == 401
+        assert client.get("/api/jobs", headers={"authorization": "Bearer wrong-token"}).status_code == 401
+        assert client.get("/api/jobs", headers={"authorization": f"Bearer {token}"}).status_code == 200
+        assert client.get("/api/jobs", headers={"x-stylegram-token": token}).status_code == 200
+        assert client.get("/?token=nope", follow_redirects=False).status_code == 401
+        r = client.get(f"/?token={token}", follow_redirects=False)
+        assert r.status_code == 303 and "stylegram_token" in r.headers["set-cookie"]
+        assert client.get("/api/jobs").status_code == 200  # the cookie now goes along
+
+
+def test_non_loopback_needs_a_token(capsys):
+    from stylegram.cli import main
+
+    assert main(["serve", "--host", "0.0.0.0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("stylegram: error: --token is required when listening on 0.0.0.0") and err.count("\n") == 1
+
+
+def test_unit_explorer(make_client, content_path, style_path):
+    with make_client() as client:
+        layers = client.get("/api/units").json()["layers"]
+        assert [l["name"] for l in layers][:2] == ["relu1_2", "relu2_2"]
+        r = client.get("/api/units/relu3_4/7/top.png?k=2")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(r.content)).width > Image.open(io.BytesIO(r.content)).height  # a row
+        assert client.get("/api/units/relu3_4/9999/top.png").status_code == 400
+        photo = {"image": ("p.jpg", content_path.read_bytes(), "image/jpeg")}
+        r = client.post("/api/units/activation", files=photo, data={"layer": "relu3_4", "unit": "7"})
+        assert r.status_code == 200, r.text
+        heat = Image.open(io.BytesIO(r.content))
+        w, h = Image.open(content_path).size
+        assert abs(heat.width / heat.height - w / h) < 0.02
+        r = client.post("/api/units/explain", files={"image": ("s.jpg", style_path.read_bytes(), "image/jpeg")},
+                        data={"layer": "relu2_2"})
+        found = r.json()
+        assert r.status_code == 200 and len(found["channels"]) == 6
+        energies = [c["energy"] for c in found["channels"]]
+        assert energies == sorted(energies, reverse=True) and 0 < sum(energies) <= 1
+        r = client.post("/api/units/explain", files={"image": ("s.txt", b"text" * 30, "text/plain")},
+                        data={"layer": "relu2_2"})
+        assert r.status_code == 415
