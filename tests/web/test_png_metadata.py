@@ -31,7 +31,7 @@ def test_the_cli_embeds_its_settings(tmp_path, monkeypatch, content_path, style_
     from stylegram.cli import build_parser, main
     from stylegram.cli.options import config_from_args
 
-    monkeypatch.setattr(transfer, "stylize", lambda content, styles, config, callback: Image.new("RGB", (64, 48)))
+    monkeypatch.setattr(transfer, "stylize", lambda content, styles, config, callback, **_: Image.new("RGB", (64, 48)))
     out = tmp_path / "out.png"
     argv = ["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "64", "--tv-weight", "5", "-q"]
     assert main(argv) == 0
