@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 FlowPreset = Literal["fast", "medium", "fine"]
+PHOTOMETRIC = 0.08  # largest mean |RGB difference| of a reliable warp, in [0, 1] units
 
 
 def _cv2():
@@ -56,7 +57,8 @@ def warp(image: np.ndarray, f: np.ndarray) -> np.ndarray:
                      borderMode=cv2.BORDER_REPLICATE)
 
 
-def consistency(backward: np.ndarray, forward: np.ndarray, *, smooth: float = 1.0) -> np.ndarray:
+def consistency(backward: np.ndarray, forward: np.ndarray, *, frames: tuple[np.ndarray, np.ndarray] | None = None,
+                smooth: float = 1.0) -> np.ndarray:
     """Per-pixel weight c in [0, 1] of frame i, for the warp of frame i−1 onto it.
 
     `backward` is the flow i → i−1 and `forward` the flow i−1 → i. After Ruder et al. (2016),
@@ -66,6 +68,9 @@ def consistency(backward: np.ndarray, forward: np.ndarray, *, smooth: float = 1.
     Departure: pixels whose x + w(x) falls outside frame i−1 (entering the view) are also 0, and
     the map is then blurred (Gaussian, σ = `smooth` px) after widening the zeros by a pixel, so the
     temporal loss fades in instead of stepping at the edges of disocclusions.
+    Departure: given `frames` (frame i, frame i−1), pixels where frame i−1 warped by the flow
+    differs from frame i by more than PHOTOMETRIC (mean over RGB in [0, 1]) are 0 too: DIS's smooth
+    flow passes the round trip behind a moving object, and the warp would drag the object along.
     """
     cv2 = _cv2()
     w = backward
@@ -78,7 +83,10 @@ def consistency(backward: np.ndarray, forward: np.ndarray, *, smooth: float = 1.
     h, wd = w.shape[:2]
     map_x, map_y = _sample_grid(w)
     outside = (map_x < -0.5) | (map_x > wd - 0.5) | (map_y < -0.5) | (map_y > h - 0.5)
-    valid = (~(round_trip | boundary | outside)).astype(np.float32)
+    invalid = round_trip | boundary | outside
+    if frames is not None:
+        invalid |= np.abs(warp(frames[1], w) - frames[0]).mean(-1) > PHOTOMETRIC
+    valid = (~invalid).astype(np.float32)
     if smooth > 0:
         valid = cv2.erode(valid, np.ones((3, 3), np.uint8))
         valid = cv2.GaussianBlur(valid, (0, 0), smooth)

@@ -234,7 +234,7 @@ def _copy_audio(source, audio, out, start: float, duration: float | None) -> Non
     for packet in source.demux(stream):
         if packet.pts is None or packet.size == 0:
             continue
-        if packet.pts < offset:
+        if start and packet.pts < offset:  # from the start, keep the encoder's priming packets (pts < 0)
             continue
         if end is not None and packet.pts >= end:
             break

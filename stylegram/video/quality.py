@@ -3,7 +3,8 @@
 
     E = mean over i ≥ 1 of  Σ_x c_i(x) · ‖O_i(x) − O_{i−1}(x + w_i(x))‖² / (3 · Σ_x c_i(x))
 
-with w_i the flow of the INPUT frames i → i−1 and c_i its consistency weight, so that the
+with w_i the flow of the INPUT frames i → i−1 and c_i its consistency weight (unsmoothed, with
+the photometric check: pixels the input itself does not warp onto are left out), so that the
 measure does not depend on how the output was made. Lower is steadier; pixel values in [0, 1].
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ def warping_error(outputs: Sequence[Image.Image], inputs: Sequence[Image.Image],
     for i in range(1, len(inputs)):
         a, b = _array(inputs[i]), _array(inputs[i - 1])
         back, fwd = flow_.flow(a, b, preset), flow_.flow(b, a, preset)
-        c = flow_.consistency(back, fwd, smooth=0)
+        c = flow_.consistency(back, fwd, frames=(a, b), smooth=0)
         out, prev = _array(outputs[i]), _array(outputs[i - 1].resize(outputs[i].size))
         diff = ((out - flow_.warp(prev, back)) ** 2).sum(-1)
         errors.append(float((c * diff).sum() / (3 * max(c.sum(), 1.0))))

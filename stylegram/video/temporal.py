@@ -88,7 +88,7 @@ def _warm_start(clip: _Clip, j: int, neighbour: int, done: dict[int, Image.Image
     back = flow_.flow(clip.arrays[j], clip.arrays[neighbour], clip.video.flow)  # j -> neighbour
     fwd = flow_.flow(clip.arrays[neighbour], clip.arrays[j], clip.video.flow)
     warped = flow_.warp(to_array(done[neighbour]), back)  # (H, W, 3)
-    c = flow_.consistency(back, fwd)[..., None]  # (H, W, 1)
+    c = flow_.consistency(back, fwd, frames=(clip.arrays[j], clip.arrays[neighbour]))[..., None]  # (H, W, 1)
     # Disoccluded parts come from the content (first pass) or this frame's last pass.
     fill = to_array(earlier) if earlier is not None else clip.arrays[j]
     init = c * warped + (1 - c) * fill

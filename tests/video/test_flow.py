@@ -44,3 +44,22 @@ def test_consistency_marks_the_disoccluded_band_and_the_disc_trail(photo):
     was_hidden = (xs - (20 - PAN)) ** 2 + (ys - 18) ** 2 <= 7 ** 2
     still_hidden = (xs - 26) ** 2 + (ys - 21) ** 2 <= 11 ** 2
     assert c[was_hidden & ~still_hidden].mean() < 0.5
+    # With the photometric check the trail is cut out entirely (the warp would drag the disc).
+    c_photo = consistency(back, fwd, frames=(frames[1], frames[0]))
+    assert c_photo[was_hidden & ~still_hidden].mean() < 0.05
+    assert c_photo[40:, 50:w - PAN - 4].mean() > 0.9
+
+
+def test_warping_error_is_zero_for_the_input_and_grows_with_flicker(photo):
+    from PIL import Image
+
+    from stylegram.video.quality import warping_error
+
+    frames = pan_frames(photo, n=3)
+    assert warping_error(frames, frames) < 2e-4  # bilinear resampling only
+    rng = np.random.default_rng(0)
+    noisy = [Image.fromarray(np.clip(np.asarray(im, float) + rng.normal(0, 20, (SIZE[1], SIZE[0], 3)), 0, 255)
+                             .astype(np.uint8)) for im in frames]
+    # Independent noise of σ = 20/255 in each frame: E ≈ 2σ² = 0.0123, a little less where the
+    # bilinear warp of a sub-pixel flow averages the previous frame's noise.
+    assert 0.7 * 2 * (20 / 255) ** 2 < warping_error(noisy, frames) < 1.05 * 2 * (20 / 255) ** 2
