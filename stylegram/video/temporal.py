@@ -89,9 +89,13 @@ def _warm_start(clip: _Clip, j: int, neighbour: int, done: dict[int, Image.Image
     fwd = flow_.flow(clip.arrays[neighbour], clip.arrays[j], clip.video.flow)
     warped = flow_.warp(to_array(done[neighbour]), back)  # (H, W, 3)
     c = flow_.consistency(back, fwd, frames=(clip.arrays[j], clip.arrays[neighbour]))[..., None]  # (H, W, 1)
-    # Disoccluded parts come from the content (first pass) or this frame's last pass.
+    # Disoccluded parts (Ruder's check, without the photometric one) start from the content (first
+    # pass) or this frame's last pass. Where only the photometric check fails (a flow that is
+    # roughly right on a deforming object) the warp is a better start than the photo: it keeps
+    # the style's texture, and with c = 0 there the content loss is free to correct it.
     fill = to_array(earlier) if earlier is not None else clip.arrays[j]
-    init = c * warped + (1 - c) * fill
+    c_fill = flow_.consistency(back, fwd)[..., None]
+    init = c_fill * warped + (1 - c_fill) * fill
     return _to_tensor(init), temporal_term(_to_tensor(warped), _to_tensor(c), clip.video.temporal_weight)
 
 
