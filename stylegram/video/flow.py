@@ -42,6 +42,11 @@ def flow(a: np.ndarray, b: np.ndarray, preset: FlowPreset = "medium") -> np.ndar
     return dis.calc(_gray(a), _gray(b), None)
 
 
+def _sq(v: np.ndarray) -> np.ndarray:
+    """|v|² of each flow vector: (H, W, 2) -> (H, W)."""
+    return (v ** 2).sum(-1)
+
+
 def _sample_grid(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = f.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -75,11 +80,10 @@ def consistency(backward: np.ndarray, forward: np.ndarray, *, frames: tuple[np.n
     cv2 = _cv2()
     w = backward
     w_hat = warp(forward, w)
-    sq = lambda v: (v ** 2).sum(-1)  # noqa: E731
-    round_trip = sq(w_hat + w) > 0.01 * (sq(w_hat) + sq(w)) + 0.5
+    round_trip = _sq(w_hat + w) > 0.01 * (_sq(w_hat) + _sq(w)) + 0.5
     du_dy, du_dx = np.gradient(w[..., 0])
     dv_dy, dv_dx = np.gradient(w[..., 1])
-    boundary = du_dx ** 2 + du_dy ** 2 + dv_dx ** 2 + dv_dy ** 2 > 0.01 * sq(w) + 0.002
+    boundary = du_dx ** 2 + du_dy ** 2 + dv_dx ** 2 + dv_dy ** 2 > 0.01 * _sq(w) + 0.002
     h, wd = w.shape[:2]
     map_x, map_y = _sample_grid(w)
     outside = (map_x < -0.5) | (map_x > wd - 0.5) | (map_y < -0.5) | (map_y > h - 0.5)

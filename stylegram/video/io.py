@@ -8,15 +8,15 @@ decodes the chosen part at the working size; `write` encodes the result atomical
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image
 
-from ..image import check_writable, open_image, save_image, write_atomic
 from ..geometry import Size
+from ..image import check_writable, open_image, save_image, write_atomic
 
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_OUT = (".mp4", ".m4v", ".mov")

@@ -9,7 +9,7 @@ measure does not depend on how the output was made. Lower is steadier; pixel val
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
