@@ -58,3 +58,16 @@ def test_a_work_folder_refuses_another_job(tmp_path):
     WorkFolder(tmp_path / "w", {"input": "a.mp4"})  # the same job: resumes
     with pytest.raises(ValueError, match="holds frames of another job"):
         WorkFolder(tmp_path / "w", {"input": "b.mp4"})
+
+
+def test_multi_pass_sweeps_forward_then_backward(frames, small_style, vgg, tmp_path):
+    style = StyleConfig(size=64, scales=1, iterations=1, seed=0, precision="fp32")
+    events = []
+    work = WorkFolder(tmp_path / "w", {"test": "passes"})
+    out = stylize_frames(frames[:3], [small_style], style, VideoConfig(frame_iterations=1, passes=2), work,
+                         model=vgg, callback=events.append)
+    assert [(e.pass_, e.index) for e in events] == [(0, 0), (0, 1), (0, 2), (1, 2), (1, 1), (1, 0)]
+    assert len(list((tmp_path / "w" / "pass2").glob("*.png"))) == 3
+    first_pass = [np.asarray(work.load(0, k)) for k in range(3)]
+    assert [im.size for im in out] == [frames[0].size] * 3
+    assert any((np.asarray(o) != f).any() for o, f in zip(out, first_pass))  # the second sweep changed them
