@@ -5,6 +5,7 @@ server) does stylegram touch argv, print progress, or choose an exit status.
     stylegram layers                                             # the VGG19 layers and their geometry
     stylegram units --images DIR -o OUTDIR                       # top patches per unit
     stylegram explain-style STYLE --images DIR -o OUTDIR         # a painting read as units
+    stylegram video IN STYLE [...] -o OUT.mp4                    # a clip without flicker
 
 Every user error ends in one line on stderr and exit status 1; Ctrl-C saves the current work and
 exits 130, SIGTERM likewise with 143.
@@ -16,10 +17,10 @@ import ctypes
 import sys
 from typing import Sequence
 
-from . import explain, layers, serve, signals, stylize, units
+from . import explain, layers, serve, signals, stylize, units, video
 
 EXIT_ERROR = 1
-SUBCOMMANDS = (stylize, layers, units, explain, serve)
+SUBCOMMANDS = (stylize, layers, units, explain, video, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,66 @@
+"""The work folder of a clip: finished frames as PNGs, written atomically, and the job they
+belong to. Rerunning the same job finds its frames there and goes on from the first missing one;
+a different job (other input, styles or settings) is refused, so frames never mix.
+
+    WORK/job.json           the job's fingerprint
+    WORK/pass1/00001.png    frame 1 of pass 1, ...
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..image import open_image, save_image, write_text_atomic
+
+
+def file_id(path: str | os.PathLike) -> dict[str, Any]:
+    """A file by its resolved name, size and modification time (a changed file is another job)."""
+    p = Path(path)
+    st = p.stat()
+    return {"path": str(p.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+class WorkFolder:
+    def __init__(self, root: str | os.PathLike, job: dict[str, Any]) -> None:
+        """Open or create `root` for `job` (a JSON-able description); ValueError if it holds another job."""
+        self.root = Path(root)
+        self.job = json.loads(json.dumps(job, sort_keys=True, default=str))
+        manifest = self.root / "job.json"
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"'{self.root}': the work folder is a file")
+        if manifest.exists():
+            try:
+                held = json.loads(manifest.read_text())
+            except (OSError, ValueError):
+                held = None
+            if held != self.job:
+                raise ValueError(f"'{self.root}': the work folder holds frames of another job (other input, styles"
+                                 " or settings); remove it or choose another --work-dir")
+        elif self.root.exists() and any(self.root.iterdir()):
+            raise ValueError(f"'{self.root}': the work folder is not empty and is not a stylegram job; choose"
+                             " another --work-dir")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"'{self.root}': cannot make the work folder ({exc.strerror or exc})") from None
+        write_text_atomic(json.dumps(self.job, indent=1, sort_keys=True), manifest)
+
+    def path(self, pass_: int, index: int) -> Path:
+        """The PNG of frame `index` (0-based) after pass `pass_` (0-based)."""
+        return self.root / f"pass{pass_ + 1}" / f"{index + 1:05d}.png"
+
+    def load(self, pass_: int, index: int) -> Image.Image | None:
+        path = self.path(pass_, index)
+        return open_image(path) if path.exists() else None
+
+    def save(self, pass_: int, index: int, image: Image.Image) -> None:
+        path = self.path(pass_, index)
+        path.parent.mkdir(exist_ok=True)
+        save_image(image, path)
+
+    def count_done(self, passes: int, n_frames: int) -> int:
+        return sum(self.path(p, k).exists() for p in range(passes) for k in range(n_frames))

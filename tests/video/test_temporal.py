@@ -1,0 +1,73 @@
+"""The frame loop on the real weights: steadier than independent frames, and resumable exactly."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stylegram.transfer.config import StyleConfig
+from stylegram.video import io
+from stylegram.video.config import VideoConfig
+from stylegram.video.temporal import stylize_frames, temporal_term
+from stylegram.video.work import WorkFolder
+
+STYLE = StyleConfig(size=64, scales=1, iterations=2, seed=0, precision="fp32")
+VIDEO = VideoConfig(frame_iterations=1)
+
+
+@pytest.fixture(scope="module")
+def frames(clip_frames):
+    return [im.resize(io.working_size(im.size, 64)) for im in clip_frames[:4]]
+
+
+def run(frames, style_im, vgg, root, video=VIDEO, callback=None):
+    work = WorkFolder(root, {"test": str(video)})
+    return stylize_frames(frames, [style_im], STYLE, video, work, model=vgg, callback=callback)
+
+
+def test_temporal_term_is_the_weighted_mean_square():
+    warped, image = torch.zeros(1, 3, 4, 6), torch.full((1, 3, 4, 6), 0.5)
+    c = torch.zeros(1, 1, 4, 6)
+    c[..., :3] = 1  # half the pixels reliable
+    term = temporal_term(warped, c, 10.0)
+    assert float(term(image, (0, 0, 6, 4))["temporal"]) == pytest.approx(10 * 0.25 / 2)
+    assert float(term(image[..., 3:], (3, 0, 6, 4))["temporal"]) == 0.0  # a tile: its own part
+
+
+def test_resume_after_an_interruption_gives_the_same_frames(frames, small_style, vgg, tmp_path):
+    whole = run(frames, small_style, vgg, tmp_path / "whole")
+    seen = []
+
+    def stop_after_two(event):
+        seen.append(event.index)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(frames, small_style, vgg, tmp_path / "cut", callback=stop_after_two)
+    assert sorted(p.name for p in (tmp_path / "cut" / "pass1").iterdir()) == ["00001.png", "00002.png"]
+    events = []
+    resumed = run(frames, small_style, vgg, tmp_path / "cut", callback=events.append)
+    assert [e.resumed for e in events] == [True, True, False, False]
+    for a, b in zip(whole, resumed):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_work_folder_refuses_another_job(tmp_path):
+    WorkFolder(tmp_path / "w", {"input": "a.mp4"})
+    WorkFolder(tmp_path / "w", {"input": "a.mp4"})  # the same job: resumes
+    with pytest.raises(ValueError, match="holds frames of another job"):
+        WorkFolder(tmp_path / "w", {"input": "b.mp4"})
+
+
+def test_multi_pass_sweeps_forward_then_backward(frames, small_style, vgg, tmp_path):
+    style = StyleConfig(size=64, scales=1, iterations=1, seed=0, precision="fp32")
+    events = []
+    work = WorkFolder(tmp_path / "w", {"test": "passes"})
+    out = stylize_frames(frames[:3], [small_style], style, VideoConfig(frame_iterations=1, passes=2), work,
+                         model=vgg, callback=events.append)
+    assert [(e.pass_, e.index) for e in events] == [(0, 0), (0, 1), (0, 2), (1, 2), (1, 1), (1, 0)]
+    assert len(list((tmp_path / "w" / "pass2").glob("*.png"))) == 3
+    first_pass = [np.asarray(work.load(0, k)) for k in range(3)]
+    assert [im.size for im in out] == [frames[0].size] * 3
+    assert any((np.asarray(o) != f).any() for o, f in zip(out, first_pass))  # the second sweep changed them
