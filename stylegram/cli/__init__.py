@@ -6,6 +6,7 @@ server) does stylegram touch argv, print progress, or choose an exit status.
     stylegram units --images DIR -o OUTDIR                       # top patches per unit
     stylegram explain-style STYLE --images DIR -o OUTDIR         # a painting read as units
     stylegram video IN STYLE [...] -o OUT.mp4                    # a clip without flicker
+    stylegram serve [--port 8000]                                # the local web studio
 
 Every user error ends in one line on stderr and exit status 1; Ctrl-C saves the current work and
 exits 130, SIGTERM likewise with 143.
