@@ -5,8 +5,12 @@ Every user-facing failure is a ValueError whose message names the file and the p
 """
 from __future__ import annotations
 
+import glob
 import os
+import re
 import tempfile
+import time
+import warnings
 from pathlib import Path
 from typing import IO, Callable, Union
 
@@ -22,7 +26,12 @@ _WRITABLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".
 
 
 def open_image(source: ImageLike) -> Image.Image:
-    """Open an image as 8-bit RGB, upright per its EXIF orientation, fully decoded."""
+    """Open an image as 8-bit RGB, upright per its EXIF orientation, fully decoded.
+
+    Any problem with the file, whatever PIL raises for it, is a ValueError naming the file.
+    Images over PIL's pixel limit (`PIL.Image.MAX_IMAGE_PIXELS`, a guard against decompression
+    bombs) are refused, not decoded with a warning.
+    """
     if isinstance(source, Image.Image):
         return _to_rgb(source)
     path = Path(source)
@@ -31,13 +40,33 @@ def open_image(source: ImageLike) -> Image.Image:
     if path.is_dir():
         raise ValueError(f"'{path}': is a directory, not an image")
     try:
-        with Image.open(path) as im:
-            im.load()  # decode now, so a truncated file fails here and not later
-            return _to_rgb(ImageOps.exif_transpose(im))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()  # decode now, so a truncated file fails here and not later
+                return _to_rgb(ImageOps.exif_transpose(im))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"'{path}': {_pixels(exc)} is over the limit of {Image.MAX_IMAGE_PIXELS:,} pixels that"
+                         " PIL decodes (a guard against decompression bombs); use a smaller image") from None
+    except PermissionError:
+        raise ValueError(f"'{path}': permission denied") from None
     except UnidentifiedImageError:
         raise ValueError(f"'{path}': not an image file PIL can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"'{path}': corrupt or truncated image ({exc})") from None
+    except MemoryError:
+        raise ValueError(f"'{path}': too large to decode in the memory available") from None
+    except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many types for a malformed file
+        raise ValueError(f"'{path}': corrupt or truncated image ({_one_line(exc)})") from None
+
+
+def _pixels(exc: BaseException) -> str:
+    """The pixel count PIL's bomb check quotes, for the message ("120,000,000 pixels")."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"{int(found.group(1)):,} pixels" if found else "the image"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -103,16 +132,63 @@ def _chmod_like_open(path: str) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+# Temporary files of write_atomic: ".NAME.PID.XXXXXXXX.tmp" beside NAME (before the pid was in
+# the name: ".NAME.XXXXXXXX.tmp"). One left by a killed writer is removed on the next write.
+_TMP = re.compile(r"\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp")
+STALE_AFTER_S = 300  # a temporary file untouched this long has no live writer
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but is not ours (EPERM), or we cannot tell: keep its file
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove write_atomic's leftovers for `path` (a writer killed by SIGKILL or a power cut):
+    only files of our own name pattern, whose writing process is gone or which nobody has
+    touched for `STALE_AFTER_S`. Returns the files removed."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    removed = []
+    try:
+        candidates = list(parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    now = time.time()
+    for tmp in candidates:
+        found = _TMP.fullmatch(tmp.name)
+        if not found or found.group("name") != path.name or found.group("pid") == str(os.getpid()):
+            continue
+        try:
+            stat = tmp.lstat()
+            dead = found.group("pid") is not None and not _pid_alive(int(found.group("pid")))
+            if stat.st_uid == os.getuid() and (dead or now - stat.st_mtime > STALE_AFTER_S) and tmp.is_file():
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file atomically: `write` fills a temporary file beside `path`, then a rename.
 
-    A crash, Ctrl-C or full disk mid-write never leaves a half-written file at `path`, and the
-    old file, if any, stays intact. The one atomic writer of stylegram: images, manifests,
-    caches and checkpoints all go through it.
+    A crash, Ctrl-C, SIGTERM or full disk mid-write never leaves a half-written file at `path`,
+    and the old file, if any, stays intact; the temporary file is removed (and one left by a
+    killed writer is removed on the next write of `path`). The one atomic writer of stylegram:
+    images, manifests, caches and checkpoints all go through it.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    parent = path.parent if str(path.parent) else Path(".")
+    remove_stale_temporaries(path)
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
         with os.fdopen(fd, "wb") as f:
             write(f)
         _chmod_like_open(tmp)
@@ -120,7 +196,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     except OSError as exc:
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.lexists(tmp):
             os.unlink(tmp)
     return path
 

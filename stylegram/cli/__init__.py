@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import re
 import sys
 from typing import Sequence
 
-from . import explain, layers, signals, stylize, units
+from . import signals
+
+with signals.exit_on_interrupt():  # a Ctrl-C while torch loads: one line, not a traceback
+    from . import explain, layers, stylize, units
 
 EXIT_ERROR = 1
 SUBCOMMANDS = (stylize, layers, units, explain)
@@ -49,11 +53,22 @@ def _keep_freed_memory() -> None:
     libc.mallopt(m_top_pad, 2**28)
 
 
+def _refuse_negative_indices(argv: list[str]) -> None:
+    """``--style-mask -1=m.png``: argparse would take ``-1=m.png`` for an unknown option and say
+    "expected at least one argument"; say what is wrong instead."""
+    for token in argv:
+        if re.fullmatch(r"-\d+=.+", token):
+            raise ValueError(f"--style-mask '{token}': the style index must be 0 or more (styles are numbered 0, 1,"
+                             " ... in the order given)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from ..settings import ConfigError
 
     signals.install()
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        _refuse_negative_indices(argv)
         args = build_parser().parse_args(argv)
         _keep_freed_memory()
         return args.run(args)

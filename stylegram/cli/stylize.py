@@ -41,6 +41,28 @@ def _inputs(args: argparse.Namespace, config: StyleConfig) -> list[str]:
     return [str(f) for f in files if f]
 
 
+def _check_style_scale(styles: list, config: StyleConfig) -> None:
+    """--style-scale against the style images' headers, before the model loads; a file that
+    cannot be read is left for stylize() to report."""
+    import warnings
+
+    from PIL import Image
+
+    from ..transfer.schedule import check_style_scale
+    from ..vgg import min_size
+
+    known = []
+    for source in styles:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(source) as im:
+                    known.append((source, im.size))
+        except Exception:  # noqa: BLE001 - reported with the right words when the image is opened
+            continue
+    check_style_scale(config, [size for _, size in known], min_size(config.style_layers), [s for s, _ in known])
+
+
 def run(args: argparse.Namespace) -> int:
     from ..image import check_writable, resize_long_side, save_image, to_pil
     from ..transfer import stylize
@@ -56,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give a style image after the content image")
     output = check_writable(args.output)
     refuse_overwriting_inputs(output, _inputs(args, config))
+    _check_style_scale(args.styles, config)
     progress: Progress | None = None  # made at the first step, so an early error has no empty bar before it
     last = None
     start = time.perf_counter()

@@ -19,7 +19,7 @@ from ..vgg import VGG, load_vgg, network_for, resolve_device
 from . import color, losses, masks, tiling
 from .config import StyleConfig, check_size, check_styles, layers_used
 from .loop import optimize, whole_image
-from .schedule import schedule
+from .schedule import check_style_scale, schedule, style_long_side
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,9 @@ def _style_grams(model, im: Image.Image, long_side: int, layers, device, tile: i
 def _style_regions(model, inputs: _Inputs, long_side: int, config, device, tile) -> list[dict[str, Tensor]]:
     """Target Grams: one blended set, or one set per style when masks say where each goes."""
     layers = config.style_layers
-    grams = [_style_grams(model, im, round(long_side * config.style_scale), layers, device, tile) for im in inputs.styles]
+    min_side = model.min_size(layers)
+    grams = [_style_grams(model, im, style_long_side(long_side, config.style_scale, im.size, min_side), layers, device,
+                          tile) for im in inputs.styles]
     if inputs.style_masks is None:
         return [{n: sum(w * g[n] for w, g in zip(inputs.blend, grams)) for n in layers}]
     return grams
@@ -225,6 +227,7 @@ def stylize(
     model = (model or load_vgg(config.weights, pooling=config.pooling, device=device)).to(device)
     need = 2 * model.min_size(layers_used(config))
     inputs = _open_inputs(content, styles, config, need)
+    check_style_scale(config, [im.size for im in inputs.styles], model.min_size(config.style_layers), styles)
     image = _run_schedule(model, inputs, config, device, need, callback, init, extra_terms)
     if config.preserve_colors == "luminance":
         photo = to_tensor(inputs.photo.resize((image.shape[-1], image.shape[-2]), Image.LANCZOS))
