@@ -89,7 +89,10 @@ def check_fields(config: Any) -> None:
                 raise ConfigError(f.name, "must be given")
             continue
         if typing.get_origin(hint) is tuple:
-            if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+            if isinstance(value, str):
+                raise ConfigError(f.name, f"must be a list of values, not the single string {value!r};"
+                                          f" write ({value!r},)")
+            if isinstance(value, bytes) or not isinstance(value, (tuple, list)):
                 raise ConfigError(f.name, f"must be a list of values, not {value!r}")
             item = typing.get_args(hint)[0]
             value = tuple(_check_scalar(f.name, v, item, f.metadata) for v in value)

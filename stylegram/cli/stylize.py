@@ -41,26 +41,15 @@ def _inputs(args: argparse.Namespace, config: StyleConfig) -> list[str]:
     return [str(f) for f in files if f]
 
 
-def _check_style_scale(styles: list, config: StyleConfig) -> None:
-    """--style-scale against the style images' headers, before the model loads; a file that
-    cannot be read is left for stylize() to report."""
-    import warnings
-
-    from PIL import Image
-
+def _check_inputs(args: argparse.Namespace, config: StyleConfig) -> None:
+    """Decode every input file and check --style-scale against the styles now, before the model
+    loads, so that a bad file or setting is one line within a second, not after a minute."""
+    from ..image import open_image
     from ..transfer.schedule import check_style_scale
     from ..vgg import min_size
 
-    known = []
-    for source in styles:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with Image.open(source) as im:
-                    known.append((source, im.size))
-        except Exception:  # noqa: BLE001 - reported with the right words when the image is opened
-            continue
-    check_style_scale(config, [size for _, size in known], min_size(config.style_layers), [s for s, _ in known])
+    sizes = {name: open_image(name).size for name in _inputs(args, config)}
+    check_style_scale(config, [sizes[str(s)] for s in args.styles], min_size(config.style_layers), args.styles)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give a style image after the content image")
     output = check_writable(args.output)
     refuse_overwriting_inputs(output, _inputs(args, config))
-    _check_style_scale(args.styles, config)
+    _check_inputs(args, config)
     progress: Progress | None = None  # made at the first step, so an early error has no empty bar before it
     last = None
     start = time.perf_counter()
