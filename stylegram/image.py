@@ -41,6 +41,7 @@ def open_image(source: ImageLike) -> Image.Image:
         raise ValueError(f"'{path}': is a directory, not an image")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data" and the like: the pixels decoded, say nothing
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 im.load()  # decode now, so a truncated file fails here and not later

@@ -61,9 +61,12 @@ def _check_scalar(name: str, value: Any, hint: Any, meta: dict) -> Any:
     elif hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(name, f"must be a number, not {value!r}")
+        try:
+            value = float(value)
+        except OverflowError:  # an int past float's range
+            value = math.inf
         if not math.isfinite(value):
             raise ConfigError(name, f"must be a finite number, not {value}")
-        value = float(value)
     elif hint is str:
         if not isinstance(value, str):
             raise ConfigError(name, f"must be a string, not {value!r}")
