@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 import tempfile
 import time
 import warnings
@@ -135,7 +136,6 @@ def _chmod_like_open(path: str) -> None:
 
 # Temporary files of write_atomic: ".NAME.PID.XXXXXXXX.tmp" beside NAME (before the pid was in
 # the name: ".NAME.XXXXXXXX.tmp"). One left by a killed writer is removed on the next write.
-_TMP = re.compile(r"\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp")
 STALE_AFTER_S = 300  # a temporary file untouched this long has no live writer
 
 
@@ -160,15 +160,16 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         candidates = list(parent.glob(f".{glob.escape(path.name)}.*.tmp"))
     except OSError:
         return removed
+    ours = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{{8}}\.tmp")
     now = time.time()
     for tmp in candidates:
-        found = _TMP.fullmatch(tmp.name)
-        if not found or found.group("name") != path.name or found.group("pid") == str(os.getpid()):
+        found = ours.fullmatch(tmp.name)
+        if not found or found.group("pid") == str(os.getpid()):
             continue
         try:
-            stat = tmp.lstat()
+            st = tmp.lstat()
             dead = found.group("pid") is not None and not _pid_alive(int(found.group("pid")))
-            if stat.st_uid == os.getuid() and (dead or now - stat.st_mtime > STALE_AFTER_S) and tmp.is_file():
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and (dead or now - st.st_mtime > STALE_AFTER_S):
                 tmp.unlink()
                 removed.append(tmp)
         except OSError:

@@ -332,6 +332,16 @@ def test_no_content_layers_is_style_only(vgg, small_content, small_style):
     assert all(e.losses["content"] == 0 for e in seen) and seen[-1].losses["style"] > 0
 
 
+def test_a_small_style_scale_is_raised_at_the_coarse_scales_only(vgg, small_content, small_style):
+    from stylegram import stylize
+    from stylegram.transfer.schedule import style_long_side
+
+    assert style_long_side(256, 0.25, (96, 76), 16) == 64  # as asked where that is large enough
+    assert style_long_side(32, 0.25, (96, 76), 16) == 21  # raised: 8 px would leave relu5_1 empty
+    config = StyleConfig(size=128, style_scale=0.25, scales=2, iterations=4, seed=0)  # the coarse style: 16 px
+    assert stylize(small_content, [small_style], config, model=vgg).size == (128, 85)
+
+
 def test_adam_divergence_advises_a_smaller_learning_rate():
     import torch
 
@@ -417,3 +427,23 @@ def test_a_signal_during_a_save_leaves_the_old_file_and_no_temporary(sig, code, 
     assert len(left) == (1 if sig == signal.SIGKILL else 0)  # SIGKILL cannot be caught...
     write_text_atomic("new", out)  # ... and the next write removes what it left
     assert out.read_text() == "new" and not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("flag", ["-o", "--cache"])
+def test_a_read_only_folder_is_refused_before_the_model_loads(flag, files, tmp_path, capsys, no_model, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    if os.geteuid() == 0:  # root writes into read-only folders: deny as access(2) would for anyone else
+        import stylegram.cli.units
+
+        real = os.access
+        monkeypatch.setattr(stylegram.cli.units.os, "access",
+                            lambda p, mode, **k: False if Path(p) == locked and mode & os.W_OK else real(p, mode, **k))
+    try:
+        where = {"-o": ["-o", locked / "out"], "--cache": ["-o", tmp_path / "out", "--cache", locked / "c"]}[flag]
+        code, err = _run(["units", "--images", files["images"], *where, "-q"], capsys)
+    finally:
+        locked.chmod(0o755)
+    assert code == 1 and err.count("\n") == 1 and f"folder '{locked}' is not writable" in err, err
+    assert not (tmp_path / "out").exists()
