@@ -12,8 +12,7 @@ during its imports and exit with one line instead of a traceback.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not typing's: importing typing here would widen the window above
 
 __version__ = "0.1.0"
 
@@ -37,7 +36,9 @@ if TYPE_CHECKING:
     from .vgg import VGG, LayerInfo, layer_infos, load_vgg
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
+    import importlib
+
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     elif name in _SUBMODULES:

@@ -11,16 +11,18 @@ exits 130, SIGTERM likewise with 143.
 """
 from __future__ import annotations
 
-import argparse
-import ctypes
-import re
 import sys
-from typing import Sequence
 
-from . import signals
+try:  # a Ctrl-C while these (and torch) load: one line, not a traceback
+    import argparse
+    import ctypes
+    import re
+    from typing import Sequence
 
-with signals.exit_on_interrupt():  # a Ctrl-C while torch loads: one line, not a traceback
-    from . import explain, layers, stylize, units
+    from . import explain, layers, signals, stylize, units
+except KeyboardInterrupt:
+    print("stylegram: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 EXIT_ERROR = 1
 SUBCOMMANDS = (stylize, layers, units, explain)

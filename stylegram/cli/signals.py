@@ -1,10 +1,7 @@
 """SIGTERM behaves like Ctrl-C: the command saves what it has and exits (143 instead of 130)."""
 from __future__ import annotations
 
-import contextlib
 import signal
-import sys
-from typing import Iterator
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -25,13 +22,3 @@ def install() -> None:
 def interrupted_exit_code(stop: BaseException) -> int:
     return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
 
-
-@contextlib.contextmanager
-def exit_on_interrupt() -> Iterator[None]:
-    """Ctrl-C inside the block (the command's imports, before there is any work to keep) exits
-    at once with one line and status 130."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        print("stylegram: interrupted", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED) from None

@@ -367,7 +367,7 @@ def _popen(*args: str, **kwargs) -> subprocess.Popen:
 
 def test_ctrl_c_during_the_imports_is_one_line():
     """Interrupted at several moments of startup: never a traceback."""
-    for delay in (0.3, 0.8, 1.5):
+    for delay in (0.1, 0.3, 0.8, 1.5):
         proc = _popen("-m", "stylegram", "layers")
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
