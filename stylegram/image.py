@@ -5,6 +5,7 @@ Every user-facing failure is a ValueError whose message names the file and the p
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -13,7 +14,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import IO, Callable, Union
+from typing import IO, Callable, Iterator, Union
 
 import numpy as np
 import torch
@@ -35,6 +36,25 @@ def open_image(source: ImageLike) -> Image.Image:
     """
     if isinstance(source, Image.Image):
         return _to_rgb(source)
+    with _reading(source) as path, Image.open(path) as im:
+        im.load()  # decode now, so a truncated file fails here and not later
+        return _to_rgb(ImageOps.exif_transpose(im))
+
+
+def image_size(source: ImageLike) -> tuple[int, int]:
+    """An image's upright (W, H) from its header, without decoding its pixels; the same
+    ValueErrors as `open_image` for a file that cannot even be opened."""
+    if isinstance(source, Image.Image):
+        return source.size
+    with _reading(source) as path, Image.open(path) as im:
+        w, h = im.size
+        orientation = im.getexif().get(0x0112, 1)  # EXIF Orientation: 5-8 turn the image a quarter
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+@contextlib.contextmanager
+def _reading(source: str | os.PathLike) -> Iterator[Path]:
+    """Turn whatever PIL raises while reading `source` into one ValueError naming the file."""
     path = Path(source)
     if not path.exists():
         raise ValueError(f"'{path}': no such file")
@@ -44,9 +64,7 @@ def open_image(source: ImageLike) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Corrupt EXIF data" and the like: the pixels decoded, say nothing
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()  # decode now, so a truncated file fails here and not later
-                return _to_rgb(ImageOps.exif_transpose(im))
+            yield path
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ValueError(f"'{path}': {_pixels(exc)} is over the limit of {Image.MAX_IMAGE_PIXELS:,} pixels that"
                          " PIL decodes (a guard against decompression bombs); use a smaller image") from None
@@ -56,6 +74,10 @@ def open_image(source: ImageLike) -> Image.Image:
         raise ValueError(f"'{path}': not an image file PIL can read") from None
     except MemoryError:
         raise ValueError(f"'{path}': too large to decode in the memory available") from None
+    except ValueError as exc:
+        if str(exc).startswith(f"'{path}': "):  # ours, from inside the block
+            raise
+        raise ValueError(f"'{path}': corrupt or truncated image ({_one_line(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many types for a malformed file
         raise ValueError(f"'{path}': corrupt or truncated image ({_one_line(exc)})") from None
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from stylegram.image import open_image
+from stylegram.image import image_size, open_image
 from stylegram.settings import check_fields
 from stylegram.transfer.config import StyleConfig
 from stylegram.units.config import ExplainConfig, UnitsConfig
@@ -140,6 +140,11 @@ def test_a_malformed_image_opens_as_rgb_or_is_one_value_error_naming_it(fuzz_dir
         else:
             assert im.mode == "RGB" and im.width > 0 and im.height > 0
             im.tobytes()  # fully decoded: no lazy error left for later
+            assert image_size(path) == im.size  # the header agrees with the pixels
+        try:
+            image_size(path)  # the header alone, as plans read it
+        except ValueError as exc:
+            assert _one_line(exc).startswith(f"'{path}': "), str(exc)
         assert sorted(os.listdir(fuzz_dir)) == [path.name]  # reading writes nothing
     finally:
         path.unlink()
