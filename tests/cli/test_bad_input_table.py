@@ -56,6 +56,8 @@ def files(tmp_path, data) -> dict[str, Path]:
     f["bomb"].write_bytes(png_header(20_000, 20_000))  # over twice PIL's limit: DecompressionBombError
     f["big"].write_bytes(png_header(10_000, 10_000))  # over the limit: PIL only warns
     f["text"].write_text("not a folder")
+    f["link"] = tmp_path / "link.jpg"
+    f["link"].symlink_to(f["content"])
     f["images"].mkdir()
     for path in sorted((data / "scan").iterdir())[:2]:
         shutil.copy(path, f["images"] / path.name)
@@ -90,6 +92,8 @@ CASES = {
                          r"style.jpg': the output would overwrite the input"),
     "out-is-mask": Case(("stylize", "{content}", "{style}", "-o", "{mask}", "--content-mask", "{mask}", *QUICK),
                         r"mask.png': the output would overwrite the input"),
+    "out-links-to-content": Case(("stylize", "{content}", "{style}", "-o", "{link}", *QUICK),
+                                 r"link.jpg': the output would overwrite the input"),
     "out-is-init": Case(("stylize", "{content}", "{style}", "-o", "{init}", "--init", "{init}", *QUICK),
                         r"init.png': the output would overwrite the input"),
     # 4. settings that made units and explain-style fail after the whole scan
@@ -278,6 +282,16 @@ def test_a_rerun_with_fewer_layers_removes_their_grids(files, tmp_path, capsys):
     assert _run([*base, "--layers", "relu1_2"], capsys)[0] == 0
     assert (out / "relu1_2.png").exists() and not (out / "relu2_2.png").exists()
     assert (out / "notes.png").exists()  # only what the earlier manifest listed is removed
+
+
+def test_an_explain_rerun_with_fewer_layers_removes_their_figures(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["explain-style", files["style"], "--images", files["images"], "-o", out, "--size", 64, "--style-size", 64,
+            "--channels", 2, "--pairs", 1, "--top", 2, "-q"]
+    assert _run([*base, "--layers", "relu1_1", "relu2_1"], capsys)[0] == 0
+    assert (out / "explain_relu2_1.png").exists()
+    assert _run([*base, "--layers", "relu1_1"], capsys)[0] == 0
+    assert (out / "explain_relu1_1.png").exists() and not (out / "explain_relu2_1.png").exists()
 
 
 def test_permission_denied_is_not_called_corrupt(files, tmp_path, capsys, monkeypatch):
