@@ -21,4 +21,3 @@ def install() -> None:
 
 def interrupted_exit_code(stop: BaseException) -> int:
     return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
-
