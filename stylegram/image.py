@@ -5,10 +5,16 @@ Every user-facing failure is a ValueError whose message names the file and the p
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import re
+import stat
 import tempfile
+import time
+import warnings
 from pathlib import Path
-from typing import IO, Callable, Union
+from typing import IO, Callable, Iterator, Union
 
 import numpy as np
 import torch
@@ -22,22 +28,69 @@ _WRITABLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".
 
 
 def open_image(source: ImageLike) -> Image.Image:
-    """Open an image as 8-bit RGB, upright per its EXIF orientation, fully decoded."""
+    """Open an image as 8-bit RGB, upright per its EXIF orientation, fully decoded.
+
+    Any problem with the file, whatever PIL raises for it, is a ValueError naming the file.
+    Images over PIL's pixel limit (`PIL.Image.MAX_IMAGE_PIXELS`, a guard against decompression
+    bombs) are refused, not decoded with a warning.
+    """
     if isinstance(source, Image.Image):
         return _to_rgb(source)
+    with _reading(source) as path, Image.open(path) as im:
+        im.load()  # decode now, so a truncated file fails here and not later
+        return _to_rgb(ImageOps.exif_transpose(im))
+
+
+def image_size(source: ImageLike) -> tuple[int, int]:
+    """An image's upright (W, H) from its header, without decoding its pixels; the same
+    ValueErrors as `open_image` for a file that cannot even be opened."""
+    if isinstance(source, Image.Image):
+        return source.size
+    with _reading(source) as path, Image.open(path) as im:
+        w, h = im.size
+        orientation = im.getexif().get(0x0112, 1)  # EXIF Orientation: 5-8 turn the image a quarter
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+@contextlib.contextmanager
+def _reading(source: str | os.PathLike) -> Iterator[Path]:
+    """Turn whatever PIL raises while reading `source` into one ValueError naming the file."""
     path = Path(source)
     if not path.exists():
         raise ValueError(f"'{path}': no such file")
     if path.is_dir():
         raise ValueError(f"'{path}': is a directory, not an image")
     try:
-        with Image.open(path) as im:
-            im.load()  # decode now, so a truncated file fails here and not later
-            return _to_rgb(ImageOps.exif_transpose(im))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data" and the like: the pixels decoded, say nothing
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield path
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"'{path}': {_pixels(exc)} is over the limit of {Image.MAX_IMAGE_PIXELS:,} pixels that"
+                         " PIL decodes (a guard against decompression bombs); use a smaller image") from None
+    except PermissionError:
+        raise ValueError(f"'{path}': permission denied") from None
     except UnidentifiedImageError:
         raise ValueError(f"'{path}': not an image file PIL can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"'{path}': corrupt or truncated image ({exc})") from None
+    except MemoryError:
+        raise ValueError(f"'{path}': too large to decode in the memory available") from None
+    except ValueError as exc:
+        if str(exc).startswith(f"'{path}': "):  # ours, from inside the block
+            raise
+        raise ValueError(f"'{path}': corrupt or truncated image ({_one_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many types for a malformed file
+        raise ValueError(f"'{path}': corrupt or truncated image ({_one_line(exc)})") from None
+
+
+def _pixels(exc: BaseException) -> str:
+    """The pixel count PIL's bomb check quotes, for the message ("120,000,000 pixels")."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"{int(found.group(1)):,} pixels" if found else "the image"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def image_size(source: ImageLike) -> tuple[int, int]:
@@ -123,16 +176,63 @@ def _chmod_like_open(path: str) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+# Temporary files of write_atomic: ".NAME.PID.XXXXXXXX.tmp" beside NAME (before the pid was in
+# the name: ".NAME.XXXXXXXX.tmp"). One left by a killed writer is removed on the next write.
+STALE_AFTER_S = 300  # a temporary file untouched this long has no live writer
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but is not ours (EPERM), or we cannot tell: keep its file
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove write_atomic's leftovers for `path` (a writer killed by SIGKILL or a power cut):
+    only files of our own name pattern, whose writing process is gone or which nobody has
+    touched for `STALE_AFTER_S`. Returns the files removed."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    removed = []
+    try:
+        candidates = list(parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    ours = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{{8}}\.tmp")
+    now = time.time()
+    for tmp in candidates:
+        found = ours.fullmatch(tmp.name)
+        if not found or found.group("pid") == str(os.getpid()):
+            continue
+        try:
+            st = tmp.lstat()
+            dead = found.group("pid") is not None and not _pid_alive(int(found.group("pid")))
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and (dead or now - st.st_mtime > STALE_AFTER_S):
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file atomically: `write` fills a temporary file beside `path`, then a rename.
 
-    A crash, Ctrl-C or full disk mid-write never leaves a half-written file at `path`, and the
-    old file, if any, stays intact. The one atomic writer of stylegram: images, manifests,
-    caches and checkpoints all go through it.
+    A crash, Ctrl-C, SIGTERM or full disk mid-write never leaves a half-written file at `path`,
+    and the old file, if any, stays intact; the temporary file is removed (and one left by a
+    killed writer is removed on the next write of `path`). The one atomic writer of stylegram:
+    images, manifests, caches and checkpoints all go through it.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    parent = path.parent if str(path.parent) else Path(".")
+    remove_stale_temporaries(path)
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
         with os.fdopen(fd, "wb") as f:
             write(f)
         _chmod_like_open(tmp)
@@ -140,7 +240,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     except OSError as exc:
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.lexists(tmp):
             os.unlink(tmp)
     return path
 

@@ -61,9 +61,12 @@ def _check_scalar(name: str, value: Any, hint: Any, meta: dict) -> Any:
     elif hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(name, f"must be a number, not {value!r}")
+        try:
+            value = float(value)
+        except OverflowError:  # an int past float's range
+            value = math.inf
         if not math.isfinite(value):
             raise ConfigError(name, f"must be a finite number, not {value}")
-        value = float(value)
     elif hint is str:
         if not isinstance(value, str):
             raise ConfigError(name, f"must be a string, not {value!r}")
@@ -89,7 +92,10 @@ def check_fields(config: Any) -> None:
                 raise ConfigError(f.name, "must be given")
             continue
         if typing.get_origin(hint) is tuple:
-            if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+            if isinstance(value, str):
+                raise ConfigError(f.name, f"must be a list of values, not the single string {value!r};"
+                                          f" write ({value!r},)")
+            if isinstance(value, bytes) or not isinstance(value, (tuple, list)):
                 raise ConfigError(f.name, f"must be a list of values, not {value!r}")
             item = typing.get_args(hint)[0]
             value = tuple(_check_scalar(f.name, v, item, f.metadata) for v in value)

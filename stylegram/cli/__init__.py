@@ -13,12 +13,18 @@ exits 130, SIGTERM likewise with 143.
 """
 from __future__ import annotations
 
-import argparse
-import ctypes
 import sys
-from typing import Sequence
 
-from . import explain, layers, serve, signals, stylize, units, video
+try:  # a Ctrl-C while these (and torch) load: one line, not a traceback
+    import argparse
+    import ctypes
+    import re
+    from typing import Sequence
+
+    from . import explain, layers, serve, signals, stylize, units, video
+except KeyboardInterrupt:
+    print("stylegram: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 EXIT_ERROR = 1
 SUBCOMMANDS = (stylize, layers, units, explain, video, serve)
@@ -60,11 +66,22 @@ def release_freed_memory() -> None:
         pass
 
 
+def _refuse_negative_indices(argv: list[str]) -> None:
+    """``--style-mask -1=m.png``: argparse would take ``-1=m.png`` for an unknown option and say
+    "expected at least one argument"; say what is wrong instead."""
+    for token in argv:
+        if re.fullmatch(r"-\d+=.+", token):
+            raise ValueError(f"--style-mask '{token}': the style index must be 0 or more (styles are numbered 0, 1,"
+                             " ... in the order given)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from ..settings import ConfigError
 
     signals.install()
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        _refuse_negative_indices(argv)
         args = build_parser().parse_args(argv)
         _keep_freed_memory()
         return args.run(args)

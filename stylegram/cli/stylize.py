@@ -57,8 +57,19 @@ def work_done(plans, step: int) -> float:
     return done / total if total else 1.0
 
 
+def _check_inputs(args: argparse.Namespace, config: StyleConfig) -> None:
+    """Decode every input file and check --style-scale against the styles now, before the model
+    loads, so that a bad file or setting is one line within a second, not after a minute."""
+    from ..image import open_image
+    from ..transfer.schedule import check_style_scale
+    from ..vgg import min_size
+
+    sizes = {name: open_image(name).size for name in _inputs(args, config)}
+    check_style_scale(config, [sizes[str(s)] for s in args.styles], min_size(config.style_layers), args.styles)
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..image import check_writable, image_size, resize_long_side, save_image, to_pil
+    from ..image import check_writable, resize_long_side, save_image, to_pil
     from ..transfer import stylize
     from ..transfer.config import png_metadata
     from ..transfer.plan import plan
@@ -78,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give a style image after the content image")
     output = check_writable(args.output)
     refuse_overwriting_inputs(output, _inputs(args, config))
-    for source in (args.content, *args.styles):
-        image_size(source)  # a missing or unreadable image is one line now, not after the model loads
+    _check_inputs(args, config)  # every input decodes, before the model loads
     plans = plan(args.content, config)  # from the header: refuse what cannot fit before any work
     if not args.quiet:
         print(f"plan: {len(plans)} scales, peak about {max(p.peak for p in plans) / 2**30:.1f} GB", file=sys.stderr)

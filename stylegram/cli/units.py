@@ -6,6 +6,9 @@ finished in the cache, so running the same command again resumes it.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -31,10 +34,44 @@ def add_parser(sub) -> None:
 
 
 def output_folder(args: argparse.Namespace) -> Path:
+    """The output folder, checked (with the cache folder) before any work: it is a folder, or
+    can be made, and can be written."""
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise ValueError(f"'{out}': output must be a folder, and this is a file")
+    check_folder_writable(out, "-o")
+    if args.cache:
+        check_folder_writable(Path(args.cache), "--cache")
     return out
+
+
+def check_folder_writable(folder: Path, flag: str) -> None:
+    """Raise ValueError unless `folder` is a writable folder or can be made as one."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{flag} '{folder}': cannot make this folder, '{existing}' is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} '{folder}': cannot write, folder '{existing}' is not writable")
+
+
+def _make_folder(folder: Path, flag: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{flag} '{folder}': cannot make this folder ({exc.strerror or exc})") from None
+
+
+def _remove_if_unused(out: Path, cache: Path, made: set[Path], *, worthless: bool = False) -> None:
+    """After a failed or interrupted scan: remove the cache folder if this run made it and
+    nothing was cached in it (or what was is `worthless`), then the output folder if this run
+    made it and it is empty."""
+    if cache in made and (worthless or not any(cache.rglob("c*.json"))):
+        shutil.rmtree(cache, ignore_errors=True)
+    if out in made:
+        with contextlib.suppress(OSError):
+            out.rmdir()
 
 
 def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers):
@@ -44,7 +81,8 @@ def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers):
 
     paths = list_images(args.images)
     out = output_folder(args)
-    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(args.cache) if args.cache else out / ".cache"
+    made = {p for p in (out, cache) if not p.exists()}
     progress = Progress(len(paths), unit="images", quiet=args.quiet, desc="scan")
 
     def on_batch(event) -> None:
@@ -53,15 +91,20 @@ def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers):
         progress.update(event.done, values=None)
 
     try:
-        result = scan(vgg, paths, layers=layers, size=config.size, cache_dir=args.cache or out / ".cache",
+        _make_folder(out, "-o")
+        result = scan(vgg, paths, layers=layers, size=config.size, cache_dir=cache,
                       precision=config.precision, batch_size=config.batch_size, max_outside=config.max_outside,
                       callback=on_batch)
+    except BaseException:
+        _remove_if_unused(out, cache, made)
+        raise
     finally:
         progress.close()
     if result.skipped:
         print(f"stylegram: warning: {len(result.skipped)} of {len(paths)} files could not be read and were skipped",
               file=sys.stderr)
     if result.n_read == 0:
+        _remove_if_unused(out, cache, made, worthless=True)
         raise ValueError(f"'{args.images}': none of the {len(paths)} image files could be read")
     return result
 

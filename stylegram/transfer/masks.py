@@ -23,6 +23,9 @@ def parse_style_masks(specs: Sequence[str], n_styles: int) -> dict[int, str]:
     masks: dict[int, str] = {}
     for spec in specs:
         index, sep, path = spec.partition("=")
+        if sep and path and index.strip().startswith("-") and index.strip()[1:].isdigit():
+            raise ValueError(f"style mask '{spec}' names style {index.strip()}, but the styles are numbered"
+                             f" 0 to {n_styles - 1}")
         if not sep or not index.strip().isdigit() or not path:
             raise ValueError(f"style mask '{spec}' is not INDEX=MASK.png (for example 0=sky.png)")
         i = int(index)

@@ -1,7 +1,12 @@
 """The coarse-to-fine schedule: which sizes a job optimises at, and for how many steps."""
 from __future__ import annotations
 
+import math
+import os
+from typing import Sequence
+
 from ..geometry import Size
+from ..settings import ConfigError
 from .config import PRESETS, StyleConfig
 
 
@@ -28,3 +33,27 @@ def schedule(config: StyleConfig, content_size: Size, min_side: int) -> list[tup
         plan.append((long_side, iters + carry))
         carry = 0
     return plan
+
+
+def style_long_side(long_side: int, style_scale: float, style_size: Size, min_side: int) -> int:
+    """The style image's long side at a scale whose output is `long_side`: `style_scale` times it,
+    raised at the coarse scales where that would leave the style's short side under `min_side`
+    (the deepest style layer's stride), so that every style layer has at least one position."""
+    w, h = style_size
+    floor = math.ceil(min_side * max(w, h) / min(w, h))
+    return max(round(long_side * style_scale), floor)
+
+
+def check_style_scale(config: StyleConfig, style_sizes: Sequence[Size], min_side: int,
+                      names: Sequence[object] | None = None) -> None:
+    """Refuse a style_scale that makes a style image too small for the style layers at full size."""
+    for i, (w, h) in enumerate(style_sizes):
+        long_side = round(config.size * config.style_scale)
+        short = max(1, round(min(w, h) * long_side / max(w, h)))
+        if short < min_side:
+            name = f" '{names[i]}'" if names is not None and isinstance(names[i], (str, os.PathLike)) else ""
+            least = math.ceil(100 * min_side * max(w, h) / min(w, h) / config.size) / 100
+            raise ConfigError("style_scale", f"{config.style_scale:g} makes style image{name} {short} px on its"
+                                             f" short side at size {config.size}, and the style layers need at"
+                                             f" least {min_side}: use a style scale of at least {least:g} or a"
+                                             f" larger size")

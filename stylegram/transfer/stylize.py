@@ -21,6 +21,7 @@ from .config import StyleConfig, check_size, check_styles, layers_used
 from .loop import optimize
 from .objective import ExtraTerms
 from .plan import ScalePlan, plan
+from .schedule import check_style_scale, style_long_side
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,11 @@ def _style_grams(network: VGG, inputs: _Inputs, long_side: int, config: StyleCon
     A style image too large for one pass is read in the same exact tiles as the output.
     """
     layers = config.style_layers
+    min_side = network.min_size(layers)
     grams = []
     for im in inputs.styles:
-        style = to_tensor(resize_long_side(im, round(long_side * config.style_scale))).to(device)
+        side = style_long_side(long_side, config.style_scale, im.size, min_side)
+        style = to_tensor(resize_long_side(im, side)).to(device)
         w, h = style.shape[-1], style.shape[-2]
         grams.append(objective.mean_grams(network, style, layers, _tiles(network, config, w, h, core)))
     if inputs.style_masks is None:
@@ -200,6 +203,7 @@ def stylize(
     model = (model or load_vgg(config.weights, pooling=config.pooling, device=device)).to(device)
     need = 2 * model.min_size(layers_used(config))
     inputs = _open_inputs(content, styles, config, need)
+    check_style_scale(config, [im.size for im in inputs.styles], model.min_size(config.style_layers), styles)
     job = _Job(model, inputs, config, device, callback, extra_terms)
     image = job.run(plans, init, resume)
     if config.preserve_colors == "luminance":

@@ -103,14 +103,21 @@ class ActivationCache:
         return self.dir / f"c{chunk:06d}.json"
 
     def missing(self, chunk: int, layers: Sequence[str]) -> list[str]:
-        """The layers of `layers` not cached yet for `chunk`."""
-        if not self._info_path(chunk).is_file():
+        """The layers of `layers` not cached yet for `chunk`. A file that cannot be read (cut
+        short by a crash or a full disk, say) counts as missing, so it is computed again."""
+        try:
+            self.read_info(chunk)
+        except ValueError:
             return list(layers)
-        return [layer for layer in layers if not self._layer_path(chunk, layer).is_file()]
+        return [layer for layer in layers if not _readable(self._layer_path(chunk, layer))]
 
     def write(self, chunk: int, info: ChunkInfo, stats: dict[str, LayerStats]) -> None:
         """Store a chunk; each file is written atomically, the info file last."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"'{self.dir}': cannot make the activation cache here ({exc.strerror or exc});"
+                             " choose another --cache") from None
         for layer, s in stats.items():
             write_atomic(self._layer_path(chunk, layer), lambda f, s=s: np.savez(f, max=s.max, argmax=s.argmax,
                                                                                   mean=s.mean))
@@ -118,13 +125,34 @@ class ActivationCache:
         write_text_atomic(text, self._info_path(chunk))
 
     def read_info(self, chunk: int) -> ChunkInfo:
-        raw = json.loads(self._info_path(chunk).read_text(encoding="utf-8"))
-        sizes = [tuple(s) if s is not None else None for s in raw["sizes"]]
-        return ChunkInfo(sizes, [tuple(s) for s in raw["skipped"]])  # type: ignore[arg-type]
+        path = self._info_path(chunk)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            sizes = [tuple(s) if s is not None else None for s in raw["sizes"]]
+            return ChunkInfo(sizes, [tuple(s) for s in raw["skipped"]])  # type: ignore[arg-type]
+        except FileNotFoundError:
+            raise ValueError(f"'{path}': cache file missing") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"'{path}': unreadable cache file ({type(exc).__name__}); delete the cache folder"
+                             " and run again") from None
 
     def read(self, chunk: int, layer: str) -> LayerStats:
-        with np.load(self._layer_path(chunk, layer)) as z:
-            return LayerStats(z["max"], z["argmax"], z["mean"])
+        path = self._layer_path(chunk, layer)
+        try:
+            with np.load(path) as z:
+                return LayerStats(z["max"], z["argmax"], z["mean"])
+        except Exception as exc:  # noqa: BLE001 - numpy and zipfile raise many types for a damaged file
+            raise ValueError(f"'{path}': unreadable cache file ({type(exc).__name__}); delete the cache folder"
+                             " and run again") from None
+
+
+def _readable(path: Path) -> bool:
+    """Whether a chunk file opens and holds its arrays (reads the zip directory, not the data)."""
+    try:
+        with np.load(path) as z:
+            return {"max", "argmax", "mean"} <= set(z.files)
+    except Exception:  # noqa: BLE001 - any failure means "compute it again"
+        return False
 
 
 def running_top_k(

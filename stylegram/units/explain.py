@@ -22,7 +22,7 @@ from torch import Tensor
 from .grids import display_cell, resize_cell, stack, unit_grid
 from ..image import save_image, text_image, write_text_atomic
 from ..gram import mean_gram
-from .report import PatchCutter, hit_record
+from .report import PatchCutter, hit_record, listed_figures, remove_figures
 from .scan import Hit, crop_patch
 from ..vgg import VGG, check_layers
 
@@ -136,6 +136,7 @@ def write_style_report(outdir: str | os.PathLike, style_path: str, style: Tensor
         vgg: the extractor, for the layer geometry.
     """
     outdir = Path(outdir)
+    before = listed_figures(outdir / "explain.json", lambda data: [f"explain_{e['layer']}.png" for e in data["layers"]])
     written = []
     for layer in found:
         figure = layer_figure(layer, style, hits[layer.layer], cut, vgg.info[layer.layer].receptive_field)
@@ -146,6 +147,7 @@ def write_style_report(outdir: str | os.PathLike, style_path: str, style: Tensor
                        for layer in found]}
     written.append(write_text_atomic(json.dumps(data, indent=1), outdir / "explain.json"))
     written.append(write_text_atomic(_page(style_path, found), outdir / "index.html"))
+    remove_figures(outdir, before - {f"explain_{layer.layer}.png" for layer in found})
     return written
 
 

@@ -3,12 +3,13 @@ combined figure, ``manifest.json`` and ``index.html``. Files are written through
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from torch import Tensor
 
@@ -96,6 +97,7 @@ def write_units_report(
         optimized: per layer, one activation-maximisation image per unit, shown beside the patches.
     """
     outdir = Path(outdir)
+    before = listed_figures(outdir / "manifest.json", lambda data: [n for e in data["layers"].values() for n in e["grids"]])
     cut = PatchCutter(scan.size)
     grids = {layer: write_layer_grids(outdir, scan, layer, hits, cut, (optimized or {}).get(layer))
              for layer, hits in results.items()}
@@ -104,8 +106,27 @@ def write_units_report(
     data = manifest(scan, results, rank=rank, top=top, grids=grids)
     write_text_atomic(json.dumps(data, indent=1), outdir / "manifest.json")
     write_text_atomic(units_page(data), outdir / "index.html")
+    remove_figures(outdir, before - {n for names in grids.values() for n in names})
     return [outdir / n for names in grids.values() for n in names] + [outdir / f for f in
                                                                       ("combined.png", "manifest.json", "index.html")]
+
+
+def listed_figures(record: Path, names: Callable[[dict], list[str]]) -> set[str]:
+    """The figure files an earlier run listed in its `record` (manifest.json, explain.json)."""
+    try:
+        found = names(json.loads(record.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()
+    return {n for n in found if isinstance(n, str)}
+
+
+def remove_figures(outdir: Path, names: Iterable[str]) -> None:
+    """Remove an earlier run's figures that this run did not write (layers no longer asked
+    for, pages no longer needed); only plain PNG names inside `outdir`."""
+    for name in names:
+        if Path(name).name == name and name.endswith(".png") and not name.startswith("."):
+            with contextlib.suppress(OSError):
+                (outdir / name).unlink()
 
 
 def units_page(data: Mapping) -> str:

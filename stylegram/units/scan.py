@@ -122,21 +122,19 @@ def parse_units(spec: str, channels: int, layer: str) -> list[int]:
     if spec == "all":
         return list(range(channels))
     units: list[int] = []
-    try:
-        for part in spec.split(","):
-            lo, _, hi = part.strip().partition("-")
+    for part in spec.split(","):
+        lo, _, hi = part.strip().partition("-")
+        try:
             first, last = int(lo), int(hi or lo)
-            if last < first:
-                raise ConfigError("units", f"{spec!r}: the range {part.strip()} runs backwards; write {last}-{first}")
-            units.extend(range(first, last + 1))
-    except ValueError as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError("units", f"{spec!r}: give 'all', a range like 0-8 or a list like 3,7,10-12") from None
-    bad = [u for u in units if not 0 <= u < channels]
-    if bad or not units:
-        raise ValueError(f"unit {bad[0] if bad else spec!r} is out of range for {layer}, "
-                         f"which has {channels} channels (0-{channels - 1})")
+        except ValueError:
+            raise ConfigError("units", f"{spec!r}: give 'all', a range like 0-8 or a list like 3,7,10-12") from None
+        if last < first:
+            raise ConfigError("units", f"{spec!r}: the range {part.strip()} runs backwards; write {last}-{first}")
+        if first < 0 or last >= channels:  # checked before the range is made: "0-99999999999" is no list
+            raise ConfigError("units", f"{spec!r}: unit {first if first < 0 else max(first, channels)} is out of"
+                                       f" range for {layer}, "
+                             f"which has {channels} channels (0-{channels - 1})")
+        units.extend(range(first, last + 1))
     return units
 
 
