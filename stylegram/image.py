@@ -93,26 +93,6 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-def image_size(source: ImageLike) -> tuple[int, int]:
-    """An image's upright (W, H) from its header, without decoding its pixels."""
-    if isinstance(source, Image.Image):
-        return source.size
-    path = Path(source)
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            orientation = im.getexif().get(0x0112, 1)  # EXIF Orientation: 5-8 turn the image a quarter
-    except FileNotFoundError:
-        raise ValueError(f"'{path}': no such file") from None
-    except IsADirectoryError:
-        raise ValueError(f"'{path}': is a directory, not an image") from None
-    except UnidentifiedImageError:
-        raise ValueError(f"'{path}': not an image file PIL can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"'{path}': corrupt or truncated image ({exc})") from None
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-
-
 def _to_rgb(im: Image.Image) -> Image.Image:
     """Greyscale, palette, CMYK, 16-bit and alpha images to 8-bit RGB."""
     if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):

@@ -6,7 +6,7 @@ when it is built, so the API and the CLI refuse the same values with the same wo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Sequence
 
 from ..geometry import Precision, Size
 from ..image import ImageLike

@@ -23,7 +23,7 @@ from ..transfer.config import PRESETS, StyleConfig, png_metadata
 from .config import ServeConfig, is_loopback
 from .events import Hub, stream
 from .explorer import Explorer
-from .store import FINISHED, INPUT_FILE, JobStore
+from .store import INPUT_FILE, JobStore
 from .uploads import SERVER_ONLY, UploadError, decode_image, read_job
 from .worker import Worker
 

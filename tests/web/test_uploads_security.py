@@ -12,7 +12,7 @@ from PIL import Image
 from stylegram.settings import ConfigError
 from stylegram.transfer import StyleConfig
 
-from .conftest import TINY, job_files, png_bytes
+from .conftest import TINY, png_bytes
 
 
 def noise_png(w: int, h: int) -> bytes:
