@@ -16,10 +16,10 @@ import ctypes
 import sys
 from typing import Sequence
 
-from . import explain, layers, signals, stylize, units
+from . import batch, explain, layers, signals, stylize, units
 
 EXIT_ERROR = 1
-SUBCOMMANDS = (stylize, layers, units, explain)
+SUBCOMMANDS = (stylize, layers, units, explain, batch)
 
 
 def build_parser() -> argparse.ArgumentParser:
