@@ -67,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
                 pairwise=batch.zip, sweeps=batch.sweep or ())
     for job in jobs:
         refuse_overwriting_inputs(out / job.output, [job.content.path, job.style.path])
-    out.mkdir(parents=True, exist_ok=True)
     already = len({job.key for job in jobs} & Manifest(out).done())
     progress = Progress(len(jobs) - already, unit="jobs", quiet=args.quiet, desc="batch")
 
@@ -82,8 +81,13 @@ def run(args: argparse.Namespace) -> int:
                            + (f": {outcome.error}" if outcome.error else ""))
         progress.update(progress.n + 1)
 
-    engine = _engine(batch, style, batch.scheduler or os.environ.get(SCHEDULER_ENV),
-                     on_step if args.verbose and not args.quiet else None)
+    try:
+        engine = _engine(batch, style, batch.scheduler or os.environ.get(SCHEDULER_ENV),
+                         on_step if args.verbose and not args.quiet else None)
+    except BaseException:
+        progress.close()
+        raise
+    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     try:
         summary = run_batch(jobs, out, engine, on_outcome=on_outcome)
