@@ -106,17 +106,19 @@ class DaskEngine:
         tasks = iter(tasks)
         threads = sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values())
         pending: dict[str, tuple[object, str]] = {}  # future key -> (future, task key)
-        running = distributed.as_completed()
 
-        def submit() -> None:
+        def submit():
             task = next(tasks, None)
-            if task is not None:
-                future = self.client.submit(_run_on_worker, task, retries=self.retries, pure=False)
-                pending[future.key] = (future, task.key)
-                running.add(future)
+            if task is None:
+                return None
+            future = self.client.submit(_run_on_worker, task, retries=self.retries, pure=False)
+            pending[future.key] = (future, task.key)
+            return future
 
-        for _ in range(2 * max(1, threads)):
-            submit()
+        first = [f for f in (submit() for _ in range(2 * max(1, threads))) if f is not None]
+        if not first:
+            return
+        running = distributed.as_completed(first, loop=self.client.loop)  # not the default client: there may be none
         try:
             for future in running:
                 _, key = pending.pop(future.key)
@@ -125,7 +127,9 @@ class DaskEngine:
                 except Exception as exc:  # a worker killed too often, an error retried in vain
                     outcome = Outcome(key, None, f"{type(exc).__name__}: {exc}", 0.0)
                 future.release()
-                submit()
+                more = submit()
+                if more is not None:
+                    running.add(more)
                 yield outcome
         finally:
             self.client.cancel([f for f, _ in pending.values()])

@@ -119,26 +119,29 @@ def scan_on_cluster(client, images: Sequence[Path], spec: ScanSpec, *, part: int
     images = [Path(p) for p in images]
     starts = iter(range(0, len(images), part))
     threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
-    running = distributed.as_completed()
     sizes: dict[str, int] = {}  # scan future key -> images in its part
 
-    def submit_part() -> None:
+    def submit_part():
         first = next(starts, None)
-        if first is not None:
-            names = [str(p) for p in images[first:first + part]]
-            future = client.submit(scan_part, first, names, [_read(p) for p in names], spec, retries=retries,
-                                   pure=False)
-            sizes[future.key] = len(names)
-            running.add(future)
+        if first is None:
+            return None
+        names = [str(p) for p in images[first:first + part]]
+        future = client.submit(scan_part, first, names, [_read(p) for p in names], spec, retries=retries, pure=False)
+        sizes[future.key] = len(names)
+        return future
 
-    for _ in range(2 * max(1, threads)):
-        submit_part()
+    if not images:
+        raise ValueError("no images to scan")
+    running = distributed.as_completed([f for f in (submit_part() for _ in range(2 * max(1, threads))) if f],
+                                       loop=client.loop)
     waiting, done = None, 0  # a finished part or merge without a partner yet
     try:
         for future in running:
             if future.key in sizes:
                 done += sizes.pop(future.key)
-                submit_part()
+                more = submit_part()
+                if more is not None:
+                    running.add(more)
                 if callback:
                     callback(done, len(images))
             if waiting is None:

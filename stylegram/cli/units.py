@@ -77,8 +77,8 @@ def scan_on_scheduler(args: argparse.Namespace, config: UnitsConfig, units: dict
     from .progress import Progress
 
     paths = list_images(args.images)
-    output_folder(args).mkdir(parents=True, exist_ok=True)
     client = connect(scheduler)
+    output_folder(args).mkdir(parents=True, exist_ok=True)
     progress = Progress(len(paths), unit="images", quiet=args.quiet, desc="scan")
     spec = ScanSpec(tuple(config.layers), units, config.top, config.rank, config.size, config.precision,
                     config.batch_size, config.max_outside, config.weights)

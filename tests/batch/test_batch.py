@@ -33,10 +33,6 @@ def lines(outdir: Path) -> dict[str, dict]:
     return {e["output"]: {k: v for k, v in e.items() if k != "seconds"} for e in Manifest(outdir).read()}
 
 
-def pixels(path: Path) -> list:
-    return list(Image.open(path).getdata())
-
-
 def test_cluster_gives_the_same_files_and_manifest_as_local(data, client, tmp_path):
     jobs = jobs_of(data)
     local, remote = tmp_path / "local", tmp_path / "remote"
@@ -49,10 +45,8 @@ def test_cluster_gives_the_same_files_and_manifest_as_local(data, client, tmp_pa
         "batch.jsonl"}
     assert lines(local) == lines(remote) and len(Manifest(remote).read()) == 6
     for name in names - {"batch.jsonl"}:
-        assert Image.open(local / name).size == Image.open(remote / name).size == (64, 42 if "rocket" in name or
-                                                                                    "chelsea" in name else 43)
-        a, b = pixels(local / name), pixels(remote / name)
-        assert max(abs(x - y) for pa, pb in zip(a, b) for x, y in zip(pa, pb)) <= 2, name
+        assert max(Image.open(local / name).size) == 64
+        assert (local / name).read_bytes() == (remote / name).read_bytes(), name  # same seed, same pixels
 
 
 def test_a_killed_worker_costs_a_retry_not_the_batch(data, cluster, client, tmp_path, monkeypatch):
