@@ -23,6 +23,12 @@ CONTENTS = ("chelsea", "coffee", "rocket")
 STYLES = ("starry_night", "the_scream")
 
 
+@pytest.fixture(scope="module")
+def local_engine():
+    """One local engine for the module: VGG loaded and warmed up once."""
+    return LocalEngine()
+
+
 def jobs_of(data: Path, config: StyleConfig = TINY, contents=CONTENTS, styles=STYLES):
     return plan([data / "photos" / f"{c}.jpg" for c in contents], [data / "paintings" / f"{s}.jpg" for s in styles],
                 config)
@@ -33,11 +39,11 @@ def lines(outdir: Path) -> dict[str, dict]:
     return {e["output"]: {k: v for k, v in e.items() if k != "seconds"} for e in Manifest(outdir).read()}
 
 
-def test_cluster_gives_the_same_files_and_manifest_as_local(data, client, tmp_path):
+def test_cluster_gives_the_same_files_and_manifest_as_local(data, client, local_engine, tmp_path):
     jobs = jobs_of(data)
     local, remote = tmp_path / "local", tmp_path / "remote"
     local.mkdir(), remote.mkdir()
-    assert run_batch(jobs, local, LocalEngine()).done == 6
+    assert run_batch(jobs, local, local_engine).done == 6
     summary = run_batch(jobs, remote, DaskEngine(client))
     assert (summary.done, summary.failed) == (6, [])
     names = {p.name for p in local.iterdir()}
@@ -55,7 +61,7 @@ def test_a_killed_worker_costs_a_retry_not_the_batch(data, cluster, client, tmp_
     writes: list[str] = []
     real_write = engines.write_atomic
     monkeypatch.setattr(engines, "write_atomic", lambda path, fn: writes.append(Path(path).name) or real_write(path, fn))
-    jobs = jobs_of(data, StyleConfig(size=64, iterations=40, scales=1, seed=0), contents=CONTENTS[:2], styles=STYLES[:1])
+    jobs = jobs_of(data, StyleConfig(size=64, iterations=30, scales=1, seed=0), contents=CONTENTS[:2], styles=STYLES[:1])
     result = {}
     runner = threading.Thread(target=lambda: result.setdefault("summary", run_batch(jobs, tmp_path, DaskEngine(client))))
     runner.start()
@@ -76,7 +82,7 @@ def test_a_killed_worker_costs_a_retry_not_the_batch(data, cluster, client, tmp_
     assert [e["error"] for e in Manifest(tmp_path).read()] == [None, None]
 
 
-def test_an_interrupted_batch_reruns_only_the_rest(data, tmp_path):
+def test_an_interrupted_batch_reruns_only_the_rest(data, local_engine, tmp_path):
     jobs = jobs_of(data, contents=CONTENTS[:2])
 
     def stop_after_two(job, outcome):
@@ -84,10 +90,10 @@ def test_an_interrupted_batch_reruns_only_the_rest(data, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_batch(jobs, tmp_path, LocalEngine(), on_outcome=stop_after_two)
+        run_batch(jobs, tmp_path, local_engine, on_outcome=stop_after_two)
     first = {e["output"] for e in Manifest(tmp_path).read()}
     ran: list[str] = []
-    summary = run_batch(jobs, tmp_path, LocalEngine(), on_outcome=lambda job, outcome: ran.append(job.output))
+    summary = run_batch(jobs, tmp_path, local_engine, on_outcome=lambda job, outcome: ran.append(job.output))
     assert (summary.skipped, summary.done) == (2, 2)
     assert set(ran) == {j.output for j in jobs} - first and len(ran) == 2
 
@@ -149,3 +155,23 @@ def test_bad_input_is_one_line_before_any_work(data, tmp_path, capsys, case, mes
     assert code == 1 and message in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert time.monotonic() - start < 20
     assert not out.is_dir()  # nothing was started
+
+
+def test_plan_pairs_sweeps_and_refuses_clashing_names(data, tmp_path):
+    photos = [data / "photos" / f"{c}.jpg" for c in CONTENTS]
+    paintings = [data / "paintings" / f"{s}.jpg" for s in STYLES]
+    jobs = plan(photos, paintings, TINY, sweeps=["style_weight=1e-3,1e-2", "quality=draft,high"])
+    assert len(jobs) == 3 * 2 * 2 * 2 and len({j.key for j in jobs}) == 24
+    assert "chelsea__starry_night__style_weight-1e-2_quality-high.png" in {j.output for j in jobs}
+    assert {(j.config.style_weight, j.config.quality) for j in jobs} == {(w, q) for w in (1e-3, 1e-2)
+                                                                       for q in ("draft", "high")}
+    zipped = plan(photos[:2], paintings, TINY, pairwise=True)
+    assert [(j.content.path.stem, j.style.path.stem) for j in zipped] == [("chelsea", "starry_night"),
+                                                                         ("coffee", "the_scream")]
+    with pytest.raises(ValueError, match="--zip pairs contents with styles one to one, but there are 3 contents"):
+        plan(photos, paintings, TINY, pairwise=True)
+    (tmp_path / "chelsea.png").write_bytes((data / "photos" / "coffee.jpg").read_bytes())
+    with pytest.raises(ValueError, match="'chelsea__starry_night.png': two jobs would write it"):
+        plan([photos[0], tmp_path / "chelsea.png"], paintings[:1], TINY)
+    with pytest.raises(ValueError, match="--sweep 'weights=a,b': 'weights' cannot be swept"):
+        plan(photos, paintings, TINY, sweeps=["weights=a,b"])
