@@ -74,8 +74,7 @@ def run_batch(jobs: Sequence[Job], outdir: str | os.PathLike, engine: Engine, *,
     for outcome in engine.run(task_of(job) for job in todo.values()):
         job = todo[outcome.key]
         if outcome.png is not None:
-            png = outcome.png
-            write_atomic(outdir / job.output, lambda f: f.write(png))
+            write_atomic(outdir / job.output, lambda f, png=outcome.png: f.write(png))
             summary.done += 1
         else:
             summary.failed.append((job, outcome.error or "failed"))

@@ -1,7 +1,6 @@
 """stylegram batch: the same results here and on a cluster, a killed worker, resuming, bad input."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
