@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 
 from ..settings import ConfigError, field_types
 from ..transfer import Iterate, StyleConfig, stylize
+from ..transfer.config import check_styles
 from ..units.scan import list_images
 from ..vgg import VGG, load_vgg
 
@@ -160,6 +161,7 @@ def plan(contents: Sequence[Path], styles: Sequence[Path], base: StyleConfig, *,
         raise ValueError("--style-masks and --content-mask belong to one content image; a batch cannot use them")
     if base.init not in ("content", "random"):
         raise ValueError(f"--init '{base.init}': a batch starts from 'content' or 'random', not a file")
+    check_styles(base, 1)  # one style per job
     if pairwise and len(contents) != len(styles):
         raise ValueError(f"--zip pairs contents with styles one to one, but there are {len(contents)} contents "
                          f"and {len(styles)} styles")

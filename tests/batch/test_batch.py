@@ -172,5 +172,7 @@ def test_plan_pairs_sweeps_and_refuses_clashing_names(data, tmp_path):
     (tmp_path / "chelsea.png").write_bytes((data / "photos" / "coffee.jpg").read_bytes())
     with pytest.raises(ValueError, match="'chelsea__starry_night.png': two jobs would write it"):
         plan([photos[0], tmp_path / "chelsea.png"], paintings[:1], TINY)
+    with pytest.raises(ValueError, match="style_blend has 2 values but there are 1 style images"):
+        plan(photos, paintings, StyleConfig(style_blend=(1, 2)))
     with pytest.raises(ValueError, match="--sweep 'weights=a,b': 'weights' cannot be swept"):
         plan(photos, paintings, TINY, sweeps=["weights=a,b"])
