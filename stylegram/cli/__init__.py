@@ -6,6 +6,7 @@ server) does stylegram touch argv, print progress, or choose an exit status.
     stylegram units --images DIR -o OUTDIR                       # top patches per unit
     stylegram explain-style STYLE --images DIR -o OUTDIR         # a painting read as units
     stylegram video IN STYLE [...] -o OUT.mp4                    # a clip without flicker
+    stylegram batch CONTENT... --styles STYLE... -o OUTDIR       # folders, sweeps, a Dask cluster
     stylegram serve [--port 8000]                                # the local web studio
 
 Every user error ends in one line on stderr and exit status 1; Ctrl-C saves the current work and
@@ -21,13 +22,13 @@ try:  # a Ctrl-C while these (and torch) load: one line, not a traceback
     import re
     from typing import Sequence
 
-    from . import explain, layers, serve, signals, stylize, units, video
+    from . import batch, explain, layers, serve, signals, stylize, units, video
 except KeyboardInterrupt:
     print("stylegram: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
 
 EXIT_ERROR = 1
-SUBCOMMANDS = (stylize, layers, units, explain, video, serve)
+SUBCOMMANDS = (stylize, layers, units, explain, video, batch, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("units", help="top-activating image patches per VGG unit (Zeiler & Fergus)",
                        description="For each unit (channel) of each layer, find the image patches that excite it most.")
     add_io_options(p)
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="scan on a Dask cluster: its scheduler's address (default: $STYLEGRAM_SCHEDULER, else here)")
     add_config_options(p, UnitsConfig)
     p.set_defaults(run=run)
 
@@ -109,6 +111,34 @@ def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers):
     return result
 
 
+def scan_on_scheduler(args: argparse.Namespace, config: UnitsConfig, units: dict[str, list[int]], scheduler: str):
+    """The same scan in parts on a Dask cluster (stylegram.batch.scan); the images travel as bytes."""
+    from ..batch.cluster import connect
+    from ..batch.scan import ScanSpec, scan_on_cluster
+    from ..units.scan import list_images
+    from .progress import Progress
+
+    paths = list_images(args.images)
+    client = connect(scheduler)
+    output_folder(args).mkdir(parents=True, exist_ok=True)
+    progress = Progress(len(paths), unit="images", quiet=args.quiet, desc="scan")
+    spec = ScanSpec(tuple(config.layers), units, config.top, config.rank, config.size, config.precision,
+                    config.batch_size, config.max_outside, config.weights)
+    try:
+        result = scan_on_cluster(client, paths, spec, callback=lambda done, _: progress.update(done))
+    finally:
+        progress.close()
+        client.close()
+    for _, reason in result.skipped:
+        print(f"stylegram: warning: skipped {reason}", file=sys.stderr)
+    if result.skipped:
+        print(f"stylegram: warning: {len(result.skipped)} of {len(paths)} files could not be read and were skipped",
+              file=sys.stderr)
+    if result.n_read == 0:
+        raise ValueError(f"'{args.images}': none of the {len(paths)} image files could be read")
+    return result
+
+
 def run(args: argparse.Namespace) -> int:
     from ..units.report import write_units_report
     from ..units.scan import parse_units
@@ -119,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
     vgg = load_vgg(config.weights)
     units = {layer: parse_units(config.units, vgg.info[layer].channels, layer) for layer in config.layers}
     start = time.perf_counter()
-    result = scan_folder(args, config, vgg, config.layers)
+    scheduler = args.scheduler or os.environ.get("STYLEGRAM_SCHEDULER")
+    result = scan_on_scheduler(args, config, units, scheduler) if scheduler else scan_folder(args, config, vgg,
+                                                                                               config.layers)
     hits = {layer: result.top(layer, units[layer], config.top, rank=config.rank) for layer in config.layers}
     optimized = _optimize(args, config, vgg, units) if config.optimize else None
     write_units_report(args.output, result, hits, rank=config.rank, top=config.top, optimized=optimized)

@@ -154,23 +154,3 @@ def _readable(path: Path) -> bool:
     except Exception:  # noqa: BLE001 - any failure means "compute it again"
         return False
 
-
-def running_top_k(
-    cache: ActivationCache, layer: str, units: Sequence[int], k: int, *, rank: str = "max"
-) -> tuple[Tensor, Tensor]:
-    """The `k` best images per unit over the whole cache, one chunk in memory at a time.
-
-    Returns ``(scores, images)``, both (len(units), k'), k' = min(k, images); scores are -inf
-    where fewer than k images could be read.
-    """
-    cols = torch.as_tensor(list(units), dtype=torch.long)
-    scores = torch.empty(len(units), 0)
-    index = torch.empty(len(units), 0, dtype=torch.long)
-    for chunk in range(cache.n_chunks):
-        stats = cache.read(chunk, layer)
-        values = torch.from_numpy(stats.max if rank == "max" else stats.mean)[:, cols].T  # (U, n)
-        values = values.masked_fill(torch.from_numpy(stats.max)[:, cols].T == -np.inf, -np.inf)
-        ids = torch.as_tensor(list(cache.chunk_range(chunk))).expand(len(units), -1)
-        scores, pick = torch.cat([scores, values], 1).topk(min(k, scores.shape[1] + values.shape[1]), dim=1)
-        index = torch.cat([index, ids], 1).gather(1, pick)
-    return scores, index

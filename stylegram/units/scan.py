@@ -27,7 +27,8 @@ from ..geometry import Box, Precision, Size
 from ..settings import ConfigError
 from ..image import open_image, resize_short_side, to_tensor
 from ..vgg import VGG, LayerInfo, check_layers, network_for
-from .cache import CHUNK, ActivationCache, ChunkInfo, LayerStats, running_top_k
+from .cache import CHUNK, ActivationCache, ChunkInfo, LayerStats
+from .topk import TopK, chunk_top_k, merge_top_k
 
 Rank = Literal["max", "mean"]
 
@@ -177,27 +178,40 @@ class Scan:
             units: channel indices.
             k: how many images per unit.
             rank: ``"max"`` ranks images by the unit's peak activation, ``"mean"`` by its
-                mean over the image; either way the patch is at the peak.
+                mean over the image; either way the patch is at the peak. Equal scores rank
+                the earlier image first.
         """
+        return hits_of(self.top_k(layer, units, k, rank=rank), layer, units, self.info[layer], self.images,
+                       self.size)
+
+    def top_k(self, layer: str, units: Sequence[int], k: int, *, rank: Rank = "max") -> TopK:
+        """`top` as arrays, merged one cache chunk at a time (see topk.py)."""
         if layer not in self.layers:
             raise ValueError(f"layer '{layer}' was not scanned (scanned: {', '.join(self.layers)})")
-        scores, index = running_top_k(self.cache, layer, units, k, rank=rank)
-        side = self.size // self.info[layer].stride
-        hits: list[list[Hit]] = [[] for _ in units]
-        for chunk in sorted({int(i) // CHUNK for i in index[scores > -math.inf]}):
-            stats = self.cache.read(chunk, layer)
-            for row, unit in enumerate(units):
-                for rank_, (score, image) in enumerate(zip(scores[row].tolist(), index[row].tolist())):
-                    if image // CHUNK == chunk and score > -math.inf:
-                        hits[row].append(self._hit(stats, layer, unit, rank_, image, side))
-        return [sorted(h, key=lambda hit: hit.rank) for h in hits]
+        best: TopK | None = None
+        for chunk in range(self.cache.n_chunks):
+            part = chunk_top_k(self.cache.read(chunk, layer), chunk * CHUNK, self._infos[chunk].sizes, units, k,
+                               rank=rank)
+            best = part if best is None else merge_top_k([best, part], k)
+        assert best is not None
+        return best
 
-    def _hit(self, stats: LayerStats, layer: str, unit: int, rank: int, image: int, side: int) -> Hit:
-        i = image % CHUNK
-        y, x = divmod(int(stats.argmax[i, unit]), side)
-        box = self.info[layer].box(y, x)
-        return Hit(layer, unit, rank, image, str(self.images[image]), float(stats.max[i, unit]),
-                   float(stats.mean[i, unit]), y, x, box, self.frame(image).to_source(box))
+
+def hits_of(top: TopK, layer: str, units: Sequence[int], info: LayerInfo, images: Sequence[str | os.PathLike],
+            size: int) -> list[list[Hit]]:
+    """The hits of top-k arrays: receptive fields in scan and source pixels, unreadable images left out."""
+    side = size // info.stride
+    hits: list[list[Hit]] = []
+    for row, unit in enumerate(units):
+        hits.append([])
+        for col in np.flatnonzero(top.score[row] > -math.inf):
+            image = int(top.image[row, col])
+            y, x = divmod(int(top.position[row, col]), side)
+            box = info.box(y, x)
+            frame = Frame(int(top.width[row, col]), int(top.height[row, col]), size)
+            hits[-1].append(Hit(layer, unit, len(hits[-1]), image, str(images[image]), float(top.value[row, col]),
+                                float(top.mean[row, col]), y, x, box, frame.to_source(box)))
+    return hits
 
 
 def scan(

@@ -1,0 +1,138 @@
+"""The Dask distributed engine: jobs on the workers of a running scheduler.
+
+A `WorkerPlugin` loads VGG once per worker (and again in a worker that replaces a dead one).
+Tasks carry image bytes and results come back as PNG bytes, so workers need no shared file
+system; the client writes every file. A worker that dies mid-job loses only that job's try: the
+scheduler gives the task to another worker, and `retries` covers unexpected errors.
+Dask is an optional extra (``pip install 'stylegram[dask]'``), imported only here, lazily.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .jobs import Models, Outcome, Task, run_task
+
+PLUGIN = "stylegram-vgg"
+SCHEDULER_ENV = "STYLEGRAM_SCHEDULER"
+THREADS_ENV = "STYLEGRAM_TORCH_THREADS"  # torch threads per worker; default: cores / worker threads
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError("--scheduler needs Dask distributed: pip install 'stylegram[dask]'") from None
+    return distributed
+
+
+def connect(address: str, *, timeout: float = 5.0):
+    """A `distributed.Client` for the scheduler at `address` that has at least one worker; a
+    one-line ValueError within about `timeout` seconds when nothing answers."""
+    distributed = _distributed()
+    if not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", address):
+        raise ValueError(f"--scheduler '{address}': give an address like tcp://HOST:8786")
+    try:
+        client = distributed.Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ValueError(f"--scheduler {address}: no answer within {timeout:g} s "
+                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (OSError, TimeoutError):
+        client.close()
+        raise ValueError(f"--scheduler {address}: the scheduler has no workers; start some with "
+                         f"'dask worker {address}'") from None
+    return client
+
+
+def _plugin_class():
+    distributed = _distributed()
+
+    class VGGPlugin(distributed.WorkerPlugin):
+        """Loads VGG when a worker starts, once, for every job and scan that worker runs."""
+
+        name = PLUGIN
+
+        def __init__(self, weights: str | None = None, pooling: str = "max") -> None:
+            self.weights, self.pooling = weights, pooling
+
+        def setup(self, worker) -> None:
+            import torch
+
+            # Dask starts workers with OMP_NUM_THREADS=1; a style transfer wants the cores.
+            threads = os.environ.get(THREADS_ENV) or (os.cpu_count() or 1) // max(1, getattr(worker, "nthreads", 1))
+            torch.set_num_threads(max(1, int(threads)))
+            self.models = Models()
+            self.models.get(self.weights, self.pooling)
+            self.scratch = Path(worker.local_directory) / "stylegram"  # removed by Dask when the worker exits
+
+    return VGGPlugin
+
+
+def register_vgg(client, weights: str | None = None, pooling: str = "max") -> None:
+    """Load VGG on every worker now and on every worker that joins later."""
+    client.register_plugin(_plugin_class()(weights, pooling), name=PLUGIN)
+
+
+def worker_plugin():
+    """The plugin of the worker this runs on."""
+    return _distributed().get_worker().plugins[PLUGIN]
+
+
+def _run_on_worker(task: Task) -> Outcome:
+    return run_task(task, worker_plugin().models)
+
+
+class DaskEngine:
+    """Jobs on a Dask cluster, at most two per worker thread in flight, so the client holds the
+    bytes of a bounded number of images however long the batch.
+
+    Args:
+        client: from `connect`; VGG is registered on its workers here.
+        weights: the VGG weights file, which must exist at this path on every worker.
+        pooling: the batch's pooling (jobs with another one load it on first use).
+        retries: tries after an unexpected error in a job.
+    """
+
+    def __init__(self, client, *, weights: str | None = None, pooling: str = "max", retries: int = 2) -> None:
+        self.client, self.retries = client, retries
+        register_vgg(client, weights, pooling)
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+        distributed = _distributed()
+        tasks = iter(tasks)
+        threads = sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values())
+        pending: dict[str, tuple[object, str]] = {}  # future key -> (future, task key)
+
+        def submit():
+            task = next(tasks, None)
+            if task is None:
+                return None
+            future = self.client.submit(_run_on_worker, task, retries=self.retries, pure=False)
+            pending[future.key] = (future, task.key)
+            return future
+
+        first = [f for f in (submit() for _ in range(2 * max(1, threads))) if f is not None]
+        if not first:
+            return
+        running = distributed.as_completed(first, loop=self.client.loop)  # not the default client: there may be none
+        try:
+            for future in running:
+                _, key = pending.pop(future.key)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # a worker killed too often, an error retried in vain
+                    outcome = Outcome(key, None, f"{type(exc).__name__}: {exc}", 0.0)
+                future.release()
+                more = submit()
+                if more is not None:
+                    running.add(more)
+                yield outcome
+        finally:
+            self.client.cancel([f for f, _ in pending.values()])
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,59 @@
+"""The resumable record of a batch, ``OUTDIR/batch.jsonl``: one JSON line per finished or failed job.
+
+Lines are only appended, one ``write`` each, flushed and synced before the next job is counted
+as done, so an interrupted batch loses at most the line being written. A torn last line (a crash
+mid-write) is ignored when reading. The last line of a key wins: a job that failed and then
+succeeded on a rerun is done.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .jobs import Job, Outcome, settings_of
+
+MANIFEST = "batch.jsonl"
+
+
+def record(job: Job, outcome: Outcome) -> dict:
+    return {"output": job.output, "key": job.key, "content": job.content.record(), "style": job.style.record(),
+            "setting": job.setting, "settings": settings_of(job.config), "seconds": round(outcome.seconds, 3),
+            "error": outcome.error}
+
+
+class Manifest:
+    """``OUTDIR/batch.jsonl``, read once at the start and appended to after every job."""
+
+    def __init__(self, outdir: str | os.PathLike) -> None:
+        self.path = Path(outdir) / MANIFEST
+
+    def read(self) -> list[dict]:
+        """Every whole line, oldest first."""
+        if not self.path.is_file():
+            return []
+        lines = []
+        for text in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(text)
+            except json.JSONDecodeError:
+                continue  # a line torn by a crash
+            if isinstance(entry, dict) and "key" in entry:
+                lines.append(entry)
+        return lines
+
+    def done(self) -> set[str]:
+        """The keys of jobs whose last record is a success and whose output is still there."""
+        last = {entry["key"]: entry for entry in self.read()}
+        return {key for key, entry in last.items()
+                if entry.get("error") is None and (self.path.parent / str(entry.get("output"))).is_file()}
+
+    def append(self, entry: dict) -> None:
+        line = json.dumps(entry, sort_keys=True) + "\n"
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise ValueError(f"'{self.path}': cannot write ({exc.strerror or exc})") from None

@@ -1,0 +1,32 @@
+"""Unit scans on a cluster: the same hits as a local scan, in parts merged in a tree."""
+from __future__ import annotations
+
+import pytest
+
+from stylegram import cli
+from stylegram.batch.scan import ScanSpec, scan_on_cluster
+from stylegram.units.scan import DEFAULT_LAYERS, list_images
+
+from tests.conftest import SCAN_SIZE
+
+
+def test_cluster_scan_equals_local_scan_hit_for_hit(vgg, client, folder, scanned):
+    units = {layer: list(range(0, vgg.info[layer].channels, 9)) for layer in DEFAULT_LAYERS}
+    spec = ScanSpec(DEFAULT_LAYERS, units, 5, size=SCAN_SIZE, precision="fp32")
+    seen = []
+    # 14 files in parts of 4: four parts and three merges, the corrupt files in different parts
+    result = scan_on_cluster(client, list_images(folder), spec, part=4, callback=lambda done, total: seen.append(done))
+    assert len(seen) == 4 and seen[-1] == 14 and seen == sorted(seen)
+    assert result.skipped == scanned.skipped and result.n_read == scanned.n_read
+    for layer in DEFAULT_LAYERS:
+        # Hit equality: layer, unit, rank, image, path, value, mean, position and both boxes
+        assert result.top(layer, units[layer], 5) == scanned.top(layer, units[layer], 5), layer
+    assert result.top("relu5_4", units["relu5_4"], 2) == scanned.top("relu5_4", units["relu5_4"], 2)
+    with pytest.raises(ValueError, match="kept the top 5"):
+        result.top("relu5_4", units["relu5_4"], 6)
+
+
+def test_units_cli_with_a_scheduler_that_does_not_answer(folder, tmp_path, capsys):
+    code = cli.main(["units", "--images", str(folder), "-o", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--scheduler tcp://127.0.0.1:9: no answer within" in err and err.count("\n") == 1
