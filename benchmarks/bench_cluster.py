@@ -4,7 +4,7 @@ client and of a worker, at 2,000 and 20,000 images.
     PYTHONPATH=. python3 benchmarks/bench_cluster.py [--counts 2000 20000] [--size 224]
     PYTHONPATH=. python3 benchmarks/bench_cluster.py --counts 40 --size 64      # a quick try
 
-The image sets are made from /work/shared/data/imagenet-sample by random crops and flips, in a
+The image sets are made from ../shared/data/imagenet-sample by random crops and flips, in a
 temporary folder. Each measurement runs in a fresh process, so that one run's peak resident
 memory (ru_maxrss) is not another's. Both scan the default layers and rank units 0-8 (top 9);
 the local scan uses all cores in one process, the cluster 2 workers of 1 thread each, which on
@@ -23,7 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from shared_data import shared_data  # noqa: E402
 
 
 def make_images(source: Path, n: int, folder: Path) -> list[Path]:
@@ -91,7 +93,7 @@ def measure(mode: str, folder: Path, size: int, cache: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", default=DATA, type=Path, help="the sample to crop and flip")
+    parser.add_argument("--images", type=Path, help="the sample to crop and flip (default: ../shared/data/imagenet-sample)")
     parser.add_argument("--counts", nargs="+", type=int, default=[2000, 20000])
     parser.add_argument("--size", type=int, default=224, help="scan size (default: 224)")
     parser.add_argument("--measure", nargs=2, metavar=("MODE", "FOLDER"), help=argparse.SUPPRESS)
@@ -105,7 +107,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.counts:
             folder = Path(tmp) / str(n)
-            mb_per_image = sum(p.stat().st_size for p in make_images(args.images, n, folder)) / n / 1e6
+            mb_per_image = sum(p.stat().st_size for p in make_images(args.images or shared_data("imagenet-sample"), n, folder)) / n / 1e6
             for mode in ("local", "cluster"):
                 out = subprocess.run([sys.executable, __file__, "--size", str(args.size), "--measure", mode,
                                       str(folder)], capture_output=True, text=True, check=True)
