@@ -93,11 +93,13 @@ def measure(mode: str, folder: Path, size: int, cache: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=Path, help="the sample to crop and flip (default: ../shared/data/imagenet-sample)")
+    parser.add_argument("--images", type=Path,
+                        help="the sample to crop and flip (default: ../shared/data/imagenet-sample)")
     parser.add_argument("--counts", nargs="+", type=int, default=[2000, 20000])
     parser.add_argument("--size", type=int, default=224, help="scan size (default: 224)")
     parser.add_argument("--measure", nargs=2, metavar=("MODE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sample = args.images or shared_data("imagenet-sample")
     if args.measure:
         mode, folder = args.measure
         with tempfile.TemporaryDirectory() as cache:
@@ -107,7 +109,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.counts:
             folder = Path(tmp) / str(n)
-            mb_per_image = sum(p.stat().st_size for p in make_images(args.images or shared_data("imagenet-sample"), n, folder)) / n / 1e6
+            mb_per_image = sum(p.stat().st_size for p in make_images(sample, n, folder)) / n / 1e6
             for mode in ("local", "cluster"):
                 out = subprocess.run([sys.executable, __file__, "--size", str(args.size), "--measure", mode,
                                       str(folder)], capture_output=True, text=True, check=True)
