@@ -68,14 +68,9 @@ def _check_inputs(args: argparse.Namespace, config: StyleConfig) -> None:
     check_style_scale(config, [sizes[str(s)] for s in args.styles], min_size(config.style_layers), args.styles)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..image import check_writable, resize_long_side, save_image, to_pil
-    from ..transfer import stylize
-    from ..transfer.config import png_metadata
-    from ..transfer.plan import plan
-    from . import release_freed_memory
-    from .checkpoint import Checkpoint, job_key
-    from .progress import Progress
+def _prepare(args: argparse.Namespace) -> StyleConfig:
+    """The config, with every check that needs no model: flags, inputs, output, memory."""
+    from ..image import check_writable
 
     config = config_from_args(args, StyleConfig)
     for flag in ("save_every", "checkpoint_every"):
@@ -83,61 +78,91 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{flag.replace('_', '-')} must be 0 (never) or a number of steps, not"
                              f" {getattr(args, flag)}")
     if args.content is None:
-        content, style = demo_images()
-        args.content, args.styles = content, [style]
+        args.content, style = demo_images()
+        args.styles = [style]
     elif not args.styles:
         raise ValueError("give a style image after the content image")
-    output = check_writable(args.output)
-    refuse_overwriting_inputs(output, _inputs(args, config))
+    args.output = check_writable(args.output)
+    refuse_overwriting_inputs(args.output, _inputs(args, config))
     _check_inputs(args, config)  # every input decodes, before the model loads
+    return config
+
+
+class _Run:
+    """What the CLI does at each step: progress, frames, checkpoints; and after a Ctrl-C."""
+
+    def __init__(self, args: argparse.Namespace, config: StyleConfig, plans, checkpoint) -> None:
+        self.args, self.config, self.plans, self.checkpoint = args, config, plans, checkpoint
+        self.progress = None  # made at the first step, so an early error has no empty bar before it
+        self.last = None
+
+    def on_step(self, event) -> None:
+        from ..image import save_image
+        from . import release_freed_memory
+        from .progress import Progress
+
+        args, output = self.args, self.args.output
+        if self.last is not None and event.scale != self.last.scale:
+            release_freed_memory()
+        self.last = event
+        if self.progress is None:
+            self.progress = Progress(event.total_steps, unit="step", quiet=args.quiet)
+        self.progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses,
+                             fraction=work_done(self.plans, event.step))
+        if args.save_every and event.step % args.save_every == 0:
+            save_image(event.image, output.with_name(f"{output.stem}_{event.step:04d}{output.suffix}"))
+        if args.checkpoint_every and event.step % args.checkpoint_every == 0:
+            self.checkpoint.save(event)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+
+    def interrupted(self, stop: KeyboardInterrupt) -> int:
+        from ..image import resize_long_side, save_image, to_pil
+
+        self.close()
+        last, output = self.last, self.args.output
+        if last is None:
+            print("stylegram: interrupted before the first step; nothing saved", file=sys.stderr)
+            return interrupted_exit_code(stop)
+        if self.args.checkpoint_every:
+            self.checkpoint.save(last)
+        # A coarse scale's image is upsampled so the file has the size that was asked for.
+        save_image(resize_long_side(to_pil(last.image), self.config.size), output)
+        print(f"stylegram: interrupted at step {last.step}/{last.total_steps}; saved the current image"
+              f" to {output}", file=sys.stderr)
+        return interrupted_exit_code(stop)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..image import save_image
+    from ..transfer import stylize
+    from ..transfer.config import png_metadata
+    from ..transfer.plan import plan
+    from .checkpoint import Checkpoint, job_key
+
+    start = time.perf_counter()
+    config = _prepare(args)
     plans = plan(args.content, config)  # from the header: refuse what cannot fit before any work
     if not args.quiet:
         print(f"plan: {len(plans)} scales, peak about {max(p.peak for p in plans) / 2**30:.1f} GB", file=sys.stderr)
         for scale in plans:
             print(f"  {scale.describe()}", file=sys.stderr)
-    checkpoint = Checkpoint(output, job_key(_inputs(args, config), config))
+    checkpoint = Checkpoint(args.output, job_key(_inputs(args, config), config))
     resume = checkpoint.load()
     if resume is not None and not args.quiet:
         print(f"resuming from {checkpoint.path.name}: step {resume.step}, scale {resume.scale + 1}", file=sys.stderr)
-    progress: Progress | None = None  # made at the first step, so an early error has no empty bar before it
-    last = None
-    start = time.perf_counter()
-
-    def on_step(event) -> None:
-        nonlocal last, progress
-        if last is not None and event.scale != last.scale:
-            release_freed_memory()
-        last = event
-        if progress is None:
-            progress = Progress(event.total_steps, unit="step", quiet=args.quiet)
-        progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses,
-                        fraction=work_done(plans, event.step))
-        if args.save_every and event.step % args.save_every == 0:
-            save_image(event.image, output.with_name(f"{output.stem}_{event.step:04d}{output.suffix}"))
-        if args.checkpoint_every and event.step % args.checkpoint_every == 0:
-            checkpoint.save(event)
-
+    steps = _Run(args, config, plans, checkpoint)
     try:
-        result = stylize(args.content, args.styles, config, callback=on_step, resume=resume)
+        result = stylize(args.content, args.styles, config, callback=steps.on_step, resume=resume)
     except KeyboardInterrupt as stop:
-        if progress is not None:
-            progress.close()
-        if last is None:
-            print("stylegram: interrupted before the first step; nothing saved", file=sys.stderr)
-        else:
-            if args.checkpoint_every:
-                checkpoint.save(last)
-            # A coarse scale's image is upsampled so the file has the size that was asked for.
-            save_image(resize_long_side(to_pil(last.image), config.size), output)
-            print(f"stylegram: interrupted at step {last.step}/{last.total_steps}; saved the current image"
-                  f" to {output}", file=sys.stderr)
-        return interrupted_exit_code(stop)
-    if progress is not None:
-        progress.close()
-    save_image(result, output, metadata=png_metadata(config, str(args.content), [str(s) for s in args.styles],
-                                                     str(output)))
+        return steps.interrupted(stop)
+    steps.close()
+    save_image(result, args.output, metadata=png_metadata(config, str(args.content), [str(s) for s in args.styles],
+                                                          str(args.output)))
     checkpoint.remove()
     if not args.quiet:
-        print(f"wrote {output} ({result.width}×{result.height}) in {time.perf_counter() - start:.1f} s",
+        print(f"wrote {args.output} ({result.width}×{result.height}) in {time.perf_counter() - start:.1f} s",
               file=sys.stderr)
     return 0
