@@ -102,9 +102,9 @@ class _Run:
         from .progress import Progress
 
         args, output = self.args, self.args.output
-        if self.last is not None and event.scale != self.last.scale:
-            release_freed_memory()
         self.last = event
+        if event.step == sum(p.steps for p in self.plans[: event.scale + 1]):
+            release_freed_memory()  # this scale is done: its memory goes back before the next one's
         if self.progress is None:
             self.progress = Progress(event.total_steps, unit="step", quiet=args.quiet)
         self.progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses,

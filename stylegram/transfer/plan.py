@@ -23,14 +23,15 @@ from .schedule import schedule
 
 # Bytes per input pixel of one evaluation to relu5_1: activations, their gradients and the
 # allocator's slack. bf16 from peak RSS here (6.3 GB for a whole 2048×1536 scale with a short
-# history, 2.2 GB in 512-px cores); fp32 taken as twice that.
-NETWORK_BYTES_PER_PIXEL = {"bf16": 2000, "fp32": 4000}
+# history, 2.2 GB in 512-px cores); fp32 taken as twice that. A whole 2048-px job planned for
+# 4 GB with smaller figures peaked at 6.4 GB, so these err high.
+NETWORK_BYTES_PER_PIXEL = {"bf16": 2500, "fp32": 5000}
 PIXEL_BYTES = 12  # one full-size RGB image in fp32
 # Full-size images alive at once besides L-BFGS's history: the image, its gradient, the content,
 # L-BFGS's direction and previous gradient, the warm start and the TV term's temporaries.
-WORKING_IMAGES = 10
+WORKING_IMAGES = 16
 CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 1/64 of the pixels
-BASELINE = 700 * 2**20  # torch, the weights in fp32 and bf16, Python
+BASELINE = 1024 * 2**20  # torch, the weights in fp32 and bf16, Python, what malloc keeps
 HISTORIES = (50, 20, 10, 5)  # L-BFGS history lengths to try, longest first
 DEFAULT_SHARE = 0.7  # of the memory available when no --max-memory is given
 MIN_CORE = 128
