@@ -108,13 +108,18 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def long_side_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """The (W, H) of an image of `size` resized so that its longer side is `long_side`."""
+    w, h = size
+    scale = long_side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def resize_long_side(im: Image.Image, long_side: int | None) -> Image.Image:
     """Resize so the longer side is `long_side` pixels (None keeps the size)."""
     if long_side is None or max(im.size) == long_side:
         return im
-    w, h = im.size
-    scale = long_side / max(w, h)
-    return im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+    return im.resize(long_side_size(im.size, long_side), Image.LANCZOS)
 
 
 def to_tensor(im: Image.Image) -> Tensor:

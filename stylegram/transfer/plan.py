@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..geometry import Size
-from ..image import ImageLike, image_size
+from ..image import ImageLike, image_size, long_side_size
 from ..vgg import LayerInfo, layer_infos, precision_on, resolve_device
 from . import tiling
 from .config import StyleConfig, check_size, layers_used
@@ -104,12 +104,12 @@ def plan_scale(size: Size, steps: int, *, budget: int, precision: str, halo: int
                tile_size: int | None = None) -> ScalePlan | None:
     """The plan for one scale within `budget`, or None if nothing fits."""
     w, h = size
-    if tile_size is None or max(w, h) <= tile_size:
-        for history in HISTORIES if tile_size is None else HISTORIES[:1]:
-            if history >= 10 or tile_size is not None:
-                peak = _whole_peak(w * h, precision, history)
-                if peak <= budget or tile_size is not None:
-                    return ScalePlan(size, steps, None, history, peak)
+    if tile_size is not None and max(w, h) <= tile_size:  # the user's tile size: whole, full history
+        return ScalePlan(size, steps, None, HISTORIES[0], _whole_peak(w * h, precision, HISTORIES[0]))
+    for history in HISTORIES[:-1] if tile_size is None else ():  # whole, if some history of 10 or more fits
+        peak = _whole_peak(w * h, precision, history)
+        if peak <= budget:
+            return ScalePlan(size, steps, None, history, peak)
     cores = [max(align, tile_size // align * align)] if tile_size else range(
         math.ceil(max(w, h) / align) * align, MIN_CORE - 1, -align)
     for history in HISTORIES[1:]:
@@ -146,15 +146,9 @@ def plan(content: ImageLike, config: StyleConfig, *, infos: dict[str, LayerInfo]
     size = image_size(content)
     need = 2 * max(infos[n].stride for n in layers_used(config))
     check_size("content image", content, size, need)
-    sizes = [(_scaled(size, long_side), steps) for long_side, steps in schedule(config, size, need)]
+    sizes = [(long_side_size(size, long_side), steps) for long_side, steps in schedule(config, size, need)]
     return plan_job(sizes, infos, layers_used(config), precision=precision_on(resolve_device(config.device),
                                                                              config.precision),
                     max_memory=parse_memory(config.max_memory) if config.max_memory else None,
                     tile_size=config.tile_size)
 
-
-def _scaled(size: Size, long_side: int) -> Size:
-    """The size of an image of `size` resized to `long_side` (as image.resize_long_side does)."""
-    w, h = size
-    k = long_side / max(w, h)
-    return max(1, round(w * k)), max(1, round(h * k))

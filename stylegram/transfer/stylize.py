@@ -245,8 +245,7 @@ class _Job:
                n_scales: int) -> Tensor:
         config, network = self.config, self.network
         w, h = scale.size
-        content = to_tensor(self.inputs.content.resize((w, h), Image.LANCZOS)
-                            if self.inputs.content.size != (w, h) else self.inputs.content).to(self.device)
+        content = to_tensor(resize_long_side(self.inputs.content, max(w, h))).to(self.device)
         tiles = _tiles(network, config, w, h, scale.core)
         grams = _style_grams(network, self.inputs, max(w, h), config, scale.core, self.device)
         targets = _targets(network, content, grams, _scaled_masks(self.inputs, (w, h), self.device), config, tiles)
