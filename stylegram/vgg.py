@@ -162,7 +162,9 @@ class VGG(nn.Module):
             if info.kind == "conv":
                 x = self.convs[name](x)
             elif info.kind == "relu":
-                x = F.relu(x)
+                # In place unless the convolution's output was asked for: one tensor fewer to
+                # allocate and write per layer (the backward pass needs only the ReLU's output).
+                x = F.relu(x, inplace=name.replace("relu", "conv") not in wanted)
             elif self.pooling == "max":
                 x = F.max_pool2d(x, 2)
             else:

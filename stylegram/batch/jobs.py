@@ -134,7 +134,7 @@ def parse_sweep(spec: str, base: StyleConfig) -> list[tuple[str, dict]]:
     name, eq, values = spec.partition("=")
     field = name.strip().lstrip("-").replace("-", "_")
     if not eq or not values.strip():
-        raise ValueError(f"--sweep {spec!r}: write FIELD=V1,V2,..., e.g. style_weight=1e-3,1e-2")
+        raise ValueError(f"--sweep {spec!r}: write FIELD=V1,V2,..., e.g. style_weight=0.5,2")
     types = field_types(StyleConfig)
     sweepable = [f.name for f in fields(StyleConfig)
                  if f.name not in NOT_SWEEPABLE and typing.get_origin(types[f.name][0]) is not tuple]

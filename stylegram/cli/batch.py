@@ -2,7 +2,7 @@
 settings, here or on a Dask cluster. OUTDIR/batch.jsonl records each job, so the same command
 run again skips the jobs done and reruns the failed ones.
 
-    stylegram batch photos/ --styles paintings/ -o out --size 512 --sweep style_weight=1e-3,1e-2
+    stylegram batch photos/ --styles paintings/ -o out --size 512 --sweep style_weight=0.5,2
     stylegram batch photos/ --styles paintings/ -o out --scheduler tcp://10.0.0.5:8786
 """
 from __future__ import annotations

@@ -24,8 +24,8 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "draft": Preset(iterations=(60, 30, 10)),
-    "normal": Preset(iterations=(80, 50, 30)),
+    "draft": Preset(iterations=(40, 20, 5)),
+    "normal": Preset(iterations=(60, 30, 10)),
     "high": Preset(iterations=(200, 150, 100, 100)),
 }
 
@@ -48,14 +48,14 @@ class StyleConfig:
     learning_rate: float = option(0.02, "Adam step size in pixel units (L-BFGS ignores it)", positive=True,
                                   metavar="LR")
     content_weight: float = option(1.0, "α, weight of the content cost", min=0, metavar="A")
-    style_weight: float = option(4e-3, "β, weight of the style cost", min=0, metavar="B")
-    tv_weight: float = option(1e6, "weight of the total-variation smoothness term", min=0, metavar="T")
+    style_weight: float = option(1.0, "β, weight of the style cost", min=0, metavar="B")
+    tv_weight: float = option(2.5, "weight of the total-variation smoothness term", min=0, metavar="T")
     content_layers: tuple[str, ...] = option(CONTENT_LAYERS, "layers whose activations keep the content",
                                              metavar="LAYER")
     style_layers: tuple[str, ...] = option(STYLE_LAYERS, "layers whose Gram matrices carry the style",
                                            metavar="LAYER")
     style_layer_weights: tuple[float, ...] | None = option(
-        None, "λ_l per style layer (default: 1/n_C² scaled to relu1_1, the classic balance)", min=0, metavar="W")
+        None, "λ_l per style layer (default: 1 each; every layer's cost is relative to the style's)", min=0, metavar="W")
     style_blend: tuple[float, ...] | None = option(None, "blend weights, one per style image (default: equal)",
                                                    min=0, metavar="W")
     style_scale: float = option(1.0, "style image size relative to the output; at coarse scales raised where"

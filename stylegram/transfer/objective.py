@@ -162,7 +162,7 @@ def _tiled(network, targets: Targets, weights: Weights, tiles: list[Tile], extra
             mask = region.masks[n] if region.masks else None
             norm = float(mask.float().pow(2).sum().clamp_min(1e-8)) if mask is not None else maps[n][0] * maps[n][1]
             share = float(mask.float().mean()) if mask is not None else 1.0
-            scale = weights.style * weights.layers[n] * share / (2 * region.grams[n].shape[0]) ** 2
+            scale = weights.style * weights.layers[n] * share / float(losses.style_norm(region.grams[n]))
             diff = total / norm - region.grams[n]
             style = style + scale * diff.pow(2).sum()
             slopes[r, n] = 2 * scale * diff / norm  # ∂J/∂N_rl, with N_rl the unnormalised Gram
@@ -207,8 +207,9 @@ def _backward_tile(network, image, targets: Targets, weights: Weights, tile: Til
             diff = (core.float() - targets.content[n][:, :, rw, cw].float()).pow(2)
             mask = cmasks.get(n)
             diff = diff if mask is None else diff * mask[:, :, rw, cw]
-            # ½ mean over the whole map, as losses.content_loss: this core's share of the sum.
-            part = weights.content * 0.5 * diff.sum() / (f.shape[1] * maps[n][0] * maps[n][1])
+            # ½ mean over the whole map, relative, as losses.content_loss: this core's share of it.
+            norm = float(losses.content_norm(targets.content[n]))
+            part = weights.content * 0.5 * diff.sum() / (f.shape[1] * maps[n][0] * maps[n][1] * norm)
             surrogate = surrogate + part
             content = content + part.detach()
         for r, region in enumerate(targets.regions if n in weights.layers else []):

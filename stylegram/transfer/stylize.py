@@ -43,10 +43,11 @@ Callback = Callable[[Iterate], None]
 # ---------------------------------------------------------------- targets
 
 
-def default_style_layer_weights(model: VGG, layers: Sequence[str]) -> dict[str, float]:
-    """λ_l = (64 / n_C)²: the balance of jcjohnson/neural-style, whose per-layer cost is the
-    seed's divided by n_C²/4; without it the 512-channel layers would outweigh relu1_1 64-fold."""
-    return {name: (64 / model.info[name].channels) ** 2 for name in layers}
+def default_style_layer_weights(layers: Sequence[str]) -> dict[str, float]:
+    """λ_l = 1: with each layer's cost relative to the style's own Gram energy (losses.style_loss),
+    every layer's relative error counts the same. (jcjohnson/neural-style's λ_l = (64/n_C)²
+    balanced the unnormalised costs instead, and only for some paintings.)"""
+    return {name: 1.0 for name in layers}
 
 
 @dataclass
@@ -212,6 +213,22 @@ def stylize(
     return to_pil(image)
 
 
+def _upsample(image: Tensor, content: Tensor) -> Tensor:
+    """A coarser result at the content's size, with the photo's detail that it was too small to hold.
+
+    Departure from plain coarse to fine (a bicubic upsampling): the next scale would spend its
+    first steps putting the photo's fine detail back, which the content cost asks for. Adding
+    the detail band of the photo, content − up(down(content)), starts it there.
+    """
+    h, w = content.shape[-2:]
+
+    def up(t: Tensor) -> Tensor:
+        return F.interpolate(t, size=(h, w), mode="bicubic", align_corners=False)
+
+    down = F.interpolate(content, size=image.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+    return (up(image) + content - up(down)).clamp(0, 1)
+
+
 class _Job:
     """One style transfer: coarse to fine, each scale starting from the last one, upsampled."""
 
@@ -220,7 +237,7 @@ class _Job:
         self.callback, self.extra_terms = callback, extra_terms
         self.network, _ = network_for(model, config.precision)
         weights = (dict(zip(config.style_layers, config.style_layer_weights)) if config.style_layer_weights
-                   is not None else default_style_layer_weights(model, config.style_layers))
+                   is not None else default_style_layer_weights(config.style_layers))
         self.weights = objective.Weights(config.content_weight, config.style_weight, config.tv_weight, weights)
         seed = config.seed if config.seed is not None else torch.seed()
         self.generator = torch.Generator().manual_seed(seed)
@@ -252,7 +269,7 @@ class _Job:
         if image is None:
             image = _initial_image(config, content, self.generator)
         elif tuple(image.shape[-2:]) != (h, w):  # warm start from the coarser scale, or the caller's image
-            image = F.interpolate(image.to(self.device), size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+            image = _upsample(image.to(self.device), content)
         step = done
 
         def report(values: dict[str, float], current: Tensor) -> None:

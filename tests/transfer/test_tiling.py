@@ -46,7 +46,7 @@ def problem(vgg, small_content, small_style):
     content = to_tensor(small_content.resize((256, 170)))
     style = to_tensor(small_style.resize((256, 203)))
     image = (0.6 * content + 0.4 * torch.rand(content.shape, generator=torch.Generator().manual_seed(0)))
-    weights = objective.Weights(1.0, 4e-3, 1e6, default_style_layer_weights(vgg, STYLE_LAYERS))
+    weights = objective.Weights(1.0, 1.0, 2.5, default_style_layer_weights(STYLE_LAYERS))
     return content, style, image, weights
 
 
@@ -88,7 +88,7 @@ def test_a_tiled_run_gives_the_picture_of_a_whole_run(vgg, small_content, small_
     tiled = stylize(small_content, [small_style], StyleConfig(**{**config.__dict__, "tile_size": 64}), model=vgg,
                     callback=events.append)
     assert tiled.size == (192, 128)
-    assert events[-1].losses["total"] < 0.5 * events[0].losses["total"]  # L-BFGS, as on whole scales
+    assert events[-1].losses["total"] < 0.6 * events[0].losses["total"]  # L-BFGS, as on whole scales
     # The same J and ∇J give the same L-BFGS path: no seams, no over-stylised tiles.
     assert float((to_tensor(tiled) - to_tensor(whole)).abs().mean()) < 0.01
 
