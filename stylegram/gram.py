@@ -35,7 +35,9 @@ class _Gram(torch.autograd.Function):
     def forward(ctx, a: Tensor, positions_first: bool) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(a)
         ctx.positions_first = positions_first
-        g = a.transpose(1, 2) @ a if positions_first else a @ a.transpose(1, 2)
+        # One 2-D product per image: a batched bf16 product copied the transposed operand
+        # first, six times slower (36 ms against 6 ms for relu1_1 at 512 px).
+        g = torch.stack([x.t() @ x if positions_first else x @ x.t() for x in a])
         return g.to(torch.promote_types(g.dtype, torch.float32))
 
     @staticmethod

@@ -24,8 +24,8 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "draft": Preset(iterations=(40, 20, 5)),
-    "normal": Preset(iterations=(60, 30, 10)),
+    "draft": Preset(iterations=(30, 12, 4)),
+    "normal": Preset(iterations=(40, 25, 8)),
     "high": Preset(iterations=(200, 150, 100, 100)),
 }
 

@@ -12,17 +12,12 @@ from typing import Callable, Literal
 import torch
 from torch import Tensor
 
+from .lbfgs import LBFGS
+
 Optimizer = Literal["lbfgs", "adam"]
 # J's weighted terms (content, style, tv, ..., total), detached; ∇J has been added to image.grad.
 Objective = Callable[[Tensor], dict[str, Tensor]]
 Report = Callable[[dict[str, float], Tensor], None]
-
-
-def _optimizer(image: Tensor, optimizer: Optimizer, learning_rate: float, history: int) -> torch.optim.Optimizer:
-    if optimizer == "adam":
-        return torch.optim.Adam([image], lr=learning_rate)
-    # One function evaluation per step and no line search, as in jcjohnson/neural-style.
-    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=history)
 
 
 def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Optimizer = "lbfgs",
@@ -34,33 +29,30 @@ def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Opti
     Raises ValueError if J stops being finite.
     """
     image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views the gradient flat
-    opt = _optimizer(image, optimizer, learning_rate, history)
+    adam = torch.optim.Adam([image], lr=learning_rate) if optimizer == "adam" else None
+    lbfgs = LBFGS(history)
     scale: float | None = None
     for step in range(steps):
-        terms: dict[str, Tensor] = {}
-
-        def closure() -> Tensor:
-            nonlocal scale
-            opt.zero_grad(set_to_none=True)
-            terms.update(objective(image))
-            assert image.grad is not None, "the objective must leave ∇J in image.grad"
-            if scale is None:
-                # The optimiser sees J scaled so that the first gradient's largest pixel is
-                # 0.01. L-BFGS skips its curvature update when yᵀs ≤ 0 (J is not convex) and
-                # then steps by -∇J itself: unscaled, that moved pixels by 1e4 at 128 px here.
-                # The picture is unchanged: the scale is fixed for the whole run of this size.
-                scale = 0.01 / max(float(image.grad.abs().max()), 1e-12)
-            image.grad.mul_(scale)
-            return terms["total"] * scale
-
-        opt.step(closure)
+        image.grad = None
+        terms = objective(image)
+        assert image.grad is not None, "the objective must leave ∇J in image.grad"
+        if scale is None:
+            # The optimiser sees J scaled so that the first gradient's largest pixel is 0.01.
+            # L-BFGS skips its curvature update when yᵀs ≤ 0 (J is not convex) and then steps
+            # by -∇J itself: unscaled, that moved pixels by 1e4 at 128 px here. The picture is
+            # unchanged: the scale is fixed for the whole run of this size.
+            scale = 0.01 / max(float(image.grad.abs().max()), 1e-12)
         values = {k: float(v) for k, v in terms.items()}
         if not math.isfinite(values["total"]):
             advice = "a smaller --learning-rate" if optimizer == "adam" else "--optimizer adam"
             raise ValueError(f"the optimisation diverged at step {step + 1} (loss {values['total']});"
                              f" try smaller weights or {advice}")
-        if optimizer == "adam":
-            with torch.no_grad():
+        with torch.no_grad():
+            image.grad.mul_(scale)
+            if adam is not None:
+                adam.step()
                 image.clamp_(0, 1)  # Adam's small steps tolerate projection; L-BFGS's model does not
+            else:
+                image.view(-1).add_(lbfgs.step(image.grad.view(-1)))
         report(values, image)
     return image.detach()

@@ -1,0 +1,58 @@
+"""L-BFGS as style transfer uses it: one evaluation of J per step, step length 1, no line search.
+
+This is torch.optim.LBFGS(max_iter=1, lr=1) (and jcjohnson/neural-style's setting), written out
+because constructing any torch.optim optimiser imports torch._dynamo: 2.6 s of an 18-s default
+job here. The step is Nocedal & Wright's two-loop recursion (Algorithm 7.4) over the last
+`history` pairs s = x_{k+1} − x_k, y = ∇J_{k+1} − ∇J_k.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class LBFGS:
+    """The step to take from each gradient, given the gradients and steps so far."""
+
+    def __init__(self, history: int, dtype: torch.dtype | None = None) -> None:
+        """`dtype` stores the pairs in a narrower type (bf16 halves their memory); sums run in the gradient's type."""
+        self.history, self.dtype = history, dtype
+        self.pairs: list[tuple[Tensor, Tensor, float]] = []  # (s, y, 1 / yᵀs), oldest first
+        self.h_diag = 1.0  # the initial inverse Hessian, γ·I with γ = sᵀy / yᵀy
+        self.last: tuple[Tensor, Tensor] | None = None  # (∇J, step) of the previous call
+
+    def step(self, grad: Tensor) -> Tensor:
+        """The step to add to x, for the flat gradient ∇J at x."""
+        if self.last is not None:
+            previous_grad, s = self.last
+            y = grad - previous_grad
+            ys = float(y.dot(s))
+            if ys > 1e-10:  # J is not convex: skip pairs with no positive curvature, as torch does
+                self.pairs.append((self._keep(s), self._keep(y), 1 / ys))
+                del self.pairs[:-self.history]
+                self.h_diag = ys / float(y.dot(y))
+        step = self._direction(grad) if self.last is not None else grad
+        if self.last is None or float(grad.dot(step)) > -1e-9:
+            # The first step, or an uphill one (torch would stop moving for good): forget the
+            # pairs and take a short steepest-descent step, torch's first step.
+            self.pairs, self.h_diag = [], 1.0
+            step = grad * -min(1.0, 1.0 / max(float(grad.abs().sum()), 1e-12))
+        self.last = (grad.clone(), step)
+        return step
+
+    def _keep(self, t: Tensor) -> Tensor:
+        return t if self.dtype is None else t.to(self.dtype)
+
+    def _direction(self, grad: Tensor) -> Tensor:
+        """−H·∇J by the two-loop recursion."""
+        q = grad.neg()
+        alphas = []
+        for s, y, rho in reversed(self.pairs):
+            alpha = rho * float(s.to(q.dtype).dot(q))
+            q.add_(y.to(q.dtype), alpha=-alpha)
+            alphas.append(alpha)
+        r = q.mul_(self.h_diag)
+        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
+            beta = rho * float(y.to(r.dtype).dot(r))
+            r.add_(s.to(r.dtype), alpha=alpha - beta)
+        return r

@@ -1,0 +1,53 @@
+"""stylegram's L-BFGS against torch.optim.LBFGS(max_iter=1), the optimiser it replaces."""
+from __future__ import annotations
+
+import torch
+
+from stylegram.transfer.lbfgs import LBFGS
+
+
+def _rosenbrock(x: torch.Tensor) -> torch.Tensor:
+    return ((1 - x[:-1]) ** 2 + 100 * (x[1:] - x[:-1] ** 2) ** 2).sum()
+
+
+def _grad(x: torch.Tensor) -> torch.Tensor:
+    x = x.detach().requires_grad_(True)
+    _rosenbrock(x).backward()
+    return x.grad
+
+
+def test_same_iterates_as_torch_lbfgs_with_one_evaluation_per_step():
+    start = torch.tensor([-1.2, 1.0, -0.5, 0.8], dtype=torch.float64) * 0.3
+    theirs = start.clone().requires_grad_(True)
+    torch_opt = torch.optim.LBFGS([theirs], lr=1.0, max_iter=1, history_size=5)
+
+    def closure():
+        torch_opt.zero_grad()
+        loss = _rosenbrock(theirs)
+        loss.backward()
+        return loss
+
+    ours, lbfgs = start.clone(), LBFGS(history=5)
+    for _ in range(25):
+        torch_opt.step(closure)
+        ours += lbfgs.step(_grad(ours))
+        torch.testing.assert_close(ours, theirs.detach(), rtol=1e-6, atol=1e-9)  # rounding order only
+    assert _rosenbrock(ours) < 0.5 * _rosenbrock(start)
+
+
+def test_a_quadratic_is_solved_in_a_few_times_as_many_steps_as_dimensions():
+    a = torch.diag(torch.tensor([1.0, 3.0, 10.0, 30.0], dtype=torch.float64))
+    x, lbfgs = torch.ones(4, dtype=torch.float64), LBFGS(history=10)
+    for _ in range(12):
+        x += lbfgs.step(a @ x)
+    assert float(x.norm()) < 1e-4  # from 2: no line search, so not exactly in 4 steps
+
+
+def test_history_in_bf16_still_descends():
+    a = torch.diag(torch.linspace(1, 20, 64))
+    x, lbfgs = torch.ones(64), LBFGS(history=5, dtype=torch.bfloat16)
+    start = float(x @ a @ x)
+    for _ in range(30):
+        x += lbfgs.step(a @ x)
+    assert float(x @ a @ x) < 1e-3 * start
+    assert all(s.dtype == torch.bfloat16 for s, _, _ in lbfgs.pairs)
