@@ -24,7 +24,7 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "draft": Preset(iterations=(30, 12, 4)),
+    "draft": Preset(iterations=(25, 15, 6)),
     "normal": Preset(iterations=(40, 25, 8)),
     "high": Preset(iterations=(200, 150, 100, 100)),
 }
@@ -55,7 +55,7 @@ class StyleConfig:
     style_layers: tuple[str, ...] = option(STYLE_LAYERS, "layers whose Gram matrices carry the style",
                                            metavar="LAYER")
     style_layer_weights: tuple[float, ...] | None = option(
-        None, "λ_l per style layer (default: 1 each; every layer's cost is relative to the style's)", min=0, metavar="W")
+        None, "λ_l per style layer (default: 1 each, as every cost is relative)", min=0, metavar="W")
     style_blend: tuple[float, ...] | None = option(None, "blend weights, one per style image (default: equal)",
                                                    min=0, metavar="W")
     style_scale: float = option(1.0, "style image size relative to the output; at coarse scales raised where"

@@ -104,15 +104,20 @@ def plan_scale(size: Size, steps: int, *, budget: int, precision: str, halo: int
                tile_size: int | None = None) -> ScalePlan | None:
     """The plan for one scale within `budget`, or None if nothing fits."""
     w, h = size
+
+    def capped(histories: tuple[int, ...]) -> list[int]:  # L-BFGS keeps at most one pair per step
+        return list(dict.fromkeys(min(history, max(steps, 1)) for history in histories))
+
     if tile_size is not None and max(w, h) <= tile_size:  # the user's tile size: whole, full history
-        return ScalePlan(size, steps, None, HISTORIES[0], _whole_peak(w * h, precision, HISTORIES[0]))
-    for history in HISTORIES[:-1] if tile_size is None else ():  # whole, if some history of 10 or more fits
+        history = capped(HISTORIES)[0]
+        return ScalePlan(size, steps, None, history, _whole_peak(w * h, precision, history))
+    for history in capped(HISTORIES[:-1]) if tile_size is None else ():  # whole, with 10+ pairs (or one a step)
         peak = _whole_peak(w * h, precision, history)
         if peak <= budget:
             return ScalePlan(size, steps, None, history, peak)
     cores = [max(align, tile_size // align * align)] if tile_size else range(
         math.ceil(max(w, h) / align) * align, MIN_CORE - 1, -align)
-    for history in HISTORIES[1:]:
+    for history in capped(HISTORIES[1:]):
         for core in cores:
             tile = min(core + 2 * halo, max(w, h))
             peak = _tiled_peak(w * h, tile, precision, history)
