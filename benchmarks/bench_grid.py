@@ -80,6 +80,8 @@ def plot(path: Path, presets: dict[str, tuple[float, float, float]], peer: dict[
         draw.line([at(math.exp(x0), 0), at(math.exp(x1), 0)], fill="black")
         draw.line([at(math.exp(x0), 0), at(math.exp(x0), y1)], fill="black")
         draw.text((left + pad, 8), f"{name} (lower is better)", fill="black")
+        draw.text((left + pad, 22), "squares: pastiche after N steps", fill="firebrick")
+        draw.text((left + pad + 190, 22), "dots: stylegram's presets", fill="navy")
         draw.text((left + w // 2 - 60, h - 20), "time, pastiche 512-px steps (log)", fill="black")
         for tick in (1, 2, 5, 10, 20, 50, 100, 150):
             if x0 <= math.log(tick) <= x1:
@@ -90,7 +92,7 @@ def plot(path: Path, presets: dict[str, tuple[float, float, float]], peer: dict[
         for steps, v in peer.items():
             x, y = at(steps, v[panel])
             draw.rectangle([x - 4, y - 4, x + 4, y + 4], outline="firebrick", width=2)
-            draw.text((x + 6, y - 6), f"pastiche {steps}", fill="firebrick")
+            draw.text((x - 8, y + 7), str(steps), fill="firebrick")
         for name_, p in presets.items():
             x, y = at(p[0], p[1 + panel])
             draw.ellipse([x - 5, y - 5, x + 5, y + 5], fill="navy")
