@@ -21,16 +21,18 @@ Report = Callable[[dict[str, float], Tensor], None]
 
 
 def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Optimizer = "lbfgs",
-             learning_rate: float = 0.02, history: int = 50, report: Report) -> Tensor:
+             learning_rate: float = 0.02, history: int = 50, history_dtype: torch.dtype | None = None,
+             report: Report) -> Tensor:
     """Run `steps` optimiser steps on the pixels of `image` and return the result.
 
-    `history` is L-BFGS's number of remembered steps: each costs two image-sized vectors.
+    `history` is L-BFGS's number of remembered steps: each costs two image-sized vectors, kept
+    in `history_dtype` (default: the image's).
 
     Raises ValueError if J stops being finite.
     """
     image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views the gradient flat
     adam = torch.optim.Adam([image], lr=learning_rate) if optimizer == "adam" else None
-    lbfgs = LBFGS(history)
+    lbfgs = LBFGS(history, history_dtype)
     scale: float | None = None
     for step in range(steps):
         image.grad = None

@@ -27,6 +27,9 @@ from .schedule import schedule
 # 4 GB with smaller figures peaked at 6.4 GB, so these err high.
 NETWORK_BYTES_PER_PIXEL = {"bf16": 2500, "fp32": 5000}
 PIXEL_BYTES = 12  # one full-size RGB image in fp32
+# Tiled scales keep L-BFGS's pairs in bf16 (transfer/lbfgs.py): half the bytes of the largest
+# full-size cost, so that big outputs get bigger tiles and less halo work.
+TILED_PAIR_BYTES = 6
 # Full-size images alive at once besides L-BFGS's history: the image, its gradient, the content,
 # L-BFGS's direction and previous gradient, the warm start and the TV term's temporaries.
 WORKING_IMAGES = 16
@@ -42,12 +45,14 @@ class ScalePlan:
     size: Size
     steps: int
     core: int | None  # tile core side in pixels, or None for the whole image at once
-    history: int  # L-BFGS history length
+    history: int  # L-BFGS history length; a tiled scale keeps it in bf16
     peak: int  # estimated bytes
 
     def describe(self) -> str:
         how = "whole" if self.core is None else f"tiles of {self.core} px + halo"
-        return f"{self.size[0]}×{self.size[1]}: {self.steps} steps, {how}, history {self.history}, ~{gb(self.peak)}"
+        kept = "" if self.core is None else " in bf16"
+        return (f"{self.size[0]}×{self.size[1]}: {self.steps} steps, {how}, history {self.history}{kept},"
+                f" ~{gb(self.peak)}")
 
 
 def gb(n: float) -> str:
@@ -96,7 +101,7 @@ def _whole_peak(pixels: int, precision: str, history: int) -> int:
 
 
 def _tiled_peak(pixels: int, tile: int, precision: str, history: int) -> int:
-    full = pixels * (PIXEL_BYTES * (WORKING_IMAGES + 2 * history) + CONTENT_TARGET_BYTES_PER_PIXEL)
+    full = pixels * (PIXEL_BYTES * WORKING_IMAGES + TILED_PAIR_BYTES * 2 * history + CONTENT_TARGET_BYTES_PER_PIXEL)
     return BASELINE + tile * tile * NETWORK_BYTES_PER_PIXEL[precision] + full
 
 

@@ -281,4 +281,5 @@ class _Job:
         return optimize(image.to(self.device), steps, objective.objective(network, targets, self.weights, tiles,
                                                                           self.extra_terms),
                         optimizer=config.optimizer, learning_rate=config.learning_rate, history=scale.history,
+                        history_dtype=torch.bfloat16 if scale.core is not None else None,
                         report=report)
