@@ -45,7 +45,7 @@ def main() -> None:
     if "tubingen" in args.only:
         ours = stylize(content, [starry], StyleConfig(size=512, seed=0), model=model)
         ref = Image.open(shared_data("reference", "tubingen_starry_jcjohnson.png")).convert("RGB")
-        row([content, ours, ref], ["content", "stylegram, defaults, ~20 s on 2 CPU cores",
+        row([content, ours, ref], ["content", "stylegram, defaults, ~14 s on 2 CPU cores",
                                    "jcjohnson/neural-style, 1000 its on a GPU"]).save(OUT / "tubingen_starry.jpg", quality=88)
     if "colors" in args.only:
         lum = stylize(content, [starry], StyleConfig(size=512, seed=0, preserve_colors="luminance"), model=model)
