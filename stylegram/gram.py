@@ -20,31 +20,16 @@ def gram_matrix(features: Tensor) -> Tensor:
     if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
         # Laid out to match channels-last features, without a copy, so that the gradient comes
         # back in their layout: mixing layouts in the backward pass costs more than the matmul.
-        return _Gram.apply(features.permute(0, 2, 3, 1).reshape(b, -1, c), True)  # (B, H·W, C)
-    return _Gram.apply(features.reshape(b, c, -1), False)  # (B, C, H·W)
-
-
-class _Gram(torch.autograd.Function):
-    """G = AᵀA for positions-first A (B, N, C), or AAᵀ for channels-first A (B, C, N).
-
-    Autograd would differentiate the product as two matmuls and an add; ∂A = A·(∂G + ∂Gᵀ)
-    (or (∂G + ∂Gᵀ)·A) is one matmul, and the largest layer's add was 3 % of a step.
-    """
-
-    @staticmethod
-    def forward(ctx, a: Tensor, positions_first: bool) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(a)
-        ctx.positions_first = positions_first
-        # One 2-D product per image: a batched bf16 product copied the transposed operand
-        # first, six times slower (36 ms against 6 ms for relu1_1 at 512 px).
-        g = torch.stack([x.t() @ x if positions_first else x @ x.t() for x in a])
-        return g.to(torch.promote_types(g.dtype, torch.float32))
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        (a,) = ctx.saved_tensors
-        sym = (grad + grad.transpose(1, 2)).to(a.dtype)
-        return (a @ sym if ctx.positions_first else sym @ a), None
+        a = features.permute(0, 2, 3, 1).reshape(b, -1, c)  # (B, H·W, C)
+        products = [x.t() @ x for x in a]
+    else:
+        products = [x @ x.t() for x in features.reshape(b, c, -1)]  # (C, H·W) each
+    # One 2-D product per image: torch's batched bf16 product copied the transposed operand
+    # first, six times slower (36 ms against 6 ms for relu1_1 at 512 px). Autograd's own
+    # backward, not a custom one: Python code inside the backward pass is where a Ctrl-C
+    # landed in a run that then never exited.
+    g = torch.stack(products)
+    return g.to(torch.promote_types(g.dtype, torch.float32))
 
 
 def mean_gram(features: Tensor, mask: Tensor | None = None) -> Tensor:
