@@ -2,7 +2,7 @@
 pastiche after 50, 100 and 150 steps on the pairs of pastiche_grid.json.
 
     python benchmarks/bench_grid.py [--presets draft normal high] [--preset-pairs 4] [--plot FILE]
-                                    [--images DIR]
+                                    [--images DIR] [--compared-only]
 
 Prints, measured in this run:
   1. pastiche's 512-px L-BFGS step (the unit of time), and each preset's time in those steps;
@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--preset-pairs", type=int, default=4, help="pairs (one per photo) for the other presets")
     parser.add_argument("--plot", type=Path, help="draw time against the gaps to this PNG")
     parser.add_argument("--images", type=Path, help="keep every output here")
+    parser.add_argument("--compared-only", action="store_true", help="only the pairs pastiche_grid.json has")
     args = parser.parse_args()
     peer_scores = json.loads(RESULTS.read_text())["pairs"] if RESULTS.exists() else {}
     model = load_vgg()
@@ -119,6 +120,8 @@ def main() -> None:
     rows = {}
     for photo in PHOTOS:
         for painting in PAINTINGS:
+            if args.compared_only and pair_key(photo, painting) not in peer_scores:
+                continue
             seconds, content, style = run_pair(model, photo, painting, "normal", args.images)
             rows[photo, painting] = (seconds / step, content, style)
             theirs = peer_scores.get(pair_key(photo, painting), {}).get("150")

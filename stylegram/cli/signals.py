@@ -17,6 +17,9 @@ def _raise_terminated(signum, frame) -> None:
 
 def install() -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
+    # Ctrl-C raises KeyboardInterrupt even when whatever started us ignored SIGINT (Python then
+    # leaves it ignored): the suite's run of a stylize child under pytest never stopped on Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def interrupted_exit_code(stop: BaseException) -> int:

@@ -104,7 +104,7 @@ def test_ctrl_c_saves_the_current_image_and_exits_130(content_path, style_path, 
     proc = subprocess.Popen(
         [sys.executable, "-m", "stylegram", "stylize", str(content_path), str(style_path), "-o", str(out),
          "--size", "96", "--iterations", "100000", "--scales", "2", "--save-every", "1", "-q"],
-        stderr=subprocess.PIPE, text=True, env=env)
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
     frame = tmp_path / "out_0002.png"
     deadline = time.monotonic() + 120
     while not frame.exists() and time.monotonic() < deadline and proc.poll() is None:
