@@ -17,8 +17,8 @@ def _raise_terminated(signum, frame) -> None:
 
 def install() -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
-    # Ctrl-C raises KeyboardInterrupt even when whatever started us ignored SIGINT (Python then
-    # leaves it ignored): the suite's run of a stylize child under pytest never stopped on Ctrl-C.
+    # Ctrl-C raises KeyboardInterrupt even when whatever started us ignored SIGINT: Python then
+    # leaves it ignored, and a Ctrl-C would never stop the job or save its image.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
