@@ -30,10 +30,13 @@ def test_gram_matrix_by_hand_on_integers():
     assert gram_matrix(a)[0].tolist() == [[5.0, -2.0], [-2.0, 1.0]]
 
 
+@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_gram_matrix_gradient_matches_finite_differences_in_either_layout(layout):
-    # The Gram has its own backward (one matmul): checked against finite differences in fp64.
-    a = _tiny(8, c=4, h=3, w=5).double().contiguous(memory_format=layout).requires_grad_(True)
+def test_gram_matrix_gradient_matches_finite_differences_in_either_layout(layout, batch):
+    # The Gram's backward is one product with a stop-gradient operand (gram._symmetric_product):
+    # checked against finite differences in fp64, for one image (reshaped) and two (unbound).
+    a = torch.randn(batch, 4, 3, 5, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    a = a.contiguous(memory_format=layout).requires_grad_(True)
     assert torch.autograd.gradcheck(gram_matrix, (a,))
 
 
