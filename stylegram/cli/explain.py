@@ -7,7 +7,7 @@ import sys
 
 from ..units.config import ExplainConfig
 from .options import add_config_options, config_from_args
-from .units import add_io_options, output_folder, scan_folder
+from .units import add_io_options, output_folder, scan_units
 
 
 def add_parser(sub) -> None:
@@ -35,11 +35,9 @@ def run(args: argparse.Namespace) -> int:
                          f"{config.style_size}; at least {need} px a side is needed")
     vgg = load_vgg(config.weights)
     found = style_components(vgg, style, config.layers, top=config.channels, pairs=config.pairs)
-    result = scan_folder(args, config, vgg, config.layers)
-    hits = {}
-    for layer in found:
-        shown = layer.units()
-        hits[layer.layer] = dict(zip(shown, result.top(layer.layer, shown, config.top)))
+    shown = {layer.layer: layer.units() for layer in found}
+    result = scan_units(args, config, vgg, shown)
+    hits = {name: dict(zip(units, result.top(name, units, config.top))) for name, units in shown.items()}
     write_style_report(out, args.style, style, found, hits, PatchCutter(result.size), vgg)
     if not args.quiet:
         print(f"open {out / 'index.html'}", file=sys.stderr)

@@ -23,14 +23,14 @@ def add_io_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (made if missing)")
     p.add_argument("--cache", metavar="DIR", help="activation cache (default: OUTDIR/.cache)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="scan on a Dask cluster: its scheduler's address (default: $STYLEGRAM_SCHEDULER, else here)")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("units", help="top-activating image patches per VGG unit (Zeiler & Fergus)",
                        description="For each unit (channel) of each layer, find the image patches that excite it most.")
     add_io_options(p)
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="scan on a Dask cluster: its scheduler's address (default: $STYLEGRAM_SCHEDULER, else here)")
     add_config_options(p, UnitsConfig)
     p.set_defaults(run=run)
 
@@ -111,7 +111,17 @@ def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers):
     return result
 
 
-def scan_on_scheduler(args: argparse.Namespace, config: UnitsConfig, units: dict[str, list[int]], scheduler: str):
+def scan_units(args: argparse.Namespace, config: ScanConfig, vgg, units: dict[str, list[int]], rank: str = "max"):
+    """Scan `args.images` for `units`, on the Dask cluster of --scheduler (or $STYLEGRAM_SCHEDULER)
+    if one is given, else here. Either result answers `top(layer, units[layer], config.top, rank=rank)`."""
+    scheduler = args.scheduler or os.environ.get("STYLEGRAM_SCHEDULER")
+    if scheduler:
+        return scan_on_scheduler(args, config, units, scheduler, rank)
+    return scan_folder(args, config, vgg, list(units))
+
+
+def scan_on_scheduler(args: argparse.Namespace, config: ScanConfig, units: dict[str, list[int]], scheduler: str,
+                      rank: str):
     """The same scan in parts on a Dask cluster (stylegram.batch.scan); the images travel as bytes."""
     from ..batch.cluster import connect
     from ..batch.scan import ScanSpec, scan_on_cluster
@@ -122,7 +132,7 @@ def scan_on_scheduler(args: argparse.Namespace, config: UnitsConfig, units: dict
     client = connect(scheduler)
     output_folder(args).mkdir(parents=True, exist_ok=True)
     progress = Progress(len(paths), unit="images", quiet=args.quiet, desc="scan")
-    spec = ScanSpec(tuple(config.layers), units, config.top, config.rank, config.size, config.precision,
+    spec = ScanSpec(tuple(units), units, config.top, rank, config.size, config.precision,
                     config.batch_size, config.max_outside, config.weights)
     try:
         result = scan_on_cluster(client, paths, spec, callback=lambda done, _: progress.update(done))
@@ -149,9 +159,7 @@ def run(args: argparse.Namespace) -> int:
     vgg = load_vgg(config.weights)
     units = {layer: parse_units(config.units, vgg.info[layer].channels, layer) for layer in config.layers}
     start = time.perf_counter()
-    scheduler = args.scheduler or os.environ.get("STYLEGRAM_SCHEDULER")
-    result = scan_on_scheduler(args, config, units, scheduler) if scheduler else scan_folder(args, config, vgg,
-                                                                                               config.layers)
+    result = scan_units(args, config, vgg, units, config.rank)
     hits = {layer: result.top(layer, units[layer], config.top, rank=config.rank) for layer in config.layers}
     optimized = _optimize(args, config, vgg, units) if config.optimize else None
     write_units_report(args.output, result, hits, rank=config.rank, top=config.top, optimized=optimized)

@@ -30,3 +30,17 @@ def test_units_cli_with_a_scheduler_that_does_not_answer(folder, tmp_path, capsy
     code = cli.main(["units", "--images", str(folder), "-o", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"])
     err = capsys.readouterr().err
     assert code == 1 and "--scheduler tcp://127.0.0.1:9: no answer within" in err and err.count("\n") == 1
+
+
+def test_explain_style_through_the_cluster_shows_the_local_scans_patches(client, folder, cache_dir, style_path,
+                                                                         tmp_path, capsys):
+    import json
+
+    common = [str(style_path), "--images", str(folder), "--size", str(SCAN_SIZE), "--precision", "fp32",
+              "--layers", "relu2_1", "relu3_1", "--style-size", "128", "--top", "3", "-q"]
+    assert cli.main(["explain-style", *common, "-o", str(tmp_path / "here"), "--cache", str(cache_dir)]) == 0
+    assert cli.main(["explain-style", *common, "-o", str(tmp_path / "there"),
+                     "--scheduler", client.scheduler.address]) == 0, capsys.readouterr().err
+    here, there = (json.loads((tmp_path / name / "explain.json").read_text()) for name in ("here", "there"))
+    assert there == here and any(layer["channels"] for layer in here["layers"])
+    assert (tmp_path / "there" / "explain_relu3_1.png").read_bytes() == (tmp_path / "here" / "explain_relu3_1.png").read_bytes()
