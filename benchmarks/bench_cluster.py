@@ -3,6 +3,7 @@ client and of a worker, at 2,000 and 20,000 images.
 
     PYTHONPATH=. python3 benchmarks/bench_cluster.py [--counts 2000 20000] [--size 224]
     PYTHONPATH=. python3 benchmarks/bench_cluster.py --counts 40 --size 64      # a quick try
+    PYTHONPATH=. python3 benchmarks/bench_cluster.py --counts 20000 --engines cluster   # memory only
 
 The image sets are made from ../shared/data/imagenet-sample by random crops and flips, in a
 temporary folder. Each measurement runs in a fresh process, so that one run's peak resident
@@ -97,6 +98,7 @@ def main() -> None:
                         help="the sample to crop and flip (default: ../shared/data/imagenet-sample)")
     parser.add_argument("--counts", nargs="+", type=int, default=[2000, 20000])
     parser.add_argument("--size", type=int, default=224, help="scan size (default: 224)")
+    parser.add_argument("--engines", nargs="+", choices=("local", "cluster"), default=["local", "cluster"])
     parser.add_argument("--measure", nargs=2, metavar=("MODE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     sample = args.images or shared_data("imagenet-sample")
@@ -110,7 +112,7 @@ def main() -> None:
         for n in args.counts:
             folder = Path(tmp) / str(n)
             mb_per_image = sum(p.stat().st_size for p in make_images(sample, n, folder)) / n / 1e6
-            for mode in ("local", "cluster"):
+            for mode in args.engines:
                 out = subprocess.run([sys.executable, __file__, "--size", str(args.size), "--measure", mode,
                                       str(folder)], capture_output=True, text=True, check=True)
                 rows.append((n, mode, json.loads(out.stdout.strip().splitlines()[-1])))
@@ -121,10 +123,11 @@ def main() -> None:
         worker = f"{r['worker_mb']:.0f}" if r["worker_mb"] else "-"
         name = "local (1 process)" if mode == "local" else "LocalCluster 2×1"
         print(f"| {n} | {name} | {r['seconds']:.1f} | {n / r['seconds']:.1f} | {r['client_mb']:.0f} | {worker} |")
-    local = [n / r["seconds"] for n, mode, r in rows if mode == "local"][-1]
-    print(f"\nOn paper, N machines like this one scan about N × {local:.1f} images/s: the scan is compute-bound,"
-          f" and the client sends each image's bytes once ({mb_per_image:.2f} MB here), so 1 Gbit/s carries"
-          f" {125 / mb_per_image:.0f} images/s.")
+    local = [n / r["seconds"] for n, mode, r in rows if mode == "local"][-1:]
+    if local:
+        print(f"\nOn paper, N machines like this one scan about N × {local[0]:.1f} images/s: the scan is compute-bound,"
+              f" and the client sends each image's bytes once ({mb_per_image:.2f} MB here), so 1 Gbit/s carries"
+              f" {125 / mb_per_image:.0f} images/s.")
 
 
 if __name__ == "__main__":
