@@ -44,3 +44,20 @@ def test_explain_style_through_the_cluster_shows_the_local_scans_patches(client,
     here, there = (json.loads((tmp_path / name / "explain.json").read_text()) for name in ("here", "there"))
     assert there == here and any(layer["channels"] for layer in here["layers"])
     assert (tmp_path / "there" / "explain_relu3_1.png").read_bytes() == (tmp_path / "here" / "explain_relu3_1.png").read_bytes()
+
+
+def test_the_scheduler_forgets_each_part_once_it_is_merged(vgg, client, folder):
+    # A merge that took its parts as futures kept every part's task, its images' bytes included,
+    # on the scheduler until the end: memory that grew with the number of images.
+    spec = ScanSpec(("relu1_2",), {"relu1_2": [0, 1]}, 2, size=SCAN_SIZE, precision="fp32")
+
+    def parts_known(dask_scheduler) -> int:
+        return sum(1 for key in dask_scheduler.tasks if str(key).startswith("scan_part"))
+
+    known = []
+    result = scan_on_cluster(client, list_images(folder), spec, part=1,
+                             callback=lambda done, total: known.append(client.run_on_scheduler(parts_known)))
+    assert len(known) == 14 and result.n_read == 12
+    # Two parts per worker thread in flight, one finished part waiting for a partner, the one in
+    # hand, and one whose release the scheduler may not have processed yet; before, all 14.
+    assert max(known) <= 2 * 2 + 3, known
