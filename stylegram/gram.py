@@ -50,11 +50,15 @@ def _symmetric_product(a: Tensor) -> Tensor:
 
     Autograd's own backward for aᵀa differentiates both operands apart: two (N, C) products, one
     of them transposed, and their sum, a third of a step's Gram time in all at 512 px. Here one
-    operand is detached, h = aᵀ·stop(a), so the only gradient is a·dh; and g = h + hᵀ − stop(h)
+    operand is detached, h = stop(a)ᵀ·a, so the only gradient is stop(a)·dh; and g = h + hᵀ − stop(h)
     has g's value (aᵀa is symmetric) with dh = dG + dGᵀ, the full derivative of aᵀa.
+    First derivatives only: the stop-gradient makes second derivatives wrong, and nothing here
+    takes them.
     """
     dtype = torch.promote_types(a.dtype, torch.float32)
     if not a.requires_grad:
         return (a.t() @ a).to(dtype)
-    h = (a.detach().t() @ a).to(dtype)  # the sum below in fp32 at least, so it adds no rounding
+    # In fp32 at least: the sum below then gives h back exactly where h is symmetric, as the
+    # products here give it, and within an ulp where a library's product is not.
+    h = (a.detach().t() @ a).to(dtype)
     return h + h.t() - h.detach()

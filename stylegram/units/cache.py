@@ -45,6 +45,8 @@ class LayerStats:
         h, w = features.shape[-2:]
         if eligible is None:
             eligible = torch.ones(h, w, dtype=torch.bool)
+        if tuple(eligible.shape) != (h, w):
+            raise ValueError(f"the eligible positions are {tuple(eligible.shape)}, the feature map {(h, w)}")
         rows, cols = eligible.any(dim=1).nonzero()[:, 0], eligible.any(dim=0).nonzero()[:, 0]
         y0, x0, y1, x1 = (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1) if len(rows) else (0,) * 4
         mean = _by_position(features).mean(dim=1)

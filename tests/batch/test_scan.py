@@ -43,7 +43,8 @@ def test_explain_style_through_the_cluster_shows_the_local_scans_patches(client,
                      "--scheduler", client.scheduler.address]) == 0, capsys.readouterr().err
     here, there = (json.loads((tmp_path / name / "explain.json").read_text()) for name in ("here", "there"))
     assert there == here and any(layer["channels"] for layer in here["layers"])
-    assert (tmp_path / "there" / "explain_relu3_1.png").read_bytes() == (tmp_path / "here" / "explain_relu3_1.png").read_bytes()
+    for name in ("explain_relu2_1.png", "explain_relu3_1.png", "index.html"):
+        assert (tmp_path / "there" / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
 
 
 def test_the_scheduler_forgets_each_part_once_it_is_merged(vgg, client, folder):
