@@ -1,6 +1,8 @@
 """Unit scans on a cluster: the same hits as a local scan, in parts merged in a tree."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stylegram import cli
@@ -34,8 +36,6 @@ def test_units_cli_with_a_scheduler_that_does_not_answer(folder, tmp_path, capsy
 
 def test_explain_style_through_the_cluster_shows_the_local_scans_patches(client, folder, cache_dir, style_path,
                                                                          tmp_path, capsys):
-    import json
-
     common = [str(style_path), "--images", str(folder), "--size", str(SCAN_SIZE), "--precision", "fp32",
               "--layers", "relu2_1", "relu3_1", "--style-size", "128", "--top", "3", "-q"]
     assert cli.main(["explain-style", *common, "-o", str(tmp_path / "here"), "--cache", str(cache_dir)]) == 0
