@@ -42,31 +42,26 @@ class LayerStats:
     def of(features: Tensor, eligible: Tensor | None = None) -> "LayerStats":
         """From activations (n, C, H, W) of one layer, recorded in fp32; the max is taken over
         the positions where `eligible` (H, W) is true, the mean over all."""
-        h, w = features.shape[-2:]
+        n, c, h, w = features.shape
         if eligible is None:
             eligible = torch.ones(h, w, dtype=torch.bool)
         if tuple(eligible.shape) != (h, w):
             raise ValueError(f"the eligible positions are {tuple(eligible.shape)}, the feature map {(h, w)}")
+        # (n, H, W, C) in fp32: the order channels-last features (the bf16 network's) lie in
+        # memory, so that reducing over positions reads memory in order.
+        positions = features.permute(0, 2, 3, 1).float()
+        mean = positions.reshape(n, -1, c).mean(dim=1)
         rows, cols = eligible.any(dim=1).nonzero()[:, 0], eligible.any(dim=0).nonzero()[:, 0]
-        y0, x0, y1, x1 = (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1) if len(rows) else (0,) * 4
-        mean = _by_position(features).mean(dim=1)
+        y0, y1, x0, x1 = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1) if len(rows) else (0,) * 4
         if len(rows) and bool(eligible[y0:y1, x0:x1].all()):
             # A rectangle (the border rule always gives one): the max over that window, with its
             # position mapped back to the whole map. Row-major in both, so ties resolve alike; a
             # quarter of a scan's time went to masking a full-size fp32 copy instead.
-            best, where = _by_position(features[..., y0:y1, x0:x1]).max(dim=1)
+            best, where = positions[:, y0:y1, x0:x1].reshape(n, -1, c).max(dim=1)
             where = (where // (x1 - x0) + y0) * w + where % (x1 - x0) + x0
         else:
-            best, where = _by_position(features).masked_fill(~eligible.flatten()[:, None], -torch.inf).max(dim=1)
+            best, where = positions.reshape(n, -1, c).masked_fill(~eligible.flatten()[:, None], -torch.inf).max(dim=1)
         return LayerStats(best.numpy(), where.int().numpy(), mean.numpy())
-
-
-def _by_position(features: Tensor) -> Tensor:
-    """(n, C, H, W) as fp32 (n, H·W, C), positions in row-major order, copied in the order the
-    features lie in memory (channels-last from the bf16 network): reducing over positions then
-    reads memory in order."""
-    n, c = features.shape[:2]
-    return features.permute(0, 2, 3, 1).float().reshape(n, -1, c)
 
 
 @dataclass(frozen=True)
