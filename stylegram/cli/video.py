@@ -35,9 +35,9 @@ def _job(args, info, styles, style: StyleConfig, video: VideoConfig) -> dict:
 
     source = ({"folder": str(info.path.resolve()), "frames": [p.name for p in info.frame_paths]}
               if info.frame_paths else file_id(info.path))
-    frame_settings = ("temporal_weight", "frame_iterations", "passes", "flow", "start", "duration", "fps")
+    frame_settings = {k: v for k, v in dataclasses.asdict(video).items() if k != "work_dir"}  # where, not what
     return {"input": source, "styles": [file_id(s) for s in styles], "style": dataclasses.asdict(style),
-            "video": {k: getattr(video, k) for k in frame_settings}}
+            "video": frame_settings}
 
 
 def _prepare(args):

@@ -20,6 +20,9 @@ class VideoConfig:
         metavar="N")
     passes: int = option(1, "sweeps over the clip, alternately forward and backward (Ruder et al.'s multi-pass)",
                          min=1, max=20, metavar="N")
+    long_term: tuple[int, ...] | None = option(
+        None, "also hold each frame to the frames this many back where the previous one did not see it,"
+              " e.g. 2 4 (Ruder et al.'s long-term consistency)", min=2, max=100, metavar="K")
     flow: Literal["fast", "medium", "fine"] = option("medium", "DIS optical flow preset")
     start: float = option(0.0, "first second of the input to take", min=0, metavar="S")
     duration: float | None = option(None, "seconds of the input to take (default: to the end)", positive=True,

@@ -63,7 +63,7 @@ def warp(image: np.ndarray, f: np.ndarray) -> np.ndarray:
 
 
 def consistency(backward: np.ndarray, forward: np.ndarray, *, frames: tuple[np.ndarray, np.ndarray] | None = None,
-                smooth: float = 1.0) -> np.ndarray:
+                boundaries: bool = True, smooth: float = 1.0) -> np.ndarray:
     """Per-pixel weight c in [0, 1] of frame i, for the warp of frame i−1 onto it.
 
     `backward` is the flow i → i−1 and `forward` the flow i−1 → i. After Ruder et al. (2016),
@@ -76,6 +76,7 @@ def consistency(backward: np.ndarray, forward: np.ndarray, *, frames: tuple[np.n
     Departure: given `frames` (frame i, frame i−1), pixels where frame i−1 warped by the flow
     differs from frame i by more than PHOTOMETRIC (mean over RGB in [0, 1]) are 0 too: DIS's smooth
     flow passes the round trip behind a moving object, and the warp would drag the object along.
+    `boundaries=False` leaves the motion-boundary check out.
     """
     cv2 = _cv2()
     w = backward
@@ -83,7 +84,7 @@ def consistency(backward: np.ndarray, forward: np.ndarray, *, frames: tuple[np.n
     round_trip = _sq(w_hat + w) > 0.01 * (_sq(w_hat) + _sq(w)) + 0.5
     du_dy, du_dx = np.gradient(w[..., 0])
     dv_dy, dv_dx = np.gradient(w[..., 1])
-    boundary = du_dx ** 2 + du_dy ** 2 + dv_dx ** 2 + dv_dy ** 2 > 0.01 * _sq(w) + 0.002
+    boundary = (du_dx ** 2 + du_dy ** 2 + dv_dx ** 2 + dv_dy ** 2 > 0.01 * _sq(w) + 0.002) & boundaries
     h, wd = w.shape[:2]
     map_x, map_y = _sample_grid(w)
     outside = (map_x < -0.5) | (map_x > wd - 0.5) | (map_y < -0.5) | (map_y > h - 0.5)

@@ -6,8 +6,11 @@ content frame, and a temporal loss holds it to that warp wherever the flow is re
 
     J_temporal = w · mean_{x, channel} c(x) · (G(x) − ω(x))²      (Ruder et al., Eq. 7)
 
-with ω the warped previous result and c the consistency weight of flow.consistency. The first
-frame gets the full coarse-to-fine schedule; the others `frame_iterations` steps at full size.
+with ω the warped previous result and c the consistency weight of flow.consistency. With
+long-term terms (`long_term`, frames i−k further back) there is one such term per earlier frame,
+each weighted so that a pixel is held to the most recent frame that saw it reliably (Eqs. 8–9).
+The first frame gets the full coarse-to-fine schedule; the others `frame_iterations` steps at
+full size.
 Nothing here prints: each finished frame goes to a callback as a `FrameDone` event.
 """
 from __future__ import annotations
@@ -58,15 +61,31 @@ def _to_tensor(a: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].float()
 
 
-def temporal_term(warped: Tensor, weight_map: Tensor, weight: float) -> ExtraTerms:
-    """J_temporal for `stylize`'s extra_terms: `warped` (1, 3, H, W), `weight_map` c (1, 1, H, W)."""
+def temporal_term(targets: Sequence[tuple[Tensor, Tensor]], weight: float) -> ExtraTerms:
+    """J_temporal for `stylize`'s extra_terms: a sum over (ω, c) pairs, each an earlier result
+    warped onto this frame (1, 3, H, W) and its weight map (1, 1, H, W)."""
 
     def terms(image: Tensor, box: Box) -> dict[str, Tensor]:
-        target, c = crop(warped, box).to(image.device), crop(weight_map, box).to(image.device)
-        assert target.shape[-2:] == image.shape[-2:], "the temporal loss runs at full size only"
-        return {"temporal": weight * (c * (image.float() - target).pow(2)).mean()}
+        total = image.new_zeros((), dtype=torch.float32)
+        for warped, weight_map in targets:
+            target, c = crop(warped, box).to(image.device), crop(weight_map, box).to(image.device)
+            assert target.shape[-2:] == image.shape[-2:], "the temporal loss runs at full size only"
+            total = total + (c * (image.float() - target).pow(2)).mean()
+        return {"temporal": weight * total}
 
     return terms
+
+
+def long_term_weights(maps: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Ruder et al.'s Eq. 9: the weights of the terms to frames i−j for j ∈ J in increasing order,
+    from each one's consistency c^(i−j,i): c_long = max(c^(i−j,i) − Σ_{k∈J, k<j} c^(i−k,i), 0).
+    The nearest frame keeps its own map; a pixel falls to a frame further back only where every
+    nearer frame failed to see it."""
+    out, seen = [], np.zeros_like(maps[0])
+    for c in maps:
+        out.append(np.maximum(c - seen, 0))
+        seen = seen + c
+    return out
 
 
 @dataclass
@@ -82,31 +101,40 @@ class _Clip:
     model: VGG
 
 
-def _warm_start(clip: _Clip, j: int, neighbour: int, done: dict[int, Image.Image],
+def _warm_start(clip: _Clip, j: int, sources: list[int], done: dict[int, Image.Image],
                 earlier: Image.Image | None) -> tuple[Tensor, ExtraTerms]:
-    """The start image and temporal term of frame j, from the finished frame `neighbour`."""
-    back = flow_.flow(clip.arrays[j], clip.arrays[neighbour], clip.video.flow)  # j -> neighbour
-    fwd = flow_.flow(clip.arrays[neighbour], clip.arrays[j], clip.video.flow)
-    warped = flow_.warp(to_array(done[neighbour]), back)  # (H, W, 3)
-    c = flow_.consistency(back, fwd, frames=(clip.arrays[j], clip.arrays[neighbour]))[..., None]  # (H, W, 1)
-    # Disoccluded parts (Ruder's check, without the photometric one) start from the content (first
-    # pass) or this frame's last pass. Where only the photometric check fails (a flow that is
-    # roughly right on a deforming object) the warp is a better start than the photo: it keeps
-    # the style's texture, and with c = 0 there the content loss is free to correct it.
+    """The start image and temporal term of frame j, from finished frames `sources`: the previous
+    frame of the sweep, then any long-term ones, nearest first."""
+    warps, maps, fills = [], [], []
+    for k in sources:
+        back = flow_.flow(clip.arrays[j], clip.arrays[k], clip.video.flow)  # j -> k
+        fwd = flow_.flow(clip.arrays[k], clip.arrays[j], clip.video.flow)
+        warps.append(flow_.warp(to_array(done[k]), back))  # (H, W, 3)
+        maps.append(flow_.consistency(back, fwd, frames=(clip.arrays[j], clip.arrays[k]))[..., None])  # (H, W, 1)
+        # Where the start may come from: only disocclusions (the round trip) and pixels entering
+        # the view start from the content (first pass) or this frame's last pass. Where only the
+        # motion-boundary or photometric check fails (a flow that is roughly right on a moving,
+        # deforming object) the warp is a better start than the photo: it carries the style's
+        # texture, and with c = 0 there the content loss is free to correct it.
+        fills.append(flow_.consistency(back, fwd, boundaries=False)[..., None])
     fill = to_array(earlier) if earlier is not None else clip.arrays[j]
-    c_fill = flow_.consistency(back, fwd)[..., None]
-    init = c_fill * warped + (1 - c_fill) * fill
-    return _to_tensor(init), temporal_term(_to_tensor(warped), _to_tensor(c), clip.video.temporal_weight)
+    init = fills[0] * warps[0] + (1 - fills[0]) * fill
+    weights = long_term_weights(maps)
+    for warped, c_long in zip(warps[1:], weights[1:]):  # seen reliably only further back: start from there
+        init = c_long * warped + (1 - c_long) * init
+    term = temporal_term([(_to_tensor(w), _to_tensor(c)) for w, c in zip(warps, weights)],
+                         clip.video.temporal_weight)
+    return _to_tensor(init), term
 
 
-def _one_frame(clip: _Clip, j: int, neighbour: int | None, done: dict[int, Image.Image],
+def _one_frame(clip: _Clip, j: int, sources: list[int], done: dict[int, Image.Image],
                earlier: Image.Image | None) -> Image.Image:
-    if clip.video.temporal_weight == 0 or (neighbour is None and earlier is None):
+    if clip.video.temporal_weight == 0 or (not sources and earlier is None):
         return stylize(clip.contents[j], clip.styles, clip.first, model=clip.model)
-    if neighbour is None:  # the first frame of a later pass: from its own last pass, no temporal term
+    if not sources:  # the first frame of a later pass: from its own last pass, no temporal term
         assert earlier is not None
         return stylize(clip.contents[j], clip.styles, clip.later, model=clip.model, init=_to_tensor(to_array(earlier)))
-    init, term = _warm_start(clip, j, neighbour, done, earlier)
+    init, term = _warm_start(clip, j, sources, done, earlier)
     return stylize(clip.contents[j], clip.styles, clip.later, model=clip.model, init=init, extra_terms=term)
 
 
@@ -127,20 +155,23 @@ def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[ImageLike], s
     later = dataclasses.replace(style, scales=1, iterations=video.frame_iterations, init="content")
     clip = _Clip(list(frames), [to_array(f) for f in frames], styles, style, later, video, model)
     passes = video.passes if video.temporal_weight > 0 else 1
+    offsets = (1, *sorted(set(video.long_term or ()) - {1}))
     last: dict[int, Image.Image] = {}
     for p in range(passes):
-        order = range(len(frames)) if p % 2 == 0 else range(len(frames) - 1, -1, -1)
+        step = 1 if p % 2 == 0 else -1
+        order = range(len(frames)) if step == 1 else range(len(frames) - 1, -1, -1)
         done: dict[int, Image.Image] = {}
-        neighbour = None
         for j in order:
             found = work.load(p, j)
             resumed, started = found is not None, time.perf_counter()
             if found is None:
-                found = _one_frame(clip, j, neighbour, done, last.get(j))
+                # The frames this one is held to: the previous one of the sweep, then those
+                # further back, as far as the sweep has gone.
+                sources = [j - step * k for k in offsets if j - step * k in done]
+                found = _one_frame(clip, j, sources, done, last.get(j))
                 work.save(p, j, found)
             done[j] = found
             if callback is not None:
                 callback(FrameDone(j, p, passes, time.perf_counter() - started, resumed, found))
-            neighbour = j
         last = done
     return [last[j] for j in range(len(frames))]
