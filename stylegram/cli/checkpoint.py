@@ -3,7 +3,10 @@
 The file is `.OUT.checkpoint` next to OUT, written atomically. It is keyed by the job: the
 settings and the bytes of every input. Rerunning the same command continues from it; a
 different command ignores it and, once it saves its own, replaces it. A finished job removes it.
-L-BFGS's history is not kept: the first steps after a resume rebuild it.
+It keeps L-BFGS's history too, so a resumed run takes the steps the uninterrupted one would
+have: without it, the first step after a resume was a short steepest-descent step, and a
+2048-px job resumed two steps before its end finished with a style gap 56 % worse. The file is
+as large as that history: up to 2 × history image-sized vectors (bf16 on tiled scales).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from ..image import write_atomic
 from ..transfer.config import StyleConfig
 from ..transfer.stylize import Iterate, Resume
 
-VERSION = 1
+VERSION = 2  # 2: with the optimiser's state
 
 
 def job_key(inputs: Sequence[str], config: StyleConfig) -> str:
@@ -37,7 +40,7 @@ class Checkpoint:
 
     def save(self, event: Iterate) -> None:
         state = {"version": VERSION, "key": self.key, "scale": event.scale, "step": event.step,
-                 "image": event.image}
+                 "image": event.image, "optimizer": event.optimizer}
         write_atomic(self.path, lambda f: torch.save(state, f))
 
     def load(self) -> Resume | None:
@@ -50,7 +53,7 @@ class Checkpoint:
             return None
         if not isinstance(state, dict) or state.get("version") != VERSION or state.get("key") != self.key:
             return None
-        return Resume(int(state["scale"]), int(state["step"]), state["image"])
+        return Resume(int(state["scale"]), int(state["step"]), state["image"], state.get("optimizer"))
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -21,8 +21,11 @@ class Progress:
     """Counts `total` units of work, shown as a tqdm bar on a terminal or as lines in a log."""
 
     def __init__(self, total: int, *, unit: str, quiet: bool = False, stream: IO[str] | None = None,
-                 desc: str = "") -> None:
+                 desc: str = "", done_before: float = 0.0) -> None:
+        """`done_before`: the share of the work an earlier, interrupted run did (a resumed job);
+        the time left is estimated from this run's own pace."""
         self.stream = stream or sys.stderr
+        self.done_before = done_before
         self.total, self.unit, self.quiet, self.n = total, unit, quiet, 0
         self.start = self._last = time.perf_counter()
         self._bar = None
@@ -59,7 +62,8 @@ class Progress:
     def _line(self, now: float) -> str:
         elapsed = now - self.start
         done = self._fraction if self._fraction is not None else self.n / self.total
-        left = f", about {elapsed / done * (1 - done):.0f} s left" if 0 < self.n < self.total and done > 0 else ""
+        pace = done - self.done_before  # the share done in this run, in `elapsed` seconds
+        left = f", about {elapsed / pace * (1 - done):.0f} s left" if 0 < self.n < self.total and pace > 0 else ""
         label = f"{self._label}: " if self._label else ""
         return f"{label}{self.unit} {self.n}/{self.total} ({elapsed:.0f} s{left}) {self._extra}".rstrip()
 

@@ -46,13 +46,13 @@ def _inputs(args: argparse.Namespace, config: StyleConfig) -> list[str]:
 
 
 def work_done(plans, step: int) -> float:
-    """The share of a job's work done after `step` steps: a step costs its scale's pixels."""
+    """The share of a job's work done after `step` steps: a step costs its scale's `step_cost`."""
     done = total = 0.0
     before = 0
     for scale in plans:
-        pixels = scale.size[0] * scale.size[1]
-        done += pixels * min(scale.steps, max(0, step - before))
-        total += pixels * scale.steps
+        cost = scale.step_cost()
+        done += cost * min(scale.steps, max(0, step - before))
+        total += cost * scale.steps
         before += scale.steps
     return done / total if total else 1.0
 
@@ -91,8 +91,9 @@ def _prepare(args: argparse.Namespace) -> StyleConfig:
 class _Run:
     """What the CLI does at each step: progress, frames, checkpoints; and after a Ctrl-C."""
 
-    def __init__(self, args: argparse.Namespace, config: StyleConfig, plans, checkpoint) -> None:
+    def __init__(self, args: argparse.Namespace, config: StyleConfig, plans, checkpoint, resumed_at: int) -> None:
         self.args, self.config, self.plans, self.checkpoint = args, config, plans, checkpoint
+        self.resumed_at = resumed_at  # steps done by an earlier, interrupted run
         self.progress = None  # made at the first step, so an early error has no empty bar before it
         self.last = None
 
@@ -106,7 +107,8 @@ class _Run:
         if event.step == sum(p.steps for p in self.plans[: event.scale + 1]):
             release_freed_memory()  # this scale is done: its memory goes back before the next one's
         if self.progress is None:
-            self.progress = Progress(event.total_steps, unit="step", quiet=args.quiet)
+            self.progress = Progress(event.total_steps, unit="step", quiet=args.quiet,
+                                     done_before=work_done(self.plans, self.resumed_at))
         self.progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses,
                              fraction=work_done(self.plans, event.step))
         if args.save_every and event.step % args.save_every == 0:
@@ -153,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     resume = checkpoint.load()
     if resume is not None and not args.quiet:
         print(f"resuming from {checkpoint.path.name}: step {resume.step}, scale {resume.scale + 1}", file=sys.stderr)
-    steps = _Run(args, config, plans, checkpoint)
+    steps = _Run(args, config, plans, checkpoint, resume.step if resume is not None else 0)
     try:
         result = stylize(args.content, args.styles, config, callback=steps.on_step, resume=resume)
     except KeyboardInterrupt as stop:

@@ -40,6 +40,17 @@ class LBFGS:
         self.last = (grad.clone(), step)
         return step
 
+    def state(self) -> dict:
+        """What the next step depends on, to resume it exactly: references, not copies (the
+        tensors held here are never changed in place, only replaced)."""
+        return {"pairs": list(self.pairs), "h_diag": self.h_diag, "last": self.last}
+
+    def restore(self, state: dict, device: torch.device | str) -> None:
+        """Continue from a `state()` (loaded from a file, perhaps onto another device)."""
+        self.pairs = [(s.to(device), y.to(device), float(rho)) for s, y, rho in state["pairs"]][-self.history:]
+        self.h_diag = float(state["h_diag"])
+        self.last = None if state["last"] is None else tuple(t.to(device) for t in state["last"])
+
     def _keep(self, t: Tensor) -> Tensor:
         return t if self.dtype is None else t.to(self.dtype)
 

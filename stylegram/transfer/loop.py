@@ -17,16 +17,22 @@ from .lbfgs import LBFGS
 Optimizer = Literal["lbfgs", "adam"]
 # J's weighted terms (content, style, tv, ..., total), detached; ∇J has been added to image.grad.
 Objective = Callable[[Tensor], dict[str, Tensor]]
-Report = Callable[[dict[str, float], Tensor], None]
+# After each step: the terms, the image, and the optimiser's state (see `optimize`).
+Report = Callable[[dict[str, float], Tensor, dict], None]
 
 
 def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Optimizer = "lbfgs",
              learning_rate: float = 0.02, history: int = 50, history_dtype: torch.dtype | None = None,
-             report: Report) -> Tensor:
+             state: dict | None = None, report: Report) -> Tensor:
     """Run `steps` optimiser steps on the pixels of `image` and return the result.
 
     `history` is L-BFGS's number of remembered steps: each costs two image-sized vectors, kept
     in `history_dtype` (default: the image's).
+
+    After each step `report` gets the optimiser's state: L-BFGS's pairs and the gradient's scale,
+    as references that stay valid (nothing in them is changed in place). Passing such a state
+    back as `state`, with the image of that step, continues exactly as the run would have.
+    Adam's moments are not part of it: resumed, Adam starts them anew.
 
     Raises ValueError if J stops being finite.
     """
@@ -34,6 +40,10 @@ def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Opti
     adam = torch.optim.Adam([image], lr=learning_rate) if optimizer == "adam" else None
     lbfgs = LBFGS(history, history_dtype)
     scale: float | None = None
+    if state is not None:
+        scale = state["grad_scale"]
+        if state.get("lbfgs") is not None and adam is None:
+            lbfgs.restore(state["lbfgs"], image.device)
     for step in range(steps):
         image.grad = None
         terms = objective(image)
@@ -56,5 +66,5 @@ def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Opti
                 image.clamp_(0, 1)  # Adam's small steps tolerate projection; L-BFGS's model does not
             else:
                 image.view(-1).add_(lbfgs.step(image.grad.view(-1)))
-        report(values, image)
+        report(values, image, {"grad_scale": scale, "lbfgs": lbfgs.state() if adam is None else None})
     return image.detach()

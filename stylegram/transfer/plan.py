@@ -47,6 +47,17 @@ class ScalePlan:
     core: int | None  # tile core side in pixels, or None for the whole image at once
     history: int  # L-BFGS history length; a tiled scale keeps it in bf16
     peak: int  # estimated bytes
+    halo: int = 0  # pixels around each core, on a tiled scale
+
+    def step_cost(self) -> float:
+        """What one step costs, in pixels through the network (for estimates of time left): the
+        image's, or on a tiled scale its tiles' (cores and halos), and 4/3 of that, because pass
+        1 is one more forward pass (a third of a forward and backward)."""
+        w, h = self.size
+        if self.core is None:
+            return float(w * h)
+        nx, ny = math.ceil(w / self.core), math.ceil(h / self.core)
+        return 4 / 3 * min(w + 2 * self.halo * (nx - 1), nx * w) * min(h + 2 * self.halo * (ny - 1), ny * h)
 
     def describe(self) -> str:
         how = "whole" if self.core is None else f"tiles of {self.core} px + halo"
@@ -127,7 +138,7 @@ def plan_scale(size: Size, steps: int, *, budget: int, precision: str, halo: int
             tile = min(core + 2 * halo, max(w, h))
             peak = _tiled_peak(w * h, tile, precision, history)
             if peak <= budget or tile_size is not None:
-                return ScalePlan(size, steps, core, history, peak)
+                return ScalePlan(size, steps, core, history, peak, halo)
     return None
 
 

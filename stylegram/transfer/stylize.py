@@ -35,6 +35,9 @@ class Iterate:
     size: Size  # (W, H) of this scale
     losses: dict[str, float]  # the weighted terms (content, style, tv, ...) and their total
     image: Tensor  # the current image, (1, 3, H, W) RGB in [0, 1], detached on the CPU
+    # The optimiser's state after this step (loop.optimize), to resume exactly: keep it, with the
+    # image, in a `Resume`. References into the running optimiser: read, never change.
+    optimizer: dict | None = None
 
 
 Callback = Callable[[Iterate], None]
@@ -165,6 +168,7 @@ class Resume:
     scale: int
     step: int
     image: Tensor  # (1, 3, H, W) at that scale's size
+    optimizer: dict | None = None  # Iterate.optimizer of that step; without it L-BFGS starts anew
 
 
 def stylize(
@@ -250,16 +254,17 @@ class _Job:
             if resume is not None and k < resume.scale:
                 step += steps
                 continue
+            state = None
             if resume is not None and k == resume.scale:
-                image, steps = resume.image, steps - (resume.step - step)
+                image, steps, state = resume.image, steps - (resume.step - step), resume.optimizer
                 step = resume.step
-            image = self._scale(k, scale, image, steps, step, total, len(plans))
+            image = self._scale(k, scale, image, steps, step, total, len(plans), state)
             step += steps
         assert image is not None
         return image
 
     def _scale(self, k: int, scale: ScalePlan, image: Tensor | None, steps: int, done: int, total: int,
-               n_scales: int) -> Tensor:
+               n_scales: int, state: dict | None) -> Tensor:
         config, network = self.config, self.network
         w, h = scale.size
         content = to_tensor(resize_long_side(self.inputs.content, max(w, h))).to(self.device)
@@ -272,14 +277,15 @@ class _Job:
             image = _upsample(image.to(self.device), content)
         step = done
 
-        def report(values: dict[str, float], current: Tensor) -> None:
+        def report(values: dict[str, float], current: Tensor, optimizer: dict) -> None:
             nonlocal step
             step += 1
             if self.callback is not None:
-                self.callback(Iterate(step, total, k, n_scales, (w, h), values, current.detach().cpu().clone()))
+                self.callback(Iterate(step, total, k, n_scales, (w, h), values, current.detach().cpu().clone(),
+                                      optimizer))
 
         return optimize(image.to(self.device), steps, objective.objective(network, targets, self.weights, tiles,
                                                                           self.extra_terms),
                         optimizer=config.optimizer, learning_rate=config.learning_rate, history=scale.history,
                         history_dtype=torch.bfloat16 if scale.core is not None else None,
-                        report=report)
+                        state=state, report=report)

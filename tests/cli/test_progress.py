@@ -51,3 +51,22 @@ def test_time_left_weighs_each_step_by_its_scales_pixels():
     assert work_done(plans, 80) == 80 / (80 + 30 * 16)
     assert work_done(plans, 95) == (80 + 15 * 16) / (80 + 30 * 16)
     assert work_done(plans, 110) == 1.0
+
+
+def test_a_tiled_step_costs_its_tiles_and_one_more_forward_pass():
+    from stylegram.transfer.plan import ScalePlan
+
+    whole = ScalePlan((2048, 1536), 8, None, 8, 0)
+    tiled = ScalePlan((2048, 1536), 8, 784, 8, 0, halo=80)  # 3 × 2 cores, a halo on each inner side
+    assert whole.step_cost() == 2048 * 1536
+    assert tiled.step_cost() == 4 / 3 * (2048 + 2 * 80 * 2) * (1536 + 2 * 80)
+
+
+def test_time_left_after_a_resume_comes_from_this_runs_pace(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(progress_module.time, "perf_counter", clock)
+    stream = io.StringIO()
+    p = Progress(100, unit="step", stream=stream, done_before=0.9)  # 90 steps done by an earlier run
+    clock.now = 10.0
+    p.update(95, fraction=0.95)  # 5 steps in 10 s here: 5 more take 10 s
+    assert "about 10 s left" in stream.getvalue(), stream.getvalue()

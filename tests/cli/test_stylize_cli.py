@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -142,6 +143,11 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(content_path, style_path
     assert "resuming from .out.png.checkpoint: step 10, scale 2" in err
     assert steps == [11, 12]  # only the remaining steps ran
     assert not checkpoint.exists() and Image.open(out).size == (128, 85)
+    # The checkpoint kept L-BFGS's history: the resumed run took the uninterrupted run's steps.
+    monkeypatch.setattr(progress.Progress, "update", update)
+    whole = tmp_path / "whole.png"
+    assert main([*argv[:4], str(whole), *argv[5:]]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(whole)))
     # Another command does not take this job's checkpoint.
     monkeypatch.setattr(progress.Progress, "update", update)
     assert main(argv[:-2] + ["--seed", "1"]) == 0
