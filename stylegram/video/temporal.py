@@ -105,20 +105,21 @@ def _warm_start(clip: _Clip, j: int, sources: list[int], done: dict[int, Image.I
                 earlier: Image.Image | None) -> tuple[Tensor, ExtraTerms]:
     """The start image and temporal term of frame j, from finished frames `sources`: the previous
     frame of the sweep, then any long-term ones, nearest first."""
-    warps, maps, fills = [], [], []
+    warps, maps = [], []
     for k in sources:
         back = flow_.flow(clip.arrays[j], clip.arrays[k], clip.video.flow)  # j -> k
         fwd = flow_.flow(clip.arrays[k], clip.arrays[j], clip.video.flow)
         warps.append(flow_.warp(to_array(done[k]), back))  # (H, W, 3)
         maps.append(flow_.consistency(back, fwd, frames=(clip.arrays[j], clip.arrays[k]))[..., None])  # (H, W, 1)
-        # Where the start may come from: only disocclusions (the round trip) and pixels entering
-        # the view start from the content (first pass) or this frame's last pass. Where only the
-        # motion-boundary or photometric check fails (a flow that is roughly right on a moving,
-        # deforming object) the warp is a better start than the photo: it carries the style's
-        # texture, and with c = 0 there the content loss is free to correct it.
-        fills.append(flow_.consistency(back, fwd, boundaries=False)[..., None])
+        if k == sources[0]:
+            # Where the start may come from: only disocclusions (the round trip) and pixels
+            # entering the view start from the content (first pass) or this frame's last pass.
+            # Where only the motion-boundary or photometric check fails (a flow that is roughly
+            # right on a moving, deforming object) the warp is a better start than the photo: it
+            # carries the style's texture, and with c = 0 there the content loss corrects it.
+            from_warp = flow_.consistency(back, fwd, boundaries=False)[..., None]
     fill = to_array(earlier) if earlier is not None else clip.arrays[j]
-    init = fills[0] * warps[0] + (1 - fills[0]) * fill
+    init = from_warp * warps[0] + (1 - from_warp) * fill
     weights = long_term_weights(maps)
     for warped, c_long in zip(warps[1:], weights[1:]):  # seen reliably only further back: start from there
         init = c_long * warped + (1 - c_long) * init
