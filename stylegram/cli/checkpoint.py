@@ -22,7 +22,7 @@ from ..image import write_atomic
 from ..transfer.config import StyleConfig
 from ..transfer.stylize import Iterate, Resume
 
-VERSION = 2  # 2: with the optimiser's state
+VERSION = 2  # 2: with the optimiser's state; 1 (without it) is still read
 
 
 def job_key(inputs: Sequence[str], config: StyleConfig) -> str:
@@ -51,7 +51,8 @@ class Checkpoint:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception:  # a file we cannot read is no checkpoint; it will be replaced
             return None
-        if not isinstance(state, dict) or state.get("version") != VERSION or state.get("key") != self.key:
+        if (not isinstance(state, dict) or state.get("version") not in (1, VERSION)
+                or state.get("key") != self.key):
             return None
         return Resume(int(state["scale"]), int(state["step"]), state["image"], state.get("optimizer"))
 

@@ -21,12 +21,13 @@ class Progress:
     """Counts `total` units of work, shown as a tqdm bar on a terminal or as lines in a log."""
 
     def __init__(self, total: int, *, unit: str, quiet: bool = False, stream: IO[str] | None = None,
-                 desc: str = "", done_before: float = 0.0) -> None:
-        """`done_before`: the share of the work an earlier, interrupted run did (a resumed job);
-        the time left is estimated from this run's own pace."""
+                 desc: str = "", initial: int = 0, done_before: float = 0.0) -> None:
+        """`initial` units (and `done_before`, the share of the work) are done already: by an
+        earlier, interrupted run, say, or before the bar was made. The time left is estimated
+        from the pace of the work done since."""
         self.stream = stream or sys.stderr
         self.done_before = done_before
-        self.total, self.unit, self.quiet, self.n = total, unit, quiet, 0
+        self.total, self.unit, self.quiet, self.n = total, unit, quiet, initial
         self.start = self._last = time.perf_counter()
         self._bar = None
         self._label, self._extra = desc, ""
@@ -34,7 +35,7 @@ class Progress:
         if not quiet and self.stream.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit=unit, desc=desc, dynamic_ncols=True, file=self.stream)
+            self._bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True, file=self.stream)
 
     def update(self, n: int, *, label: str | None = None, values: Mapping[str, float] | None = None,
                fraction: float | None = None) -> None:

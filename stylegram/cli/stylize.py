@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from importlib import resources
@@ -91,9 +92,8 @@ def _prepare(args: argparse.Namespace) -> StyleConfig:
 class _Run:
     """What the CLI does at each step: progress, frames, checkpoints; and after a Ctrl-C."""
 
-    def __init__(self, args: argparse.Namespace, config: StyleConfig, plans, checkpoint, resumed_at: int) -> None:
+    def __init__(self, args: argparse.Namespace, config: StyleConfig, plans, checkpoint) -> None:
         self.args, self.config, self.plans, self.checkpoint = args, config, plans, checkpoint
-        self.resumed_at = resumed_at  # steps done by an earlier, interrupted run
         self.progress = None  # made at the first step, so an early error has no empty bar before it
         self.last = None
 
@@ -103,12 +103,18 @@ class _Run:
         from .progress import Progress
 
         args, output = self.args, self.args.output
+        scale_done = event.step == sum(p.steps for p in self.plans[: event.scale + 1])
+        if scale_done or not args.checkpoint_every:
+            # The optimiser's state is kept only for a checkpoint, and is of no use once its
+            # scale is done: held here, a finished scale's L-BFGS history (hundreds of MB at
+            # 2048 px) would stay alive through the next scale's start.
+            event = dataclasses.replace(event, optimizer=None)
         self.last = event
-        if event.step == sum(p.steps for p in self.plans[: event.scale + 1]):
+        if scale_done:
             release_freed_memory()  # this scale is done: its memory goes back before the next one's
-        if self.progress is None:
-            self.progress = Progress(event.total_steps, unit="step", quiet=args.quiet,
-                                     done_before=work_done(self.plans, self.resumed_at))
+        if self.progress is None:  # after this run's first step: the pace counts from here
+            self.progress = Progress(event.total_steps, unit="step", quiet=args.quiet, initial=event.step,
+                                     done_before=work_done(self.plans, event.step))
         self.progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses,
                              fraction=work_done(self.plans, event.step))
         if args.save_every and event.step % args.save_every == 0:
@@ -154,8 +160,10 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Checkpoint(args.output, job_key(_inputs(args, config), config))
     resume = checkpoint.load()
     if resume is not None and not args.quiet:
-        print(f"resuming from {checkpoint.path.name}: step {resume.step}, scale {resume.scale + 1}", file=sys.stderr)
-    steps = _Run(args, config, plans, checkpoint, resume.step if resume is not None else 0)
+        note = "" if resume.optimizer is not None else " (an older checkpoint, without L-BFGS's history)"
+        print(f"resuming from {checkpoint.path.name}: step {resume.step}, scale {resume.scale + 1}{note}",
+              file=sys.stderr)
+    steps = _Run(args, config, plans, checkpoint)
     try:
         result = stylize(args.content, args.styles, config, callback=steps.on_step, resume=resume)
     except KeyboardInterrupt as stop:

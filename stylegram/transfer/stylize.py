@@ -36,7 +36,8 @@ class Iterate:
     losses: dict[str, float]  # the weighted terms (content, style, tv, ...) and their total
     image: Tensor  # the current image, (1, 3, H, W) RGB in [0, 1], detached on the CPU
     # The optimiser's state after this step (loop.optimize), to resume exactly: keep it, with the
-    # image, in a `Resume`. References into the running optimiser: read, never change.
+    # image, in a `Resume`. References into the running optimiser: read, never change. A kept
+    # event keeps L-BFGS's history alive; keep `dataclasses.replace(event, optimizer=None)` instead.
     optimizer: dict | None = None
 
 

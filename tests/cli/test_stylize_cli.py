@@ -1,6 +1,7 @@
 """The command line end to end: a real run, every bad input as one line and exit 1, Ctrl-C."""
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from stylegram.cli import build_parser, main
@@ -137,6 +139,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(content_path, style_path
     assert main(argv) == 130
     checkpoint = tmp_path / ".out.png.checkpoint"
     assert checkpoint.is_file() and out.is_file()  # the image so far, and where it stood
+    saved = checkpoint.read_bytes()
     steps.clear()
     assert main(argv) == 0
     err = capsys.readouterr().err
@@ -148,6 +151,14 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(content_path, style_path
     whole = tmp_path / "whole.png"
     assert main([*argv[:4], str(whole), *argv[5:]]) == 0
     np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(whole)))
+    # Without the history (a checkpoint of the older format) the same resume ends elsewhere.
+    state = torch.load(io.BytesIO(saved), weights_only=True)
+    assert state["optimizer"] is not None
+    state.update(version=1, optimizer=None)
+    torch.save(state, checkpoint)
+    assert main(argv) == 0
+    assert "without L-BFGS's history" in capsys.readouterr().err
+    assert np.abs(np.asarray(Image.open(out), float) - np.asarray(Image.open(whole), float)).mean() > 0.1
     # Another command does not take this job's checkpoint.
     monkeypatch.setattr(progress.Progress, "update", update)
     assert main(argv[:-2] + ["--seed", "1"]) == 0

@@ -39,13 +39,15 @@ def test_temporal_term_is_the_weighted_mean_square():
 
 
 def test_long_term_weights_hold_each_pixel_to_the_nearest_frame_that_saw_it():
-    c1 = np.array([1.0, 0.0, 0.0, 0.5, 0.0])  # the previous frame
-    c2 = np.array([1.0, 1.0, 0.0, 1.0, 0.0])  # two back
-    c4 = np.array([1.0, 1.0, 1.0, 1.0, 0.0])  # four back
+    c1 = np.array([1.0, 0.0, 0.0, 0.5, 0.0, 0.5])  # the previous frame
+    c2 = np.array([1.0, 1.0, 0.0, 1.0, 0.0, 0.5])  # two back
+    c4 = np.array([1.0, 1.0, 1.0, 1.0, 0.0, 1.0])  # four back
     w1, w2, w4 = long_term_weights([c1, c2, c4])
     np.testing.assert_array_equal(w1, c1)  # the nearest frame keeps its own map (Ruder Eq. 9)
-    np.testing.assert_array_equal(w2, [0.0, 1.0, 0.0, 0.5, 0.0])
-    np.testing.assert_array_equal(w4, [0.0, 0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(w2, [0.0, 1.0, 0.0, 0.5, 0.0, 0.0])
+    # Eq. 9 subtracts the nearer frames' maps, not their weights: at the last pixel the nearer
+    # maps sum to 1 (weights 0.5 and 0), so four back gets nothing.
+    np.testing.assert_array_equal(w4, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
 
 
 def test_long_term_terms_bring_back_what_an_occluder_hid(photo, small_style, vgg, tmp_path):
