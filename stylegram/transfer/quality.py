@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 from PIL import Image
+from torch import Tensor
 
 from ..image import to_tensor
 from ..vgg import CONTENT_LAYERS, STYLE_LAYERS, VGG
@@ -39,11 +40,16 @@ def gaps(model: VGG, output: Image.Image, content: Image.Image, style: Image.Ima
     s = style.convert("RGB").resize((max(1, round(sw * k)), max(1, round(sh * k))), Image.LANCZOS)
     device = next(model.parameters()).device
     layers = (GAP_CONTENT_LAYER, *GAP_STYLE_LAYERS)
-    f_out, f_c, f_s = (model(to_tensor(im).to(device), layers) for im in (output, c, s))
-    a_out, a_c = f_out[GAP_CONTENT_LAYER], f_c[GAP_CONTENT_LAYER]
+
+    def measure(im: Image.Image) -> tuple[Tensor, dict[str, Tensor]]:
+        # One image at a time, its maps reduced to Gram matrices at once: at 4961 px the three
+        # images' fp32 maps together would not fit in 23 GB.
+        f = model(to_tensor(im).to(device), layers)
+        return f[GAP_CONTENT_LAYER], {name: mean_gram(f[name]) for name in GAP_STYLE_LAYERS}
+
+    (a_out, g_out), (a_c, g_c), (_, g_s) = measure(output), measure(c), measure(s)
     content_gap = float((a_out - a_c).pow(2).mean() / a_c.pow(2).mean())
     log_sum = 0.0
     for name in GAP_STYLE_LAYERS:
-        g_out, g_c, g_s = mean_gram(f_out[name]), mean_gram(f_c[name]), mean_gram(f_s[name])
-        log_sum += math.log(float((g_out - g_s).pow(2).sum() / (g_c - g_s).pow(2).sum()))
+        log_sum += math.log(float((g_out[name] - g_s[name]).pow(2).sum() / (g_c[name] - g_s[name]).pow(2).sum()))
     return Gaps(content_gap, math.exp(log_sum / len(GAP_STYLE_LAYERS)))
