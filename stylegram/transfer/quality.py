@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ..gram import mean_gram
 from ..image import to_tensor
 from ..vgg import CONTENT_LAYERS, STYLE_LAYERS, VGG
-from ..gram import mean_gram
 
 GAP_CONTENT_LAYER = CONTENT_LAYERS[0]
 GAP_STYLE_LAYERS = STYLE_LAYERS  # fixed, so that gaps compare across settings of style_layers
