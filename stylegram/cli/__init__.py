@@ -19,6 +19,7 @@ import sys
 try:  # a Ctrl-C while these (and torch) load: one line, not a traceback
     import argparse
     import ctypes
+    import os
     import re
     from typing import Sequence
 
@@ -28,6 +29,7 @@ except KeyboardInterrupt:
     raise SystemExit(130) from None
 
 EXIT_ERROR = 1
+EXIT_BROKEN_PIPE = 128 + 13  # as a shell reports a process ended by SIGPIPE
 SUBCOMMANDS = (stylize, layers, units, explain, video, batch, serve)
 
 
@@ -85,7 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _refuse_negative_indices(argv)
         args = build_parser().parse_args(argv)
         _keep_freed_memory()
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # here, so that a reader gone away (`| head`) is met below, not at exit
+        return status
+    except BrokenPipeError:
+        # The reader of our output has gone (`stylegram layers | head -1`): nothing is wrong, and
+        # nothing more can be said. Point stdout at /dev/null so Python's own flush at exit is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ConfigError as exc:  # a setting: name the flag the user typed
         print(f"stylegram: error: {exc.for_cli()}", file=sys.stderr)
         return EXIT_ERROR

@@ -18,3 +18,19 @@ def test_layers_of_vgg16(capsys):
     assert main(["layers", "--arch", "vgg16"]) == 0
     out = capsys.readouterr().out
     assert "conv5_3" in out and "conv5_4" not in out
+
+
+def test_a_reader_that_goes_away_is_no_traceback():
+    """`stylegram layers | head -1`: the pipe closes before stylegram writes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "stylegram", "layers"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root)})
+    proc.stdout.close()  # gone before the imports are done
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err
+    assert err == b"", err
