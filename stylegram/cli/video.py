@@ -38,8 +38,6 @@ def _job(args, info, styles, style: StyleConfig, video: VideoConfig) -> dict:
     frame_settings = {k: v for k, v in dataclasses.asdict(video).items() if k != "work_dir"}  # where, not what
     if video.long_term is None:  # as work folders made before the option was added
         del frame_settings["long_term"]
-    else:
-        frame_settings["long_term"] = sorted(set(video.long_term))
     return {"input": source, "styles": [file_id(s) for s in styles], "style": dataclasses.asdict(style),
             "video": frame_settings}
 

@@ -34,6 +34,8 @@ class VideoConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.long_term is not None:  # one order, one term per frame: `4 2 2` is `2 4`
+            object.__setattr__(self, "long_term", tuple(sorted(set(self.long_term))))
 
 
 def check_style_for_video(style: StyleConfig, video: VideoConfig) -> None:

@@ -165,7 +165,7 @@ def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[ImageLike], s
     later = dataclasses.replace(style, scales=1, iterations=video.frame_iterations, init="content")
     clip = _Clip(list(frames), [to_array(f) for f in frames], styles, style, later, video, model)
     passes = video.passes if video.temporal_weight > 0 else 1
-    offsets = (1, *sorted(set(video.long_term or ()) - {1}))
+    offsets = (1, *(video.long_term or ()))  # VideoConfig keeps long_term sorted, each at least 2
     last: dict[int, Image.Image] = {}
     for p in range(passes):
         step = 1 if p % 2 == 0 else -1

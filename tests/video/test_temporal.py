@@ -110,3 +110,8 @@ def test_multi_pass_sweeps_forward_then_backward(frames, small_style, vgg, tmp_p
     first_pass = [np.asarray(work.load(0, k)) for k in range(3)]
     assert [im.size for im in out] == [frames[0].size] * 3
     assert any((np.asarray(o) != f).any() for o, f in zip(out, first_pass))  # the second sweep changed them
+
+
+def test_long_term_offsets_are_kept_sorted_and_once():
+    assert VideoConfig(long_term=[4, 2, 2]).long_term == (2, 4)  # the job key and the terms see one order
+    assert VideoConfig().long_term is None
