@@ -60,15 +60,6 @@ def _keep_freed_memory() -> None:
     libc.mallopt(m_top_pad, 2**28)
 
 
-def release_freed_memory() -> None:
-    """Hand the memory malloc kept back to the OS: between scales, whose tensors differ in size,
-    so that one scale's leftovers do not add to the next scale's peak. Other libcs: no-op."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _refuse_negative_indices(argv: list[str]) -> None:
     """``--style-mask -1=m.png``: argparse would take ``-1=m.png`` for an unknown option and say
     "expected at least one argument"; say what is wrong instead."""

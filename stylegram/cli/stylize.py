@@ -99,7 +99,6 @@ class _Run:
 
     def on_step(self, event) -> None:
         from ..image import save_image
-        from . import release_freed_memory
         from .progress import Progress
 
         args, output = self.args, self.args.output
@@ -110,8 +109,6 @@ class _Run:
             # 2048 px) would stay alive through the next scale's start.
             event = dataclasses.replace(event, optimizer=None)
         self.last = event
-        if scale_done:
-            release_freed_memory()  # this scale is done: its memory goes back before the next one's
         if self.progress is None:  # after this run's first step: the pace counts from here
             self.progress = Progress(event.total_steps, unit="step", quiet=args.quiet, initial=event.step,
                                      done_before=work_done(self.plans, event.step))

@@ -20,7 +20,7 @@ from . import color, masks, objective, tiling
 from .config import StyleConfig, check_size, check_styles, layers_used
 from .loop import optimize
 from .objective import ExtraTerms
-from .plan import ScalePlan, plan
+from .plan import ScalePlan, plan, release_freed_memory
 from .schedule import check_style_scale, style_long_side
 
 
@@ -255,6 +255,8 @@ class _Job:
             if resume is not None and k < resume.scale:
                 step += steps
                 continue
+            if k:
+                release_freed_memory()  # the last scale's tensors are freed now
             state = None
             if resume is not None and k == resume.scale:
                 image, steps, state = resume.image, steps - (resume.step - step), resume.optimizer
@@ -270,8 +272,11 @@ class _Job:
         w, h = scale.size
         content = to_tensor(resize_long_side(self.inputs.content, max(w, h))).to(self.device)
         tiles = _tiles(network, config, w, h, scale.core)
-        grams = _style_grams(network, self.inputs, max(w, h), config, scale.core, self.device)
-        targets = _targets(network, content, grams, _scaled_masks(self.inputs, (w, h), self.device), config, tiles)
+        forward_core = scale.forward_core or scale.core  # forward passes alone fit larger tiles
+        forward_tiles = _tiles(network, config, w, h, forward_core)
+        grams = _style_grams(network, self.inputs, max(w, h), config, forward_core, self.device)
+        targets = _targets(network, content, grams, _scaled_masks(self.inputs, (w, h), self.device), config,
+                           forward_tiles)
         if image is None:
             image = _initial_image(config, content, self.generator)
         elif tuple(image.shape[-2:]) != (h, w):  # warm start from the coarser scale, or the caller's image
@@ -286,7 +291,7 @@ class _Job:
                                       optimizer))
 
         return optimize(image.to(self.device), steps, objective.objective(network, targets, self.weights, tiles,
-                                                                          self.extra_terms),
+                                                                          self.extra_terms, gram_tiles=forward_tiles),
                         optimizer=config.optimizer, learning_rate=config.learning_rate, history=scale.history,
                         history_dtype=torch.bfloat16 if scale.core is not None else None,
                         state=state, report=report)
