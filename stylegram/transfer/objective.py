@@ -12,8 +12,7 @@ each layer's Gram, which is itself a sum over positions. So:
   pass 1 (no gradients): each tile's core adds its part to every Gram, Ĝ_rl = Σ_cores N_rl / Z_rl;
   pass 2 (per tile): back-propagate ⟨∂J/∂Ĝ_rl, N_rl(core)/Z_rl⟩ plus the core's content term.
 By the chain rule the tiles' gradients add up to ∇J exactly; halo pixels get the gradient that
-flows to them through the core's features. A tiled step costs one more forward pass. Pass 1
-may use larger tiles than pass 2: any cores that partition the image give the same sums.
+flows to them through the core's features. A tiled step costs one more forward pass per tile.
 """
 from __future__ import annotations
 
@@ -126,15 +125,11 @@ def mean_grams(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> dict[s
 
 
 def objective(network: VGG, targets: Targets, weights: Weights, tiles: list[Tile],
-              extra_terms: ExtraTerms | None = None, *, gram_tiles: list[Tile] | None = None) -> Objective:
-    """J at one scale as an `Objective` for the loop: one pass if there is one tile, else exact tiles.
-
-    `gram_tiles` (default: `tiles`) are the tiles of pass 1. It keeps no activations for a
-    backward pass, so it fits in tiles several times larger, with less halo to compute.
-    """
+              extra_terms: ExtraTerms | None = None) -> Objective:
+    """J at one scale as an `Objective` for the loop: one pass if there is one tile, else exact tiles."""
     if len(tiles) == 1:
         return _whole(network, targets, weights, tiles[0].box, extra_terms)
-    return _tiled(network, targets, weights, tiles, gram_tiles or tiles, extra_terms)
+    return _tiled(network, targets, weights, tiles, extra_terms)
 
 
 def _layers(targets: Targets, weights: Weights) -> set[str]:
@@ -167,8 +162,7 @@ def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -
     return evaluate
 
 
-def _tiled(network, targets: Targets, weights: Weights, tiles: list[Tile], gram_tiles: list[Tile],
-           extra_terms) -> Objective:
+def _tiled(network, targets: Targets, weights: Weights, tiles: list[Tile], extra_terms) -> Objective:
     layers = _layers(targets, weights)
     norms = {n: float(losses.content_norm(t)) for n, t in targets.content.items()}  # fixed: once, not per tile
 
@@ -176,7 +170,7 @@ def _tiled(network, targets: Targets, weights: Weights, tiles: list[Tile], gram_
         h, w = image.shape[-2:]
         maps = {n: (w // network.info[n].stride, h // network.info[n].stride) for n in layers}  # (w_l, h_l)
         # Pass 1: every region's Gram at every style layer, from the cores.
-        sums = _gram_sums(network, image.detach(), targets, weights, gram_tiles)
+        sums = _gram_sums(network, image.detach(), targets, weights, tiles)
         style, slopes = image.new_zeros(()), {}
         for (r, n), total in sums.items():
             region = targets.regions[r]

@@ -27,10 +27,6 @@ from .schedule import schedule
 # history, 2.2 GB in 512-px cores); fp32 taken as twice that. A whole 2048-px job planned for
 # 4 GB with smaller figures peaked at 6.4 GB, so these err high.
 NETWORK_BYTES_PER_PIXEL = {"bf16": 2500, "fp32": 5000}
-# The same for a forward pass alone (pass 1 of a tiled step, the targets): no activations kept
-# for a backward pass. bf16 measured at ~400 here (a 2048×1536 forward to relu5_1 with its cores
-# cropped); the figures err high as above.
-FORWARD_BYTES_PER_PIXEL = {"bf16": 600, "fp32": 1200}
 PIXEL_BYTES = 12  # one full-size RGB image in fp32
 # Tiled scales keep L-BFGS's pairs in bf16 (transfer/lbfgs.py): half the bytes of the largest
 # full-size cost, so that big outputs get bigger tiles and less halo work.
@@ -53,28 +49,19 @@ class ScalePlan:
     history: int  # L-BFGS history length; a tiled scale keeps it in bf16
     peak: int  # estimated bytes
     halo: int = 0  # pixels around each core, on a tiled scale
-    # Core side of the forward-only passes (a tiled step's pass 1, the targets), in the memory
-    # kept for pass 2's tile: larger tiles, less halo. None: as `core`.
-    forward_core: int | None = None
 
     def step_cost(self) -> float:
         """What one step costs, in pixels through the network (for estimates of time left): the
-        image's, or on a tiled scale its tiles' (cores and halos), and a third of pass 1's
-        tiles, because pass 1 is a forward pass alone (a third of a forward and backward)."""
+        image's, or on a tiled scale its tiles' (cores and halos), and 4/3 of that, because pass
+        1 is one more forward pass (a third of a forward and backward)."""
         w, h = self.size
         if self.core is None:
             return float(w * h)
-
-        def pixels(core: int) -> int:
-            nx, ny = math.ceil(w / core), math.ceil(h / core)
-            return min(w + 2 * self.halo * (nx - 1), nx * w) * min(h + 2 * self.halo * (ny - 1), ny * h)
-
-        return pixels(self.core) + pixels(self.forward_core or self.core) / 3
+        nx, ny = math.ceil(w / self.core), math.ceil(h / self.core)
+        return 4 / 3 * min(w + 2 * self.halo * (nx - 1), nx * w) * min(h + 2 * self.halo * (ny - 1), ny * h)
 
     def describe(self) -> str:
         how = "whole" if self.core is None else f"tiles of {self.core} px + halo"
-        if self.core is not None and (self.forward_core or self.core) != self.core:
-            how += f" ({self.forward_core} px forward only)"
         kept = "" if self.core is None else " in bf16"
         return (f"{self.size[0]}×{self.size[1]}: {self.steps} steps, {how}, history {self.history}{kept},"
                 f" ~{gb(self.peak)}")
@@ -167,15 +154,8 @@ def plan_scale(size: Size, steps: int, *, budget: int, precision: str, halo: int
             tile = min(core + 2 * halo, max(w, h))
             peak = _tiled_peak(w * h, tile, precision, history)
             if peak <= budget or tile_size is not None:
-                return ScalePlan(size, steps, core, history, peak, halo,
-                                 core if tile_size else _forward_core(tile, precision, halo, align, max(w, h)))
+                return ScalePlan(size, steps, core, history, peak, halo)
     return None
-
-
-def _forward_core(tile: int, precision: str, halo: int, align: int, longest: int) -> int:
-    """The core side of forward-only passes in the memory a pass-2 tile of side `tile` takes."""
-    side = math.isqrt(tile * tile * NETWORK_BYTES_PER_PIXEL[precision] // FORWARD_BYTES_PER_PIXEL[precision])
-    return min(max(align, (side - 2 * halo) // align * align), math.ceil(longest / align) * align)
 
 
 def plan_job(sizes_and_steps: list[tuple[Size, int]], infos: dict[str, LayerInfo], layers, *, precision: str,

@@ -272,11 +272,8 @@ class _Job:
         w, h = scale.size
         content = to_tensor(resize_long_side(self.inputs.content, max(w, h))).to(self.device)
         tiles = _tiles(network, config, w, h, scale.core)
-        forward_core = scale.forward_core or scale.core  # forward passes alone fit larger tiles
-        forward_tiles = _tiles(network, config, w, h, forward_core)
-        grams = _style_grams(network, self.inputs, max(w, h), config, forward_core, self.device)
-        targets = _targets(network, content, grams, _scaled_masks(self.inputs, (w, h), self.device), config,
-                           forward_tiles)
+        grams = _style_grams(network, self.inputs, max(w, h), config, scale.core, self.device)
+        targets = _targets(network, content, grams, _scaled_masks(self.inputs, (w, h), self.device), config, tiles)
         if image is None:
             image = _initial_image(config, content, self.generator)
         elif tuple(image.shape[-2:]) != (h, w):  # warm start from the coarser scale, or the caller's image
@@ -291,7 +288,7 @@ class _Job:
                                       optimizer))
 
         return optimize(image.to(self.device), steps, objective.objective(network, targets, self.weights, tiles,
-                                                                          self.extra_terms, gram_tiles=forward_tiles),
+                                                                          self.extra_terms),
                         optimizer=config.optimizer, learning_rate=config.learning_rate, history=scale.history,
                         history_dtype=torch.bfloat16 if scale.core is not None else None,
                         state=state, report=report)
