@@ -185,13 +185,50 @@ def _tiled(network, targets: Targets, weights: Weights, tiles: list[Tile], extra
         content = image.new_zeros(())
         for tile in tiles:
             content = content + _backward_tile(network, image, targets, weights, tile, maps, slopes, norms)
-        pixel = _pixel_terms(image, weights, (0, 0, w, h), extra_terms)
-        sum(pixel.values()).backward()
-        terms = {"content": content, "style": style, **{k: v.detach() for k, v in pixel.items()}}
+        pixel = {"tv": _tv_in_bands(image, weights.tv, TV_BAND_ROWS)}
+        extra = extra_terms(image, (0, 0, w, h)) if extra_terms else {}
+        if extra:
+            sum(extra.values()).backward()
+            pixel.update({k: v.detach() for k, v in extra.items()})
+        terms = {"content": content, "style": style, **pixel}
         terms["total"] = sum(terms.values())
         return terms
 
     return evaluate
+
+
+# Rows of the image per band of the smoothness term on tiled scales (see `_tv_in_bands`).
+TV_BAND_ROWS = 256
+
+
+@torch.no_grad()
+def _tv_in_bands(image: Tensor, weight: float, rows: int) -> Tensor:
+    """weight·losses.tv_loss(image), its gradient added to image.grad, a band of rows at a time.
+
+    Departure from one pass, for memory: autograd's pass over the whole image held six
+    image-sized temporaries at once (0.9 GB at 4096×3072) on top of a scale planned to its
+    budget, and through slices of the image its backward pass builds image-sized gradients for
+    every band. So the gradient is written out: d(Σ dy²)/dx is 2·dy on the lower pixel and
+    −2·dy on the upper one, and the same along rows. A band's differences reach one row into
+    the next band, so the bands' sums are the whole sums: the same value and gradient.
+    """
+    h, w = image.shape[-2:]
+    n_dy, n_dx = max(image.numel() // h * (h - 1), 1), max(image.numel() // w * (w - 1), 1)
+    if image.grad is None:
+        image.grad = torch.zeros_like(image)
+    grad, total = image.grad, image.new_zeros((), dtype=torch.float32)
+    for r0 in range(0, h, rows):
+        r1, r2 = min(h, r0 + rows), min(h, r0 + rows + 1)
+        dy = (image[..., r0 + 1:r2, :] - image[..., r0:r2 - 1, :]).float()
+        dx = (image[..., r0:r1, 1:] - image[..., r0:r1, :-1]).float()
+        total += weight * (dy.pow(2).sum() / n_dy + dx.pow(2).sum() / n_dx)
+        dy.mul_(2 * weight / n_dy)
+        dx.mul_(2 * weight / n_dx)
+        grad[..., r0 + 1:r2, :] += dy
+        grad[..., r0:r2 - 1, :] -= dy
+        grad[..., r0:r1, 1:] += dx
+        grad[..., r0:r1, :-1] -= dx
+    return total
 
 
 def _masked(f: Tensor, mask: Tensor | None, rows: slice, cols: slice) -> Tensor:

@@ -278,6 +278,7 @@ class _Job:
             image = _initial_image(config, content, self.generator)
         elif tuple(image.shape[-2:]) != (h, w):  # warm start from the coarser scale, or the caller's image
             image = _upsample(image.to(self.device), content)
+        del content  # the targets hold what J needs of it: an image-sized tensor less at the peak
         step = done
 
         def report(values: dict[str, float], current: Tensor, optimizer: dict) -> None:

@@ -6,7 +6,7 @@ import torch
 
 from stylegram import StyleConfig, stylize
 from stylegram.image import to_tensor
-from stylegram.transfer import objective, plan, tiling
+from stylegram.transfer import losses, objective, plan, tiling
 from stylegram.transfer.stylize import default_style_layer_weights
 from stylegram.vgg import CONTENT_LAYERS, STYLE_LAYERS, network_for
 
@@ -67,6 +67,17 @@ def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
     # A halo too small for relu5_1 lets the tiles' own borders in: the test above would fail.
     j_bad, grad_bad = _evaluate(network, image, targets, weights, tiling.tiles(256, 170, 128, 16, 16))
     assert float((grad_bad - grad).norm() / grad.norm()) > 0.01
+
+
+@pytest.mark.parametrize("rows", [1, 7, 170])
+def test_the_smoothness_term_in_bands_equals_one_pass(problem, rows):
+    image = problem[2]
+    x = image.clone().requires_grad_(True)
+    (2.5 * losses.tv_loss(x)).backward()
+    y = image.clone().requires_grad_(True)
+    value = objective._tv_in_bands(y, 2.5, rows)
+    assert float(value) == pytest.approx(float(2.5 * losses.tv_loss(image)), rel=1e-5)
+    torch.testing.assert_close(y.grad, x.grad, rtol=1e-5, atol=1e-9)
 
 
 def test_tiled_content_targets_and_style_grams_equal_one_pass(vgg, problem):
