@@ -10,12 +10,21 @@ from ..settings import ConfigError
 from .config import PRESETS, StyleConfig
 
 
+# The long side the presets' steps were calibrated at (issue 10's grid, 512 px).
+PRESET_SIZE = 512
+
+
 def schedule(config: StyleConfig, content_size: Size, min_side: int) -> list[tuple[int, int]]:
     """(long side, iterations) per scale, coarsest first.
 
-    Scales too small for the deepest layer are dropped and their iterations moved to the next.
+    A preset's scales end at PRESET_SIZE; a larger output starts where a PRESET_SIZE job starts
+    and adds one scale per doubling, each with the preset's last count: the painting's large
+    structures are found at the coarse scales, and the scales above add detail. Scales too small
+    for the deepest layer are dropped and their iterations moved to the next.
     """
     per_scale = list(PRESETS[config.quality].iterations)
+    if config.scales is None:
+        per_scale += [per_scale[-1]] * max(0, math.floor(math.log2(config.size / PRESET_SIZE)))
     n = config.scales or len(per_scale)
     per_scale = (per_scale[-n:] if n <= len(per_scale) else [per_scale[0]] * (n - len(per_scale)) + per_scale)
     if config.iterations is not None:
