@@ -14,11 +14,13 @@ from torch import Tensor
 class LBFGS:
     """The step to take from each gradient, given the gradients and steps so far."""
 
-    def __init__(self, history: int, dtype: torch.dtype | None = None) -> None:
-        """`dtype` stores the pairs in a narrower type (bf16 halves their memory); sums run in the gradient's type."""
-        self.history, self.dtype = history, dtype
+    def __init__(self, history: int, dtype: torch.dtype | None = None, gamma: float | None = None) -> None:
+        """`dtype` stores the pairs in a narrower type (bf16 halves their memory); sums run in the
+        gradient's type. `gamma`, the curvature scale γ of an earlier run on a similar problem
+        (its `state()["h_diag"]`), makes the first step −γ·∇J instead of torch's short one."""
+        self.history, self.dtype, self.gamma = history, dtype, gamma
         self.pairs: list[tuple[Tensor, Tensor, float]] = []  # (s, y, 1 / yᵀs), oldest first
-        self.h_diag = 1.0  # the initial inverse Hessian, γ·I with γ = sᵀy / yᵀy
+        self.h_diag = gamma or 1.0  # the initial inverse Hessian, γ·I with γ = sᵀy / yᵀy
         self.last: tuple[Tensor, Tensor] | None = None  # (∇J, step) of the previous call
 
     def step(self, grad: Tensor) -> Tensor:
@@ -31,12 +33,19 @@ class LBFGS:
                 self.pairs.append((self._keep(s), self._keep(y), 1 / ys))
                 del self.pairs[:-self.history]
                 self.h_diag = ys / float(y.dot(y))
-        step = self._direction(grad) if self.last is not None else grad
-        if self.last is None or float(grad.dot(step)) > -1e-9:
-            # The first step, or an uphill one (torch would stop moving for good): forget the
-            # pairs and take a short steepest-descent step, torch's first step.
-            self.pairs, self.h_diag = [], 1.0
-            step = grad * -min(1.0, 1.0 / max(float(grad.abs().sum()), 1e-12))
+        if self.last is None and self.gamma is not None:
+            # Departure from torch: the first step is −γ·∇J with the γ it was given, as L-BFGS's
+            # second step would be after a first one. Torch's short first step, of length
+            # 1/‖∇J‖₁, moved no pixel by more than 1e-4 at 512 px, and less the larger the image:
+            # a whole step spent learning γ (transfer/stylize.py says where γ comes from).
+            step = grad * -self.gamma
+        else:
+            step = self._direction(grad) if self.last is not None else grad
+            if self.last is None or float(grad.dot(step)) > -1e-9:
+                # The first step, or an uphill one (torch would stop moving for good): forget the
+                # pairs and take a short steepest-descent step, torch's first step.
+                self.pairs, self.h_diag = [], 1.0
+                step = grad * -min(1.0, 1.0 / max(float(grad.abs().sum()), 1e-12))
         self.last = (grad.clone(), step)
         return step
 

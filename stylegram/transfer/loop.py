@@ -23,11 +23,12 @@ Report = Callable[[dict[str, float], Tensor, dict], None]
 
 def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Optimizer = "lbfgs",
              learning_rate: float = 0.02, history: int = 50, history_dtype: torch.dtype | None = None,
-             state: dict | None = None, report: Report) -> Tensor:
+             gamma: float | None = None, state: dict | None = None, report: Report) -> Tensor:
     """Run `steps` optimiser steps on the pixels of `image` and return the result.
 
     `history` is L-BFGS's number of remembered steps: each costs two image-sized vectors, kept
-    in `history_dtype` (default: the image's).
+    in `history_dtype` (default: the image's). `gamma`, an earlier run's L-BFGS curvature scale
+    (its state's "h_diag"), sets the length of the first step (transfer/lbfgs.py).
 
     After each step `report` gets the optimiser's state: L-BFGS's pairs and the gradient's scale,
     as references that stay valid (nothing in them is changed in place). Passing such a state
@@ -38,7 +39,7 @@ def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Opti
     """
     image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views the gradient flat
     adam = torch.optim.Adam([image], lr=learning_rate) if optimizer == "adam" else None
-    lbfgs = LBFGS(history, history_dtype)
+    lbfgs = LBFGS(history, history_dtype, gamma)
     scale: float | None = None
     if state is not None:
         scale = state["grad_scale"]

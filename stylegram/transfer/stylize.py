@@ -246,6 +246,10 @@ class _Job:
         self.weights = objective.Weights(config.content_weight, config.style_weight, config.tv_weight, weights)
         seed = config.seed if config.seed is not None else torch.seed()
         self.generator = torch.Generator().manual_seed(seed)
+        # L-BFGS's curvature scale γ at the end of the last scale, for the first step of the next
+        # (transfer/lbfgs.py): J is scaled alike at every scale (transfer/loop.py), and γ at 128
+        # and 256 px came to 7 and 12 on tubingen + starry_night, so a scale's γ suits the next.
+        self.gamma: float | None = None
 
     def run(self, plans: list[ScalePlan], init: Tensor | None, resume: Resume | None) -> Tensor:
         image, step = init, 0
@@ -261,6 +265,7 @@ class _Job:
             if resume is not None and k == resume.scale:
                 image, steps, state = resume.image, steps - (resume.step - step), resume.optimizer
                 step = resume.step
+                self._keep_gamma(state)
             image = self._scale(k, scale, image, steps, step, total, len(plans), state)
             step += steps
         assert image is not None
@@ -284,6 +289,7 @@ class _Job:
         def report(values: dict[str, float], current: Tensor, optimizer: dict) -> None:
             nonlocal step
             step += 1
+            self._keep_gamma(optimizer)
             if self.callback is not None:
                 self.callback(Iterate(step, total, k, n_scales, (w, h), values, current.detach().cpu().clone(),
                                       optimizer))
@@ -292,4 +298,10 @@ class _Job:
                                                                           self.extra_terms),
                         optimizer=config.optimizer, learning_rate=config.learning_rate, history=scale.history,
                         history_dtype=torch.bfloat16 if scale.core is not None else None,
-                        state=state, report=report)
+                        gamma=self.gamma, state=state, report=report)
+
+    def _keep_gamma(self, optimizer: dict | None) -> None:
+        """γ from an L-BFGS state that has learnt one (it has pairs); Adam's has none."""
+        lbfgs = (optimizer or {}).get("lbfgs")
+        if lbfgs and lbfgs["pairs"]:
+            self.gamma = lbfgs["h_diag"]

@@ -51,3 +51,21 @@ def test_history_in_bf16_still_descends():
         x += lbfgs.step(a @ x)
     assert float(x @ a @ x) < 1e-3 * start
     assert all(s.dtype == torch.bfloat16 for s, _, _ in lbfgs.pairs)
+
+
+def test_a_given_gamma_makes_the_first_step_a_full_one():
+    # Many variables, as in an image: torch's first step, of length 1/‖∇J‖₁, then barely moves.
+    d = torch.linspace(1, 3, 100_000, dtype=torch.float64)
+
+    def cost(x):
+        return float((d * x * x).sum() / 2)
+
+    x = torch.ones_like(d)
+    assert cost(x + LBFGS(history=10).step(d * x)) > 0.999 * cost(x)
+    learnt, y = LBFGS(history=10), torch.full_like(d, -0.5)  # another run on the same problem
+    for _ in range(5):
+        y += learnt.step(d * y)
+    gamma = learnt.state()["h_diag"]
+    first = LBFGS(history=10, gamma=gamma).step(d * x)
+    torch.testing.assert_close(first, -gamma * d * x)
+    assert cost(x + first) < 0.5 * cost(x)

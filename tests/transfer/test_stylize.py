@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from stylegram import StyleConfig, stylize
-from stylegram.image import to_tensor
+from stylegram.image import to_pil, to_tensor
 from stylegram.transfer.losses import mean_gram
 from stylegram.transfer.schedule import schedule
 
@@ -83,6 +83,36 @@ def test_schedule_drops_scales_too_small_for_the_deepest_layer():
     plan = schedule(StyleConfig(size=128, scales=4, iterations=100), (400, 300), min_side=32)
     assert [side for side, _ in plan] == [64, 128]  # 16 and 32 px long sides are dropped
     assert sum(iters for _, iters in plan) == 100
+
+
+def test_a_larger_output_starts_where_the_preset_size_job_starts():
+    assert schedule(StyleConfig(size=512), (400, 300), min_side=32) == [(128, 40), (256, 25), (512, 8)]
+    assert schedule(StyleConfig(size=1000), (400, 300), min_side=32) == [(250, 40), (500, 25), (1000, 8)]
+    assert schedule(StyleConfig(size=4096), (400, 300), min_side=32) == [
+        (128, 40), (256, 25), (512, 8), (1024, 8), (2048, 8), (4096, 8)]
+    assert schedule(StyleConfig(size=4096, scales=3), (400, 300), min_side=32) == [
+        (1024, 40), (2048, 25), (4096, 8)]  # --scales: the user's count, the preset's last scales
+
+
+def test_a_print_is_the_preview_with_detail_added(vgg, small_content, small_style):
+    """The 1024-px job's 512-px scale is the 512-px job's picture: what the preview showed is what
+    the print is made from."""
+
+    class Enough(Exception):
+        pass
+
+    draft = dict(seed=0, quality="draft")
+    preview = stylize(small_content, [small_style], StyleConfig(size=512, **draft), model=vgg)
+    seen = []
+
+    def until_512(event):
+        if max(event.size) > 512:
+            raise Enough
+        seen.append(event.image)
+
+    with pytest.raises(Enough):
+        stylize(small_content, [small_style], StyleConfig(size=1024, **draft), callback=until_512, model=vgg)
+    assert max(seen[-1].shape[-2:]) == 512 and to_pil(seen[-1]).tobytes() == preview.tobytes()
 
 
 def test_style_scale_changes_the_result(vgg, small_content, small_style):
