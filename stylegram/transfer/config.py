@@ -40,7 +40,8 @@ class StyleConfig:
     quality: Quality = option("normal", "preset: coarse-to-fine scales and iterations")
     iterations: int | None = option(None, "total iterations over all scales (default: the preset's)", min=0,
                                     metavar="N")
-    scales: int | None = option(None, "coarse-to-fine scales, each twice the last (1 = full size only)", min=1,
+    scales: int | None = option(None, "coarse-to-fine scales, each twice the last (default: the preset's, and one"
+                                      " more per doubling of the size above 512; 1 = full size only)", min=1,
                                 max=8, metavar="N")
     init: str = option("content", "start from 'content', 'random' noise, or an image file",
                        metavar="content|random|FILE")
