@@ -50,6 +50,41 @@ def test_forward_stops_after_the_deepest_requested_layer(vgg):
         handle.remove()
 
 
+def _textbook_forward(vgg, rgb, layers):
+    """Every layer in the published order, conv → ReLU → ... → pool, nothing skipped or reordered."""
+    x, out = vgg.preprocess(rgb).to(vgg.convs["conv1_1"].weight.dtype), {}
+    if vgg.convs["conv1_1"].weight.dtype == torch.bfloat16:
+        x = x.contiguous(memory_format=torch.channels_last)
+    for name, info in vgg.info.items():
+        if info.kind == "conv":
+            x = vgg.convs[name](x)
+        else:
+            pool = torch.nn.functional.max_pool2d if vgg.pooling == "max" else torch.nn.functional.avg_pool2d
+            x = torch.relu(x) if info.kind == "relu" else pool(x, 2)
+        out[name] = x
+        if set(out) >= set(layers):
+            return {name: out[name] for name in layers}
+
+
+@pytest.mark.parametrize("kind", ["fp32", "bf16", "avg-pool"])
+def test_a_block_s_last_relu_after_its_pool_changes_no_value_or_gradient(vgg, kind):
+    """forward() runs a block's last ReLU after the max-pool when nobody asks for it: the same
+    features and the same gradient, bit for bit, as the published order (with average pooling,
+    which does not commute with the ReLU, it keeps that order)."""
+    net = {"fp32": vgg, "bf16": vgg.fast_copy(), "avg-pool": load_vgg(pooling="avg")}[kind]
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
+    rgb = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(3))
+    ours_in, ref_in = rgb.clone().requires_grad_(True), rgb.clone().requires_grad_(True)
+    ours, ref = net(ours_in, layers), _textbook_forward(net, ref_in, layers)
+    weights = {n: torch.randn(f.shape, generator=torch.Generator().manual_seed(i)) for i, (n, f) in enumerate(ref.items())}
+    sum((f.float() * weights[n]).sum() for n, f in ours.items()).backward()
+    sum((f.float() * weights[n]).sum() for n, f in ref.items()).backward()
+    for name in layers:
+        assert torch.equal(ours[name], ref[name]), name
+    assert ref_in.grad.abs().max() > 0
+    assert torch.equal(ours_in.grad, ref_in.grad)
+
+
 def test_parameters_are_frozen(vgg):
     assert all(not p.requires_grad for p in vgg.parameters())
     image = torch.rand(1, 3, 32, 32, requires_grad=True)

@@ -5,6 +5,7 @@ The formulas follow the paper; every departure is marked where it happens.
 """
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from ..gram import gram_matrix, mean_gram  # noqa: F401 (the Gram is part of the loss vocabulary)
@@ -21,8 +22,14 @@ def content_loss(generated: Tensor, target: Tensor, mask: Tensor | None = None) 
     α and β keep their meaning for every photo and every scale.
     A `mask` (1, 1, H, W) weights each position (spatial control).
     """
-    diff = (generated.float() - target.float()).pow(2)
-    return 0.5 * (diff if mask is None else diff * mask).mean() / content_norm(target)
+    diff = generated.float() - target.float()
+    if mask is None:
+        # ‖d‖² as a norm rather than d.pow(2).mean(): the mean's backward pass multiplies an
+        # expanded scalar into the channels-last map on a slow path (14 ms against 6 at 512 px).
+        mean_square = torch.linalg.vector_norm(diff).square() / diff.numel()
+    else:
+        mean_square = (diff.pow(2) * mask).mean()
+    return 0.5 * mean_square / content_norm(target)
 
 
 def content_norm(target: Tensor) -> Tensor:

@@ -90,6 +90,9 @@ def test_content_loss_is_half_the_mean_squared_difference_relative_to_the_photos
     assert float(content_loss(a, b)) == pytest.approx(expected, rel=1e-5)
     assert float(content_loss(a, a)) == 0.0
     assert float(content_loss(10 * a, 10 * b)) == pytest.approx(expected, rel=1e-5)  # scale-free
+    g = a.clone().requires_grad_(True)
+    content_loss(g, b).backward()
+    torch.testing.assert_close(g.grad, (a - b) / (a.numel() * energy))
 
 
 def test_total_variation_of_a_checkerboard_and_a_flat_image():
