@@ -2,11 +2,12 @@
 
     python benchmarks/bench_transfer.py [--quick] [--sizes 256 512 1024] [--jobs 512 1024]
 
-Prints four tables:
+Prints these tables:
   1. seconds per L-BFGS iteration at each size: stylegram fp32, stylegram's fast path, pastiche;
   2. the whole default command (`stylegram stylize`, a fresh process) with its content and
      style gaps, beside jcjohnson/neural-style's published image measured the same way;
-  3. achieved GFLOP/s against the analytic FLOPs of VGG19 up to relu5_1 and the CPU's peak;
+  3. achieved GFLOP/s against the analytic FLOPs of VGG19 up to relu5_1 and the CPU's peak, and
+     the fast step's convolutions timed alone: the floor of a step on this machine;
   4. peak resident memory of the default command at each size.
 Needs ../shared/data (tubingen.jpg, starry_night.jpg and the reference image).
 """
@@ -75,6 +76,38 @@ def stylegram_step_seconds(model, size: int, precision: str, repeats: int) -> tu
     return gaps_[len(gaps_) // 2], (out.height, out.width)
 
 
+def convolution_seconds(model, h: int, w: int, repeats: int) -> float:
+    """Median seconds of a fast step's convolutions alone: the 13 up to conv5_1, forward and the
+    input-gradient backward, bf16 channels-last as the fast path runs them (oneDNN on the CPU).
+    No step can be faster than its convolutions: this is its floor on this machine, now."""
+    from torch.nn.functional import conv2d
+    from torch.nn.grad import conv2d_input
+
+    fast = model.fast_copy()
+    shapes, c_in = [], 3
+    for name, info in fast.info.items():
+        if info.kind == "conv":
+            shapes.append((fast.convs[name], c_in, h // info.stride, w // info.stride))
+            c_in = info.channels
+        if name == "conv5_1":
+            break
+    cl = torch.channels_last
+    data = [(conv, torch.randn(1, c, y, x, dtype=torch.bfloat16).contiguous(memory_format=cl),
+             torch.randn(1, conv.out_channels, y, x, dtype=torch.bfloat16).contiguous(memory_format=cl))
+            for conv, c, y, x in shapes]
+
+    def once() -> float:
+        start = time.perf_counter()
+        for conv, x, g in data:
+            conv2d(x, conv.weight, conv.bias, padding=1)
+            conv2d_input(x.shape, conv.weight, g, padding=1)
+        return time.perf_counter() - start
+
+    once()
+    times = sorted(once() for _ in range(repeats))
+    return times[len(times) // 2]
+
+
 def pastiche_step_seconds(size: int, repeats: int) -> float:
     """One L-BFGS step of the peer, with its defaults, at the same size."""
     return peer_step(CONTENT, STYLE, size, repeats)
@@ -129,8 +162,10 @@ def main() -> None:
     for size in args.sizes:
         fp32, (h, w) = stylegram_step_seconds(model, size, "fp32", args.repeats)
         fast, _ = stylegram_step_seconds(model, size, "auto", args.repeats)
+        convs = convolution_seconds(model, h, w, args.repeats)
         peer = float("nan") if args.no_pastiche else pastiche_step_seconds(size, max(1, args.repeats - 1))
-        rows.append({"size": f"{w}x{h}", "fp32": fp32, "fast": fast, "pastiche": peer, "flops": 2 * vgg_flops(h, w)})
+        rows.append({"size": f"{w}x{h}", "fp32": fp32, "fast": fast, "pastiche": peer, "flops": 2 * vgg_flops(h, w),
+                     "convolutions": convs})
         print(f"{w:>5}×{h:<4} {fp32:8.3f} {fast:8.3f} {peer:9.3f} {fp32 / fast:12.2f}× {peer / fast:16.2f}×")
     results["per_iteration"] = rows
 
@@ -142,6 +177,11 @@ def main() -> None:
         print(f"{r['size']:>10} {g:11.1f} {g / r['fp32']:13.1f} {g / r['fast']:13.1f} "
               + " ".join(f"{g / r['fast'] / p:21.1%} " for p in peaks.values()))
     print("peaks (nominal, at the reported clock): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))
+    print("\n## The fast step's convolutions alone (forward and input gradient, oneDNN): its floor here, now")
+    print(f"{'size':>10} {'convolutions':>13} {'of the fast step':>17} {'GFLOP/s':>8} {'in pastiche steps':>18}")
+    for r in rows:
+        c = r["convolutions"]
+        print(f"{r['size']:>10} {c:12.3f}s {c / r['fast']:16.0%} {r['flops'] / 1e9 / c:8.0f} {c / r['pastiche']:18.3f}")
 
     print("\n## The whole default command (fresh process: imports, weights, 3 scales, save), median of"
           f" {args.repeats}, in pastiche 512-px steps measured before and after each size's runs")
