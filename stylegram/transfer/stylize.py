@@ -182,6 +182,7 @@ def stylize(
     init: Tensor | None = None,
     extra_terms: ExtraTerms | None = None,
     resume: Resume | None = None,
+    gamma: float | None = None,
 ) -> Image.Image:
     """Paint `content` in the style of `styles`.
 
@@ -195,6 +196,9 @@ def stylize(
             overrides `config.init` (the video's warped previous frame, say).
         extra_terms: more weighted terms of J, added to its total; see `ExtraTerms`.
         resume: continue an interrupted job from its last saved image (see `Resume`).
+        gamma: L-BFGS's curvature scale from an earlier job on a similar image (the ``"h_diag"``
+            of its last `Iterate.optimizer`): the length of this job's first step, as between
+            scales (transfer/lbfgs.py). The video hands it from one frame to the next.
 
     Returns:
         The stylised image as an RGB PIL image, `config.size` px on its long side.
@@ -211,6 +215,7 @@ def stylize(
     inputs = _open_inputs(content, styles, config, need)
     check_style_scale(config, [im.size for im in inputs.styles], model.min_size(config.style_layers), styles)
     job = _Job(model, inputs, config, device, callback, extra_terms)
+    job.gamma = gamma
     image = job.run(plans, init, resume)
     if config.preserve_colors == "luminance":
         photo = to_tensor(inputs.photo.resize((image.shape[-1], image.shape[-2]), Image.LANCZOS))

@@ -3,11 +3,13 @@ belong to. Rerunning the same job finds its frames there and goes on from the fi
 a different job (other input, styles or settings) is refused, so frames never mix.
 
     WORK/job.json           the job's fingerprint
-    WORK/pass1/00001.png    frame 1 of pass 1, ...
+    WORK/pass1/00001.png    frame 1 of pass 1, ..., each with the L-BFGS curvature scale its run
+                            ended with (a PNG text chunk), which the next frame starts from
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ def file_id(path: str | os.PathLike) -> dict[str, Any]:
     p = Path(path)
     st = p.stat()
     return {"path": str(p.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+GAMMA_KEY = "stylegram:lbfgs-gamma"  # repr() of a float: read back to the bit
 
 
 class WorkFolder:
@@ -57,10 +62,20 @@ class WorkFolder:
         path = self.path(pass_, index)
         return open_image(path) if path.exists() else None
 
-    def save(self, pass_: int, index: int, image: Image.Image) -> None:
+    def save(self, pass_: int, index: int, image: Image.Image, gamma: float | None = None) -> None:
         path = self.path(pass_, index)
         path.parent.mkdir(exist_ok=True)
-        save_image(image, path)
+        save_image(image, path, metadata={GAMMA_KEY: repr(gamma)} if gamma is not None else None)
+
+    def gamma(self, pass_: int, index: int) -> float | None:
+        """The L-BFGS curvature scale saved with a finished frame, or None (Adam, or none saved)."""
+        with Image.open(self.path(pass_, index)) as im:
+            text = getattr(im, "text", {}).get(GAMMA_KEY)
+        try:
+            gamma = float(text) if text else None
+        except ValueError:
+            return None
+        return gamma if gamma is not None and math.isfinite(gamma) and gamma > 0 else None
 
     def count_done(self, passes: int, n_frames: int) -> int:
         return sum(self.path(p, k).exists() for p in range(passes) for k in range(n_frames))

@@ -92,6 +92,27 @@ def test_resume_after_an_interruption_gives_the_same_frames(frames, small_style,
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_each_later_frame_starts_from_the_curvature_scale_of_the_one_before(frames, small_style, vgg, tmp_path,
+                                                                            monkeypatch):
+    """L-BFGS's γ goes from frame to frame, and with the frame into its PNG, so that a resumed
+    job starts the next frame as the whole run would (the resume test above holds the result)."""
+    from stylegram.video import temporal
+
+    given, real = [], temporal.stylize
+
+    def spy(*args, gamma=None, **kwargs):
+        given.append(gamma)
+        return real(*args, gamma=gamma, **kwargs)
+
+    monkeypatch.setattr(temporal, "stylize", spy)
+    work = WorkFolder(tmp_path / "w", {"test": "gamma"})
+    stylize_frames(frames[:3], [small_style], STYLE, VIDEO, work, model=vgg)
+    saved = [work.gamma(0, k) for k in range(3)]
+    assert given[0] is None  # the first frame starts afresh, coarse to fine
+    assert all(g is not None and g > 0 for g in saved)
+    assert given[1:] == saved[:2]
+
+
 def test_a_work_folder_refuses_another_job(tmp_path):
     WorkFolder(tmp_path / "w", {"input": "a.mp4"})
     WorkFolder(tmp_path / "w", {"input": "a.mp4"})  # the same job: resumes
