@@ -21,7 +21,8 @@ def add_io_options(p: argparse.ArgumentParser) -> None:
     """The files of a scan, shared with explain-style: these are not settings of the result."""
     p.add_argument("--images", required=True, metavar="DIR", help="folder of images to search, read recursively")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (made if missing)")
-    p.add_argument("--cache", metavar="DIR", help="activation cache (default: OUTDIR/.cache)")
+    p.add_argument("--cache", metavar="DIR",
+                   help="activation cache (default: OUTDIR/.cache; with --scheduler, each worker keeps its own)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="scan on a Dask cluster: its scheduler's address (default: $STYLEGRAM_SCHEDULER, else here)")
@@ -129,6 +130,10 @@ def scan_on_scheduler(args: argparse.Namespace, config: ScanConfig, units: dict[
     from .progress import Progress
 
     paths = list_images(args.images)
+    if getattr(args, "cache", None):
+        # The workers cache activations in their own scratch folders, on their own disks.
+        print(f"stylegram: warning: --cache {args.cache} is not used with --scheduler: each worker caches in its"
+              " own scratch folder", file=sys.stderr)
     client = connect(scheduler)
     output_folder(args).mkdir(parents=True, exist_ok=True)
     progress = Progress(len(paths), unit="images", quiet=args.quiet, desc="scan")

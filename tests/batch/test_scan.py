@@ -34,6 +34,16 @@ def test_units_cli_with_a_scheduler_that_does_not_answer(folder, tmp_path, capsy
     assert code == 1 and "--scheduler tcp://127.0.0.1:9: no answer within" in err and err.count("\n") == 1
 
 
+def test_units_cli_says_that_a_cluster_scan_does_not_use_cache(folder, tmp_path, capsys):
+    code = cli.main(["units", "--images", str(folder), "-o", str(tmp_path / "o"), "--cache", str(tmp_path / "c"),
+                     "--scheduler", "tcp://127.0.0.1:9"])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 1 and len(lines) == 2
+    assert lines[0] == (f"stylegram: warning: --cache {tmp_path / 'c'} is not used with --scheduler: each worker"
+                        " caches in its own scratch folder")
+    assert "no answer within" in lines[1]
+
+
 def test_explain_style_through_the_cluster_shows_the_local_scans_patches(client, folder, cache_dir, style_path,
                                                                          tmp_path, capsys):
     common = [str(style_path), "--images", str(folder), "--size", str(SCAN_SIZE), "--precision", "fp32",
