@@ -214,8 +214,7 @@ def stylize(
     need = 2 * model.min_size(layers_used(config))
     inputs = _open_inputs(content, styles, config, need)
     check_style_scale(config, [im.size for im in inputs.styles], model.min_size(config.style_layers), styles)
-    job = _Job(model, inputs, config, device, callback, extra_terms)
-    job.gamma = gamma
+    job = _Job(model, inputs, config, device, callback, extra_terms, gamma)
     image = job.run(plans, init, resume)
     if config.preserve_colors == "luminance":
         photo = to_tensor(inputs.photo.resize((image.shape[-1], image.shape[-2]), Image.LANCZOS))
@@ -242,7 +241,8 @@ def _upsample(image: Tensor, content: Tensor) -> Tensor:
 class _Job:
     """One style transfer: coarse to fine, each scale starting from the last one, upsampled."""
 
-    def __init__(self, model: VGG, inputs: _Inputs, config: StyleConfig, device, callback, extra_terms) -> None:
+    def __init__(self, model: VGG, inputs: _Inputs, config: StyleConfig, device, callback, extra_terms,
+                 gamma: float | None) -> None:
         self.model, self.inputs, self.config, self.device = model, inputs, config, device
         self.callback, self.extra_terms = callback, extra_terms
         self.network, _ = network_for(model, config.precision)
@@ -254,8 +254,9 @@ class _Job:
         # L-BFGS's curvature scale γ at the end of the last scale, for the first step of the next
         # (transfer/lbfgs.py). J is scaled alike at every scale (its first gradient's largest
         # pixel is 0.01, transfer/loop.py), so γ changes little from one scale to the next: 7.1
-        # at the end of 128 px, 11.8 at the end of 256 px (tubingen + starry_night).
-        self.gamma: float | None = None
+        # at the end of 128 px, 11.8 at the end of 256 px (tubingen + starry_night). The first
+        # scale starts with the caller's γ, if any.
+        self.gamma = gamma
 
     def run(self, plans: list[ScalePlan], init: Tensor | None, resume: Resume | None) -> Tensor:
         image, step = init, 0
@@ -271,7 +272,7 @@ class _Job:
             if resume is not None and k == resume.scale:
                 image, steps, state = resume.image, steps - (resume.step - step), resume.optimizer
                 step = resume.step
-                self._keep_gamma(state)
+                self.gamma = learnt_gamma(state) or self.gamma
             image = self._scale(k, scale, image, steps, step, total, len(plans), state)
             step += steps
         assert image is not None
@@ -295,7 +296,7 @@ class _Job:
         def report(values: dict[str, float], current: Tensor, optimizer: dict) -> None:
             nonlocal step
             step += 1
-            self._keep_gamma(optimizer)
+            self.gamma = learnt_gamma(optimizer) or self.gamma
             if self.callback is not None:
                 self.callback(Iterate(step, total, k, n_scales, (w, h), values, current.detach().cpu().clone(),
                                       optimizer))
@@ -306,8 +307,9 @@ class _Job:
                         history_dtype=torch.bfloat16 if scale.core is not None else None,
                         gamma=self.gamma, state=state, report=report)
 
-    def _keep_gamma(self, optimizer: dict | None) -> None:
-        """γ from an L-BFGS state that has learnt one (it has pairs); Adam's has none."""
-        lbfgs = (optimizer or {}).get("lbfgs")
-        if lbfgs and lbfgs["pairs"]:
-            self.gamma = lbfgs["h_diag"]
+
+def learnt_gamma(optimizer: dict | None) -> float | None:
+    """The curvature scale γ of an optimiser state (`Iterate.optimizer`) if L-BFGS has learnt one
+    (it has pairs), for `stylize(gamma=...)`; None for Adam's state or L-BFGS's before its second step."""
+    lbfgs = (optimizer or {}).get("lbfgs")
+    return lbfgs["h_diag"] if lbfgs and lbfgs["pairs"] else None

@@ -29,7 +29,7 @@ from ..geometry import Box, crop
 from ..image import ImageLike
 from ..transfer.color import match_color_histogram
 from ..transfer.config import StyleConfig
-from ..transfer.stylize import ExtraTerms, stylize
+from ..transfer.stylize import ExtraTerms, learnt_gamma, stylize
 from ..vgg import VGG
 from . import flow as flow_
 from .config import VideoConfig
@@ -159,9 +159,7 @@ def _stylize(clip: _Clip, j: int, config: StyleConfig, gamma: float | None, **kw
     learnt = [gamma]
 
     def keep(event) -> None:
-        lbfgs = (event.optimizer or {}).get("lbfgs")
-        if lbfgs and lbfgs["pairs"]:
-            learnt[0] = lbfgs["h_diag"]
+        learnt[0] = learnt_gamma(event.optimizer) or learnt[0]
 
     image = stylize(clip.contents[j], clip.styles, config, model=clip.model, callback=keep, gamma=gamma, **kwargs)
     return image, learnt[0]
