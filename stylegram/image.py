@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import io
 import os
 import re
 import stat
@@ -18,8 +19,10 @@ from typing import IO, Callable, Iterator, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 from torch import Tensor
+
+from .files import readable_file
 
 ImageLike = Union[str, os.PathLike, Image.Image]
 
@@ -41,6 +44,24 @@ def open_image(source: ImageLike) -> Image.Image:
         return _to_rgb(ImageOps.exif_transpose(im))
 
 
+def open_mask(source: ImageLike) -> Image.Image:
+    """Open a mask as 8-bit greyscale ('L'): white paints, black does not. Transparency does not
+    paint either: the grey level is multiplied by alpha (`open_image` puts transparent pixels on
+    white, as on a page, which in a mask would paint them)."""
+    if isinstance(source, Image.Image):
+        return _mask_of(source)
+    with _reading(source) as path, Image.open(path) as im:
+        im.load()
+        return _mask_of(ImageOps.exif_transpose(im))
+
+
+def _mask_of(im: Image.Image) -> Image.Image:
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        return ImageChops.multiply(rgba.convert("L"), rgba.getchannel("A"))
+    return _to_rgb(im).convert("L")
+
+
 def image_size(source: ImageLike) -> tuple[int, int]:
     """An image's upright (W, H) from its header, without decoding its pixels; the same
     ValueErrors as `open_image` for a file that cannot even be opened."""
@@ -52,19 +73,34 @@ def image_size(source: ImageLike) -> tuple[int, int]:
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
+def decode_image(data: bytes, name: str) -> Image.Image:
+    """The image in `data`, a file's bytes (an upload, a job sent to a worker), by the rules of
+    `open_image`: the same conversions, the same pixel limit, errors naming `name`."""
+    with _decoding(name), Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return _to_rgb(ImageOps.exif_transpose(im))
+
+
 @contextlib.contextmanager
 def _reading(source: str | os.PathLike) -> Iterator[Path]:
-    """Turn whatever PIL raises while reading `source` into one ValueError naming the file."""
-    path = Path(source)
-    if not path.exists():
-        raise ValueError(f"'{path}': no such file")
-    if path.is_dir():
-        raise ValueError(f"'{path}': is a directory, not an image")
+    """Check that `source` is a file to read, then decode it under `_decoding`'s rules."""
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"an image is given as a file path or a PIL image, not {type(source).__name__}"
+                        " (for an array: PIL.Image.fromarray(a))")
+    path = readable_file(source, "image file")
+    with _decoding(path):
+        yield path
+
+
+@contextlib.contextmanager
+def _decoding(path: str | os.PathLike) -> Iterator[None]:
+    """Turn whatever PIL raises while decoding `path` into one ValueError naming it: the one
+    rule for every image stylegram reads, from a file or from bytes."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Corrupt EXIF data" and the like: the pixels decoded, say nothing
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            yield path
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ValueError(f"'{path}': {_pixels(exc)} is over the limit of {Image.MAX_IMAGE_PIXELS:,} pixels that"
                          " PIL decodes (a guard against decompression bombs); use a smaller image") from None
@@ -96,16 +132,24 @@ def _one_line(exc: BaseException) -> str:
 def _to_rgb(im: Image.Image) -> Image.Image:
     """Greyscale, palette, CMYK, 16-bit and alpha images to 8-bit RGB."""
     if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        # PIL's convert() clips 16-bit values at 255; scale the range down instead.
+        # PIL's convert() clips 16-bit values at 255; scale by the file's bit depth instead (never
+        # by the pixels' own maximum, which turned a dark 16-bit image into a bright one).
         a = np.asarray(im, dtype=np.float64)
-        scale = 65535.0 if a.max() > 255 else 255.0
-        im = Image.fromarray((a / scale * 255).round().clip(0, 255).astype(np.uint8), "L")
+        im = Image.fromarray((a / _full_scale(im) * 255).round().clip(0, 255).astype(np.uint8), "L")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         # Transparent pixels become white, as on a page, instead of whatever colour they hide.
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, rgba)
     return im.convert("RGB")
+
+
+def _full_scale(im: Image.Image) -> float:
+    """The value of white in a greyscale image of mode I or I;16*: 2**bits - 1. PIL reads 16-bit
+    PNG and TIFF greyscale as I;16 (or I); a 32-bit TIFF declares 32 bits per sample."""
+    bits = im.tag_v2.get(258, 16) if hasattr(im, "tag_v2") else 16  # TIFF BitsPerSample
+    bits = bits[0] if isinstance(bits, tuple) else bits
+    return float(2 ** int(bits) - 1)
 
 
 def long_side_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:

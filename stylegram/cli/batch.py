@@ -56,17 +56,18 @@ def run(args: argparse.Namespace) -> int:
     from ..batch.cluster import SCHEDULER_ENV
     from ..batch.jobs import input_files
     from ..batch.manifest import Manifest
-    from .files import refuse_overwriting_inputs
+    from .files import batch_files, batch_outputs
     from .progress import Progress
 
     batch, style = config_from_args(args, BatchConfig), config_from_args(args, StyleConfig)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise ValueError(f"'{out}': output must be a folder, and this is a file")
-    jobs = plan(input_files(args.contents, "content"), input_files(args.styles, "style"), style,
+    files = batch_files(args, style)
+    jobs = plan(input_files(args.contents, "content", skip=files.skips),
+                input_files(args.styles, "style", skip=files.skips), style,
                 pairwise=batch.zip, sweeps=batch.sweep or ())
-    for job in jobs:
-        refuse_overwriting_inputs(out / job.output, [job.content.path, job.style.path])
+    batch_outputs(files, out, jobs)
     already = len({job.key for job in jobs} & Manifest(out).done())
     progress = Progress(len(jobs) - already, unit="jobs", quiet=args.quiet, desc="batch")
 

@@ -1,6 +1,8 @@
 """Resumable long runs: a side file beside the output with the image, the scale and the step.
 
-The file is `.OUT.checkpoint` next to OUT, written atomically. It is keyed by the job: the
+The file is `.OUT.checkpoint` next to OUT, written atomically, and starts with `MAGIC`: a run
+replaces or removes only a file that starts so (or a version-2 file, a torch archive holding
+a dict with our keys); any other file of that name is refused before work, never deleted. It is keyed by the job: the
 settings and the bytes of every input. Rerunning the same command continues from it; a
 different command ignores it and, once it saves its own, replaces it. A finished job removes it.
 It keeps L-BFGS's history too, so a resumed run takes the steps the uninterrupted one would
@@ -11,7 +13,9 @@ as large as that history: up to 2 × history image-sized vectors (bf16 on tiled 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
@@ -22,7 +26,8 @@ from ..image import write_atomic
 from ..transfer.config import StyleConfig
 from ..transfer.stylize import Iterate, Resume
 
-VERSION = 2  # 2: with the optimiser's state; 1 (without it) is still read
+VERSION = 3  # 3: MAGIC first; 2: with the optimiser's state; 1 (without it); all still read
+MAGIC = b"stylegram checkpoint\n"
 
 
 def job_key(inputs: Sequence[str], config: StyleConfig) -> str:
@@ -33,28 +38,65 @@ def job_key(inputs: Sequence[str], config: StyleConfig) -> str:
     return h.hexdigest()
 
 
+def _state(path: Path) -> dict | None:
+    """The dict a checkpoint file holds, or None if `path` is not one of ours."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(MAGIC))
+            if head != MAGIC and not zipfile.is_zipfile(f):
+                return None
+            f.seek(len(MAGIC) if head == MAGIC else 0)
+            state = torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - unreadable in any way: not a checkpoint we can use
+        return None
+    if not isinstance(state, dict) or state.get("version") not in (1, 2, VERSION) or "key" not in state:
+        return None
+    return state
+
+
+def _ours(path: Path) -> bool:
+    """Whether `path` is a stylegram checkpoint: by its first bytes (older ones by their content)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(MAGIC)) == MAGIC:
+                return True
+    except OSError:
+        return False
+    return _state(path) is not None
+
+
 class Checkpoint:
-    def __init__(self, output: Path, key: str) -> None:
-        self.path = output.with_name(f".{output.name}.checkpoint")
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
         self.key = key
+
+    def check(self) -> None:
+        """Refuse, before any work, a file of the checkpoint's name that is not a checkpoint."""
+        from ..files import readable_file
+
+        if not self.path.exists() and not self.path.is_symlink():
+            return
+        readable_file(self.path, "checkpoint file")  # a folder, a pipe, a dangling link: one line
+        if not _ours(self.path):
+            raise ValueError(f"'{self.path}': is not a stylegram checkpoint, and this run would replace it"
+                             " there; move it or choose another -o")
 
     def save(self, event: Iterate) -> None:
         state = {"version": VERSION, "key": self.key, "scale": event.scale, "step": event.step,
                  "image": event.image, "optimizer": event.optimizer}
-        write_atomic(self.path, lambda f: torch.save(state, f))
+
+        payload = io.BytesIO()  # torch's archive records offsets from its own start
+        torch.save(state, payload)
+        write_atomic(self.path, lambda f: f.write(MAGIC + payload.getbuffer()))
 
     def load(self) -> Resume | None:
         """The saved state of this same job, or None (missing, another job's, or unreadable)."""
-        if not self.path.is_file():
-            return None
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception:  # a file we cannot read is no checkpoint; it will be replaced
-            return None
-        if (not isinstance(state, dict) or state.get("version") not in (1, VERSION)
-                or state.get("key") != self.key):
+        state = _state(self.path) if self.path.is_file() else None
+        if state is None or state.get("key") != self.key:
             return None
         return Resume(int(state["scale"]), int(state["step"]), state["image"], state.get("optimizer"))
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Remove the checkpoint, if the file there is one (never another file of its name)."""
+        if self.path.is_file() and not self.path.is_symlink() and _ours(self.path):
+            self.path.unlink()

@@ -3,11 +3,13 @@ each shown by its top-activating patches from a folder of photos."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from ..units.config import ExplainConfig
 from .options import add_config_options, config_from_args
-from .units import add_io_options, output_folder, scan_units
+from .files import explain_files
+from .units import add_io_options, check_images, output_folder, scan_units
 
 
 def add_parser(sub) -> None:
@@ -28,15 +30,18 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args, ExplainConfig)
     out = output_folder(args)
+    files = explain_files(args, config.weights)
+    check_images(args, files)
     style = load_image(args.style, long_side=config.style_size)
     need = min_size(config.layers)
     if min(style.shape[-2:]) < need:
         raise ValueError(f"style image '{args.style}' is {style.shape[-1]}×{style.shape[-2]} px at --style-size "
                          f"{config.style_size}; at least {need} px a side is needed")
     vgg = load_vgg(config.weights)
+    config = dataclasses.replace(config, layers=vgg.own_layers(config.layers, "--layers"))
     found = style_components(vgg, style, config.layers, top=config.channels, pairs=config.pairs)
     shown = {layer.layer: layer.units() for layer in found}
-    result = scan_units(args, config, vgg, shown)
+    result = scan_units(args, config, vgg, shown, files)
     hits = {name: dict(zip(units, result.top(name, units, config.top))) for name, units in shown.items()}
     write_style_report(out, args.style, style, found, hits, PatchCutter(result.size), vgg)
     if not args.quiet:

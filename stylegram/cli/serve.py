@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--data-dir '{data}' is a file, not a folder")
     if config.images is not None and not Path(config.images).is_dir():
         raise ValueError(f"--images '{config.images}' is not a folder")
+    _check_port(config.host, config.port)  # before the data folder is made: a busy port is one line
     data.mkdir(parents=True, exist_ok=True)
     if not is_loopback(config.host):
         print(f"stylegram: warning: listening on {config.host}: anyone who can reach this address and knows the"
@@ -46,6 +47,26 @@ def run(args: argparse.Namespace) -> int:
         pass
     print(f"stylegram: studio stopped; its jobs are kept in {data}", file=sys.stderr)
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """ValueError in one line if `host:port` cannot be listened on (taken, or not this machine's)."""
+    import socket
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ValueError(f"--host '{host}': cannot be resolved ({exc.strerror or exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ValueError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); is another"
+                             " server there? choose another --port") from None
 
 
 def _url(server, config: ServeConfig) -> str:

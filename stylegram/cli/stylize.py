@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..transfer.config import StyleConfig
-from .files import refuse_overwriting_inputs
+from .files import checkpoint_path, style_inputs, stylize_files
 from .options import add_config_options, config_from_args
 from .signals import interrupted_exit_code
 
@@ -38,12 +38,8 @@ def add_parser(sub) -> None:
 
 
 def _inputs(args: argparse.Namespace, config: StyleConfig) -> list[str]:
-    """Every file the job reads, so that none of them is overwritten."""
-    files = [args.content, *args.styles, config.content_mask]
-    files += [spec.partition("=")[2] for spec in config.style_masks or ()]
-    if config.init not in ("content", "random"):
-        files.append(config.init)
-    return [str(f) for f in files if f]
+    """Every image the job reads."""
+    return [path for _, path in style_inputs([args.content], args.styles, config)]
 
 
 def work_done(plans, step: int) -> float:
@@ -69,9 +65,11 @@ def _check_inputs(args: argparse.Namespace, config: StyleConfig) -> None:
     check_style_scale(config, [sizes[str(s)] for s in args.styles], min_size(config.style_layers), args.styles)
 
 
-def _prepare(args: argparse.Namespace) -> StyleConfig:
-    """The config, with every check that needs no model: flags, inputs, output, memory."""
+def _prepare(args: argparse.Namespace):
+    """The config and the memory plan, with every check that needs no model: flags, files,
+    inputs, output, memory."""
     from ..image import check_writable
+    from ..transfer.plan import plan
 
     config = config_from_args(args, StyleConfig)
     for flag in ("save_every", "checkpoint_every"):
@@ -84,9 +82,10 @@ def _prepare(args: argparse.Namespace) -> StyleConfig:
     elif not args.styles:
         raise ValueError("give a style image after the content image")
     args.output = check_writable(args.output)
-    refuse_overwriting_inputs(args.output, _inputs(args, config))
     _check_inputs(args, config)  # every input decodes, before the model loads
-    return config
+    plans = plan(args.content, config)  # from the header: refuse what cannot fit before any work
+    stylize_files(args, config, sum(p.steps for p in plans))  # nothing written lands on an input
+    return config, plans
 
 
 class _Run:
@@ -144,17 +143,16 @@ def run(args: argparse.Namespace) -> int:
     from ..image import save_image
     from ..transfer import stylize
     from ..transfer.config import png_metadata
-    from ..transfer.plan import plan
     from .checkpoint import Checkpoint, job_key
 
     start = time.perf_counter()
-    config = _prepare(args)
-    plans = plan(args.content, config)  # from the header: refuse what cannot fit before any work
+    config, plans = _prepare(args)
     if not args.quiet:
         print(f"plan: {len(plans)} scales, peak about {max(p.peak for p in plans) / 2**30:.1f} GB", file=sys.stderr)
         for scale in plans:
             print(f"  {scale.describe()}", file=sys.stderr)
-    checkpoint = Checkpoint(args.output, job_key(_inputs(args, config), config))
+    checkpoint = Checkpoint(checkpoint_path(args.output), job_key(_inputs(args, config), config))
+    checkpoint.check()
     resume = checkpoint.load()
     if resume is not None and not args.quiet:
         note = "" if resume.optimizer is not None else " (an older checkpoint, without L-BFGS's history)"

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from ..files import FilePlan
 from ..units.config import ScanConfig, UnitsConfig
+from .files import units_files
 from .options import add_config_options, config_from_args
 
 
@@ -77,12 +80,27 @@ def _remove_if_unused(out: Path, cache: Path, made: set[Path], *, worthless: boo
             out.rmdir()
 
 
-def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers):
+def check_images(args: argparse.Namespace, files: FilePlan) -> None:
+    """Refuse, before the model loads, a folder in which no image can be read (headers only)."""
+    from ..image import image_size
+    from ..units.scan import list_images
+
+    paths = list_images(args.images, skip=files.skips)
+    for path in paths:
+        try:
+            image_size(path)
+            return
+        except ValueError:
+            continue
+    raise ValueError(f"'{args.images}': none of the {len(paths)} image files could be read")
+
+
+def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers, files: FilePlan):
     """Scan `args.images` for `layers` with progress; warn about each unreadable file."""
     from ..units.scan import list_images, scan
     from .progress import Progress
 
-    paths = list_images(args.images)
+    paths = list_images(args.images, skip=files.skips)
     out = output_folder(args)
     cache = Path(args.cache) if args.cache else out / ".cache"
     made = {p for p in (out, cache) if not p.exists()}
@@ -91,6 +109,8 @@ def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers):
     def on_batch(event) -> None:
         for _, reason in event.skipped:
             progress.write(f"stylegram: warning: skipped {reason}")
+        for path in event.recomputed:
+            progress.write(f"stylegram: note: cache file '{path}' was damaged or of another shape; computing it again")
         progress.update(event.done, values=None)
 
     try:
@@ -112,24 +132,25 @@ def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers):
     return result
 
 
-def scan_units(args: argparse.Namespace, config: ScanConfig, vgg, units: dict[str, list[int]], rank: str = "max"):
+def scan_units(args: argparse.Namespace, config: ScanConfig, vgg, units: dict[str, list[int]], files: FilePlan,
+               rank: str = "max"):
     """Scan `args.images` for `units`, on the Dask cluster of --scheduler (or $STYLEGRAM_SCHEDULER)
     if one is given, else here. Either result answers `top(layer, units[layer], config.top, rank=rank)`."""
     scheduler = args.scheduler or os.environ.get("STYLEGRAM_SCHEDULER")
     if scheduler:
-        return scan_on_scheduler(args, config, units, scheduler, rank)
-    return scan_folder(args, config, vgg, list(units))
+        return scan_on_scheduler(args, config, units, scheduler, rank, files)
+    return scan_folder(args, config, vgg, list(units), files)
 
 
 def scan_on_scheduler(args: argparse.Namespace, config: ScanConfig, units: dict[str, list[int]], scheduler: str,
-                      rank: str):
+                      rank: str, files: FilePlan):
     """The same scan in parts on a Dask cluster (stylegram.batch.scan); the images travel as bytes."""
     from ..batch.cluster import connect
     from ..batch.scan import ScanSpec, scan_on_cluster
     from ..units.scan import list_images
     from .progress import Progress
 
-    paths = list_images(args.images)
+    paths = list_images(args.images, skip=files.skips)
     if getattr(args, "cache", None):
         # The workers cache activations in their own scratch folders, on their own disks.
         print(f"stylegram: warning: --cache {args.cache} is not used with --scheduler: each worker caches in its"
@@ -161,10 +182,13 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args, UnitsConfig)
     output_folder(args)
+    files = units_files(args, config.weights)
+    check_images(args, files)
     vgg = load_vgg(config.weights)
+    config = dataclasses.replace(config, layers=vgg.own_layers(config.layers, "--layers"))
     units = {layer: parse_units(config.units, vgg.info[layer].channels, layer) for layer in config.layers}
     start = time.perf_counter()
-    result = scan_units(args, config, vgg, units, config.rank)
+    result = scan_units(args, config, vgg, units, files, config.rank)
     hits = {layer: result.top(layer, units[layer], config.top, rank=config.rank) for layer in config.layers}
     optimized = _optimize(args, config, vgg, units) if config.optimize else None
     write_units_report(args.output, result, hits, rank=config.rank, top=config.top, optimized=optimized)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..transfer.config import StyleConfig
 from ..video.config import VideoConfig
-from .files import refuse_overwriting_inputs
+from .files import video_files
 from .options import add_config_options, config_from_args
 from .signals import interrupted_exit_code
 
@@ -54,13 +54,13 @@ def _prepare(args):
     check_style_for_video(style, video)
     style_images = [open_image(s) for s in args.styles]
     output = io.check_output(args.output)
-    refuse_overwriting_inputs(output, [args.input, *args.styles])
+    work_dir = Path(video.work_dir) if video.work_dir else output.with_name(output.name + ".frames")
+    video_files(args.input, args.styles, style, output, io.output_kind(output) == "frames", work_dir,
+                "--work-dir" if video.work_dir else "-o (its work folder)")
     info = io.probe(args.input, fps=video.fps)
     io.check_span(info, video.start, video.duration)
     size = io.working_size(info.size, style.size)
     style = dataclasses.replace(style, size=max(size))
-    work_dir = Path(video.work_dir) if video.work_dir else output.with_name(output.name + ".frames")
-    refuse_overwriting_inputs(work_dir, [args.input])
     work = WorkFolder(work_dir, _job(args, info, args.styles, style, video))
     return style, video, style_images, output, info, size, work
 

@@ -39,7 +39,7 @@ class StyleConfig:
     size: int = option(512, "long side of the output in pixels", min=32, metavar="PX")
     quality: Quality = option("normal", "preset: coarse-to-fine scales and iterations")
     iterations: int | None = option(None, "total iterations over all scales (default: the preset's)", min=0,
-                                    metavar="N")
+                                    max=100_000, metavar="N")
     scales: int | None = option(None, "coarse-to-fine scales, each twice the last (default: the preset's, and one"
                                       " more per doubling of the size above 512; 1 = full size only)", min=1,
                                 max=8, metavar="N")

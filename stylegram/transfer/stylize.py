@@ -203,6 +203,9 @@ def stylize(
     Returns:
         The stylised image as an RGB PIL image, `config.size` px on its long side.
     """
+    if config is not None and not isinstance(config, StyleConfig):
+        raise TypeError(f"config must be a StyleConfig, not {type(config).__name__}"
+                        + (" (for a dict: StyleConfig(**settings))" if isinstance(config, dict) else ""))
     config = config or StyleConfig()
     styles = [styles] if isinstance(styles, (str, bytes)) or not isinstance(styles, Sequence) else list(styles)
     check_styles(config, len(styles))

@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -118,14 +118,24 @@ class ActivationCache:
     def _info_path(self, chunk: int) -> Path:
         return self.dir / f"c{chunk:06d}.json"
 
-    def missing(self, chunk: int, layers: Sequence[str]) -> list[str]:
-        """The layers of `layers` not cached yet for `chunk`. A file that cannot be read (cut
-        short by a crash or a full disk, say) counts as missing, so it is computed again."""
+    def missing(self, chunk: int, shapes: Mapping[str, tuple[int, int]]) -> tuple[list[str], list[str]]:
+        """The layers of `shapes` (layer: (channels, positions)) not cached for `chunk`, and the
+        cache files among them that are there but wrong: cut short by a crash or a full disk,
+        or of another shape (another layer's, another network's). Both are computed again."""
+        n = len(self.chunk_range(chunk))
+        info = self._info_path(chunk)
         try:
-            self.read_info(chunk)
+            if len(self.read_info(chunk).sizes) != n:
+                raise ValueError("another chunk's images")
         except ValueError:
-            return list(layers)
-        return [layer for layer in layers if not _readable(self._layer_path(chunk, layer))]
+            return list(shapes), [str(info)] if info.exists() else []
+        todo, damaged = [], []
+        for layer, (channels, positions) in shapes.items():
+            path = self._layer_path(chunk, layer)
+            if not _valid(path, n, channels, positions):
+                todo.append(layer)
+                damaged += [str(path)] if path.exists() else []
+        return todo, damaged
 
     def write(self, chunk: int, info: ChunkInfo, stats: dict[str, LayerStats]) -> None:
         """Store a chunk; each file is written atomically, the info file last."""
@@ -162,11 +172,14 @@ class ActivationCache:
                              " and run again") from None
 
 
-def _readable(path: Path) -> bool:
-    """Whether a chunk file opens and holds its arrays (reads the zip directory, not the data)."""
+def _valid(path: Path, n: int, channels: int, positions: int) -> bool:
+    """Whether a chunk file holds the statistics of `n` images × `channels` units, with peak
+    positions inside a map of `positions` (a few hundred kB: read whole)."""
     try:
         with np.load(path) as z:
-            return {"max", "argmax", "mean"} <= set(z.files)
+            best, where, mean = z["max"], z["argmax"], z["mean"]
     except Exception:  # noqa: BLE001 - any failure means "compute it again"
         return False
-
+    return (all(a.shape == (n, channels) for a in (best, where, mean))
+            and best.dtype.kind == "f" and mean.dtype.kind == "f" and where.dtype.kind in "iu"
+            and bool(((where >= 0) & (where < positions)).all()))

@@ -122,6 +122,10 @@ def layer_figure(found: StyleLayer, style: Tensor, hits: Mapping[int, Sequence[H
     return stack(parts, dim=-2, gap=4)
 
 
+# Every name the report writes in its folder (cli/files.py declares them).
+REPORT_NAMES = ("explain_*.png", "style.jpg", "explain.json", "index.html")
+
+
 def write_style_report(outdir: str | os.PathLike, style_path: str, style: Tensor, found: Sequence[StyleLayer],
                        hits: Mapping[str, Mapping[int, Sequence[Hit]]], cut: PatchCutter, vgg: VGG) -> list[Path]:
     """Write ``explain_<layer>.png`` per layer, ``explain.json`` and ``index.html``.
@@ -147,7 +151,7 @@ def write_style_report(outdir: str | os.PathLike, style_path: str, style: Tensor
                        for layer in found]}
     written.append(write_text_atomic(json.dumps(data, indent=1), outdir / "explain.json"))
     written.append(write_text_atomic(_page(style_path, found), outdir / "index.html"))
-    remove_figures(outdir, before - {f"explain_{layer.layer}.png" for layer in found})
+    remove_figures(outdir, before - {f"explain_{layer.layer}.png" for layer in found}, REPORT_NAMES)
     return written
 
 

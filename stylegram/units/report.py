@@ -13,6 +13,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from torch import Tensor
 
+import fnmatch
+
 from .grids import combined_figure, display_cell, unit_grid
 from ..image import save_image, write_text_atomic
 from .scan import Hit, Scan, crop_patch, load_scan_image
@@ -57,6 +59,11 @@ def manifest(scan: Scan, results: Mapping[str, Sequence[Sequence[Hit]]], *, rank
     return {"version": MANIFEST_VERSION, "size": scan.size, "rank": rank, "top": top,
             "images": len(scan.images), "read": scan.n_read,
             "skipped": [{"path": p, "reason": r} for p, r in scan.skipped], "layers": layers}
+
+
+# Every name the report writes in its folder, as patterns: a grid per layer (and page), and
+# three fixed files. cli/files.py declares them, so that no input can be among them.
+REPORT_NAMES = ("conv*.png", "relu*.png", "pool*.png", "combined.png", "manifest.json", "index.html")
 
 
 def write_layer_grids(outdir: Path, scan: Scan, layer: str, per_unit: Sequence[Sequence[Hit]], cut: PatchCutter,
@@ -106,7 +113,7 @@ def write_units_report(
     data = manifest(scan, results, rank=rank, top=top, grids=grids)
     write_text_atomic(json.dumps(data, indent=1), outdir / "manifest.json")
     write_text_atomic(units_page(data), outdir / "index.html")
-    remove_figures(outdir, before - {n for names in grids.values() for n in names})
+    remove_figures(outdir, before - {n for names in grids.values() for n in names}, REPORT_NAMES)
     return [outdir / n for names in grids.values() for n in names] + [outdir / f for f in
                                                                       ("combined.png", "manifest.json", "index.html")]
 
@@ -120,11 +127,13 @@ def listed_figures(record: Path, names: Callable[[dict], list[str]]) -> set[str]
     return {n for n in found if isinstance(n, str)}
 
 
-def remove_figures(outdir: Path, names: Iterable[str]) -> None:
+def remove_figures(outdir: Path, names: Iterable[str], written: Sequence[str]) -> None:
     """Remove an earlier run's figures that this run did not write (layers no longer asked
-    for, pages no longer needed); only plain PNG names inside `outdir`."""
+    for, pages no longer needed): only plain PNG names inside `outdir` that are among the names
+    the report writes (`written`, patterns), whatever the earlier manifest says."""
     for name in names:
-        if Path(name).name == name and name.endswith(".png") and not name.startswith("."):
+        if (Path(name).name == name and name.endswith(".png") and not name.startswith(".")
+                and any(fnmatch.fnmatchcase(name, pattern) for pattern in written)):
             with contextlib.suppress(OSError):
                 (outdir / name).unlink()
 

@@ -26,14 +26,14 @@ from torch.nn import functional as F
 from ..geometry import Box, Precision, Size
 from ..settings import ConfigError
 from ..image import open_image, resize_short_side, to_tensor
-from ..vgg import VGG, LayerInfo, check_layers, network_for
+from ..vgg import VGG, LayerInfo, check_layers, last_relus, network_for
 from .cache import CHUNK, ActivationCache, ChunkInfo, LayerStats
 from .topk import TopK, chunk_top_k, merge_top_k
 
 Rank = Literal["max", "mean"]
 
 # The last ReLU of each block, as in Zeiler & Fergus's figure of layers 1 to 5.
-DEFAULT_LAYERS = ("relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4")
+DEFAULT_LAYERS = last_relus("vgg19")  # relu1_2, relu2_2, relu3_4, relu4_4, relu5_4
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
 PAD_VALUE = 0.5  # patches are padded with neutral grey where the receptive field leaves the image
 # Departure from Zeiler & Fergus, who search every position: by default a peak may sit only where
@@ -97,14 +97,17 @@ class ScanProgress:
     total: int
     skipped: tuple[tuple[str, str], ...]  # (path, reason) of files that could not be read, new this batch
     cached: bool
+    recomputed: tuple[str, ...] = ()  # cache files found damaged or of another shape, computed again
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """The image files under `folder`, recursively, in sorted order."""
+def list_images(folder: str | os.PathLike, skip: Callable[[Path], bool] | None = None) -> list[Path]:
+    """The image files under `folder`, recursively, in sorted order; without those `skip` names
+    (a command's own output and cache, which a rerun would otherwise take for input)."""
     root = Path(folder)
     if not root.is_dir():
         raise ValueError(f"'{root}': not a directory of images")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                   and not (skip and skip(p)))
     if not paths:
         raise ValueError(f"'{root}': no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
     return paths
@@ -252,10 +255,13 @@ def scan(
     cache = ActivationCache(cache_dir, paths, size=size, vgg=vgg, precision=name, max_outside=max_outside)
     masks = {layer: eligible_positions(vgg.info[layer], size // vgg.info[layer].stride, size, max_outside)
              for layer in layers}
+    shapes = {layer: (vgg.info[layer].channels, (size // vgg.info[layer].stride) ** 2) for layer in layers}
     done = 0
     for chunk in range(cache.n_chunks):
-        todo = cache.missing(chunk, layers)
+        todo, damaged = cache.missing(chunk, shapes)
         span = cache.chunk_range(chunk)
+        if damaged and callback:
+            callback(ScanProgress(done, len(paths), (), False, tuple(damaged)))
         if todo:
             report = lambda n, skipped: callback and callback(ScanProgress(done + n, len(paths), skipped, False))
             stats, info = _scan_chunk(net, [paths[i] for i in span], {k: masks[k] for k in todo}, size, batch_size, report)

@@ -8,6 +8,9 @@ decodes the chosen part at the working size; `write` encodes the result atomical
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,8 +19,10 @@ from pathlib import Path
 from PIL import Image
 
 from ..geometry import Size
+from ..files import readable_file
 from ..image import check_writable, open_image, save_image, write_atomic
 
+FRAME_NAME = re.compile(r"\d{5}\.png")  # what `write` puts in a folder of frames: 00001.png, ...
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_OUT = (".mp4", ".m4v", ".mov")
 ANIMATION_OUT = (".gif", ".webp")
@@ -59,6 +64,7 @@ def probe(path: str | os.PathLike, *, fps: float | None = None) -> ClipInfo:
             raise ValueError(f"'{path}': folder has no frames ({', '.join(FRAME_EXTENSIONS)})")
         rate = Fraction(fps or 25).limit_denominator(1001)
         return ClipInfo(path, open_image(frames[0]).size, rate, len(frames) / rate, frames)
+    readable_file(path, "video file")  # a FIFO would block FFmpeg forever
     av = _av()
     try:
         container = av.open(str(path))
@@ -82,7 +88,10 @@ def probe(path: str | os.PathLike, *, fps: float | None = None) -> ClipInfo:
 
 
 def check_span(info: ClipInfo, start: float, duration: float | None) -> None:
-    """--start must fall inside the clip."""
+    """--start must fall inside the clip, and the clip must have some length."""
+    if not start and info.duration <= 0:
+        raise ValueError(f"'{info.path}': has no length (a single frame?); a clip needs at least two frames; for"
+                         " a still image use stylegram stylize")
     if start >= info.duration:
         raise ValueError(f"--start {start:g} s is past the end of '{info.path}' ({info.duration:.2f} s long)")
 
@@ -158,6 +167,10 @@ def check_output(path: str | os.PathLike) -> Path:
         parent = path.parent if str(path.parent) else Path(".")
         if not parent.is_dir():
             raise ValueError(f"'{path}': cannot write, directory '{parent}' does not exist")
+        foreign = [p.name for p in path.iterdir() if not FRAME_NAME.fullmatch(p.name)] if path.is_dir() else []
+        if foreign:  # the folder is replaced as a whole: only one of frames we wrote
+            raise ValueError(f"'{path}': the folder holds files that are not frames of stylegram's (such as"
+                             f" '{sorted(foreign)[0]}'), and the frames replace the folder; choose a new or empty folder")
         return path
     # Same checks as an image: an existing parent, writable, not a folder.
     check_writable(path.with_suffix(".png"))
@@ -172,9 +185,7 @@ def write(frames: Sequence[Image.Image], path: str | os.PathLike, fps: Fraction,
     path = Path(path)
     kind = output_kind(path)
     if kind == "frames":
-        path.mkdir(exist_ok=True)
-        for k, im in enumerate(frames, 1):
-            save_image(im, path / f"{k:05d}.png")
+        _write_frames(frames, path)
         return []
     if kind == "animation":
         fmt = "GIF" if path.suffix.lower() == ".gif" else "WEBP"
@@ -185,12 +196,46 @@ def write(frames: Sequence[Image.Image], path: str | os.PathLike, fps: Fraction,
     return _encode(frames, path, fps, audio_from, start, duration)
 
 
+def _write_frames(frames: Sequence[Image.Image], path: Path) -> None:
+    """The frames as 00001.png ... in a new folder beside `path`, which then takes the place of
+    `path` as a whole: an earlier, longer run's frames do not linger, and a crash leaves the old
+    folder as it was. The old folder held only frames (`check_output`)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    new = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent))
+    old = None
+    try:
+        for k, im in enumerate(frames, 1):
+            save_image(im, new / f"{k:05d}.png")
+        if path.is_dir():
+            old = new.with_name(new.name[:-4] + ".old")
+            os.rename(path, old)
+        os.rename(new, path)  # from here the new frames are the folder
+        os.chmod(path, 0o777 & ~_umask())
+    except OSError as exc:
+        if old is not None and old.exists() and not path.exists():
+            os.rename(old, path)
+        raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
+    finally:
+        for leftover in (new, old):
+            if leftover is not None and leftover.exists() and leftover != path:
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _encode(frames, path: Path, fps: Fraction, audio_from: ClipInfo | None, start: float,
             duration: float | None) -> list[str]:
     """H.264 yuv420p at the input's rate; the input's audio packets copied untouched."""
     av = _av()
     notes: list[str] = []
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    # A name of our own making (never a user's file of a guessable name), removed on failure.
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         with av.open(str(tmp), "w") as out:
             video = out.add_stream("libx264", rate=fps)

@@ -269,22 +269,22 @@ class Studio:
         part = form.get("image")
         if part is None or isinstance(part, str):
             raise UploadError(400, "image (a file) is missing")
-        im = decode_image(await part.read(), part.filename or "image", self.config)
-        return im, form
+        name = part.filename or "image"
+        return decode_image(await part.read(), name, self.config), name, form
 
     async def unit_activation(self, request: Request) -> Response:
         try:
-            im, form = await self._image_form(request)
+            im, name, form = await self._image_form(request)
             data = await run_in_threadpool(self.explorer.activation, im, str(form.get("layer")),
-                                           int(form.get("unit") or -1))
+                                           int(form.get("unit") or -1), name)
         except ValueError as exc:  # UploadError is one
             return error(getattr(exc, "status", 400), str(exc))
         return Response(data, media_type="image/png")
 
     async def unit_explain(self, request: Request) -> Response:
         try:
-            im, form = await self._image_form(request)
-            return JSONResponse(await run_in_threadpool(self.explorer.explain, im, str(form.get("layer"))))
+            im, name, form = await self._image_form(request)
+            return JSONResponse(await run_in_threadpool(self.explorer.explain, im, str(form.get("layer")), name))
         except ValueError as exc:
             return error(getattr(exc, "status", 400), str(exc))
 

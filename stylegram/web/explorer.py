@@ -83,11 +83,25 @@ class Explorer:
             patches = PatchCutter(scanned.size)(hits)
         return png(stack([resize_cell(p, cell) for p in patches], dim=-1, gap=2))
 
+    @staticmethod
+    def _map_input(image: Image.Image, layer: str, name: str):
+        """`image` at the map's size, (1, 3, H, W); ValueError naming `name` if `layer` would
+        have no position on it (the rule of vgg.min_size, as the CLI applies it)."""
+        from ..vgg import min_size
+
+        x = to_tensor(resize_long_side(image, MAP_SIDE))
+        need = min_size([layer])
+        if min(x.shape[-2:]) < need:
+            w, h = image.size
+            raise ValueError(f"'{name}' is {w}×{h} px: at {MAP_SIDE} px on its long side, its short side is"
+                             f" {min(x.shape[-2:])} px, and {layer} needs at least {need}")
+        return x
+
     @torch.inference_mode()
-    def activation(self, photo: Image.Image, layer: str, unit: int) -> bytes:
+    def activation(self, photo: Image.Image, layer: str, unit: int, name: str = "image") -> bytes:
         """The unit's activation over `photo`: the photo dimmed, the map in red on top."""
         self._check(layer, unit)
-        x = to_tensor(resize_long_side(photo, MAP_SIDE))
+        x = self._map_input(photo, layer, name)
         with self._lock:
             vgg, _ = self._ready()
             a = vgg(x, [layer])[layer][:, unit:unit + 1].float()  # (1, 1, h, w)
@@ -98,12 +112,12 @@ class Explorer:
         return png(heat)
 
     @torch.inference_mode()
-    def explain(self, painting: Image.Image, layer: str) -> dict[str, Any]:
+    def explain(self, painting: Image.Image, layer: str, name: str = "image") -> dict[str, Any]:
         """A painting's strongest channels and most correlated pairs at `layer` (explain-style)."""
         from ..units.explain import style_components
 
         self._check(layer, 0)
-        x = to_tensor(resize_long_side(painting, MAP_SIDE))
+        x = self._map_input(painting, layer, name)
         with self._lock:
             vgg, _ = self._ready()
             found = style_components(vgg, x, [layer], top=6, pairs=4)[0]

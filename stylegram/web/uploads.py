@@ -13,11 +13,12 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image
 
-from ..image import open_image
+from ..image import decode_image as image_decode
 from ..settings import ConfigError
 from ..transfer.config import StyleConfig, check_size, check_styles, layers_used
+from ..transfer.plan import plan
 from ..vgg import min_size
 from .config import ServeConfig
 
@@ -46,7 +47,8 @@ class JobInput:
 
 
 def decode_image(data: bytes, name: str, limits: ServeConfig) -> Image.Image:
-    """The upload as 8-bit RGB, or UploadError naming the file."""
+    """The upload as 8-bit RGB, or UploadError naming the file: the server's own limits (bytes,
+    formats, pixels) from the header, then image.decode_image, the rules every image follows."""
     if len(data) > limits.max_upload_bytes:
         raise UploadError(413, f"'{name}' is {len(data) / 1e6:.1f} MB; the limit is {limits.max_upload_mb:g} MB"
                                " per file")
@@ -55,21 +57,21 @@ def decode_image(data: bytes, name: str, limits: ServeConfig) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-            if im.format not in FORMATS:
-                raise UploadError(415, f"'{name}' is {im.format}, not one of {', '.join(sorted(FORMATS))}")
-            w, h = im.size
-            if w * h > limits.max_pixels:
-                raise UploadError(413, f"'{name}' is {w}×{h} px ({w * h / 1e6:.0f} megapixels); the limit is"
-                                       f" {limits.max_megapixels:g}")
-            im.load()
-            return open_image(ImageOps.exif_transpose(im))
-    except UploadError:
-        raise
+            with Image.open(io.BytesIO(data)) as im:  # the header only
+                fmt, (w, h) = im.format, im.size
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadError(415, f"'{name}' is not an image") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for a damaged header
         raise UploadError(400, f"'{name}' is a corrupt or truncated image ({exc})") from None
+    if fmt not in FORMATS:
+        raise UploadError(415, f"'{name}' is {fmt}, not one of {', '.join(sorted(FORMATS))}")
+    if w * h > limits.max_pixels:
+        raise UploadError(413, f"'{name}' is {w}×{h} px ({w * h / 1e6:.0f} megapixels); the limit is"
+                               f" {limits.max_megapixels:g}")
+    try:
+        return image_decode(data, name)
+    except ValueError as exc:
+        raise UploadError(400, str(exc)) from None
 
 
 def parse_config(text: str | None, n_styles: int, limits: ServeConfig) -> StyleConfig:
@@ -156,6 +158,7 @@ async def _read_form(form, limits: ServeConfig) -> JobInput:
         check_size("content image", content_name, content.size, need)
         for im, name in zip(styles, style_names):
             check_size("style image", name, im.size, need)
+        plan(content, config)  # the CLI's memory check: a job that cannot fit is refused now, not queued
     except ValueError as exc:
         raise UploadError(400, str(exc)) from None
     masks = [(await _file(part, "mask", limits))[0].convert("L") for part in mask_parts] or None

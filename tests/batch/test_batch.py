@@ -185,3 +185,18 @@ def test_plan_pairs_sweeps_and_refuses_clashing_names(data, tmp_path):
         plan(photos, paintings, StyleConfig(style_blend=(1, 2)))
     with pytest.raises(ValueError, match="--sweep 'weights=a,b': 'weights' cannot be swept"):
         plan(photos, paintings, TINY, sweeps=["weights=a,b"])
+
+
+@pytest.mark.parametrize("megapixels", [100, 400])  # PIL only warns at 100, raises at 400
+def test_a_job_refuses_a_decompression_bomb_as_stylize_does(tmp_path, megapixels):
+    """Issue 27: batch decoded 90-178 MP images that stylize refused; both follow image.decode_image."""
+    from stylegram.batch.jobs import image_from_bytes
+    from stylegram.image import open_image
+    from tests.cli.test_bad_input_table import png_header
+
+    side = int((megapixels * 1e6) ** 0.5)
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(side, side))
+    for read in (lambda: open_image(bomb), lambda: image_from_bytes(bomb.read_bytes(), str(bomb))):
+        with pytest.raises(ValueError, match=rf"bomb.png': {side * side:,} pixels is over the limit"):
+            read()

@@ -137,3 +137,28 @@ def test_unit_explorer(make_client, content_path, style_path):
         r = client.post("/api/units/explain", files={"image": ("s.txt", b"text" * 30, "text/plain")},
                         data={"layer": "relu2_2"})
         assert r.status_code == 415
+
+
+def test_explorer_refuses_an_image_too_thin_for_the_layer_with_one_json_line(make_client):
+    """Issue 23: a 400×1 image made the activation and explain endpoints answer 500 in plain text."""
+    from tests.web.conftest import png_bytes
+
+    thin = {"image": ("thin.png", png_bytes(Image.new("RGB", (400, 1))), "image/png")}
+    with make_client() as client:
+        for route, data in (("/api/units/activation", {"layer": "relu5_4", "unit": "0"}),
+                            ("/api/units/explain", {"layer": "relu5_4"})):
+            r = client.post(route, files=thin, data=data)
+            assert r.status_code == 400, r.text
+            assert "thin.png' is 400×1 px" in r.json()["error"] and "relu5_4 needs at least 16" in r.json()["error"]
+
+
+def test_the_web_api_refuses_what_the_cli_refuses(make_client, content_path, style_path):
+    """Issue 23: max_memory "1K" and iterations 1e9 were queued; the CLI refuses both at once."""
+    from tests.web.conftest import TINY, job_files
+
+    with make_client() as client:
+        r = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "max_memory": "1K"}))
+        assert r.status_code == 400 and "the budget is 0.0 GB" in r.json()["error"], r.text
+        r = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 10**9}))
+        assert r.status_code == 400 and "iterations must be at most 100000" in r.json()["error"], r.text
+        assert client.get("/api/jobs").json() == {"jobs": []}

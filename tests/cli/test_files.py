@@ -1,0 +1,288 @@
+"""Issue 23: nothing a run reads is written over (stylegram.files and cli/files.py), and the other
+cases of that fuzz: each gives a valid result or one line with exit 1, and no input changes."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylegram import cli
+
+QUICK = ["--size", "64", "--iterations", "2", "--scales", "1", "-q"]
+
+
+def digest(root: Path) -> dict[str, str]:
+    """Every file under `root` by its bytes."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def refused(argv, capsys, pattern: str) -> str:
+    """Run the CLI; it must exit 1 with one line matching `pattern`."""
+    import re
+
+    code = cli.main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.count("\n") == 1 and err.startswith("stylegram: error: "), err
+    assert re.search(pattern, err), err
+    return err
+
+
+@pytest.fixture()
+def work(tmp_path, data) -> Path:
+    """A user's folder: a photo, a painting, a snapshot and a folder of four photos."""
+    photo = Image.open(data / "photos" / "chelsea.jpg").convert("RGB")
+    photo.thumbnail((80, 80))
+    photo.save(tmp_path / "photo.png")
+    Image.open(data / "paintings" / "starry_night.jpg").convert("RGB").resize((80, 64)).save(tmp_path / "style.jpg")
+    photo.save(tmp_path / "init_0002.png")
+    (tmp_path / "photos").mkdir()
+    for path in sorted((data / "scan").iterdir())[:4]:
+        shutil.copy(path, tmp_path / "photos" / path.name)
+    return tmp_path
+
+
+# ---------------------------------------------------------------- the overlaps of the issue
+
+
+def test_explain_style_does_not_replace_a_painting_inside_its_output_folder(work, capsys, no_model):
+    before = digest(work)
+    refused(["explain-style", work / "style.jpg", "--images", work / "photos", "-o", work, "-q"], capsys,
+            r"style.jpg' \(-o\) would overwrite '.*style.jpg' \(the painting\), which this run reads; choose"
+            r" another -o")
+    assert digest(work) == before
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["{w}/photo.png", "{w}/style.jpg", "-o", "{w}/init.png", "--init", "{w}/init_0002.png", "--save-every", "2"],
+     r"init_0002.png' \(--save-every\) would overwrite '.*init_0002.png' \(--init\)"),
+    (["{w}/photo.png", "{w}/st_0001.png", "-o", "{w}/st.png", "--save-every", "1"],
+     r"st_0001.png' \(--save-every\) would overwrite '.*st_0001.png' \(the painting\)"),
+])
+def test_snapshots_do_not_overwrite_inputs(work, capsys, no_model, argv, pattern):
+    shutil.copy(work / "style.jpg", work / "st_0001.png")
+    before = digest(work)
+    refused(["stylize", *[a.format(w=work) for a in argv], *QUICK], capsys, pattern)
+    assert digest(work) == before
+
+
+def test_a_checkpoint_name_that_is_a_folder_or_not_ours_is_refused_before_work(work, capsys, no_model):
+    side = work / ".out.png.checkpoint"
+    side.mkdir()
+    argv = ["stylize", work / "photo.png", work / "style.jpg", "-o", work / "out.png", *QUICK]
+    refused(argv, capsys, r"out.png.checkpoint' \(-o \(its checkpoint\)\): is a folder")
+    side.rmdir()
+    side.write_text("my notes")  # a user's file of that name: never replaced, never removed
+    refused(argv, capsys, r"out.png.checkpoint': is not a stylegram checkpoint")
+    assert side.read_text() == "my notes" and not (work / "out.png").exists()
+
+
+def test_units_does_not_scan_its_own_report(work, capsys):
+    argv = ["units", "--images", work, "-o", work / "out", "--layers", "relu1_2", "--top", "2", "--size", "64", "-q"]
+    photos = digest(work / "photos")
+    for _ in range(2):
+        assert cli.main([str(a) for a in argv]) == 0, capsys.readouterr().err
+        manifest = json.loads((work / "out" / "manifest.json").read_text())
+        # photo.png, init_0002.png, style.jpg and the four photos; not combined.png or the grids
+        assert manifest["images"] == 7, manifest["images"]
+    assert digest(work / "photos") == photos
+
+
+def test_units_refuses_an_output_folder_that_is_the_scanned_folder(work, capsys, no_model):
+    refused(["units", "--images", work / "photos", "-o", work / "photos", "-q"], capsys,
+            r"the folder this run writes its report in, and the folder '.*photos' \(--images\) is inside it")
+
+
+def test_batch_refuses_its_photo_folder_as_output_and_skips_its_results_below_it(work, capsys):
+    photos = work / "photos"
+    argv = ["batch", photos, "--styles", work / "style.jpg", *QUICK]
+    refused([*argv, "-o", photos], capsys, r"the folder this run writes its results in, and the folder")
+    out = photos / "out"
+    assert cli.main([str(a) for a in [*argv, "-o", out]]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert cli.main([str(a) for a in [*argv, "-o", out] if a != "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "4 jobs: 0 done, 4 already done" in err, err  # its own results were not taken for photos
+
+
+def test_a_fifo_is_refused_at_once_not_read_forever(work, capsys, no_model):
+    fifo = work / "pipe.png"
+    os.mkfifo(fifo)
+
+    def unblock() -> None:  # should the refusal regress into a read, end it within 10 s, not never
+        if not stop.wait(10):
+            os.close(os.open(fifo, os.O_RDWR))  # Linux: a writer that opens without blocking, then EOF
+
+    stop = threading.Event()
+    threading.Thread(target=unblock, daemon=True).start()
+    refused(["stylize", fifo, work / "style.jpg", "-o", work / "out.png", *QUICK], capsys,
+            r"pipe.png': is a pipe, which can be read only once")
+    stop.set()
+
+
+def test_dev_stdin_redirected_from_a_png_reads_it(work):
+    code = "from stylegram.image import open_image; print(open_image('/dev/stdin').size)"
+    with open(work / "photo.png", "rb") as stdin:
+        done = subprocess.run([sys.executable, "-c", code], stdin=stdin, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == str(Image.open(work / "photo.png").size), done.stderr
+
+
+def test_messages_name_the_problem(work, capsys, no_model):
+    loop = work / "loop.png"
+    loop.symlink_to(loop)
+    refused(["stylize", loop, work / "style.jpg", "-o", work / "o.png", *QUICK], capsys, r"loop.png': a loop of symbolic")
+    odd = work / "a\nb.png"
+    refused(["stylize", odd, work / "style.jpg", "-o", work / "o.png", *QUICK], capsys, r"a\\nb.png': no such file")
+    bad_record = work / "out"
+    bad_record.mkdir()
+    (bad_record / "batch.jsonl").write_bytes(b"\xff\xfe\x00garbage")
+    refused(["batch", work / "photo.png", "--styles", work / "style.jpg", "-o", bad_record, *QUICK], capsys,
+            r"batch.jsonl': cannot read the batch's record \(not a text file\)")
+    refused(["batch", work / "photo.png", "--styles", work / "style.jpg", "-o", work / "b", "--sweep", "size=64,64",
+             *QUICK], capsys, r"a value repeated in --sweep")
+    junk = work / "junk"
+    junk.mkdir()
+    (junk / "a.jpg").write_text("not a picture")
+    refused(["units", "--images", junk, "-o", work / "u", "-q"], capsys, r"none of the 1 image files could be read")
+
+
+# ---------------------------------------------------------------- weights and caches
+
+
+def _vgg16_state(tmp_path: Path) -> Path:
+    """A torchvision-format VGG16 state dict with random weights (the test needs its shapes only)."""
+    from stylegram.vgg import layer_infos
+
+    torch.manual_seed(0)
+    state, c_in = {}, 3
+    for index, info in enumerate(layer_infos("vgg16").values()):
+        if info.kind == "conv":
+            state[f"features.{index}.weight"] = torch.randn(info.channels, c_in, 3, 3) * 0.05
+            state[f"features.{index}.bias"] = torch.zeros(info.channels)
+            c_in = info.channels
+    path = tmp_path / "vgg16.pth"
+    torch.save(state, path)
+    return path
+
+
+def test_weights_of_the_wrong_shape_are_one_line_before_use(work, capsys):
+    from stylegram.vgg import load_vgg
+
+    path = _vgg16_state(work)
+    state = torch.load(path)
+    state["features.2.weight"] = torch.zeros(64, 32, 3, 3)
+    torch.save(state, work / "bad.pth")
+    with pytest.raises(ValueError, match=r"bad.pth' is not a VGG16/VGG19 state dict: conv1_2's weight has shape"
+                                         r" \(64, 32, 3, 3\), expected \(64, 64, 3, 3\)"):
+        load_vgg(work / "bad.pth")
+
+
+def test_a_vgg16_file_runs_units_with_its_own_default_layers(work, capsys):
+    weights = _vgg16_state(work)
+    out = work / "u16"
+    assert cli.main(["units", "--images", str(work / "photos"), "-o", str(out), "--weights", str(weights),
+                     "--size", "64", "--top", "1", "--units", "0-1", "-q"]) == 0, capsys.readouterr().err
+    layers = json.loads((out / "manifest.json").read_text())["layers"]
+    assert list(layers) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
+    refused(["units", "--images", work / "photos", "-o", out, "--weights", weights, "--layers", "relu3_4",
+             "--size", "64", "-q"], capsys, r"--layers relu3_4: this network is VGG16, which has no such layer; its"
+                                            r" ReLU layers are relu1_1, .*relu5_3")
+
+
+def test_a_cache_chunk_of_the_wrong_shape_is_computed_again_with_a_note(work, capsys):
+    argv = ["units", "--images", str(work / "photos"), "-o", str(work / "u"), "--layers", "relu1_2", "--top", "1",
+            "--size", "64"]
+    assert cli.main(argv) == 0
+    first = (work / "u" / "manifest.json").read_text()
+    chunk = next((work / "u" / ".cache").rglob("c000000_relu1_2.npz"))
+    np.savez(chunk, max=np.zeros((4, 3), np.float32), argmax=np.zeros((4, 3), np.int32),
+             mean=np.zeros((4, 3), np.float32))  # readable, but 3 units where relu1_2 has 64
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    assert f"cache file '{chunk}' was damaged or of another shape; computing it again" in capsys.readouterr().err
+    assert (work / "u" / "manifest.json").read_text() == first
+
+
+# ---------------------------------------------------------------- silently wrong, now right
+
+
+def test_sixteen_bit_images_are_scaled_by_their_bit_depth(tmp_path):
+    from stylegram.image import open_image
+
+    grey = np.full((8, 8), 200 * 257, np.uint16)  # 200/255 of white in 16 bits
+    grey[0, 0] = 256
+    Image.fromarray(grey).save(tmp_path / "g16.png")
+    pixels = np.asarray(open_image(tmp_path / "g16.png"))
+    assert pixels[4, 4, 0] == 200 and pixels[0, 0, 0] == 1  # one dark pixel does not darken the rest
+    Image.fromarray(np.full((8, 8), 200, np.uint16)).save(tmp_path / "dark.png")
+    assert np.asarray(open_image(tmp_path / "dark.png")).max() == 1  # 200/65535 is near black
+
+
+def test_transparent_mask_pixels_do_not_paint(tmp_path):
+    from stylegram.transfer.masks import load_mask
+
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., :3] = 255  # white everywhere...
+    rgba[:, :4, 3] = 255  # ...but opaque only on the left
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "m.png")
+    mask = load_mask(tmp_path / "m.png", (8, 8))[0, 0]
+    assert mask[:, :3].min() > 0.99 and mask[:, 5:].max() < 0.01
+
+
+def test_a_frames_folder_is_replaced_whole_and_never_holds_stale_frames(tmp_path):
+    from stylegram.video import io
+
+    out = tmp_path / "frames"
+    frames = [Image.new("RGB", (8, 8), (k * 40, 0, 0)) for k in range(3)]
+    io.write(frames, io.check_output(out), fps=25)
+    io.write(frames[:1], io.check_output(out), fps=25)
+    assert sorted(p.name for p in out.iterdir()) == ["00001.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]  # no temporary folder left
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"holds files that are not frames of stylegram's \(such as 'notes.txt'\)"):
+        io.check_output(out)
+
+
+def test_a_one_frame_gif_says_so_without_blaming_start(tmp_path, capsys, data, no_model):
+    pytest.importorskip("av")
+    Image.new("RGB", (32, 32)).save(tmp_path / "one.gif")
+    refused(["video", tmp_path / "one.gif", data / "paintings" / "starry_night.jpg", "-o", tmp_path / "o.mp4"],
+            capsys, r"one.gif': has no length \(a single frame\?\)")
+
+
+# ---------------------------------------------------------------- the API and the server
+
+
+def test_the_api_says_what_it_accepts(small_content, small_style):
+    import stylegram
+
+    with pytest.raises(TypeError, match=r"config must be a StyleConfig, not dict \(for a dict: StyleConfig"):
+        stylegram.stylize(small_content, small_style, {"size": 64})
+    with pytest.raises(TypeError, match=r"an image is given as a file path or a PIL image, not ndarray"):
+        stylegram.stylize(np.zeros((8, 8, 3)), small_style)
+    with pytest.raises(TypeError, match=r"not Tensor"):
+        stylegram.stylize(small_content, torch.zeros(1, 3, 8, 8))
+
+
+def test_serve_on_a_busy_port_is_one_line_and_makes_no_folder(tmp_path, capsys):
+    import socket
+
+    pytest.importorskip("uvicorn")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused(["serve", "--port", port, "--data-dir", tmp_path / "studio"], capsys,
+                rf"--port {port}: cannot listen on 127.0.0.1:{port}")
+    assert not (tmp_path / "studio").exists()
