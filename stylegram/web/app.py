@@ -25,7 +25,7 @@ from .events import Hub, stream
 from .explorer import Explorer
 from .store import INPUT_FILE, JobStore
 from .uploads import SERVER_ONLY, UploadError, decode_image, read_job
-from .worker import Worker
+from .worker import MAX_DEATHS, Worker
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "stylegram_token"
@@ -88,6 +88,10 @@ def public(job: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in job.items() if k != "seq"}
 
 
+BROKEN = (f"the worker process died {MAX_DEATHS + 1} times in a row; no job can run until the studio is"
+          " restarted (out of memory?)")
+
+
 class Studio:
     """The state behind the routes: the job store, the event hub, the worker and the explorer."""
 
@@ -108,7 +112,13 @@ class Studio:
         self.dispatch()
 
     def dispatch(self) -> None:
-        """Give the worker the oldest queued job, if it is idle."""
+        """Give the worker the oldest queued job, if it is idle; if it is broken, fail them all."""
+        if self.worker.broken:
+            for job in [j for j in self.store.list() if j["state"] == "queued"]:
+                failed = self.store.update(job["id"], state="failed", finished=time.time(), error=BROKEN)
+                self.hub.publish(job["id"], {"type": "failed", "id": job["id"], "error": BROKEN, "state": "failed",
+                                             "job": public(failed)})
+            return
         if self.worker.current is not None:
             return
         job = self.store.next_queued()
@@ -189,6 +199,8 @@ class Studio:
                              "presets": {k: list(p.iterations) for k, p in PRESETS.items()}})
 
     async def create_job(self, request: Request) -> Response:
+        if self.worker.broken:
+            return error(503, BROKEN)
         try:
             job_input = await read_job(request, self.config)
         except UploadError as exc:

@@ -97,6 +97,9 @@ def worker_main(tasks, events, cancel, interval: float) -> None:
         _run_job(task, models, cancel, events.put, interval)
 
 
+MAX_DEATHS = 3  # deaths in a row, with no event between, after which the worker is broken
+
+
 class Worker:
     """The server's side: starts the process, feeds it one job at a time, reads its events.
 
@@ -111,6 +114,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self.deaths = 0  # in a row, without an event between: a process that cannot start
+        self.broken = False  # after MAX_DEATHS such deaths: no job is given to it again
 
     def start(self) -> None:
         """Get ready; the process itself starts with the first job, so an idle studio costs nothing."""
@@ -160,10 +164,8 @@ class Worker:
             return
         job, self.current = self.current, None
         self.deaths += 1
-        if self.deaths <= 3:
-            self._process = None  # the next job starts a fresh one
-        else:
-            self.current = "broken"  # no more jobs are given to a process that keeps dying
+        self._process = None  # the next job starts a fresh one, unless it keeps dying
+        self.broken = self.deaths > MAX_DEATHS
         if job is not None:
             self._on_event({"id": job, "type": "failed", "time": time.time(),
                             "error": f"the worker process died (exit code {exitcode}); out of memory?"})

@@ -120,3 +120,27 @@ def test_restart_keeps_history_resumes_running_and_runs_queued(make_client, tmp_
     with make_client(data) as client:  # the history survives, finished jobs stay as they were
         assert [j["state"] for j in client.get("/api/jobs").json()["jobs"]] == ["cancelled", "done"]
         assert client.get(f"/api/jobs/{queued}/image").status_code == 200
+
+
+def test_a_worker_that_keeps_dying_fails_the_queue_and_refuses_new_jobs(make_client, content_path, style_path):
+    """Issue 27: after four deaths in a row the worker was marked with the string "broken" and new
+    jobs still got 201 and waited for ever. Each process here is killed before it says anything."""
+    from stylegram.web.worker import MAX_DEATHS
+
+    with make_client() as client:
+        studio = client.app.state.studio
+        slow = {**TINY, "iterations": 500}
+        ids = [client.post("/api/jobs", **job_files(content_path, [style_path], slow)).json()["id"] for _ in range(6)]
+        killed: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(killed) <= MAX_DEATHS and time.monotonic() < deadline:
+            process = studio.worker._process
+            if process is not None and process.pid is not None and process.pid not in killed:
+                os.kill(process.pid, signal.SIGKILL)
+                killed.add(process.pid)
+            time.sleep(0.02)
+        wait_for(lambda: all(job(client, i)["state"] == "failed" for i in ids), 30, "every job to fail")
+        assert "worker process died" in job(client, ids[0])["error"]
+        assert f"died {MAX_DEATHS + 1} times in a row" in job(client, ids[-1])["error"]  # queued, never run
+        r = client.post("/api/jobs", **job_files(content_path, [style_path]))
+        assert r.status_code == 503 and "until the studio is restarted" in r.json()["error"], r.text
