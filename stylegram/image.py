@@ -22,6 +22,7 @@ import torch
 from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
+from .errors import summary
 from .files import readable_file
 
 ImageLike = Union[str, os.PathLike, Image.Image]
@@ -113,20 +114,15 @@ def _decoding(path: str | os.PathLike) -> Iterator[None]:
     except ValueError as exc:
         if str(exc).startswith(f"'{path}': "):  # ours, from inside the block
             raise
-        raise ValueError(f"'{path}': corrupt or truncated image ({_one_line(exc)})") from None
+        raise ValueError(f"'{path}': corrupt or truncated image ({summary(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many types for a malformed file
-        raise ValueError(f"'{path}': corrupt or truncated image ({_one_line(exc)})") from None
+        raise ValueError(f"'{path}': corrupt or truncated image ({summary(exc)})") from None
 
 
 def _pixels(exc: BaseException) -> str:
     """The pixel count PIL's bomb check quotes, for the message ("120,000,000 pixels")."""
     found = re.search(r"\((\d+) pixels\)", str(exc))
     return f"{int(found.group(1)):,} pixels" if found else "the image"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

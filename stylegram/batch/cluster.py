@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ..errors import describe
 from .jobs import Models, Outcome, Task, run_task
 
 PLUGIN = "stylegram-vgg"
@@ -125,7 +126,7 @@ class DaskEngine:
                 try:
                     outcome = future.result()
                 except Exception as exc:  # a worker killed too often, an error retried in vain
-                    outcome = Outcome(key, None, f"{type(exc).__name__}: {exc}", 0.0)
+                    outcome = Outcome(key, None, describe(exc), 0.0)
                 future.release()
                 more = submit()
                 if more is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
+from ..errors import describe
 from ..image import write_atomic
 from ..transfer import Iterate
 from .jobs import Job, Models, Outcome, Task, run_task, task_of
@@ -39,7 +40,7 @@ class LocalEngine:
             try:
                 yield run_task(task, self.models, callback=step)
             except (RuntimeError, MemoryError) as exc:  # one job's failure is recorded; the batch goes on
-                yield Outcome(task.key, None, f"{type(exc).__name__}: {exc}", 0.0)
+                yield Outcome(task.key, None, describe(exc), 0.0)
 
     def close(self) -> None:
         pass

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+from ..errors import describe
 from ..units.scan import Hit, hits_of, scan
 from ..units.topk import TopK, merge_top_k
 from ..vgg import LayerInfo, layer_infos
@@ -166,7 +167,7 @@ def _result(future) -> Partial:
     try:
         return future.result()
     except Exception as exc:
-        raise ValueError(f"the cluster scan failed: {type(exc).__name__}: {exc}") from None
+        raise ValueError(f"the cluster scan failed: {describe(exc)}") from None
 
 
 def _read(path: str) -> bytes:

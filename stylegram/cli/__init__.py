@@ -74,13 +74,8 @@ def _refuse_negative_indices(argv: list[str]) -> None:
                              " ... in the order given)")
 
 
-def one_line(message: str) -> str:
-    """`message` as one line: a newline or other control character (a file name can hold one)
-    is written as its escape, \\n, so the error stays one line."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    from ..errors import one_line
     from ..settings import ConfigError
 
     signals.install()

@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import describe
+
 STOP = None
 NO_JOB = -1
 
@@ -79,7 +81,7 @@ def _run_job(task: dict[str, Any], models: dict, cancel, send: Callable[[dict], 
     except MemoryError:
         send({"id": job_id, "type": "failed", "error": "out of memory; try a smaller size", "time": time.time()})
     except Exception as exc:  # a bug: report it on the job rather than kill the worker
-        send({"id": job_id, "type": "failed", "error": f"internal error: {type(exc).__name__}: {exc}",
+        send({"id": job_id, "type": "failed", "error": f"internal error: {describe(exc)}",
               "time": time.time()})
 
 
