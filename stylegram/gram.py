@@ -1,5 +1,6 @@
 """The Gram matrix of a layer, G_kk' = Σ_ij a_ijk · a_ijk': what style transfer matches and
-explain-style reads. Pure functions of (B, C, H, W) feature maps, computed in fp32.
+explain-style reads. Pure functions of (B, C, H, W) feature maps; the product runs in the
+features' dtype (bf16 features: fp32 accumulation, a bf16 result), the result is at least fp32.
 """
 from __future__ import annotations
 

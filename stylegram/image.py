@@ -1,4 +1,6 @@
-"""Image I/O: the only module that touches PIL and the file system.
+"""Image I/O: the one decoder of image files and bytes (`open_image`, `decode_image`, and
+`open_mask` for masks), resizing, and `write_atomic`, through which images, manifests, caches,
+checkpoints and frames are written.
 
 Images travel through stylegram as float tensors (1, 3, H, W), RGB in [0, 1].
 Every user-facing failure is a ValueError whose message names the file and the problem.
@@ -249,8 +251,10 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
 
     A crash, Ctrl-C, SIGTERM or full disk mid-write never leaves a half-written file at `path`,
     and the old file, if any, stays intact; the temporary file is removed (and one left by a
-    killed writer is removed on the next write of `path`). The one atomic writer of stylegram:
-    images, manifests, caches and checkpoints all go through it.
+    killed writer is removed on the next write of `path`). Images, manifests, caches and
+    checkpoints go through it. Two writers keep the same promise their own way: a folder built
+    beside its place and renamed into it (a studio job, a folder of PNG frames), and the video
+    encoder, which FFmpeg writes under a temporary name that is then renamed.
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")

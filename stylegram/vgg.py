@@ -229,8 +229,9 @@ def network_for(model: VGG, precision: Precision) -> tuple[VGG, str]:
     """The network to compute with, and its precision's name: a bf16 channels-last copy of
     `model` where `precision` asks for it or is "auto" and the device is fast in bf16.
 
-    Departure for speed: Gatys et al. compute in fp32. Only the network runs in bf16; Gram
-    matrices and losses stay fp32, and tests hold the bf16 losses within a few per cent.
+    Departure for speed: Gatys et al. compute in fp32. The network runs in bf16, and so do the
+    Gram products of its bf16 features (accumulated in fp32, rounded to bf16: gram.gram_matrix);
+    the losses are summed in fp32, and tests hold the bf16 losses within a few per cent.
     """
     name = precision_on(model.convs["conv1_1"].weight.device, precision)
     return (model.fast_copy(torch.bfloat16), name) if name == "bf16" else (model, name)

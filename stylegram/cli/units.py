@@ -136,7 +136,9 @@ def scan_units(args: argparse.Namespace, config: ScanConfig, vgg, units: dict[st
                rank: str = "max"):
     """Scan `args.images` for `units`, on the Dask cluster of --scheduler (or $STYLEGRAM_SCHEDULER)
     if one is given, else here. Either result answers `top(layer, units[layer], config.top, rank=rank)`."""
-    scheduler = args.scheduler or os.environ.get("STYLEGRAM_SCHEDULER")
+    from ..batch.cluster import SCHEDULER_ENV
+
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV)
     if scheduler:
         return scan_on_scheduler(args, config, units, scheduler, rank, files)
     return scan_folder(args, config, vgg, list(units), files)
