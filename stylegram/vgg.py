@@ -57,6 +57,12 @@ class LayerInfo:
     receptive_field: int
     offset: float
 
+    def check_unit(self, unit: int) -> None:
+        """ValueError unless `unit` is one of this layer's channels: the one range rule for units."""
+        if not 0 <= unit < self.channels:
+            raise ValueError(f"unit {unit} is out of range for {self.name}, which has {self.channels} channels"
+                             f" (0-{self.channels - 1})")
+
     def box(self, y: int, x: int) -> Box:
         """The receptive field of feature position (y, x) as a `Box` of input pixels.
 

@@ -154,3 +154,19 @@ def test_bad_weight_files_get_clear_errors(tmp_path):
         load_vgg(other)
     with pytest.raises(ValueError, match="missing.pth.: no such file"):
         load_vgg(tmp_path / "missing.pth")
+
+
+def test_one_unit_range_rule_everywhere(vgg):
+    """Issue 27: the unit range was written three times with three messages."""
+    from stylegram.units.maximize import maximize_units
+    from stylegram.units.scan import parse_units
+    from stylegram.web.explorer import Explorer
+
+    rule = r"unit 64 is out of range for relu1_2, which has 64 channels \(0-63\)"
+    for attempt in (lambda: vgg.info["relu1_2"].check_unit(64),
+                    lambda: parse_units("60-70", vgg.info["relu1_2"]),
+                    lambda: maximize_units(vgg, "relu1_2", [64], size=32, steps=1),
+                    lambda: Explorer(None, "/nonexistent")._check("relu1_2", 64)):
+        with pytest.raises(ValueError, match=rule):
+            attempt()
+    vgg.info["relu1_2"].check_unit(63)

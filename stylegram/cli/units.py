@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     check_images(args, files)
     vgg = load_vgg(config.weights)
     config = dataclasses.replace(config, layers=vgg.own_layers(config.layers, "--layers"))
-    units = {layer: parse_units(config.units, vgg.info[layer].channels, layer) for layer in config.layers}
+    units = {layer: parse_units(config.units, vgg.info[layer]) for layer in config.layers}
     start = time.perf_counter()
     result = scan_units(args, config, vgg, units, files, config.rank)
     hits = {layer: result.top(layer, units[layer], config.top, rank=config.rank) for layer in config.layers}

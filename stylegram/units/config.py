@@ -50,7 +50,7 @@ class UnitsConfig(ScanConfig):
         super().__post_init__()
         infos = layer_infos()
         for layer in self.layers:
-            parse_units(self.units, infos[layer].channels, layer)
+            parse_units(self.units, infos[layer])
 
 
 @dataclass(frozen=True)

@@ -101,10 +101,8 @@ def maximize_units(
         seed: for reproducible noise, jitter and start.
     """
     check_layers([layer], vgg.arch)
-    channels = vgg.info[layer].channels
-    bad = [u for u in units if not 0 <= u < channels]
-    if bad:
-        raise ValueError(f"unit {bad[0]} is out of range for {layer}, which has {channels} channels (0-{channels - 1})")
+    for unit in units:
+        vgg.info[layer].check_unit(unit)
     generator = torch.Generator().manual_seed(seed)
     out = []
     for start in range(0, len(units), batch_size):

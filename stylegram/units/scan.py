@@ -121,10 +121,10 @@ def load_scan_image(path: str | os.PathLike, size: int) -> tuple[Tensor, Frame]:
     return to_tensor(resize_short_side(im, size))[..., top:top + size, left:left + size], frame
 
 
-def parse_units(spec: str, channels: int, layer: str) -> list[int]:
-    """``"all"``, ``"0-8"`` or ``"3,7,10-12"`` as a list of channel indices of `layer`."""
+def parse_units(spec: str, info: LayerInfo) -> list[int]:
+    """``"all"``, ``"0-8"`` or ``"3,7,10-12"`` as a list of channel indices of the layer `info`."""
     if spec == "all":
-        return list(range(channels))
+        return list(range(info.channels))
     units: list[int] = []
     for part in spec.split(","):
         lo, _, hi = part.strip().partition("-")
@@ -134,10 +134,11 @@ def parse_units(spec: str, channels: int, layer: str) -> list[int]:
             raise ConfigError("units", f"{spec!r}: give 'all', a range like 0-8 or a list like 3,7,10-12") from None
         if last < first:
             raise ConfigError("units", f"{spec!r}: the range {part.strip()} runs backwards; write {last}-{first}")
-        if first < 0 or last >= channels:  # checked before the range is made: "0-99999999999" is no list
-            raise ConfigError("units", f"{spec!r}: unit {first if first < 0 else max(first, channels)} is out of"
-                                       f" range for {layer}, "
-                             f"which has {channels} channels (0-{channels - 1})")
+        try:  # both ends, before the range is made: "0-99999999999" is no list
+            info.check_unit(first)
+            info.check_unit(min(last, info.channels))  # names the first unit past the end
+        except ValueError as exc:
+            raise ConfigError("units", f"{spec!r}: {exc}") from None
         units.extend(range(first, last + 1))
     return units
 

@@ -64,9 +64,7 @@ class Explorer:
 
         if layer not in DEFAULT_LAYERS:
             raise ValueError(f"layer must be one of {', '.join(DEFAULT_LAYERS)}, not '{layer}'")
-        channels = layer_infos()[layer].channels
-        if not 0 <= unit < channels:
-            raise ValueError(f"unit must be from 0 to {channels - 1} for {layer}, not {unit}")
+        layer_infos()[layer].check_unit(unit)
 
     def top(self, layer: str, unit: int, k: int) -> bytes:
         """The unit's top-`k` patches in a row, best first, as a PNG."""

@@ -12,6 +12,7 @@ from stylegram.units.report import hit_record, manifest
 from stylegram.units.scan import (DEFAULT_LAYERS, MAX_OUTSIDE, Frame, crop_patch, eligible_positions, list_images,
                                   load_scan_image, parse_units, scan)
 
+from stylegram.vgg import layer_infos
 from tests.conftest import SCAN_IMAGES as N_IMAGES, SCAN_SIZE as SIZE
 
 
@@ -128,10 +129,10 @@ def test_rerun_reads_the_cache_without_forward_passes(vgg, folder, cache_dir, sc
 
 
 def test_parse_units():
-    assert parse_units("0-3,7", 64, "relu1_2") == [0, 1, 2, 3, 7]
-    assert parse_units("all", 64, "relu1_2") == list(range(64))
+    assert parse_units("0-3,7", layer_infos()["relu1_2"]) == [0, 1, 2, 3, 7]
+    assert parse_units("all", layer_infos()["relu1_2"]) == list(range(64))
     with pytest.raises(ValueError, match="unit 512 is out of range for relu5_4"):
-        parse_units("510-512", 512, "relu5_4")
+        parse_units("510-512", layer_infos()["relu5_4"])
 
 
 def test_a_changed_image_file_is_scanned_again(vgg, data, tmp_path, monkeypatch):
