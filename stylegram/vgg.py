@@ -106,10 +106,14 @@ def last_relus(arch: Arch = "vgg19") -> tuple[str, ...]:
     return tuple(f"relu{block}_{n}" for block, n in enumerate(_BLOCKS[arch], start=1))
 
 
+def deepest_stride(infos: dict[str, LayerInfo], layers: Iterable[str]) -> int:
+    """The total stride of the deepest of `layers`: the side of one of its positions in pixels."""
+    return max((infos[name].stride for name in layers), default=1)
+
+
 def min_size(layers: Iterable[str], arch: Arch = "vgg19") -> int:
     """The smallest image side for which every layer in `layers` is at least 1×1."""
-    infos = layer_infos(arch)
-    return max((infos[name].stride for name in layers), default=1)
+    return deepest_stride(layer_infos(arch), layers)
 
 
 class VGG(nn.Module):

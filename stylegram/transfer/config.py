@@ -11,7 +11,7 @@ from typing import Literal, Sequence
 from ..geometry import Precision, Size
 from ..image import ImageLike
 from ..settings import ConfigError, check_fields, option
-from ..vgg import CONTENT_LAYERS, STYLE_LAYERS, check_layers, resolve_device
+from ..vgg import CONTENT_LAYERS, STYLE_LAYERS, LayerInfo, check_layers, deepest_stride, layer_infos, resolve_device
 
 Quality = Literal["draft", "normal", "high"]
 
@@ -126,6 +126,12 @@ def check_size(what: str, source: ImageLike, size: Size, need: int) -> None:
 
 def layers_used(config: StyleConfig) -> set[str]:
     return set(config.content_layers) | set(config.style_layers)
+
+
+def min_side(config: StyleConfig, infos: dict[str, LayerInfo] | None = None) -> int:
+    """The smallest side of a content or style image: twice the deepest layer's stride, so that
+    every layer used has at least 2×2 positions (one position has no texture to compare)."""
+    return 2 * deepest_stride(infos or layer_infos(), layers_used(config))
 
 
 def png_metadata(config: StyleConfig, content: str, styles: Sequence[str], output: str) -> dict[str, str]:

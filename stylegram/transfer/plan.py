@@ -19,7 +19,7 @@ from ..geometry import Size
 from ..image import ImageLike, image_size, long_side_size
 from ..vgg import LayerInfo, layer_infos, precision_on, resolve_device
 from . import tiling
-from .config import StyleConfig, check_size, layers_used
+from .config import StyleConfig, check_size, layers_used, min_side
 from .schedule import schedule
 
 # Bytes per input pixel of one evaluation to relu5_1: activations, their gradients and the
@@ -184,7 +184,7 @@ def plan(content: ImageLike, config: StyleConfig, *, infos: dict[str, LayerInfo]
     saying what would fit, when a scale cannot fit the budget."""
     infos = infos or layer_infos()
     size = image_size(content)
-    need = 2 * max(infos[n].stride for n in layers_used(config))
+    need = min_side(config, infos)
     check_size("content image", content, size, need)
     sizes = [(long_side_size(size, long_side), steps) for long_side, steps in schedule(config, size, need)]
     return plan_job(sizes, infos, layers_used(config), precision=precision_on(resolve_device(config.device),

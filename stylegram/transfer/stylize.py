@@ -17,7 +17,7 @@ from ..geometry import Size
 from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
 from ..vgg import VGG, load_vgg, network_for, resolve_device
 from . import color, masks, objective, tiling
-from .config import StyleConfig, check_size, check_styles, layers_used
+from .config import StyleConfig, check_size, check_styles, layers_used, min_side
 from .loop import optimize
 from .objective import ExtraTerms
 from .plan import ScalePlan, plan, release_freed_memory
@@ -73,10 +73,10 @@ def _style_grams(network: VGG, inputs: _Inputs, long_side: int, config: StyleCon
     A style image too large for one pass is read in the same exact tiles as the output.
     """
     layers = config.style_layers
-    min_side = network.min_size(layers)
+    smallest = network.min_size(layers)  # a style image keeps every style layer at least 1×1
     grams = []
     for im in inputs.styles:
-        side = style_long_side(long_side, config.style_scale, im.size, min_side)
+        side = style_long_side(long_side, config.style_scale, im.size, smallest)
         style = to_tensor(resize_long_side(im, side)).to(device)
         w, h = style.shape[-1], style.shape[-2]
         grams.append(objective.mean_grams(network, style, layers, _tiles(network, config, w, h, core)))
@@ -214,7 +214,7 @@ def stylize(
     plans = plan(content, config, infos=model.info if model is not None else None)  # refuse what cannot fit, now
     device = resolve_device(config.device)
     model = (model or load_vgg(config.weights, pooling=config.pooling, device=device)).to(device)
-    need = 2 * model.min_size(layers_used(config))
+    need = min_side(config, model.info)
     inputs = _open_inputs(content, styles, config, need)
     check_style_scale(config, [im.size for im in inputs.styles], model.min_size(config.style_layers), styles)
     job = _Job(model, inputs, config, device, callback, extra_terms, gamma)

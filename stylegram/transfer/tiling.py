@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from ..vgg import LayerInfo
+from ..vgg import LayerInfo, deepest_stride
 from .objective import Tile
 
 
 def alignment(infos: dict[str, LayerInfo], layers: Iterable[str]) -> int:
-    """The total stride of the deepest layer: tile origins are multiples of it."""
-    return max(infos[n].stride for n in layers)
+    """Tile origins are multiples of the deepest layer's stride, so tiles see the same grid."""
+    return deepest_stride(infos, layers)
 
 
 def halo(infos: dict[str, LayerInfo], layers: Iterable[str]) -> int:

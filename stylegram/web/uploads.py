@@ -17,9 +17,8 @@ from PIL import Image
 
 from ..image import decode_image as image_decode
 from ..settings import ConfigError
-from ..transfer.config import StyleConfig, check_size, check_styles, layers_used
+from ..transfer.config import StyleConfig, check_size, check_styles, min_side
 from ..transfer.plan import plan
-from ..vgg import min_size
 from .config import ServeConfig
 
 FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"}
@@ -147,7 +146,7 @@ async def _read_form(form, limits: ServeConfig) -> JobInput:
         raise UploadError(400, f"give one mask per style or none: {len(mask_parts)} masks for"
                                f" {len(style_parts)} styles")
     config = parse_config(form.get("config"), len(style_parts), limits)
-    need = 2 * min_size(layers_used(config))
+    need = min_side(config)
     content, content_name = await _file(form["content"], "content", limits)
     styles, style_names = [], []
     for part in style_parts:
