@@ -298,11 +298,17 @@ def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
 # ---------------------------------------------------------------- helpers for the unit visualiser
 
 
+def short_side_size(size: tuple[int, int], short_side: int) -> tuple[int, int]:
+    """The (W, H) of an image of `size` resized so that its shorter side is `short_side`: the
+    one rule behind `resize_short_side` and the unit scan's crop boxes (units.scan.Frame)."""
+    w, h = size
+    scale = short_side / min(w, h)
+    return max(short_side, round(w * scale)), max(short_side, round(h * scale))
+
+
 def resize_short_side(im: Image.Image, short_side: int) -> Image.Image:
     """Resize so the shorter side is `short_side` pixels, keeping the aspect ratio."""
-    w, h = im.size
-    scale = short_side / min(w, h)
-    size = (max(short_side, round(w * scale)), max(short_side, round(h * scale)))
+    size = short_side_size(im.size, short_side)
     return im if size == im.size else im.resize(size, Image.BICUBIC, reducing_gap=3.0)
 
 

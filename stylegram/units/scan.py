@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from ..geometry import Box, Precision, Size
 from ..settings import ConfigError
-from ..image import open_image, resize_short_side, to_tensor
+from ..image import open_image, resize_short_side, short_side_size, to_tensor
 from ..vgg import VGG, LayerInfo, check_layers, last_relus, network_for
 from .cache import CHUNK, ActivationCache, ChunkInfo, LayerStats
 from .topk import TopK, chunk_top_k, merge_top_k
@@ -53,8 +53,7 @@ class Frame:
     @property
     def resized(self) -> Size:
         """The size after scaling the short side to `size`, before the crop."""
-        s = self.size / min(self.width, self.height)
-        return max(self.size, round(self.width * s)), max(self.size, round(self.height * s))
+        return short_side_size((self.width, self.height), self.size)
 
     @property
     def crop(self) -> tuple[int, int]:
