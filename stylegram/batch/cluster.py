@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..errors import describe
 from .jobs import Models, Outcome, Task, run_task
@@ -73,6 +73,36 @@ def _plugin_class():
     return VGGPlugin
 
 
+class InFlight:
+    """Tasks kept in flight two per worker thread, one more submitted as each finishes: the
+    cluster stays busy, and a task's bytes travel only shortly before it runs. Iterate over it for
+    the futures as they finish; `refill()` after a task's future, `add()` for other work.
+
+    Args:
+        client: a connected `distributed.Client`.
+        submit: submits the next task and returns its future, or None when there are no more.
+    """
+
+    def __init__(self, client, submit: Callable[[], object | None]) -> None:
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        self.submit = submit
+        first = [f for f in (submit() for _ in range(2 * max(1, threads))) if f is not None]
+        self.empty = not first
+        # The client's own loop, not the default client's: there may be none.
+        self.running = _distributed().as_completed(first, loop=client.loop)
+
+    def __iter__(self):
+        return iter(self.running)
+
+    def refill(self) -> None:
+        more = self.submit()
+        if more is not None:
+            self.running.add(more)
+
+    def add(self, future) -> None:
+        self.running.add(future)
+
+
 def register_vgg(client, weights: str | None = None, pooling: str = "max") -> None:
     """Load VGG on every worker now and on every worker that joins later."""
     client.register_plugin(_plugin_class()(weights, pooling), name=PLUGIN)
@@ -103,9 +133,7 @@ class DaskEngine:
         register_vgg(client, weights, pooling)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
-        distributed = _distributed()
         tasks = iter(tasks)
-        threads = sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values())
         pending: dict[str, tuple[object, str]] = {}  # future key -> (future, task key)
 
         def submit():
@@ -116,21 +144,18 @@ class DaskEngine:
             pending[future.key] = (future, task.key)
             return future
 
-        first = [f for f in (submit() for _ in range(2 * max(1, threads))) if f is not None]
-        if not first:
+        flight = InFlight(self.client, submit)
+        if flight.empty:
             return
-        running = distributed.as_completed(first, loop=self.client.loop)  # not the default client: there may be none
         try:
-            for future in running:
+            for future in flight:
                 _, key = pending.pop(future.key)
                 try:
                     outcome = future.result()
                 except Exception as exc:  # a worker killed too often, an error retried in vain
                     outcome = Outcome(key, None, describe(exc), 0.0)
                 future.release()
-                more = submit()
-                if more is not None:
-                    running.add(more)
+                flight.refill()
                 yield outcome
         finally:
             self.client.cancel([f for f, _ in pending.values()])

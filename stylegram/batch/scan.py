@@ -20,7 +20,7 @@ from ..errors import describe
 from ..units.scan import Hit, hits_of, scan
 from ..units.topk import TopK, merge_top_k
 from ..vgg import LayerInfo, layer_infos
-from .cluster import _distributed, register_vgg, worker_plugin
+from .cluster import InFlight, register_vgg, worker_plugin
 
 PART = 256  # images per part: 4 cache chunks; a worker holds one part's files at a time
 
@@ -115,11 +115,9 @@ def scan_on_cluster(client, images: Sequence[Path], spec: ScanSpec, *, part: int
         retries: tries after an unexpected error in a part.
         callback: called with (images done, images in all) as each part finishes.
     """
-    distributed = _distributed()
     register_vgg(client, spec.weights)
     images = [Path(p) for p in images]
     starts = iter(range(0, len(images), part))
-    threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
     sizes: dict[str, int] = {}  # scan future key -> images in its part
 
     def submit_part():
@@ -133,16 +131,13 @@ def scan_on_cluster(client, images: Sequence[Path], spec: ScanSpec, *, part: int
 
     if not images:
         raise ValueError("no images to scan")
-    running = distributed.as_completed([f for f in (submit_part() for _ in range(2 * max(1, threads))) if f],
-                                       loop=client.loop)
+    flight = InFlight(client, submit_part)
     waiting, done = None, 0  # a finished part or merge without a partner yet
     try:
-        for future in running:
+        for future in flight:
             if future.key in sizes:
                 done += sizes.pop(future.key)
-                more = submit_part()
-                if more is not None:
-                    running.add(more)
+                flight.refill()
                 if callback:
                     callback(done, len(images))
             if waiting is None:
@@ -151,13 +146,13 @@ def scan_on_cluster(client, images: Sequence[Path], spec: ScanSpec, *, part: int
                 # The two go by value, not as futures: a merge that depended on its parts would keep
                 # every part's task on the scheduler, its images' bytes included, until the end
                 # (dask keeps a result's lineage, to recompute it): 800 MB more at 20,000 images.
-                running.add(client.submit(merge_partials, _result(waiting), _result(future), spec.k, pure=False,
+                flight.add(client.submit(merge_partials, _result(waiting), _result(future), spec.k, pure=False,
                                           retries=retries))
                 waiting = None
         assert waiting is not None
         result: Partial = _result(waiting)
     finally:
-        running.clear()
+        flight.running.clear()
     skipped = [(str(images[i]), reason) for i, reason in sorted(result.skipped)]
     return ClusterScan(images, spec.size, layer_infos(), skipped, result, spec)
 
