@@ -78,12 +78,13 @@ def measure(mode: str, folder: Path, size: int, cache: Path) -> dict:
 
     from stylegram.batch.cluster import THREADS_ENV
     from stylegram.batch.scan import ScanSpec, scan_on_cluster
+    from stylegram.units.config import UnitsConfig
 
     os.environ[THREADS_ENV] = "1"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
         client.wait_for_workers(2)
-        spec = ScanSpec(DEFAULT_LAYERS, units, 9, size=size)
+        spec = ScanSpec.of(UnitsConfig(top=9, size=size), units)
         scan_on_cluster(client, paths[:8], spec, part=4)  # imports, weights, first-call costs, before the clock
         start = time.perf_counter()
         scan_on_cluster(client, paths, spec)

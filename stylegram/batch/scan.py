@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from ..errors import describe
+from ..units.config import ScanConfig
 from ..units.scan import Hit, hits_of, scan
 from ..units.topk import TopK, merge_top_k
 from ..vgg import LayerInfo, layer_infos
@@ -27,17 +28,23 @@ PART = 256  # images per part: 4 cache chunks; a worker holds one part's files a
 
 @dataclass(frozen=True)
 class ScanSpec:
-    """What every part is scanned for."""
+    """What every part is scanned for: the units, and the scan settings of a `ScanConfig`
+    (units and explain-style's), which keeps their defaults; `ScanSpec.of` makes one."""
 
     layers: tuple[str, ...]
     units: Mapping[str, Sequence[int]]  # per layer, the channels to rank
     k: int
-    rank: str = "max"
-    size: int = 224
-    precision: str = "auto"
-    batch_size: int = 8
-    max_outside: float = 0.25
-    weights: str | None = None
+    rank: str
+    size: int
+    precision: str
+    batch_size: int
+    max_outside: float
+    weights: str | None
+
+    @staticmethod
+    def of(config: ScanConfig, units: Mapping[str, Sequence[int]], rank: str = "max") -> "ScanSpec":
+        return ScanSpec(tuple(units), units, config.top, rank, config.size, config.precision, config.batch_size,
+                        config.max_outside, config.weights)
 
 
 @dataclass(frozen=True)

@@ -160,8 +160,7 @@ def scan_on_scheduler(args: argparse.Namespace, config: ScanConfig, units: dict[
     client = connect(scheduler)
     output_folder(args).mkdir(parents=True, exist_ok=True)
     progress = Progress(len(paths), unit="images", quiet=args.quiet, desc="scan")
-    spec = ScanSpec(tuple(units), units, config.top, rank, config.size, config.precision,
-                    config.batch_size, config.max_outside, config.weights)
+    spec = ScanSpec.of(config, units, rank)
     try:
         result = scan_on_cluster(client, paths, spec, callback=lambda done, _: progress.update(done))
     finally:

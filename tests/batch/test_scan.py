@@ -7,6 +7,7 @@ import pytest
 
 from stylegram import cli
 from stylegram.batch.scan import ScanSpec, scan_on_cluster
+from stylegram.units.config import UnitsConfig
 from stylegram.units.scan import DEFAULT_LAYERS, list_images
 
 from tests.conftest import SCAN_SIZE
@@ -14,7 +15,7 @@ from tests.conftest import SCAN_SIZE
 
 def test_cluster_scan_equals_local_scan_hit_for_hit(vgg, client, folder, scanned):
     units = {layer: list(range(0, vgg.info[layer].channels, 9)) for layer in DEFAULT_LAYERS}
-    spec = ScanSpec(DEFAULT_LAYERS, units, 5, size=SCAN_SIZE, precision="fp32")
+    spec = ScanSpec.of(UnitsConfig(top=5, size=SCAN_SIZE, precision="fp32"), units)
     seen = []
     # 14 files in parts of 4: four parts and three merges, the corrupt files in different parts
     result = scan_on_cluster(client, list_images(folder), spec, part=4, callback=lambda done, total: seen.append(done))
@@ -60,7 +61,7 @@ def test_explain_style_through_the_cluster_shows_the_local_scans_patches(client,
 def test_the_scheduler_forgets_each_part_once_it_is_merged(vgg, client, folder):
     # A merge that took its parts as futures kept every part's task, its images' bytes included,
     # on the scheduler until the end: memory that grew with the number of images.
-    spec = ScanSpec(("relu1_2",), {"relu1_2": [0, 1]}, 2, size=SCAN_SIZE, precision="fp32")
+    spec = ScanSpec.of(UnitsConfig(top=2, size=SCAN_SIZE, precision="fp32"), {"relu1_2": [0, 1]})
 
     def parts_known(dask_scheduler) -> int:
         return sum(1 for key in dask_scheduler.tasks if str(key).startswith("scan_part"))
