@@ -41,9 +41,15 @@ def mean_gram(features: Tensor, mask: Tensor | None = None) -> Tensor:
     mask·features, divided by Σ mask² so that it is an average over the masked region.
     """
     if mask is None:
-        return gram_matrix(features) / (features.shape[-2] * features.shape[-1])
+        return gram_matrix(features) / gram_count(None, features.shape[-2] * features.shape[-1])
     mask = mask.to(torch.float32)
-    return gram_matrix(features.float() * mask) / mask.pow(2).sum().clamp_min(1e-8)
+    return gram_matrix(features.float() * mask) / gram_count(mask, 0)
+
+
+def gram_count(mask: Tensor | None, positions: int) -> Tensor | int:
+    """What `mean_gram` divides a Gram by: the layer's `positions` n_H·n_W, or Σ mask² for a
+    guided Gram (a sum over the whole map, also when the Gram is summed tile by tile)."""
+    return positions if mask is None else mask.float().pow(2).sum().clamp_min(1e-8)
 
 
 def _symmetric_product(a: Tensor) -> Tensor:

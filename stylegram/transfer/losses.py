@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..gram import gram_matrix, mean_gram  # noqa: F401 (the Gram is part of the loss vocabulary)
+from ..gram import gram_count, gram_matrix, mean_gram  # noqa: F401 (the Gram is part of the loss vocabulary)
 
 
 def content_loss(generated: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -22,14 +22,18 @@ def content_loss(generated: Tensor, target: Tensor, mask: Tensor | None = None) 
     α and β keep their meaning for every photo and every scale.
     A `mask` (1, 1, H, W) weights each position (spatial control).
     """
+    mean_square = squared_error(generated, target, mask) / generated.numel()
+    return 0.5 * mean_square / content_norm(target)
+
+
+def squared_error(generated: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Σ mask·(a(G) − a(C))² in fp32: `content_loss` before its means; a tile's core adds its part."""
     diff = generated.float() - target.float()
     if mask is None:
-        # ‖d‖² as a norm rather than d.pow(2).mean(): the mean's backward pass multiplies an
+        # ‖d‖² as a norm rather than d.pow(2).sum(): the backward pass of a reduction multiplies an
         # expanded scalar into the channels-last map on a slow path (14 ms against 6 at 512 px).
-        mean_square = torch.linalg.vector_norm(diff).square() / diff.numel()
-    else:
-        mean_square = (diff.pow(2) * mask).mean()
-    return 0.5 * mean_square / content_norm(target)
+        return torch.linalg.vector_norm(diff).square()
+    return (diff.pow(2) * mask).sum()
 
 
 def content_norm(target: Tensor) -> Tensor:
@@ -53,7 +57,12 @@ def style_loss(generated: Tensor, target_mean_gram: Tensor, mask: Tensor | None 
     With a `mask`, the output's Gram is guided by it and the cost is weighted by the mask's
     mean, so a style painting a quarter of the image weighs a quarter.
     """
-    diff = mean_gram(generated, mask) - target_mean_gram
+    return gram_loss(mean_gram(generated, mask), target_mean_gram, mask)
+
+
+def gram_loss(mean_gram_out: Tensor, target_mean_gram: Tensor, mask: Tensor | None = None) -> Tensor:
+    """`style_loss` from the output's mean Gram (the whole image's, or one summed tile by tile)."""
+    diff = mean_gram_out - target_mean_gram
     cost = (diff.pow(2).sum(dim=(-2, -1)) / style_norm(target_mean_gram)).sum()
     return cost if mask is None else cost * mask.float().mean()
 

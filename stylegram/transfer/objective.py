@@ -24,7 +24,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from ..geometry import Box, crop
-from ..gram import gram_matrix
+from ..gram import gram_count, gram_matrix
 from ..vgg import VGG
 from . import losses
 from .loop import Objective
@@ -174,14 +174,16 @@ def _tiled(network, targets: Targets, weights: Weights, tiles: list[Tile], extra
         sums = _gram_sums(network, image.detach(), targets, weights, tiles)
         style, slopes = image.new_zeros(()), {}
         for (r, n), total in sums.items():
+            # The whole image's style cost from the summed Gram, by losses.gram_loss itself; its
+            # gradient with respect to the unnormalised Gram N_rl is what pass 2 propagates.
             region = targets.regions[r]
             mask = region.masks[n] if region.masks else None
-            norm = float(mask.float().pow(2).sum().clamp_min(1e-8)) if mask is not None else maps[n][0] * maps[n][1]
-            share = float(mask.float().mean()) if mask is not None else 1.0
-            scale = weights.style * weights.layers[n] * share / float(losses.style_norm(region.grams[n]))
-            diff = total / norm - region.grams[n]
-            style = style + scale * diff.pow(2).sum()
-            slopes[r, n] = 2 * scale * diff / norm  # ∂J/∂N_rl, with N_rl the unnormalised Gram
+            count = gram_count(mask, maps[n][0] * maps[n][1])
+            gram = (total / count).requires_grad_()
+            cost = weights.style * weights.layers[n] * losses.gram_loss(gram, region.grams[n], mask)
+            cost.backward()
+            style = style + cost.detach()
+            slopes[r, n] = gram.grad / count  # ∂J/∂N_rl
         # Pass 2: per tile, the core's share of ∇J.
         content = image.new_zeros(())
         for tile in tiles:
@@ -258,11 +260,11 @@ def _backward_tile(network, image, targets: Targets, weights: Weights, tile: Til
         rt, ct, rw, cw = core_slice(tile, network.info[n].stride, size)
         core = crop_core(f, rt, ct)
         if n in targets.content:
-            diff = (core.float() - targets.content[n][:, :, rw, cw].float()).pow(2)
             mask = cmasks.get(n)
-            diff = diff if mask is None else diff * mask[:, :, rw, cw]
-            # ½ mean over the whole map, relative, as losses.content_loss: this core's share of it.
-            part = weights.content * 0.5 * diff.sum() / (f.shape[1] * maps[n][0] * maps[n][1] * norms[n])
+            error = losses.squared_error(core, targets.content[n][:, :, rw, cw],
+                                         None if mask is None else mask[:, :, rw, cw])
+            # losses.content_loss's means over the whole map: this core's share of it.
+            part = weights.content * 0.5 * error / (f.shape[1] * maps[n][0] * maps[n][1]) / norms[n]
             surrogate = surrogate + part
             content = content + part.detach()
         for r, region in enumerate(targets.regions if n in weights.layers else []):

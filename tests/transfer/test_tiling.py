@@ -6,7 +6,7 @@ import torch
 
 from stylegram import StyleConfig, stylize
 from stylegram.image import to_tensor
-from stylegram.transfer import losses, objective, plan, tiling
+from stylegram.transfer import losses, masks, objective, plan, tiling
 from stylegram.transfer.stylize import default_style_layer_weights
 from stylegram.vgg import CONTENT_LAYERS, STYLE_LAYERS, network_for
 
@@ -67,6 +67,27 @@ def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
     # A halo too small for relu5_1 lets the tiles' own borders in: the test above would fail.
     j_bad, grad_bad = _evaluate(network, image, targets, weights, tiling.tiles(256, 170, 128, 16, 16))
     assert float((grad_bad - grad).norm() / grad.norm()) > 0.01
+
+
+def test_tiled_equals_one_pass_with_style_and_content_masks(vgg, problem):
+    """Issue 27: the tiled path's masked weighting (the guided Gram's normaliser, the mask's
+    share) was written by hand beside the losses' and only the unmasked case was tested."""
+    content, style, image, weights = problem
+    w, h = 256, 170
+    ramp = torch.linspace(0, 1, w).expand(1, 1, h, w).contiguous()  # style 0 on the right, style 1 on the left
+    strides = {n: vgg.info[n].stride for n in LAYERS}
+    layer_masks = lambda m, layers: {n: v for n, v in masks.at_layers(m, (0, 0, w, h), strides).items() if n in layers}
+    painting = objective.mean_grams(vgg, style, STYLE_LAYERS, tiling.whole(256, 203))
+    flipped = objective.mean_grams(vgg, style.flip(-1).roll(40, -2), STYLE_LAYERS, tiling.whole(256, 203))
+    targets = objective.Targets(objective.tiled_features(vgg, content, CONTENT_LAYERS, tiling.whole(w, h)),
+                                layer_masks(0.2 + 0.8 * ramp, CONTENT_LAYERS),
+                                [objective.Region(painting, layer_masks(ramp, STYLE_LAYERS)),
+                                 objective.Region(flipped, layer_masks((1 - ramp) ** 2, STYLE_LAYERS))])
+    j, grad = _evaluate(vgg, image, targets, weights, tiling.whole(w, h))
+    tiles = tiling.tiles(w, h, 128, tiling.halo(vgg.info, LAYERS), 16)
+    j_tiled, grad_tiled = _evaluate(vgg, image, targets, weights, tiles)
+    assert len(tiles) == 4 and j_tiled == pytest.approx(j, rel=1e-4)
+    assert float((grad_tiled - grad).norm() / grad.norm()) < 1e-3
 
 
 @pytest.mark.parametrize("rows", [1, 7, 170])
