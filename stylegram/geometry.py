@@ -10,19 +10,13 @@ Every manifest key that holds a box says which frame it is in (``box_source``, `
 """
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 from torch import Tensor
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 Size = tuple[int, int]  # W, H
 Precision = Literal["auto", "fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
-
-
-def tensor_size(image: Tensor) -> Size:
-    """The (W, H) of a (..., H, W) tensor."""
-    return image.shape[-1], image.shape[-2]
 
 
 def crop(image: Tensor, box: Box) -> Tensor:
@@ -30,7 +24,3 @@ def crop(image: Tensor, box: Box) -> Tensor:
     x0, y0, x1, y1 = box
     return image[..., y0:y1, x0:x1]
 
-
-def box_area(box: Box) -> int:
-    x0, y0, x1, y1 = box
-    return (x1 - x0) * (y1 - y0)

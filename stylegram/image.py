@@ -181,6 +181,11 @@ def load_image(source: ImageLike, *, long_side: int | None = None) -> Tensor:
     return to_tensor(resize_long_side(open_image(source), long_side))
 
 
+# The most a side file's name adds to its file's: ".NAME.checkpoint" written as
+# "..NAME.checkpoint.PID.XXXXXXXX.tmp" (PIDs up to 7 digits).
+TEMPORARY_NAME_EXTRA = 40
+
+
 def check_writable(path: str | os.PathLike) -> Path:
     """Fail now, not after a long run, if `path` cannot be written."""
     path = Path(path)
@@ -193,6 +198,13 @@ def check_writable(path: str | os.PathLike) -> Path:
         raise ValueError(f"'{path}': cannot write, it is a directory")
     if not os.access(parent, os.W_OK):
         raise ValueError(f"'{path}': cannot write, directory '{parent}' is not writable")
+    try:
+        limit = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(os.fsencode(path.name)) + TEMPORARY_NAME_EXTRA > limit:
+        raise ValueError(f"'{path}': the name is too long: this folder allows {limit} bytes, and stylegram writes"
+                         f" through side files with names {TEMPORARY_NAME_EXTRA} bytes longer; choose a shorter name")
     return path
 
 
@@ -292,7 +304,8 @@ def save_image(image: Tensor | Image.Image, path: str | os.PathLike, *, metadata
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
     """Write a text file (a manifest, a page) atomically."""
-    return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+    # A file name that is not UTF-8 (a surrogate in `text`) is written back as its own bytes.
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8", "surrogateescape")))
 
 
 # ---------------------------------------------------------------- helpers for the unit visualiser

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 from PIL import Image
 
+from ..files import readable_file
 from ..settings import ConfigError, field_types
 from ..transfer import Iterate, StyleConfig, stylize
 from ..transfer.config import check_styles
@@ -109,10 +110,8 @@ def input_files(sources: Sequence[str | os.PathLike], what: str,
         path = Path(source)
         if path.is_dir():
             paths += list_images(path, skip)
-        elif path.is_file():
-            paths.append(path)
         else:
-            raise ValueError(f"'{path}': no such file or folder ({what})")
+            paths.append(readable_file(path))  # a pipe or a loop of links says so, not "no such file"
     return paths
 
 
@@ -143,7 +142,7 @@ def parse_sweep(spec: str, base: StyleConfig) -> list[tuple[str, dict]]:
     if field not in sweepable:
         why = "cannot be swept" if field in types else "is not a stylize setting"
         raise ValueError(f"--sweep {spec!r}: '{field}' {why}; choose from {', '.join(sweepable)}")
-    out = []
+    out, raws = [], []
     for raw in (v.strip() for v in values.split(",")):
         try:
             value = _parse_value(raw, *types[field])
@@ -152,6 +151,10 @@ def parse_sweep(spec: str, base: StyleConfig) -> list[tuple[str, dict]]:
             raise ValueError(f"--sweep {field}={raw}: {exc.problem}") from None
         except ValueError as exc:
             raise ValueError(f"--sweep {field}={raw}: {exc}") from None
+        same = next((earlier for earlier, (_, settings) in zip(raws, out) if settings[field] == value), None)
+        if same is not None:  # 64,64 or 1e5,100000: one job under two names
+            raise ValueError(f"--sweep {spec!r}: {raw} repeats the value {same}; give each value once")
+        raws.append(raw)
         out.append((f"{field}-{re.sub(r'[^A-Za-z0-9.+-]', '_', raw)}", {field: value}))
     return out
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
+from ..files import read_own
 from .jobs import Job, Outcome, settings_of
 
 MANIFEST = "batch.jsonl"
@@ -33,7 +35,7 @@ class Manifest:
         if not self.path.is_file():
             return []
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_own(self.path).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = "not a text file" if isinstance(exc, UnicodeDecodeError) else exc.strerror or str(exc)
             raise ValueError(f"'{self.path}': cannot read the batch's record ({reason}); move it away to start"
@@ -48,6 +50,18 @@ class Manifest:
                 lines.append(entry)
         return lines
 
+    def check(self) -> None:
+        """Refuse, before any work, a record that is not a plain file of its own: appending to a
+        link, or to a file with another name (a hard link), would change another file."""
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+            kind = "a link" if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1 else "not a plain file"
+            raise ValueError(f"'{self.path}': is {kind}; the batch appends its record there and would change"
+                             " another file; move it away")
+
     def done(self) -> set[str]:
         """The keys of jobs whose last record is a success and whose output is still there."""
         last = {entry["key"]: entry for entry in self.read()}
@@ -57,7 +71,8 @@ class Manifest:
     def append(self, entry: dict) -> None:
         line = json.dumps(entry, sort_keys=True) + "\n"
         try:
-            with open(self.path, "a", encoding="utf-8") as f:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+            with open(fd, "a", encoding="utf-8") as f:
                 f.write(line)
                 f.flush()
                 os.fsync(f.fileno())

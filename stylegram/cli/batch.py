@@ -51,6 +51,23 @@ def _engine(batch: BatchConfig, style: StyleConfig, scheduler: str | None, on_st
         raise
 
 
+def _check_inputs(args: argparse.Namespace, jobs) -> None:
+    """Every photo and painting named on the command line is an image large enough for its
+    job's layers, from its header, before any model loads: one line, as stylize says it. A bad
+    file found in a folder fails its own jobs, and the batch goes on."""
+    from ..image import image_size
+    from ..transfer.config import check_size, min_side
+
+    named = {Path(p) for p in (*args.contents, *args.styles) if not Path(p).is_dir()}
+    seen = set()
+    for job in jobs:
+        for what, path in (("content image", job.content.path), ("style image", job.style.path)):
+            need = min_side(job.config)
+            if path in named and (path, need) not in seen:
+                seen.add((path, need))
+                check_size(what, path, image_size(path), need)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..batch import plan, run_batch
     from ..batch.cluster import SCHEDULER_ENV
@@ -64,10 +81,12 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"'{out}': output must be a folder, and this is a file")
     files = batch_files(args, style)
+    Manifest(out).check()
     jobs = plan(input_files(args.contents, "content", skip=files.skips),
                 input_files(args.styles, "style", skip=files.skips), style,
                 pairwise=batch.zip, sweeps=batch.sweep or ())
     batch_outputs(files, out, jobs)
+    _check_inputs(args, jobs)
     already = len({job.key for job in jobs} & Manifest(out).done())
     progress = Progress(len(jobs) - already, unit="jobs", quiet=args.quiet, desc="batch")
 

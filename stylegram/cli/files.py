@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..batch.manifest import MANIFEST
 from ..files import FilePlan
 from ..transfer.config import StyleConfig
 from ..units import explain as explain_report
@@ -66,7 +67,7 @@ def _report_files(files: FilePlan, args: argparse.Namespace, names: Sequence[str
     files.read_folder("--images", args.images)
     files.own("-o", out, "writes its report in")
     for name in names:
-        files.write("-o", out / name)
+        files.write_family("-o", out / name)
     files.own("--cache" if args.cache else "-o (its .cache)", Path(args.cache) if args.cache else out / ".cache",
               "keeps its cache in")
 
@@ -97,7 +98,7 @@ def video_files(source: str, styles: Sequence[str], config: StyleConfig, output:
         files.read("the input", source)
     _style_reads(files, [], styles, config)
     if frames_out:
-        files.own("-o", output, "replaces with its frames")
+        files.own("-o", output, "replaces with its frames", replaced=True)
     else:
         files.write("-o", output)
     files.own(work_option, work_dir, "keeps its frames in")
@@ -116,6 +117,7 @@ def batch_files(args: argparse.Namespace, config: StyleConfig) -> FilePlan:
                 files.read(option, source)
     _style_reads(files, [], [], config)
     files.own("-o", Path(args.output), "writes its results in")
+    files.write("-o (its record)", Path(args.output) / MANIFEST)
     files.check()
     return files
 

@@ -33,7 +33,9 @@ def _job(args, info, styles, style: StyleConfig, video: VideoConfig) -> dict:
     """What decides the frames: a rerun with the same job resumes, any other is refused."""
     from ..video.work import file_id
 
-    source = ({"folder": str(info.path.resolve()), "frames": [p.name for p in info.frame_paths]}
+    # A folder by each frame's name, size and time: frames changed under the same names are
+    # another job (a rerun took the old frames from the work folder).
+    source = ({"folder": str(info.path.resolve()), "frames": [file_id(p) for p in info.frame_paths]}
               if info.frame_paths else file_id(info.path))
     frame_settings = {k: v for k, v in dataclasses.asdict(video).items() if k != "work_dir"}  # where, not what
     if video.long_term is None:  # as work folders made before the option was added
@@ -73,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     from .progress import Progress
 
     style, video, style_images, output, info, size, work = _prepare(args)
-    frames = io.read(info, size, start=video.start, duration=video.duration)
+    try:
+        frames = io.read(info, size, start=video.start, duration=video.duration)
+    except BaseException:
+        work.remove_if_unused()  # a refused input leaves no work folder behind
+        raise
     passes = video.passes if video.temporal_weight > 0 else 1
     done_before = work.count_done(passes, len(frames))
     todo = passes * len(frames) - done_before

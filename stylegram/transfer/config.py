@@ -102,7 +102,7 @@ class StyleConfig:
             try:
                 parse_memory(self.max_memory)
             except ValueError as exc:
-                raise ConfigError("max_memory", f"is {exc}") from None
+                raise ConfigError("max_memory", str(exc)) from None
         try:
             resolve_device(self.device)
         except ValueError as exc:

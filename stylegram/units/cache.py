@@ -13,6 +13,7 @@ so a changed folder or network never reads stale numbers.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..files import read_own
 from ..image import write_atomic, write_text_atomic
 from ..vgg import VGG
 
@@ -101,7 +103,7 @@ class ActivationCache:
         h = hashlib.sha256(key.encode())
         for path in images:
             st = path.stat()
-            h.update(f"\n{path.resolve()} {st.st_size} {st.st_mtime_ns}".encode())
+            h.update(b"\n" + os.fsencode(path.resolve()) + f" {st.st_size} {st.st_mtime_ns}".encode())
         self.dir = Path(root) / h.hexdigest()[:20]
         self.n_images = len(images)
 
@@ -153,7 +155,7 @@ class ActivationCache:
     def read_info(self, chunk: int) -> ChunkInfo:
         path = self._info_path(chunk)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = json.loads(read_own(path).decode("utf-8"))
             sizes = [tuple(s) if s is not None else None for s in raw["sizes"]]
             return ChunkInfo(sizes, [tuple(s) for s in raw["skipped"]])  # type: ignore[arg-type]
         except FileNotFoundError:
@@ -165,7 +167,7 @@ class ActivationCache:
     def read(self, chunk: int, layer: str) -> LayerStats:
         path = self._layer_path(chunk, layer)
         try:
-            with np.load(path) as z:
+            with np.load(io.BytesIO(read_own(path))) as z:
                 return LayerStats(z["max"], z["argmax"], z["mean"])
         except Exception as exc:  # noqa: BLE001 - numpy and zipfile raise many types for a damaged file
             raise ValueError(f"'{path}': unreadable cache file ({type(exc).__name__}); delete the cache folder"
@@ -176,7 +178,7 @@ def _valid(path: Path, n: int, channels: int, positions: int) -> bool:
     """Whether a chunk file holds the statistics of `n` images × `channels` units, with peak
     positions inside a map of `positions` (a few hundred kB: read whole)."""
     try:
-        with np.load(path) as z:
+        with np.load(io.BytesIO(read_own(path))) as z:
             best, where, mean = z["max"], z["argmax"], z["mean"]
     except Exception:  # noqa: BLE001 - any failure means "compute it again"
         return False

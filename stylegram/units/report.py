@@ -16,6 +16,7 @@ from torch import Tensor
 import fnmatch
 
 from .grids import combined_figure, display_cell, unit_grid
+from ..files import read_own
 from ..image import save_image, write_text_atomic
 from .scan import Hit, Scan, crop_patch, load_scan_image
 
@@ -121,7 +122,7 @@ def write_units_report(
 def listed_figures(record: Path, names: Callable[[dict], list[str]]) -> set[str]:
     """The figure files an earlier run listed in its `record` (manifest.json, explain.json)."""
     try:
-        found = names(json.loads(record.read_text(encoding="utf-8")))
+        found = names(json.loads(read_own(record).decode("utf-8")))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return set()
     return {n for n in found if isinstance(n, str)}

@@ -167,7 +167,11 @@ def check_output(path: str | os.PathLike) -> Path:
         parent = path.parent if str(path.parent) else Path(".")
         if not parent.is_dir():
             raise ValueError(f"'{path}': cannot write, directory '{parent}' does not exist")
-        foreign = [p.name for p in path.iterdir() if not FRAME_NAME.fullmatch(p.name)] if path.is_dir() else []
+        if path.is_symlink():
+            raise ValueError(f"'{path}': is a link; the frames replace the folder as a whole, so give the folder"
+                             " itself")
+        foreign = [p.name for p in path.iterdir()
+                   if not (FRAME_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink())] if path.is_dir() else []
         if foreign:  # the folder is replaced as a whole: only one of frames we wrote
             raise ValueError(f"'{path}': the folder holds files that are not frames of stylegram's (such as"
                              f" '{sorted(foreign)[0]}'), and the frames replace the folder; choose a new or empty folder")

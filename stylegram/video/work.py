@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image
 
+from ..files import read_own
 from ..image import open_image, save_image, write_text_atomic
 
 
@@ -39,7 +40,7 @@ class WorkFolder:
             raise ValueError(f"'{self.root}': the work folder is a file")
         if manifest.exists():
             try:
-                held = json.loads(manifest.read_text())
+                held = json.loads(read_own(manifest).decode("utf-8"))
             except (OSError, ValueError):
                 held = None
             if held != self.job:
@@ -48,11 +49,18 @@ class WorkFolder:
         elif self.root.exists() and any(self.root.iterdir()):
             raise ValueError(f"'{self.root}': the work folder is not empty and is not a stylegram job; choose"
                              " another --work-dir")
+        self.made = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ValueError(f"'{self.root}': cannot make the work folder ({exc.strerror or exc})") from None
         write_text_atomic(json.dumps(self.job, indent=1, sort_keys=True), manifest)
+
+    def remove_if_unused(self) -> None:
+        """Remove the work folder if this run made it and no frame was finished in it."""
+        if self.made and [p.name for p in self.root.iterdir()] == ["job.json"]:
+            (self.root / "job.json").unlink()
+            self.root.rmdir()
 
     def path(self, pass_: int, index: int) -> Path:
         """The PNG of frame `index` (0-based) after pass `pass_` (0-based)."""

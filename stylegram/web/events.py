@@ -45,10 +45,6 @@ class Hub:
     def forget(self, job_id: str) -> None:
         self.history.pop(job_id, None)
 
-    @property
-    def n_followers(self) -> int:
-        return sum(len(f) for f in self._followers.values())
-
 
 def sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()

@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..image import write_text_atomic
 
-STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+# A job is queued, running, or one of these.
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 INPUT_FILE = re.compile(r"^(content|style_\d{1,2}|mask_\d{1,2})\.png$")

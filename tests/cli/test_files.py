@@ -150,7 +150,9 @@ def test_messages_name_the_problem(work, capsys, no_model):
     refused(["batch", work / "photo.png", "--styles", work / "style.jpg", "-o", bad_record, *QUICK], capsys,
             r"batch.jsonl': cannot read the batch's record \(not a text file\)")
     refused(["batch", work / "photo.png", "--styles", work / "style.jpg", "-o", work / "b", "--sweep", "size=64,64",
-             *QUICK], capsys, r"a value repeated in --sweep")
+             *QUICK], capsys, r"--sweep 'size=64,64': 64 repeats the value 64; give each value once")
+    refused(["batch", work / "photo.png", "--styles", work / "style.jpg", "-o", work / "b", "--sweep",
+             "style_weight=1e5,100000", *QUICK], capsys, r"100000 repeats the value 1e5")
     junk = work / "junk"
     junk.mkdir()
     (junk / "a.jpg").write_text("not a picture")
@@ -286,3 +288,102 @@ def test_serve_on_a_busy_port_is_one_line_and_makes_no_folder(tmp_path, capsys):
         refused(["serve", "--port", port, "--data-dir", tmp_path / "studio"], capsys,
                 rf"--port {port}: cannot listen on 127.0.0.1:{port}")
     assert not (tmp_path / "studio").exists()
+
+
+# ---------------------------------------------------------------- the independent check's cases
+
+
+def test_the_batch_record_is_never_a_link_to_another_file(work, capsys, no_model):
+    out = work / "out"
+    out.mkdir()
+    (work / "notes.txt").write_text("mine\n")
+    (out / "batch.jsonl").symlink_to(work / "notes.txt")
+    argv = ["batch", work / "photo.png", "--styles", work / "style.jpg", "-o", out, *QUICK]
+    refused(argv, capsys, r"batch.jsonl': is a link; the batch appends its record there and would change another")
+    (out / "batch.jsonl").unlink()
+    os.link(work / "photo.png", out / "batch.jsonl")  # a hard link to an input
+    refused(argv, capsys, r"batch.jsonl' \(-o \(its record\)\) would overwrite '.*photo.png' \(the photos\)")
+    assert (work / "notes.txt").read_text() == "mine\n"
+
+
+def test_pipes_and_devices_where_a_run_writes_are_refused_not_waited_on(work, capsys, no_model):
+    os.mkfifo(work / "out.png")
+    refused(["stylize", work / "photo.png", work / "style.jpg", "-o", work / "out.png", *QUICK], capsys,
+            r"out.png' \(-o\): is a pipe, not a file")
+    report = work / "rep"
+    report.mkdir()
+    os.mkfifo(report / "manifest.json")
+    refused(["units", "--images", work / "photos", "-o", report, "-q"], capsys,
+            r"manifest.json' \(-o\): is a pipe, not a file")
+
+
+def test_a_name_too_long_for_the_side_files_is_one_line_before_work(work, capsys, no_model):
+    long = work / ("a" * 230 + ".png")
+    refused(["stylize", work / "photo.png", work / "style.jpg", "-o", long, *QUICK], capsys,
+            r"the name is too long: this folder allows 255 bytes")
+
+
+def test_a_literal_star_in_an_output_name_is_a_name(work, capsys):
+    assert cli.main([str(a) for a in ["stylize", work / "photo.png", work / "style.jpg", "-o", work / "p*.png",
+                                      *QUICK]]) == 0, capsys.readouterr().err
+    assert (work / "p*.png").is_file() and (work / "photo.png").is_file()
+
+
+def test_a_link_named_like_a_report_file_does_not_hide_the_photo_it_points_to(work, capsys):
+    report = work / "rep"
+    report.mkdir()
+    (report / "index.html").symlink_to(work / "photos" / sorted(os.listdir(work / "photos"))[0])
+    assert cli.main([str(a) for a in ["units", "--images", work / "photos", "-o", report, "--layers", "relu1_2",
+                                      "--top", "1", "--size", "64", "-q"]]) == 0, capsys.readouterr().err
+    assert json.loads((report / "manifest.json").read_text())["images"] == 4
+
+
+def test_a_scan_reads_file_names_that_are_not_utf8(work, capsys):
+    odd = os.fsencode(work / "photos") + b"/bad\xff_.jpg"
+    shutil.copy(work / "photo.png", odd)
+    assert cli.main(["units", "--images", str(work / "photos"), "-o", str(work / "u"), "--layers", "relu1_2",
+                     "--top", "1", "--size", "64", "-q"]) == 0, capsys.readouterr().err
+    assert json.loads((work / "u" / "manifest.json").read_text())["images"] == 5
+
+
+def test_batch_says_what_a_named_input_is(work, capsys, no_model):
+    os.mkfifo(work / "pipe.jpg")
+    refused(["batch", work / "pipe.jpg", "--styles", work / "style.jpg", "-o", work / "b", *QUICK], capsys,
+            r"pipe.jpg': is a pipe")
+    Image.new("RGB", (20, 16)).save(work / "tiny.png")
+    refused(["batch", work / "tiny.png", "--styles", work / "style.jpg", "-o", work / "b", *QUICK], capsys,
+            r"content image '.*tiny.png' is 20×16 px; at least 32×32 is needed")
+    assert not (work / "b").exists()
+
+
+@pytest.fixture()
+def frames(work) -> Path:
+    folder = work / "frames"
+    folder.mkdir()
+    for k in range(3):
+        Image.new("RGB", (48, 32), (60 * k, 90, 30)).save(folder / f"{k + 1:05d}.png")
+    return folder
+
+
+def test_video_frame_folders_hold_only_frames_and_keep_no_work_folder_after_a_refusal(work, frames, capsys):
+    pytest.importorskip("av")
+    out = work / "outf"
+    (out / "00002.png").mkdir(parents=True)  # a folder with a frame's name
+    (out / "00002.png" / "notes.txt").write_text("precious")
+    argv = ["video", frames, work / "style.jpg", "--size", "32", "--iterations", "1", "--scales", "1", "-q"]
+    refused([*argv, "-o", out], capsys, r"outf': the folder holds files that are not frames")
+    refused([*argv, "-o", work / "new", "--work-dir", work / "new"], capsys,
+            r"'.*new' \(-o\) is replaced as a whole by this run, and '.*new' \(--work-dir\) is inside it")
+    (frames / "00002.png").write_bytes(b"junk")
+    refused([*argv, "-o", work / "o.gif"], capsys, r"00002.png': ")
+    assert not (work / "o.gif.frames").exists() and (out / "00002.png" / "notes.txt").read_text() == "precious"
+
+
+def test_changed_frames_under_the_same_names_are_another_job(work, frames, capsys):
+    pytest.importorskip("av")
+    argv = [str(a) for a in ["video", frames, work / "style.jpg", "-o", work / "r.gif", "--size", "48",
+                             "--iterations", "1", "--scales", "1", "-q"]]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    Image.new("RGB", (48, 32), (0, 0, 200)).save(frames / "00001.png")
+    os.utime(frames / "00001.png", ns=(1, 1))
+    refused(argv, capsys, r"the work folder holds frames of another job")
