@@ -35,7 +35,9 @@ class Progress:
         if not quiet and self.stream.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True, file=self.stream)
+            # tqdm's own estimate counts units as equal; the time left is ours (`_left`), in the postfix.
+            self._bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True, file=self.stream,
+                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
 
     def update(self, n: int, *, label: str | None = None, values: Mapping[str, float] | None = None,
                fraction: float | None = None) -> None:
@@ -51,8 +53,8 @@ class Progress:
         delta, self.n = n - self.n, n
         if self._bar is not None:
             self._bar.set_description(self._label, refresh=False)
-            if values:
-                self._bar.set_postfix_str(self._extra, refresh=False)
+            left = self._left(time.perf_counter())
+            self._bar.set_postfix_str(f"{left.lstrip(', ')} {self._extra}".strip(), refresh=False)
             self._bar.update(delta)
             return
         now = time.perf_counter()
@@ -60,13 +62,18 @@ class Progress:
             self._last = now
             self.write(self._line(now))
 
-    def _line(self, now: float) -> str:
-        elapsed = now - self.start
+    def _left(self, now: float) -> str:
+        """", about N s left" from the share of the work done in this run (plan.time_left)."""
+        from ..transfer.plan import time_left
+
         done = self._fraction if self._fraction is not None else self.n / self.total
-        pace = done - self.done_before  # the share done in this run, in `elapsed` seconds
-        left = f", about {elapsed / pace * (1 - done):.0f} s left" if 0 < self.n < self.total and pace > 0 else ""
+        left = time_left(now - self.start, self.done_before, done) if 0 < self.n < self.total else None
+        return f", about {left:.0f} s left" if left is not None else ""
+
+    def _line(self, now: float) -> str:
         label = f"{self._label}: " if self._label else ""
-        return f"{label}{self.unit} {self.n}/{self.total} ({elapsed:.0f} s{left}) {self._extra}".rstrip()
+        return (f"{label}{self.unit} {self.n}/{self.total} ({now - self.start:.0f} s{self._left(now)})"
+                f" {self._extra}").rstrip()
 
     def write(self, line: str) -> None:
         """A message that does not break the bar."""

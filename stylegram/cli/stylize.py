@@ -42,18 +42,6 @@ def _inputs(args: argparse.Namespace, config: StyleConfig) -> list[str]:
     return [path for _, path in style_inputs([args.content], args.styles, config)]
 
 
-def work_done(plans, step: int) -> float:
-    """The share of a job's work done after `step` steps: a step costs its scale's `step_cost`."""
-    done = total = 0.0
-    before = 0
-    for scale in plans:
-        cost = scale.step_cost()
-        done += cost * min(scale.steps, max(0, step - before))
-        total += cost * scale.steps
-        before += scale.steps
-    return done / total if total else 1.0
-
-
 def _check_inputs(args: argparse.Namespace, config: StyleConfig) -> None:
     """Decode every input file and check --style-scale against the styles now, before the model
     loads, so that a bad file or setting is one line within a second, not after a minute."""
@@ -98,6 +86,7 @@ class _Run:
 
     def on_step(self, event) -> None:
         from ..image import save_image
+        from ..transfer.plan import work_done
         from .progress import Progress
 
         args, output = self.args, self.args.output

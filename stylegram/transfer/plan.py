@@ -70,6 +70,27 @@ class ScalePlan:
                 f" ~{gb(self.peak)}")
 
 
+def work_done(plans: list[ScalePlan], step: int) -> float:
+    """The share of a job's work done after `step` steps: a step costs its scale's `step_cost`
+    (a step at 512 px costs 16 at 128 px)."""
+    done = total = 0.0
+    before = 0
+    for scale in plans:
+        cost = scale.step_cost()
+        done += cost * min(scale.steps, max(0, step - before))
+        total += cost * scale.steps
+        before += scale.steps
+    return done / total if total else 1.0
+
+
+def time_left(elapsed: float, done_at_start: float, done: float) -> float | None:
+    """Seconds left at this run's pace: `done - done_at_start` of the work (shares, from
+    `work_done`) took `elapsed` s; None until there is a pace. The one estimate, for the
+    terminal bar, the log lines and the studio."""
+    pace = done - done_at_start
+    return elapsed / pace * (1 - done) if pace > 0 and elapsed > 0 else None
+
+
 def gb(n: float) -> str:
     return f"{n / 2**30:.1f} GB"
 

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..settings import changed_fields, field_types
 from ..transfer.config import PRESETS, StyleConfig, png_metadata
+from ..transfer.plan import time_left
 from .config import ServeConfig, is_loopback
 from .events import Hub, stream
 from .explorer import Explorer
@@ -102,7 +103,7 @@ class Studio:
         self.hub = Hub()
         self.worker = Worker(self.on_event, interval=config.preview_interval)
         self.explorer = Explorer(config.images, self.data / "units-cache")
-        self._first: dict[str, tuple[float, int]] = {}  # job -> (time, step) of its first step, for the ETA
+        self._first: dict[str, tuple[float, float]] = {}  # job -> (time, share done) at its first step
 
     # ------------------------------------------------------------ the queue
 
@@ -137,11 +138,10 @@ class Studio:
             changes = {k: event[k] for k in ("step", "steps", "scale", "n_scales", "size", "losses") if k in event}
             if "preview" in event:
                 changes["preview"] = event["preview"]
-            first = self._first.setdefault(job_id, (event["time"], event["step"]))
-            done_steps = event["step"] - first[1]
-            if done_steps > 0:
-                rate = (event["time"] - first[0]) / done_steps
-                changes["eta"] = event["eta"] = round(rate * (event["steps"] - event["step"]), 1)
+            first = self._first.setdefault(job_id, (event["time"], event["done"]))
+            left = time_left(event["time"] - first[0], first[1], event["done"])  # the CLI's estimate
+            if left is not None:
+                changes["eta"] = event["eta"] = round(left, 1)
             job = self.store.update(job_id, persist="preview" in event, **changes)
         elif kind in ("done", "failed", "cancelled"):
             state = {"done": "done", "failed": "failed", "cancelled": "cancelled"}[kind]

@@ -34,6 +34,7 @@ def _run_job(task: dict[str, Any], models: dict, cancel, send: Callable[[dict], 
     from ..settings import ConfigError
     from ..transfer import StyleConfig, stylize
     from ..transfer.config import png_metadata
+    from ..transfer.plan import plan, work_done
     from ..vgg import load_vgg
 
     folder, seq, job_id = Path(task["dir"]), task["seq"], task["id"]
@@ -49,6 +50,7 @@ def _run_job(task: dict[str, Any], models: dict, cancel, send: Callable[[dict], 
         if config.pooling not in models:
             models[config.pooling] = load_vgg(pooling=config.pooling)
         last = {"saved": 0.0, "scale": -1, "preview": task.get("preview", 0)}
+        plans = plan(folder / "content.png", config)  # for the share of the work each step is
 
         def on_step(event) -> None:
             if cancel.value == seq:
@@ -56,7 +58,7 @@ def _run_job(task: dict[str, Any], models: dict, cancel, send: Callable[[dict], 
             now = time.monotonic()
             ev = {"id": job_id, "type": "progress", "step": event.step, "steps": event.total_steps,
                   "scale": event.scale, "n_scales": event.n_scales, "size": list(event.size),
-                  "losses": event.losses, "time": time.time()}
+                  "losses": event.losses, "time": time.time(), "done": work_done(plans, event.step)}
             if now - last["saved"] >= interval or event.scale != last["scale"] or event.step == event.total_steps:
                 save_image(event.image, folder / "current.png")
                 last.update(saved=now, scale=event.scale, preview=last["preview"] + 1)

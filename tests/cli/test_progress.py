@@ -43,7 +43,7 @@ def test_quiet_prints_nothing():
 
 
 def test_time_left_weighs_each_step_by_its_scales_pixels():
-    from stylegram.cli.stylize import work_done
+    from stylegram.transfer.plan import work_done
     from stylegram.transfer.plan import ScalePlan
 
     plans = [ScalePlan((128, 96), 80, None, 50, 0), ScalePlan((512, 384), 30, None, 50, 0)]

@@ -144,3 +144,18 @@ def test_a_worker_that_keeps_dying_fails_the_queue_and_refuses_new_jobs(make_cli
         assert f"died {MAX_DEATHS + 1} times in a row" in job(client, ids[-1])["error"]  # queued, never run
         r = client.post("/api/jobs", **job_files(content_path, [style_path]))
         assert r.status_code == 503 and "until the studio is restarted" in r.json()["error"], r.text
+
+
+def test_the_studio_estimates_the_time_left_as_the_cli_does(make_client, content_path, style_path):
+    """Issue 27: the studio used a plain per-step rate, which counts a 64-px step as a 32-px one."""
+    from stylegram.transfer.plan import time_left
+
+    two_scales = {**TINY, "size": 128, "iterations": 8, "scales": 2}
+    with make_client() as client:
+        job_id = client.post("/api/jobs", **job_files(content_path, [style_path], two_scales)).json()["id"]
+        progress = [data for kind, data in events_of(client, job_id) if kind == "progress"]
+    assert len(progress) == 8 and progress[-1]["done"] == 1.0
+    assert progress[3]["done"] < 4 / 8  # the coarse scale's steps are the cheap ones
+    first = progress[0]
+    for event in progress[1:-1]:
+        assert event["eta"] == round(time_left(event["time"] - first["time"], first["done"], event["done"]), 1)
