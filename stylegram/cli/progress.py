@@ -37,7 +37,7 @@ class Progress:
 
             # tqdm's own estimate counts units as equal; the time left is ours (`_left`), in the postfix.
             self._bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True, file=self.stream,
-                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+                             bar_format="{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
 
     def update(self, n: int, *, label: str | None = None, values: Mapping[str, float] | None = None,
                fraction: float | None = None) -> None:
@@ -54,7 +54,7 @@ class Progress:
         if self._bar is not None:
             self._bar.set_description(self._label, refresh=False)
             left = self._left(time.perf_counter())
-            self._bar.set_postfix_str(f"{left.lstrip(', ')} {self._extra}".strip(), refresh=False)
+            self._bar.set_postfix_str("; ".join(p for p in (left.lstrip(", "), self._extra) if p), refresh=False)
             self._bar.update(delta)
             return
         now = time.perf_counter()
