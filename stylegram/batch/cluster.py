@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..errors import describe
+from ..settings import ConfigError
 from .jobs import Models, Outcome, Task, run_task
 
 PLUGIN = "stylegram-vgg"
@@ -25,7 +26,7 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise ValueError("--scheduler needs Dask distributed: pip install 'stylegram[dask]'") from None
+        raise ConfigError("scheduler", "needs Dask distributed: pip install 'stylegram[dask]'") from None
     return distributed
 
 
@@ -34,17 +35,17 @@ def connect(address: str, *, timeout: float = 5.0):
     one-line ValueError within about `timeout` seconds when nothing answers."""
     distributed = _distributed()
     if not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", address):
-        raise ValueError(f"--scheduler '{address}': give an address like tcp://HOST:8786")
+        raise ConfigError("scheduler", f"'{address}': give an address like tcp://HOST:8786")
     try:
         client = distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise ValueError(f"--scheduler {address}: no answer within {timeout:g} s "
+        raise ConfigError("scheduler", f"{address}: no answer within {timeout:g} s "
                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError):
         client.close()
-        raise ValueError(f"--scheduler {address}: the scheduler has no workers; start some with "
+        raise ConfigError("scheduler", f"{address}: the scheduler has no workers; start some with "
                          f"'dask worker {address}'") from None
     return client
 

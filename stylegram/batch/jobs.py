@@ -135,25 +135,25 @@ def parse_sweep(spec: str, base: StyleConfig) -> list[tuple[str, dict]]:
     name, eq, values = spec.partition("=")
     field = name.strip().lstrip("-").replace("-", "_")
     if not eq or not values.strip():
-        raise ValueError(f"--sweep {spec!r}: write FIELD=V1,V2,..., e.g. style_weight=0.5,2")
+        raise ConfigError("sweep", f"{spec!r}: write FIELD=V1,V2,..., e.g. style_weight=0.5,2")
     types = field_types(StyleConfig)
     sweepable = [f.name for f in fields(StyleConfig)
                  if f.name not in NOT_SWEEPABLE and typing.get_origin(types[f.name][0]) is not tuple]
     if field not in sweepable:
         why = "cannot be swept" if field in types else "is not a stylize setting"
-        raise ValueError(f"--sweep {spec!r}: '{field}' {why}; choose from {', '.join(sweepable)}")
+        raise ConfigError("sweep", f"{spec!r}: '{field}' {why}; choose from {', '.join(sweepable)}")
     out, raws = [], []
     for raw in (v.strip() for v in values.split(",")):
         try:
             value = _parse_value(raw, *types[field])
             replace(base, **{field: value})
         except ConfigError as exc:
-            raise ValueError(f"--sweep {field}={raw}: {exc.problem}") from None
+            raise ConfigError("sweep", f"{field}={raw}: {exc.problem}") from None
         except ValueError as exc:
-            raise ValueError(f"--sweep {field}={raw}: {exc}") from None
+            raise ConfigError("sweep", f"{field}={raw}: {exc}") from None
         same = next((earlier for earlier, (_, settings) in zip(raws, out) if settings[field] == value), None)
         if same is not None:  # 64,64 or 1e5,100000: one job under two names
-            raise ValueError(f"--sweep {spec!r}: {raw} repeats the value {same}; give each value once")
+            raise ConfigError("sweep", f"{spec!r}: {raw} repeats the value {same}; give each value once")
         raws.append(raw)
         out.append((f"{field}-{re.sub(r'[^A-Za-z0-9.+-]', '_', raw)}", {field: value}))
     return out
@@ -163,12 +163,12 @@ def plan(contents: Sequence[Path], styles: Sequence[Path], base: StyleConfig, *,
          sweeps: Sequence[str] = ()) -> list[Job]:
     """Every job of a batch, checked before any work: settings, sweeps, and distinct output names."""
     if base.style_masks or base.content_mask:
-        raise ValueError("--style-masks and --content-mask belong to one content image; a batch cannot use them")
+        raise ConfigError("style_masks", "and --content-mask belong to one content image; a batch cannot use them")
     if base.init not in ("content", "random"):
-        raise ValueError(f"--init '{base.init}': a batch starts from 'content' or 'random', not a file")
+        raise ConfigError("init", f"'{base.init}': a batch starts from 'content' or 'random', not a file")
     check_styles(base, 1)  # one style per job
     if pairwise and len(contents) != len(styles):
-        raise ValueError(f"--zip pairs contents with styles one to one, but there are {len(contents)} contents "
+        raise ConfigError("zip", f"pairs contents with styles one to one, but there are {len(contents)} contents "
                          f"and {len(styles)} styles")
     axes = [parse_sweep(spec, base) for spec in sweeps]
     settings = [("_".join(label for label, _ in combo), {k: v for _, d in combo for k, v in d.items()})

@@ -246,7 +246,7 @@ def scan(
     """
     check_layers(layers, vgg.arch)
     if size < vgg.min_size(layers):
-        raise ValueError(f"--size {size} is too small for {max(layers, key=lambda n: vgg.info[n].stride)}; "
+        raise ConfigError("size", f"{size} is too small for {max(layers, key=lambda n: vgg.info[n].stride)}; "
                          f"at least {vgg.min_size(layers)} px is needed")
     paths = [Path(p) for p in images]
     if not paths:

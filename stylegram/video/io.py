@@ -21,6 +21,7 @@ from PIL import Image
 from ..geometry import Size
 from ..files import readable_file
 from ..image import check_writable, open_image, save_image, write_atomic
+from ..settings import ConfigError
 
 FRAME_NAME = re.compile(r"\d{5}\.png")  # what `write` puts in a folder of frames: 00001.png, ...
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -93,7 +94,7 @@ def check_span(info: ClipInfo, start: float, duration: float | None) -> None:
         raise ValueError(f"'{info.path}': has no length (a single frame?); a clip needs at least two frames; for"
                          " a still image use stylegram stylize")
     if start >= info.duration:
-        raise ValueError(f"--start {start:g} s is past the end of '{info.path}' ({info.duration:.2f} s long)")
+        raise ConfigError("start", f"{start:g} s is past the end of '{info.path}' ({info.duration:.2f} s long)")
 
 
 def working_size(size: Size, long_side: int) -> Size:

@@ -16,6 +16,7 @@ from stylegram import cli
 from stylegram.batch import LocalEngine, plan, run_batch
 from stylegram.batch.cluster import DaskEngine
 from stylegram.batch.manifest import Manifest
+from stylegram.settings import ConfigError
 from stylegram.transfer import StyleConfig
 
 TINY = StyleConfig(size=64, iterations=2, scales=1, seed=0)
@@ -176,15 +177,16 @@ def test_plan_pairs_sweeps_and_refuses_clashing_names(data, tmp_path):
     zipped = plan(photos[:2], paintings, TINY, pairwise=True)
     assert [(j.content.path.stem, j.style.path.stem) for j in zipped] == [("chelsea", "starry_night"),
                                                                          ("coffee", "the_scream")]
-    with pytest.raises(ValueError, match="--zip pairs contents with styles one to one, but there are 3 contents"):
+    with pytest.raises(ValueError, match="^zip pairs contents with styles one to one, but there are 3 contents"):
         plan(photos, paintings, TINY, pairwise=True)
     (tmp_path / "chelsea.png").write_bytes((data / "photos" / "coffee.jpg").read_bytes())
     with pytest.raises(ValueError, match="'chelsea__starry_night.png': two jobs would write it"):
         plan([photos[0], tmp_path / "chelsea.png"], paintings[:1], TINY)
     with pytest.raises(ValueError, match="style_blend has 2 values but there are 1 style images"):
         plan(photos, paintings, StyleConfig(style_blend=(1, 2)))
-    with pytest.raises(ValueError, match="--sweep 'weights=a,b': 'weights' cannot be swept"):
+    with pytest.raises(ConfigError, match="^sweep 'weights=a,b': 'weights' cannot be swept") as refused:
         plan(photos, paintings, TINY, sweeps=["weights=a,b"])
+    assert refused.value.for_cli().startswith("--sweep 'weights=a,b'")  # the API names the field, the CLI the flag
 
 
 @pytest.mark.parametrize("megapixels", [100, 400])  # PIL only warns at 100, raises at 400
