@@ -23,7 +23,7 @@ from PIL import Image
 from ..files import readable_file
 from ..settings import ConfigError, field_types
 from ..transfer import Iterate, StyleConfig, stylize
-from ..transfer.config import check_styles
+from ..transfer.config import check_size, check_styles, min_side
 from ..units.scan import list_images
 from ..vgg import VGG, load_vgg
 
@@ -227,12 +227,13 @@ def run_task(task: Task, models: Models, *, callback: Callable[[Iterate], None] 
         config = StyleConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in task.settings.items()})
         content = image_from_bytes(task.content, task.content_name)
         style = image_from_bytes(task.style, task.style_name)
+        # Checked here, where the images' names are known; stylize's own check sees only pixels.
+        check_size("content image", task.content_name, content.size, min_side(config))
+        check_size("style image", task.style_name, style.size, min_side(config))
         result = stylize(content, [style], config, model=models.get(config.weights, config.pooling),
                          callback=callback)
     except ValueError as exc:
-        message = str(exc).replace("content image (PIL image)", f"content image '{task.content_name}'")
-        message = message.replace("style image (PIL image)", f"style image '{task.style_name}'")
-        return Outcome(task.key, None, message, time.perf_counter() - start)
+        return Outcome(task.key, None, str(exc), time.perf_counter() - start)
     buffer = io.BytesIO()
     result.save(buffer, format="PNG")
     return Outcome(task.key, buffer.getvalue(), None, time.perf_counter() - start)

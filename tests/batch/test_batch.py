@@ -202,3 +202,13 @@ def test_a_job_refuses_a_decompression_bomb_as_stylize_does(tmp_path, megapixels
     for read in (lambda: open_image(bomb), lambda: image_from_bytes(bomb.read_bytes(), str(bomb))):
         with pytest.raises(ValueError, match=rf"bomb.png': {side * side:,} pixels is over the limit"):
             read()
+
+
+def test_a_job_names_its_image_when_it_is_too_small(data, tmp_path):
+    """Issue 27: the names were put into stylize's message by string replacement."""
+    from stylegram.batch.jobs import Models, run_task, task_of
+
+    Image.new("RGB", (20, 16)).save(tmp_path / "tiny.png")
+    job = plan([tmp_path / "tiny.png"], [data / "paintings" / "wave_crop.jpg"], TINY)[0]
+    outcome = run_task(task_of(job), Models())
+    assert outcome.png is None and outcome.error.startswith(f"content image '{tmp_path / 'tiny.png'}' is 20×16 px")
