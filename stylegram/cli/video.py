@@ -48,6 +48,7 @@ def _prepare(args):
     """Every check, before any work: settings, styles, input, span, output, work folder."""
     from ..image import open_image
     from ..video import io
+    from ..transfer.config import min_side
     from ..video.config import check_style_for_video
     from ..video.work import WorkFolder
 
@@ -62,6 +63,9 @@ def _prepare(args):
     info = io.probe(args.input, fps=video.fps)
     io.check_span(info, video.start, video.duration)
     size = io.working_size(info.size, style.size)
+    if min(size) < min_side(style):  # checked here: stylize sees each frame's pixels, not its name
+        raise ValueError(f"'{args.input}': its frames at --size {style.size} are {size[0]}×{size[1]} px; at least"
+                         f" {min_side(style)}×{min_side(style)} is needed; give a larger --size")
     style = dataclasses.replace(style, size=max(size))
     work = WorkFolder(work_dir, _job(args, info, args.styles, style, video))
     return style, video, style_images, output, info, size, work

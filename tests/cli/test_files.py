@@ -370,8 +370,10 @@ def test_video_frame_folders_hold_only_frames_and_keep_no_work_folder_after_a_re
     out = work / "outf"
     (out / "00002.png").mkdir(parents=True)  # a folder with a frame's name
     (out / "00002.png" / "notes.txt").write_text("precious")
-    argv = ["video", frames, work / "style.jpg", "--size", "32", "--iterations", "1", "--scales", "1", "-q"]
+    argv = ["video", frames, work / "style.jpg", "--size", "48", "--iterations", "1", "--scales", "1", "-q"]
     refused([*argv, "-o", out], capsys, r"outf': the folder holds files that are not frames")
+    refused([*argv[:3], "--size", "32", "-o", work / "o.gif"], capsys,
+            r"frames': its frames at --size 32 are 32×22 px; at least 32×32 is needed")
     refused([*argv, "-o", work / "new", "--work-dir", work / "new"], capsys,
             r"'.*new' \(-o\) is replaced as a whole by this run, and '.*new' \(--work-dir\) is inside it")
     (frames / "00002.png").write_bytes(b"junk")
