@@ -230,10 +230,30 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# The mark write_atomic puts on its temporary files (an extended attribute): a leftover is
+# recognised by it, never by its name alone, which a user's file can have too.
+TEMPORARY_MARK = ("user.stylegram", b"temporary")
+
+
+def mark_temporary(path: str | os.PathLike) -> None:
+    """Mark a file as write_atomic's temporary; a file system without user attributes keeps no
+    mark, and its leftovers are then never removed (deleting only what we wrote comes first)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setxattr(path, *TEMPORARY_MARK, follow_symlinks=False)
+
+
+def _marked(path: Path) -> bool:
+    try:
+        return os.getxattr(path, TEMPORARY_MARK[0], follow_symlinks=False) == TEMPORARY_MARK[1]
+    except (OSError, AttributeError):
+        return False
+
+
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     """Remove write_atomic's leftovers for `path` (a writer killed by SIGKILL or a power cut):
-    only files of our own name pattern, whose writing process is gone or which nobody has
-    touched for `STALE_AFTER_S`. Returns the files removed."""
+    only regular files of our own name pattern that carry our mark (`mark_temporary`), whose
+    writing process is gone or which nobody has touched for `STALE_AFTER_S`. Returns the files
+    removed."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     removed = []
@@ -250,7 +270,8 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         try:
             st = tmp.lstat()
             dead = found.group("pid") is not None and not _pid_alive(int(found.group("pid")))
-            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and (dead or now - st.st_mtime > STALE_AFTER_S):
+            if (stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and _marked(tmp)
+                    and (dead or now - st.st_mtime > STALE_AFTER_S)):
                 tmp.unlink()
                 removed.append(tmp)
         except OSError:
@@ -274,6 +295,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
+        mark_temporary(tmp)
         with os.fdopen(fd, "wb") as f:
             write(f)
         _chmod_like_open(tmp)

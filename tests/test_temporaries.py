@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from stylegram.image import STALE_AFTER_S, remove_stale_temporaries, write_text_atomic
+from stylegram.image import STALE_AFTER_S, mark_temporary, remove_stale_temporaries, write_text_atomic
 
 
 def _dead_pid() -> int:
@@ -30,6 +30,7 @@ def test_only_a_dead_or_long_idle_writers_temporaries_go(tmp_path):
     }
     for name in names:
         (tmp_path / name).write_text("x")
+        mark_temporary(tmp_path / name)  # as write_atomic marks its own
     os.utime(tmp_path / ".out.png.zzzz0000.tmp", (old, old))
     removed = {p.name for p in remove_stale_temporaries(out)}
     assert removed == {name for name, gone in names.items() if gone}
@@ -38,7 +39,9 @@ def test_only_a_dead_or_long_idle_writers_temporaries_go(tmp_path):
 
 def test_the_next_write_cleans_up(tmp_path):
     out = tmp_path / "notes.txt"
-    (tmp_path / f".notes.txt.{_dead_pid()}.abcd1234.tmp").write_text("half")
+    leftover = tmp_path / f".notes.txt.{_dead_pid()}.abcd1234.tmp"
+    leftover.write_text("half")
+    mark_temporary(leftover)
     write_text_atomic("done", out)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and out.read_text() == "done"
 
@@ -48,5 +51,16 @@ def test_a_name_with_glob_characters(tmp_path):
     ours, other = f".a[1]*.png.{_dead_pid()}.abcd1234.tmp", f".a1x.png.{_dead_pid()}.abcd1234.tmp"
     for name in (ours, other):
         (tmp_path / name).write_text("half")
+        mark_temporary(tmp_path / name)
     assert [p.name for p in remove_stale_temporaries(out)] == [ours]
     assert [p.name for p in tmp_path.iterdir()] == [other]
+
+
+def test_a_file_with_a_temporary_name_but_no_mark_is_never_removed(tmp_path):
+    """Issue 23: a photo or a note named like a leftover was deleted by the next write."""
+    photo = tmp_path / f".out.png.{_dead_pid()}.abcdefgh.tmp"
+    photo.write_text("a user's file")
+    old = time.time() - STALE_AFTER_S - 60
+    os.utime(photo, (old, old))
+    write_text_atomic("done", tmp_path / "out.png")
+    assert photo.read_text() == "a user's file"

@@ -4,7 +4,8 @@ The file is `.OUT.checkpoint` next to OUT, written atomically, and starts with `
 replaces or removes only a file that starts so (or a version-2 file, a torch archive holding
 a dict with our keys); any other file of that name is refused before work, never deleted. It is keyed by the job: the
 settings and the bytes of every input. Rerunning the same command continues from it; a
-different command ignores it and, once it saves its own, replaces it. A finished job removes it.
+different command ignores it and, once it saves its own, replaces it. A finished job removes
+its own checkpoint and no other.
 It keeps L-BFGS's history too, so a resumed run takes the steps the uninterrupted one would
 have: without it, the first step after a resume was a short steepest-descent step, and a
 2048-px job resumed two steps before its end finished with a style gap 56 % worse. The file is
@@ -97,6 +98,9 @@ class Checkpoint:
         return Resume(int(state["scale"]), int(state["step"]), state["image"], state.get("optimizer"))
 
     def remove(self) -> None:
-        """Remove the checkpoint, if the file there is one (never another file of its name)."""
-        if self.path.is_file() and not self.path.is_symlink() and _ours(self.path):
-            self.path.unlink()
+        """Remove this job's checkpoint: never another file of its name, nor another job's
+        checkpoint (a different command leaves it for its own rerun)."""
+        if self.path.is_file() and not self.path.is_symlink():
+            state = _state(self.path)
+            if state is not None and state.get("key") == self.key:
+                self.path.unlink()

@@ -30,6 +30,22 @@ JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 INPUT_FILE = re.compile(r"^(content|style_\d{1,2}|mask_\d{1,2})\.png$")
 
 
+LEFTOVER = re.compile(r"^\.new-(del-)?[0-9a-f]{16}$")
+# The files of a job folder, and write_atomic's temporaries of them.
+JOB_FILE = re.compile(r"^\.?((content|style_\d{1,2}|mask_\d{1,2}|current|result)\.png|job\.json)"
+                      r"(\.\d+\.[a-z0-9_]{8}\.tmp)?$")
+
+
+def _leftover_of_ours(folder: Path) -> bool:
+    """A half-made or half-deleted job folder of the store's: its name and every file in it are
+    the store's own (anything else there was not written by the studio, and stays)."""
+    try:
+        return (LEFTOVER.match(folder.name) is not None and folder.is_dir() and not folder.is_symlink()
+                and all(JOB_FILE.match(p.name) and p.is_file() for p in folder.iterdir()))
+    except OSError:
+        return False
+
+
 class JobStore:
     """The jobs in `root`, cached in memory; every change is written through to job.json."""
 
@@ -44,8 +60,9 @@ class JobStore:
                 continue  # written atomically, so only a foreign file can be unreadable
             if JOB_ID.match(record.get("id", "")) and path.parent.name == record["id"]:
                 self.jobs[record["id"]] = record
-        for leftover in self.root.glob(".new-*"):  # a job folder whose upload did not finish
-            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in self.root.glob(".new-*"):  # a job folder whose upload or deletion did not finish
+            if _leftover_of_ours(leftover):
+                shutil.rmtree(leftover, ignore_errors=True)
         self._seq = itertools.count(max((j["seq"] for j in self.jobs.values()), default=0) + 1)
 
     def dir(self, job_id: str) -> Path:

@@ -389,3 +389,27 @@ def test_changed_frames_under_the_same_names_are_another_job(work, frames, capsy
     Image.new("RGB", (48, 32), (0, 0, 200)).save(frames / "00001.png")
     os.utime(frames / "00001.png", ns=(1, 1))
     refused(argv, capsys, r"the work folder holds frames of another job")
+
+
+def test_a_finished_run_removes_its_own_checkpoint_and_no_other(work, capsys):
+    """The second independent check: a different job's checkpoint vanished at the end of a run."""
+    from stylegram.cli.checkpoint import Checkpoint
+    from stylegram.transfer.stylize import Iterate
+
+    side = work / ".o.png.checkpoint"
+    Checkpoint(side, "another job's key").save(Iterate(1, 2, 0, 1, (8, 8), {}, torch.zeros(1, 3, 8, 8)))
+    saved = side.read_bytes()
+    argv = [str(a) for a in ["stylize", work / "photo.png", work / "style.jpg", "-o", work / "o.png", *QUICK]]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    assert side.read_bytes() == saved  # left for its own job's rerun
+    assert cli.main([*argv, "--checkpoint-every", "1"]) == 0  # this job's own is removed when done
+    assert not side.exists()
+
+
+def test_a_photo_named_like_a_leftover_temporary_is_read_not_deleted(work, capsys):
+    """The second independent check: the clean-up of a killed writer's temporaries went by name."""
+    photo = work / ".o.png.999999.abcdefgh.tmp"
+    shutil.copy(work / "photo.png", photo)
+    before = photo.read_bytes()
+    assert cli.main([str(a) for a in ["stylize", photo, work / "style.jpg", "-o", work / "o.png", *QUICK]]) == 0
+    assert photo.read_bytes() == before

@@ -162,3 +162,17 @@ def test_the_web_api_refuses_what_the_cli_refuses(make_client, content_path, sty
         r = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 10**9}))
         assert r.status_code == 400 and "iterations must be at most 100000" in r.json()["error"], r.text
         assert client.get("/api/jobs").json() == {"jobs": []}
+
+
+def test_the_store_removes_only_its_own_half_made_job_folders(tmp_path):
+    """Issue 23: every jobs/.new-* folder was removed at start-up, whatever it held."""
+    from stylegram.web.store import JobStore
+
+    jobs = tmp_path / "data" / "jobs"
+    (jobs / ".new-keep").mkdir(parents=True)
+    (jobs / ".new-keep" / "notes.txt").write_text("important")
+    half = jobs / ".new-0123456789abcdef"
+    half.mkdir()
+    (half / "content.png").write_bytes(b"half an upload")
+    JobStore(tmp_path / "data")
+    assert (jobs / ".new-keep" / "notes.txt").read_text() == "important" and not half.exists()
