@@ -128,6 +128,11 @@ def test_unit_explorer(make_client, content_path, style_path):
         heat = Image.open(io.BytesIO(r.content))
         w, h = Image.open(content_path).size
         assert abs(heat.width / heat.height - w / h) < 0.02
+        # The map is drawn in red over the grey photo: where the unit fires, red exceeds green.
+        # A blank map (all zero) leaves the photo grey, red equal to green everywhere.
+        rgb = np.asarray(heat.convert("RGB")).astype(int)
+        excess = rgb[..., 0] - rgb[..., 1]
+        assert excess.max() > 100 and excess.std() > 5 and excess.min() >= -1
         r = client.post("/api/units/explain", files={"image": ("s.jpg", style_path.read_bytes(), "image/jpeg")},
                         data={"layer": "relu2_2"})
         found = r.json()
