@@ -54,10 +54,8 @@ def test_blend_weights_pull_towards_the_heavier_style(vgg, small_content, data):
 
 
 def test_bf16_fast_path_matches_fp32_loss_within_a_few_percent(vgg, small_content, small_style):
-    from stylegram.vgg import bf16_supported
-
-    if not bf16_supported(torch.device("cpu")):
-        pytest.skip("this CPU has no fast bf16; the fast path is off here")
+    # precision="bf16" runs on every CPU (oneDNN emulates it where the instructions are missing,
+    # slowly): the parity holds everywhere, so it is tested everywhere, not only where it is fast.
     _, fp32 = _run(small_content, small_style, vgg, size=128, iterations=1, precision="fp32")
     _, bf16 = _run(small_content, small_style, vgg, size=128, iterations=1, precision="bf16")
     for term in ("content", "style", "total"):
