@@ -113,10 +113,20 @@ def test_a_print_is_the_preview_with_detail_added(vgg, small_content, small_styl
     assert max(seen[-1].shape[-2:]) == 512 and to_pil(seen[-1]).tobytes() == preview.tobytes()
 
 
-def test_style_scale_changes_the_result(vgg, small_content, small_style):
-    a, _ = _run(small_content, small_style, vgg, iterations=10, style_scale=1.0)
-    b, _ = _run(small_content, small_style, vgg, iterations=10, style_scale=0.5)
-    assert a.tobytes() != b.tobytes()
+def test_style_scale_sizes_the_painting_relative_to_the_output(vgg, small_content, small_style, monkeypatch):
+    """The painting is read at style_scale times the output's long side at each scale (issue 27:
+    the test asserted only that two scales give different pictures, as a scale applied backwards
+    would too)."""
+    from stylegram.transfer import objective
+
+    sides = []
+    grams = objective.mean_grams
+    monkeypatch.setattr(objective, "mean_grams", lambda net, image, *a: sides.append(max(image.shape[-2:]))
+                        or grams(net, image, *a))
+    for scale in (1.0, 0.5, 2.0):
+        sides.clear()
+        image, events = _run(small_content, small_style, vgg, size=128, scales=2, iterations=4, style_scale=scale)
+        assert sides == [round(64 * scale), round(128 * scale)], (scale, sides)
 
 
 @pytest.mark.parametrize(
