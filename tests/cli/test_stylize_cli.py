@@ -40,6 +40,63 @@ def test_no_arguments_runs_on_the_bundled_demo(tmp_path):
     assert max(Image.open(tmp_path / "stylized.png").size) == 64
 
 
+# Values for the fields whose constraints a generic changed value would break.
+CHOSEN = {"content_layers": ("relu3_2",), "style_layers": ("relu1_1", "relu3_1"), "layers": ("relu2_2",),
+          "style_layer_weights": (1.0, 2.0, 3.0, 4.0, 5.0), "style_masks": ("0=m.png",), "units": "0-3",
+          "init": "random", "max_memory": "2G", "scheduler": "tcp://127.0.0.1:1", "sweep": ("size=64,128",),
+          "host": "localhost", "long_term": (2, 4), "device": "cpu", "style_blend": (1.0, 2.0), "token": "a-token-8"}
+COMMANDS = {"StyleConfig": ["stylize"], "UnitsConfig": ["units", "--images", "d", "-o", "o"],
+            "ExplainConfig": ["explain-style", "s.png", "--images", "d", "-o", "o"],
+            "VideoConfig": ["video", "in.mp4", "s.png", "-o", "o.mp4"],
+            "BatchConfig": ["batch", "c", "--styles", "s", "-o", "o"], "ServeConfig": ["serve"]}
+
+
+def _changed(cls, f):
+    """A valid value of field `f` other than its default."""
+    import typing
+
+    from stylegram.settings import field_types
+
+    if f.name in CHOSEN:
+        return CHOSEN[f.name]
+    hint, _ = field_types(cls)[f.name]
+    default, meta = f.default, f.metadata
+    if hint is bool:
+        return not default
+    if typing.get_origin(hint) is typing.Literal:
+        return next(c for c in typing.get_args(hint) if c != default)
+    if hint is str:
+        return "x.png"
+    low = meta.get("min") if meta.get("min") is not None else 1
+    value = (default if default is not None else low) + 1
+    value = min(value, meta["max"]) if meta.get("max") is not None else value
+    return hint(value if value != default else low)
+
+
+@pytest.mark.parametrize("cls_name", list(COMMANDS))
+def test_every_config_field_of_every_command_is_an_option_and_round_trips(cls_name):
+    """Each field, changed alone, through its command line back to the same config (issue 27:
+    the round trip covered five fields of one config)."""
+    import dataclasses
+
+    from stylegram.batch.config import BatchConfig
+    from stylegram.settings import as_flags
+    from stylegram.units.config import ExplainConfig, UnitsConfig
+    from stylegram.video.config import VideoConfig
+    from stylegram.web.config import ServeConfig
+
+    cls = {c.__name__: c for c in (StyleConfig, UnitsConfig, ExplainConfig, VideoConfig, BatchConfig,
+                                    ServeConfig)}[cls_name]
+    for f in dataclasses.fields(cls):
+        value = _changed(cls, f)
+        config = cls(**{f.name: value})
+        flags = ([f"--{f.name.replace('_', '-')}"] if value is True else []) if isinstance(value, bool) \
+            else as_flags({f.name: value})
+        args = build_parser().parse_args([*COMMANDS[cls_name], *flags])
+        assert config_from_args(args, cls) == config, (f.name, flags)
+    assert config_from_args(build_parser().parse_args(COMMANDS[cls_name]), cls) == cls()
+
+
 def test_every_config_field_is_an_option_and_round_trips():
     args = build_parser().parse_args(["stylize", "--size", "300", "--style-layers", "relu1_1", "relu2_1",
                                       "--style-blend", "1", "2", "--init", "random", "--seed", "3"])
