@@ -1,5 +1,6 @@
-"""The Starlette app: a list of routes, a guard in front of them, and a lifespan that starts and
-stops the worker process. See docs/web.md for the API and the security model."""
+"""The Starlette app: the routes, with the guard (web/guard.py) in front of them and the job
+queue (web/queue.py) behind them, and a lifespan that starts and stops the queue's worker
+process. See docs/web.md for the API and the security model."""
 from __future__ import annotations
 
 import hmac
@@ -20,77 +21,15 @@ from starlette.staticfiles import StaticFiles
 
 from ..settings import changed_fields, field_types
 from ..transfer.config import PRESETS, StyleConfig, png_metadata
-from ..transfer.plan import time_left
-from .config import ServeConfig, is_loopback
-from .events import Hub, stream
+from .config import ServeConfig
+from .events import stream
 from .explorer import Explorer
-from .store import INPUT_FILE, JobStore
+from .guard import COOKIE, Guard, error
+from .queue import BROKEN, JobQueue, public
+from .store import INPUT_FILE
 from .uploads import SERVER_ONLY, UploadError, decode_image, read_job
-from .worker import MAX_DEATHS, Worker
 
 STATIC = Path(__file__).parent / "static"
-COOKIE = "stylegram_token"
-SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
-                    (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; "
-                                                 b"connect-src 'self'; frame-ancestors 'none'")]
-
-
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-class Guard:
-    """ASGI middleware: the host name, the token and the origin of every request.
-
-    - without a token, only loopback host names are served (a DNS-rebinding page cannot read the API);
-    - with a token, every /api call must carry it: `Authorization: Bearer T`, `X-Stylegram-Token: T`
-      or the cookie that `/?token=T` sets;
-    - a POST or DELETE from another origin is refused (a web page cannot submit forms to the API).
-    """
-
-    def __init__(self, app, token: str | None) -> None:
-        self.app, self.token = app, token
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        request = Request(scope)
-        refusal = self.refuse(request)
-        if refusal is not None:
-            return await refusal(scope, receive, send)
-
-        async def with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-    def refuse(self, request: Request) -> Response | None:
-        host = request.url.hostname or ""
-        if self.token is None and not is_loopback(host):
-            return error(403, f"host '{host}' refused: this server answers only to a loopback address")
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            origin = request.headers.get("origin")
-            if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
-                return error(403, f"origin '{origin}' refused")
-        if self.token is not None and request.url.path.startswith("/api/") and not self.authorised(request):
-            return error(401, "a token is required: send 'Authorization: Bearer TOKEN' or open /?token=TOKEN")
-        return None
-
-    def authorised(self, request: Request) -> bool:
-        auth = request.headers.get("authorization", "")
-        given = [auth[7:] if auth.lower().startswith("bearer ") else "", request.headers.get("x-stylegram-token", ""),
-                 request.cookies.get(COOKIE, "")]
-        return any(g and hmac.compare_digest(g.encode(), self.token.encode()) for g in given)
-
-
-def public(job: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in job.items() if k != "seq"}
-
-
-BROKEN = (f"the worker process died {MAX_DEATHS + 1} times in a row; no job can run until the studio is"
-          " restarted (out of memory?)")
 
 
 class Studio:
@@ -99,67 +38,15 @@ class Studio:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.data = Path(config.data_dir)
-        self.store = JobStore(self.data)
-        self.hub = Hub()
-        self.worker = Worker(self.on_event, interval=config.preview_interval)
+        self.queue = JobQueue(self.data, interval=config.preview_interval)
+        self.store, self.hub, self.worker = self.queue.store, self.queue.hub, self.queue.worker
         self.explorer = Explorer(config.images, self.data / "units-cache")
-        self._first: dict[str, tuple[float, float]] = {}  # job -> (time, share done) at its first step
-
-    # ------------------------------------------------------------ the queue
 
     def start(self) -> None:
-        self.store.recover()
-        self.worker.start()
-        self.dispatch()
-
-    def dispatch(self) -> None:
-        """Give the worker the oldest queued job, if it is idle; if it is broken, fail them all."""
-        if self.worker.broken:
-            for job in [j for j in self.store.list() if j["state"] == "queued"]:
-                failed = self.store.update(job["id"], state="failed", finished=time.time(), error=BROKEN)
-                self.hub.publish(job["id"], {"type": "failed", "id": job["id"], "error": BROKEN, "state": "failed",
-                                             "job": public(failed)})
-            return
-        if self.worker.current is not None:
-            return
-        job = self.store.next_queued()
-        if job is None:
-            return
-        job = self.store.update(job["id"], state="running", started=time.time(), step=0)
-        self.hub.forget(job["id"])
-        self.worker.submit({**job, "dir": str(self.store.dir(job["id"]))})
-        self.hub.publish(job["id"], {"type": "state", "id": job["id"], "state": "running"})
-
-    def on_event(self, event: dict[str, Any]) -> None:
-        job_id, kind = event["id"], event["type"]
-        if self.store.get(job_id) is None:
-            return
-        if kind == "progress":
-            changes = {k: event[k] for k in ("step", "steps", "scale", "n_scales", "size", "losses") if k in event}
-            if "preview" in event:
-                changes["preview"] = event["preview"]
-            first = self._first.setdefault(job_id, (event["time"], event["done"]))
-            left = time_left(event["time"] - first[0], first[1], event["done"])  # the CLI's estimate
-            if left is not None:
-                changes["eta"] = event["eta"] = round(left, 1)
-            job = self.store.update(job_id, persist="preview" in event, **changes)
-        elif kind in ("done", "failed", "cancelled"):
-            state = {"done": "done", "failed": "failed", "cancelled": "cancelled"}[kind]
-            extra = {"preview": event["preview"], "step": self.store.get(job_id)["steps"]} if kind == "done" else {}
-            job = self.store.update(job_id, state=state, finished=event["time"], error=event.get("error"),
-                                    eta=None, **extra)
-            self._first.pop(job_id, None)
-            if self.worker.current == job_id:
-                self.worker.current = None
-            event["job"] = public(job)
-        else:
-            job = self.store.get(job_id)
-        event["state"] = job["state"]
-        self.hub.publish(job_id, event)
-        self.dispatch()
+        self.queue.start()
 
     async def stop(self) -> None:
-        await self.worker.stop()
+        await self.queue.stop()
 
     # ------------------------------------------------------------ routes
 
@@ -211,7 +98,7 @@ class Studio:
         command = png_metadata(shown, names["content"], names["styles"], "stylized.png")["stylegram:command"]
         job = await run_in_threadpool(self.store.create, job_input.content, job_input.styles, job_input.masks,
                                       changed_fields(job_input.config), names, command)
-        self.dispatch()
+        self.queue.dispatch()
         return JSONResponse({"id": job["id"], "state": self.store.get(job["id"])["state"]}, status_code=201,
                             headers={"location": f"/api/jobs/{job['id']}"})
 
