@@ -20,7 +20,6 @@ try:  # a Ctrl-C while these (and torch) load: one line, not a traceback
     import argparse
     import ctypes
     import os
-    import re
     from typing import Sequence
 
     from . import batch, explain, layers, serve, signals, stylize, units, video
@@ -67,11 +66,14 @@ def _keep_freed_memory() -> None:
 
 def _refuse_negative_indices(argv: list[str]) -> None:
     """``--style-mask -1=m.png``: argparse would take ``-1=m.png`` for an unknown option and say
-    "expected at least one argument"; say what is wrong instead."""
+    "expected at least one argument"; say what is wrong instead, by the masks' own rule."""
+    from ..transfer.masks import refuse_negative_index
+
     for token in argv:
-        if re.fullmatch(r"-\d+=.+", token):
-            raise ValueError(f"--style-mask '{token}': the style index must be 0 or more (styles are numbered 0, 1,"
-                             " ... in the order given)")
+        try:
+            refuse_negative_index(token)
+        except ValueError as exc:
+            raise ValueError(f"--style-masks: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

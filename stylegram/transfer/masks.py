@@ -7,6 +7,7 @@ guides the Gram matrix there (losses.mean_gram with a mask).
 from __future__ import annotations
 
 import os
+import re
 from typing import Sequence
 
 import torch
@@ -18,14 +19,24 @@ from ..geometry import Box, Size, crop
 from ..image import open_mask, to_tensor
 
 
+NEGATIVE_INDEX = re.compile(r"\s*-\d+\s*=.+")  # "-1=m.png": a style mask with a negative index
+
+
+def refuse_negative_index(spec: str, n_styles: int | None = None) -> None:
+    """The one rule for ``-1=m.png``, which the CLI meets before it knows the styles (argparse
+    would take it for an option) and the API in `parse_style_masks`."""
+    if NEGATIVE_INDEX.fullmatch(spec):
+        numbered = f"0 to {n_styles - 1}" if n_styles is not None else "0, 1, ... in the order given"
+        raise ValueError(f"style mask '{spec}' names style {spec.partition('=')[0].strip()}, but the styles are"
+                         f" numbered {numbered}")
+
+
 def parse_style_masks(specs: Sequence[str], n_styles: int) -> dict[int, str]:
     """``["0=sky.png", "1=town.png"]`` -> {0: "sky.png", 1: "town.png"}, checked against the styles."""
     masks: dict[int, str] = {}
     for spec in specs:
+        refuse_negative_index(spec, n_styles)
         index, sep, path = spec.partition("=")
-        if sep and path and index.strip().startswith("-") and index.strip()[1:].isdigit():
-            raise ValueError(f"style mask '{spec}' names style {index.strip()}, but the styles are numbered"
-                             f" 0 to {n_styles - 1}")
         if not sep or not index.strip().isdigit() or not path:
             raise ValueError(f"style mask '{spec}' is not INDEX=MASK.png (for example 0=sky.png)")
         i = int(index)

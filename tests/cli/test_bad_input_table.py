@@ -135,7 +135,7 @@ CASES = {
     "seed-2**64": Case(S("--seed", str(2**64)), r"--seed must be at most 9223372036854775807, not 18446744073709551616"),
     "units-backwards": Case(U("--units", "5-2"), r"--units '5-2': the range 5-2 runs backwards; write 2-5"),
     "units-huge-range": Case(U("--units", "0-99999999999"), r"--units '0-99999999999': unit 64 is out of range"),
-    "style-mask-negative": Case(S("--style-mask", "-1=m.png"), r"--style-mask '-1=m.png': the style index must be 0"),
+    "style-mask-negative": Case(S("--style-mask", "-1=m.png"), r"--style-masks: style mask '-1=m.png' names style -1, but the styles are numbered 0, 1, ... in the order given"),
     "flag-not-field": Case(S("--content-weight", "-1"), r"--content-weight must be at least 0, not -1"),
     # and the classics, which must stay as they are
     "content-not-image": Case(("stylize", "{text}", "{style}", "-o", "{out}", *QUICK), r"notes.txt': not an image"),
