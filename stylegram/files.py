@@ -18,6 +18,7 @@ The ground of the package: this module imports nothing of stylegram's.
 from __future__ import annotations
 
 import fnmatch
+import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,11 @@ class FilePlan:
         self.read_folders.append(Entry.of(option, path))
 
     def write(self, option: str, path: str | os.PathLike) -> None:
-        self.writes.append(Entry.of(option, path))
+        """A file the run writes, and the temporary files it is written through (image.write_atomic)."""
+        p = Path(path)
+        self.writes.append(Entry.of(option, p))
+        self.writes.append(Entry.of(f"{option} (its temporary file)", p.parent / f".{glob.escape(p.name)}.*.tmp",
+                                    family=True))
 
     def write_family(self, option: str, pattern: str | os.PathLike) -> None:
         """Files whose names match `pattern` (``*`` for any text), in its folder."""

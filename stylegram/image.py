@@ -242,6 +242,11 @@ def mark_temporary(path: str | os.PathLike) -> None:
         os.setxattr(path, *TEMPORARY_MARK, follow_symlinks=False)
 
 
+def unmark_temporary(path: str | os.PathLike) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.removexattr(path, TEMPORARY_MARK[0], follow_symlinks=False)
+
+
 def _marked(path: Path) -> bool:
     try:
         return os.getxattr(path, TEMPORARY_MARK[0], follow_symlinks=False) == TEMPORARY_MARK[1]
@@ -290,8 +295,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     encoder, which FFmpeg writes under a temporary name that is then renamed.
     """
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    remove_stale_temporaries(path)
+    # The folder as the system finds it: mkstemp would fold "link/.." as text, not through the link.
+    parent = Path(os.path.realpath(path.parent if str(path.parent) else "."))
+    remove_stale_temporaries(parent / path.name)
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
@@ -299,7 +305,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         with os.fdopen(fd, "wb") as f:
             write(f)
         _chmod_like_open(tmp)
-        os.replace(tmp, path)
+        unmark_temporary(tmp)  # the finished file is no leftover, wherever it is moved or copied later
+        os.replace(tmp, parent / path.name)
     except OSError as exc:
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
     finally:

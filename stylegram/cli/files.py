@@ -91,9 +91,13 @@ def explain_files(args: argparse.Namespace, weights: str | None) -> FilePlan:
 
 def video_files(source: str, styles: Sequence[str], config: StyleConfig, output: Path, frames_out: bool,
                 work_dir: Path, work_option: str) -> FilePlan:
+    from ..video.io import frame_files
+
     files = FilePlan()
     if Path(source).is_dir():
         files.read_folder("the input", source)
+        for frame in frame_files(Path(source)):  # each, resolved: a frame may be a link to an output
+            files.read("a frame of the input", frame)
     else:
         files.read("the input", source)
     _style_reads(files, [], styles, config)

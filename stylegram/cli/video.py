@@ -50,6 +50,7 @@ def _prepare(args):
     from ..video import io
     from ..transfer.config import min_side
     from ..video.config import check_style_for_video
+    from ..vgg import check_weights
     from ..video.work import WorkFolder
 
     style = config_from_args(args, StyleConfig)
@@ -67,6 +68,8 @@ def _prepare(args):
         raise ValueError(f"'{args.input}': its frames at --size {style.size} are {size[0]}×{size[1]} px; at least"
                          f" {min_side(style)}×{min_side(style)} is needed; give a larger --size")
     style = dataclasses.replace(style, size=max(size))
+    if style.weights:
+        check_weights(style.weights)  # before the work folder is made: the model loads after it
     work = WorkFolder(work_dir, _job(args, info, args.styles, style, video))
     return style, video, style_images, output, info, size, work
 
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     style, video, style_images, output, info, size, work = _prepare(args)
     try:
         frames = io.read(info, size, start=video.start, duration=video.duration)
+        model = load_vgg(style.weights, pooling=style.pooling, device=resolve_device(style.device))
     except BaseException:
         work.remove_if_unused()  # a refused input leaves no work folder behind
         raise
@@ -89,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
     todo = passes * len(frames) - done_before
     if done_before and not args.quiet:
         print(f"resuming: {done_before} of {passes * len(frames)} frames already in {work.root}", file=sys.stderr)
-    model = load_vgg(style.weights, pooling=style.pooling, device=resolve_device(style.device))
     progress = Progress(max(todo, 1), unit="frame", quiet=args.quiet)
     new, busy = 0, 0.0
 

@@ -60,7 +60,7 @@ def probe(path: str | os.PathLike, *, fps: float | None = None) -> ClipInfo:
     if not path.exists():
         raise ValueError(f"'{path}': no such file or folder")
     if path.is_dir():
-        frames = tuple(sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS))
+        frames = frame_files(path)
         if not frames:
             raise ValueError(f"'{path}': folder has no frames ({', '.join(FRAME_EXTENSIONS)})")
         rate = Fraction(fps or 25).limit_denominator(1001)
@@ -86,6 +86,11 @@ def probe(path: str | os.PathLike, *, fps: float | None = None) -> ClipInfo:
             duration = float("inf")  # unknown: read() finds out
         size = (stream.codec_context.width, stream.codec_context.height)
         return ClipInfo(path, size, Fraction(rate), duration, has_audio=bool(container.streams.audio))
+
+
+def frame_files(folder: Path) -> tuple[Path, ...]:
+    """The frames of a folder given as input: its image files, in name order."""
+    return tuple(sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS))
 
 
 def check_span(info: ClipInfo, start: float, duration: float | None) -> None:
@@ -204,14 +209,15 @@ def write(frames: Sequence[Image.Image], path: str | os.PathLike, fps: Fraction,
 def _write_frames(frames: Sequence[Image.Image], path: Path) -> None:
     """The frames as 00001.png ... in a new folder beside `path`, which then takes the place of
     `path` as a whole: an earlier, longer run's frames do not linger, and a crash leaves the old
-    folder as it was. The old folder held only frames (`check_output`)."""
-    parent = path.parent if str(path.parent) else Path(".")
+    folder as it was. The old folder holds only frames (`check_output`, before and again now)."""
+    parent = Path(os.path.realpath(path.parent if str(path.parent) else "."))
     new = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent))
     old = None
     try:
         for k, im in enumerate(frames, 1):
             save_image(im, new / f"{k:05d}.png")
         if path.is_dir():
+            check_output(path)  # again: a file put there during the run is not ours to remove
             old = new.with_name(new.name[:-4] + ".old")
             os.rename(path, old)
         os.rename(new, path)  # from here the new frames are the folder

@@ -406,10 +406,65 @@ def test_a_finished_run_removes_its_own_checkpoint_and_no_other(work, capsys):
     assert not side.exists()
 
 
-def test_a_photo_named_like_a_leftover_temporary_is_read_not_deleted(work, capsys):
-    """The second independent check: the clean-up of a killed writer's temporaries went by name."""
+def test_a_photo_named_like_the_outputs_temporary_file_is_refused_and_kept(work, capsys, no_model):
+    """The second and third independent checks: the clean-up of a killed writer's temporaries
+    went by name, and then by a mark that finished files kept; the temporary names are declared."""
     photo = work / ".o.png.999999.abcdefgh.tmp"
     shutil.copy(work / "photo.png", photo)
     before = photo.read_bytes()
-    assert cli.main([str(a) for a in ["stylize", photo, work / "style.jpg", "-o", work / "o.png", *QUICK]]) == 0
+    refused(["stylize", photo, work / "style.jpg", "-o", work / "o.png", *QUICK], capsys,
+            r"o.png.\*.tmp' \(-o \(its temporary file\)\) would overwrite '.*abcdefgh.tmp' \(the photo\)")
     assert photo.read_bytes() == before
+
+
+def test_finished_files_carry_no_temporary_mark(tmp_path):
+    from stylegram.image import TEMPORARY_MARK, write_text_atomic
+
+    out = write_text_atomic("done", tmp_path / "out.txt")
+    with pytest.raises(OSError):
+        os.getxattr(out, TEMPORARY_MARK[0])
+
+
+# ---------------------------------------------------------------- the third independent check's cases
+
+
+def test_bad_weights_are_one_line_before_a_batch_or_a_video_makes_anything(work, frames, capsys):
+    (work / "bad.pth").write_bytes(b"garbage")
+    refused(["batch", work / "photos", "--styles", work / "style.jpg", "-o", work / "out", "--weights",
+             work / "bad.pth", *QUICK], capsys, r"bad.pth' is not a torch.save file")
+    pytest.importorskip("av")
+    refused(["video", frames, work / "style.jpg", "-o", work / "o.gif", "--weights", work / "bad.pth", "--size", "48",
+             "-q"], capsys, r"bad.pth' is not a torch.save file")
+    assert not (work / "out").exists() and not (work / "o.gif.frames").exists()
+
+
+def test_a_frame_that_links_to_the_output_is_refused(work, frames, capsys):
+    pytest.importorskip("av")
+    (frames / "00004.png").symlink_to(work / "o.webp")
+    Image.new("RGB", (48, 32)).save(work / "o.webp")
+    before = (work / "o.webp").read_bytes()
+    refused(["video", frames, work / "style.jpg", "-o", work / "o.webp", "--size", "48", "-q"], capsys,
+            r"o.webp' \(-o\) would overwrite '.*00004.png' \(a frame of the input\)")
+    assert (work / "o.webp").read_bytes() == before
+
+
+def test_frames_replace_a_folder_only_if_it_still_holds_only_frames(tmp_path):
+    from stylegram.video import io
+
+    out = io.check_output(tmp_path / "frames")
+    io.write([Image.new("RGB", (8, 8))], out, fps=25)
+    (out / "notes.txt").write_text("put there during the run")  # after the check at the start
+    with pytest.raises(ValueError, match="holds files that are not frames"):
+        io.write([Image.new("RGB", (8, 8))] * 2, out, fps=25)
+    assert (out / "notes.txt").read_text() == "put there during the run"
+
+
+def test_a_path_through_a_link_and_dotdot_is_written_where_the_system_finds_it(tmp_path):
+    from stylegram.image import write_text_atomic
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "L").symlink_to(tmp_path)  # c/L/.. is tmp_path's parent for the system
+    (tmp_path / "c" / "d").mkdir()
+    target = tmp_path / "c" / "L" / ".." / tmp_path.name / "c" / "d" / "out.txt"
+    write_text_atomic("done", target)
+    assert (tmp_path / "c" / "d" / "out.txt").read_text() == "done"
