@@ -68,7 +68,6 @@ def files(tmp_path, data) -> dict[str, Path]:
 class Case:
     argv: tuple[str, ...]  # "{name}" is replaced by the path of files[name]
     message: str  # a regular expression the one line must match
-    model: bool = False  # whether the model may load before the refusal
 
 
 def S(*extra: str) -> tuple[str, ...]:
@@ -150,10 +149,8 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 @pytest.mark.filterwarnings("error")  # a warning printed beside the error is a second line
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input(name, files, tmp_path, capsys, request):
+def test_bad_input(name, files, tmp_path, capsys, no_model):
     case = CASES[name]
-    if not case.model:
-        request.getfixturevalue("no_model")
     argv = [a.format(tmp=tmp_path, **files) for a in case.argv]
     before = _snapshot(tmp_path)
     start = time.perf_counter()

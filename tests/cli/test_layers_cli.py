@@ -8,7 +8,8 @@ def test_layers_lists_every_layer_with_channels_stride_and_receptive_field(capsy
     assert main(["layers"]) == 0
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:]}
     assert len(rows) == 16 * 2 + 5  # conv and relu per convolution, and five pools
-    # The figures of ../shared/data's README: relu1_2 5 px ... relu5_4 252 px, strides 1 ... 16.
+    # By hand from VGG19's architecture: each 3×3 convolution adds 2·stride to the field and each
+    # pool doubles the stride: relu1_2 1+2+2 = 5 px at stride 1 ... relu5_4 252 px at stride 16.
     assert rows["relu1_2"] == ["64", "1", "5px"]
     assert rows["relu3_4"] == ["256", "4", "48px"]
     assert rows["relu5_4"] == ["512", "16", "252px"]
