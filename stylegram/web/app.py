@@ -19,6 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..files import read_own
 from ..settings import changed_fields, field_types
 from ..transfer.config import PRESETS, StyleConfig, png_metadata
 from .config import ServeConfig
@@ -118,20 +119,25 @@ class Studio:
         job = self._job(request)
         folder = self.store.dir(job["id"])
         path = folder / ("result.png" if job["state"] == "done" else "current.png")
-        if not path.exists():
+        try:
+            data = read_own(path)  # never blocks: a pipe put there is no image
+        except OSError:
             return error(404, f"job {job['id']} has no image yet ({job['state']})")
         headers = {"cache-control": "no-store"}
         if request.query_params.get("download"):
             headers["content-disposition"] = f'attachment; filename="stylegram-{job["id"]}.png"'
-        return Response(path.read_bytes(), media_type="image/png", headers=headers)
+        return Response(data, media_type="image/png", headers=headers)
 
     async def input_file(self, request: Request) -> Response:
         job = self._job(request)
         name = request.path_params["name"]
-        path = self.store.dir(job["id"]) / name
-        if not INPUT_FILE.match(name) or not path.exists():
+        try:
+            data = read_own(self.store.dir(job["id"]) / name) if INPUT_FILE.match(name) else None
+        except OSError:
+            data = None
+        if data is None:
             return error(404, f"job {job['id']} has no file '{name[:40]}'")
-        return FileResponse(path, media_type="image/png")
+        return Response(data, media_type="image/png")
 
     async def delete_job(self, request: Request) -> Response:
         job = self._job(request)

@@ -11,6 +11,7 @@ in a hidden folder and renamed into place, so a failed upload leaves nothing beh
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -22,6 +23,7 @@ from typing import Any
 
 from PIL import Image
 
+from ..files import read_own
 from ..image import write_text_atomic
 
 # A job is queued, running, or one of these.
@@ -55,7 +57,7 @@ class JobStore:
         self.jobs: dict[str, dict[str, Any]] = {}
         for path in sorted(self.root.glob("*/job.json")):
             try:
-                record = json.loads(path.read_text())
+                record = json.loads(read_own(path).decode("utf-8"))
             except (OSError, ValueError):
                 continue  # written atomically, so only a foreign file can be unreadable
             if JOB_ID.match(record.get("id", "")) and path.parent.name == record["id"]:
@@ -108,10 +110,16 @@ class JobStore:
         return record
 
     def delete(self, job_id: str) -> None:
+        """Remove the job's own files (job.json first: a half-deleted job never lists), then its
+        folder if nothing else is in it: a file put there by someone else stays."""
         del self.jobs[job_id]
-        trash = self.root / f".new-del-{job_id}"  # rename first: a half-deleted job never lists
-        self.dir(job_id).rename(trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        folder = self.dir(job_id)
+        (folder / "job.json").unlink(missing_ok=True)
+        for path in folder.iterdir():
+            if JOB_FILE.match(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
     def next_queued(self) -> dict[str, Any] | None:
         queued = [j for j in self.list() if j["state"] == "queued"]

@@ -181,3 +181,43 @@ def test_the_store_removes_only_its_own_half_made_job_folders(tmp_path):
     (half / "content.png").write_bytes(b"half an upload")
     JobStore(tmp_path / "data")
     assert (jobs / ".new-keep" / "notes.txt").read_text() == "important" and not half.exists()
+
+
+def test_pipes_in_job_folders_never_block_the_studio(make_client, tmp_path, content_path, style_path):
+    """The fourth independent check: a FIFO named job.json hung the start-up, one named
+    current.png every request after it."""
+    import os
+    import threading
+
+    from stylegram.web.store import JobStore
+
+    from .conftest import job_files
+
+    jobs = tmp_path / "data" / "jobs"
+    (jobs / "0123456789abcdef").mkdir(parents=True)
+    os.mkfifo(jobs / "0123456789abcdef" / "job.json")
+    opened = threading.Thread(target=JobStore, args=(tmp_path / "data",), daemon=True)
+    opened.start()
+    opened.join(20)
+    assert not opened.is_alive(), "the store blocked on a pipe"
+    with make_client() as client:
+        job_id = client.post("/api/jobs", **job_files(content_path, [style_path])).json()["id"]
+        folder = client.app.state.studio.store.dir(job_id)
+        (folder / "content.png").unlink()
+        os.mkfifo(folder / "content.png")
+        assert client.get(f"/api/jobs/{job_id}/files/content.png").status_code == 404
+
+
+def test_deleting_a_job_removes_only_the_studios_files(make_client, content_path, style_path):
+    """The fourth independent check: a user's file in a job folder went with the job."""
+    from .conftest import job_files, wait_for
+    from .test_api import FINISHED
+
+    with make_client() as client:
+        job_id = client.post("/api/jobs", **job_files(content_path, [style_path])).json()["id"]
+        wait_for(lambda: client.get(f"/api/jobs/{job_id}").json()["state"] in FINISHED, 60, "the job")
+        folder = client.app.state.studio.store.dir(job_id)
+        (folder / "my-notes.txt").write_text("mine")
+        assert client.delete(f"/api/jobs/{job_id}").json()["deleted"]
+        assert client.get(f"/api/jobs/{job_id}").status_code == 404
+        assert [p.name for p in folder.iterdir()] == ["my-notes.txt"]
