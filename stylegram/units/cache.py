@@ -105,6 +105,9 @@ class ActivationCache:
             st = path.stat()
             h.update(b"\n" + os.fsencode(path.resolve()) + f" {st.st_size} {st.st_mtime_ns}".encode())
         self.dir = Path(root) / h.hexdigest()[:20]
+        if self.dir.is_symlink():  # it would lead the chunks into a folder that is not the cache's
+            raise ValueError(f"'{self.dir}': is a link; the activation cache writes only into folders of its own;"
+                             " remove the link or choose another --cache")
         self.n_images = len(images)
 
     @property

@@ -56,6 +56,8 @@ class JobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.jobs: dict[str, dict[str, Any]] = {}
         for path in sorted(self.root.glob("*/job.json")):
+            if path.parent.is_symlink() or path.is_symlink():  # a link to a folder elsewhere is no job of ours
+                continue
             try:
                 record = json.loads(read_own(path).decode("utf-8"))
             except (OSError, ValueError):
@@ -114,6 +116,8 @@ class JobStore:
         folder if nothing else is in it: a file put there by someone else stays."""
         del self.jobs[job_id]
         folder = self.dir(job_id)
+        if folder.is_symlink():  # never loaded as a job (above); nothing of ours is behind it
+            return
         (folder / "job.json").unlink(missing_ok=True)
         for path in folder.iterdir():
             if JOB_FILE.match(path.name) and path.is_file() and not path.is_symlink():

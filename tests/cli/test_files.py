@@ -468,3 +468,18 @@ def test_a_path_through_a_link_and_dotdot_is_written_where_the_system_finds_it(t
     target = tmp_path / "c" / "L" / ".." / tmp_path.name / "c" / "d" / "out.txt"
     write_text_atomic("done", target)
     assert (tmp_path / "c" / "d" / "out.txt").read_text() == "done"
+
+
+def test_a_cache_folder_that_is_a_link_is_refused_not_written_through(work, capsys):
+    """The fifth independent check: a link named like the cache's own folder led its chunks into
+    a user's folder."""
+    argv = [str(a) for a in ["units", "--images", work / "photos", "-o", work / "u", "--cache", work / "c",
+                             "--layers", "relu1_2", "--top", "1", "--size", "64", "-q"]]
+    assert cli.main(argv) == 0
+    (folder,) = (work / "c").iterdir()
+    shutil.rmtree(folder)
+    (work / "mine").mkdir()
+    (work / "mine" / "c000000.json").write_text("mine")
+    folder.symlink_to(work / "mine")
+    refused(argv, capsys, r"is a link; the activation cache writes only into folders of its own")
+    assert (work / "mine" / "c000000.json").read_text() == "mine"

@@ -221,3 +221,22 @@ def test_deleting_a_job_removes_only_the_studios_files(make_client, content_path
         assert client.delete(f"/api/jobs/{job_id}").json()["deleted"]
         assert client.get(f"/api/jobs/{job_id}").status_code == 404
         assert [p.name for p in folder.iterdir()] == ["my-notes.txt"]
+
+
+def test_a_job_folder_that_links_elsewhere_is_no_job(tmp_path):
+    """The fifth independent check: a link in jobs/ to a user's folder was loaded as a job, its
+    files rewritten by a resumed run and deleted with the job."""
+    import json
+
+    from stylegram.web.store import JobStore
+
+    user = tmp_path / "user"
+    user.mkdir()
+    record = {"id": "1111111111111111", "seq": 1, "state": "running", "resumed": 0}
+    (user / "job.json").write_text(json.dumps(record))
+    (user / "content.png").write_bytes(b"the user's picture")
+    (tmp_path / "data" / "jobs").mkdir(parents=True)
+    (tmp_path / "data" / "jobs" / "1111111111111111").symlink_to(user)
+    store = JobStore(tmp_path / "data")
+    assert store.list() == [] and store.recover() == []
+    assert (user / "content.png").read_bytes() == b"the user's picture"
