@@ -49,6 +49,11 @@ class WorkFolder:
         elif self.root.exists() and any(self.root.iterdir()):
             raise ValueError(f"'{self.root}': the work folder is not empty and is not a stylegram job; choose"
                              " another --work-dir")
+        for entry in self.root.iterdir() if self.root.is_dir() else ():
+            if entry.name.startswith("pass") and (entry.is_symlink() or not entry.is_dir()):
+                # Frames are read from and written into it: it must be a folder of the job's own.
+                raise ValueError(f"'{entry}': is a link or not a folder; the work folder keeps its frames only in"
+                                 " folders of its own; remove it")
         self.made = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -73,6 +78,8 @@ class WorkFolder:
     def save(self, pass_: int, index: int, image: Image.Image, gamma: float | None = None) -> None:
         path = self.path(pass_, index)
         path.parent.mkdir(exist_ok=True)
+        if path.parent.is_symlink():  # made by someone else since the start: never write through it
+            raise ValueError(f"'{path.parent}': is a link; the work folder keeps its frames only in folders of its own")
         save_image(image, path, metadata={GAMMA_KEY: repr(gamma)} if gamma is not None else None)
 
     def gamma(self, pass_: int, index: int) -> float | None:

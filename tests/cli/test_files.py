@@ -483,3 +483,18 @@ def test_a_cache_folder_that_is_a_link_is_refused_not_written_through(work, caps
     folder.symlink_to(work / "mine")
     refused(argv, capsys, r"is a link; the activation cache writes only into folders of its own")
     assert (work / "mine" / "c000000.json").read_text() == "mine"
+
+
+def test_a_pass_folder_of_the_work_folder_that_is_a_link_is_refused(work, frames, capsys):
+    """The sixth independent check: with a matching job.json, a work folder's pass1 that linked
+    to a user's folder (or to the input frames) was read from and written into."""
+    pytest.importorskip("av")
+    argv = [str(a) for a in ["video", frames, work / "style.jpg", "-o", work / "o.gif", "--size", "48",
+                             "--iterations", "1", "--scales", "1", "-q"]]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    work_dir = work / "o.gif.frames"
+    shutil.rmtree(work_dir / "pass1")
+    (work / "user").mkdir()
+    (work_dir / "pass1").symlink_to(work / "user")
+    refused(argv, capsys, r"pass1': is a link or not a folder; the work folder keeps its frames only in folders")
+    assert list((work / "user").iterdir()) == []
