@@ -1,8 +1,9 @@
 """Resumable long runs: a side file beside the output with the image, the scale and the step.
 
-The file is `.OUT.checkpoint` next to OUT, written atomically, and starts with `MAGIC`: a run
-replaces or removes only a file that starts so (or a version-2 file, a torch archive holding
-a dict with our keys); any other file of that name is refused before work, never deleted. It is keyed by the job: the
+The file is `.OUT.checkpoint` next to OUT, written atomically: `MAGIC`, the job key on a line,
+then the torch archive. A run replaces only a file that starts so (or an older one, a torch
+archive holding a dict with our keys), and removes only its own job's, known from the header
+without reading the archive; any other file of that name is refused before work, never deleted. It is keyed by the job: the
 settings and the bytes of every input. Rerunning the same command continues from it; a
 different command ignores it and, once it saves its own, replaces it. A finished job removes
 its own checkpoint and no other.
@@ -19,7 +20,7 @@ import json
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
+from typing import IO, Sequence
 
 import torch
 
@@ -39,14 +40,23 @@ def job_key(inputs: Sequence[str], config: StyleConfig) -> str:
     return h.hexdigest()
 
 
+def _header_key(f: IO[bytes]) -> str | None:
+    """The job key in a version-3 file's header (MAGIC, then the key on a line), leaving `f`
+    at the archive; None, with `f` at its start, for a file without the header."""
+    if f.read(len(MAGIC)) == MAGIC:
+        return f.readline(128).rstrip(b"\n").decode("ascii", "replace")
+    f.seek(0)
+    return None
+
+
 def _state(path: Path) -> dict | None:
     """The dict a checkpoint file holds, or None if `path` is not one of ours."""
     try:
         with open(path, "rb") as f:
-            head = f.read(len(MAGIC))
-            if head != MAGIC and not zipfile.is_zipfile(f):
-                return None
-            f.seek(len(MAGIC) if head == MAGIC else 0)
+            if _header_key(f) is None:  # an older file: a bare torch archive, or no checkpoint
+                if not zipfile.is_zipfile(f):
+                    return None
+                f.seek(0)  # is_zipfile read from the end
             state = torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - unreadable in any way: not a checkpoint we can use
         return None
@@ -55,15 +65,18 @@ def _state(path: Path) -> dict | None:
     return state
 
 
-def _ours(path: Path) -> bool:
-    """Whether `path` is a stylegram checkpoint: by its first bytes (older ones by their content)."""
+def _key(path: Path) -> str | None:
+    """The job key of the checkpoint at `path` from its header alone (older files, without one,
+    from their content), or None if it is no stylegram checkpoint."""
     try:
         with open(path, "rb") as f:
-            if f.read(len(MAGIC)) == MAGIC:
-                return True
+            key = _header_key(f)
     except OSError:
-        return False
-    return _state(path) is not None
+        return None
+    if key is not None:
+        return key
+    state = _state(path)
+    return None if state is None else str(state["key"])
 
 
 class Checkpoint:
@@ -78,7 +91,7 @@ class Checkpoint:
         if not self.path.exists() and not self.path.is_symlink():
             return
         readable_file(self.path, "checkpoint file")  # a folder, a pipe, a dangling link: one line
-        if not _ours(self.path):
+        if _key(self.path) is None:
             raise ValueError(f"'{self.path}': is not a stylegram checkpoint, and this run would replace it"
                              " there; move it or choose another -o")
 
@@ -88,7 +101,7 @@ class Checkpoint:
 
         payload = io.BytesIO()  # torch's archive records offsets from its own start
         torch.save(state, payload)
-        write_atomic(self.path, lambda f: f.write(MAGIC + payload.getbuffer()))
+        write_atomic(self.path, lambda f: f.write(MAGIC + self.key.encode("ascii") + b"\n" + payload.getbuffer()))
 
     def load(self) -> Resume | None:
         """The saved state of this same job, or None (missing, another job's, or unreadable)."""
@@ -100,7 +113,5 @@ class Checkpoint:
     def remove(self) -> None:
         """Remove this job's checkpoint: never another file of its name, nor another job's
         checkpoint (a different command leaves it for its own rerun)."""
-        if self.path.is_file() and not self.path.is_symlink():
-            state = _state(self.path)
-            if state is not None and state.get("key") == self.key:
-                self.path.unlink()
+        if self.path.is_file() and not self.path.is_symlink() and _key(self.path) == self.key:
+            self.path.unlink()

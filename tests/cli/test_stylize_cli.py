@@ -211,7 +211,8 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(content_path, style_path
     np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(whole)))
     # Without the history (a checkpoint of the older format) the same resume ends elsewhere.
     assert saved.startswith(checkpoint_module.MAGIC)  # recognised by its header, and only so removed
-    state = torch.load(io.BytesIO(saved[len(checkpoint_module.MAGIC):]), weights_only=True)
+    archive = saved[len(checkpoint_module.MAGIC):].split(b"\n", 1)[1]  # after the job key's line
+    state = torch.load(io.BytesIO(archive), weights_only=True)
     assert state["optimizer"] is not None
     state.update(version=1, optimizer=None)
     torch.save(state, checkpoint)
