@@ -40,6 +40,12 @@ def identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def temporaries(path: Path) -> Path:
+    """The glob of the temporary files `path` is written through (image.write_atomic makes
+    ".NAME.PID.XXXXXXXX.tmp" beside it): declared with every write, and cleaned up by this name."""
+    return path.parent / f".{glob.escape(path.name)}.*.tmp"
+
+
 def inside(path: Path, folder: Path) -> bool:
     """Whether resolved `path` is `folder` or lies below it."""
     return path == folder or folder in path.parents
@@ -99,8 +105,7 @@ class FilePlan:
         """A file the run writes, and the temporary files it is written through (image.write_atomic)."""
         p = Path(path)
         self.writes.append(Entry.of(option, p))
-        self.writes.append(Entry.of(f"{option} (its temporary file)", p.parent / f".{glob.escape(p.name)}.*.tmp",
-                                    family=True))
+        self.writes.append(Entry.of(f"{option} (its temporary file)", temporaries(p), family=True))
 
     def write_family(self, option: str, pattern: str | os.PathLike) -> None:
         """Files whose names match `pattern` (``*`` for any text), in its folder."""

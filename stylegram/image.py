@@ -8,7 +8,6 @@ Every user-facing failure is a ValueError whose message names the file and the p
 from __future__ import annotations
 
 import contextlib
-import glob
 import io
 import os
 import re
@@ -25,7 +24,7 @@ from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from .errors import summary
-from .files import readable_file
+from .files import readable_file, temporaries
 
 ImageLike = Union[str, os.PathLike, Image.Image]
 
@@ -58,8 +57,12 @@ def open_mask(source: ImageLike) -> Image.Image:
         return _mask_of(ImageOps.exif_transpose(im))
 
 
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+
+
 def _mask_of(im: Image.Image) -> Image.Image:
-    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info):
+    if _has_alpha(im) or im.mode in ("La", "RGBa"):  # and PIL's premultiplied modes, from the API
         rgba = im.convert("RGBA")
         return ImageChops.multiply(rgba.convert("L"), rgba.getchannel("A"))
     return _to_rgb(im).convert("L")
@@ -134,7 +137,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         # by the pixels' own maximum, which turned a dark 16-bit image into a bright one).
         a = np.asarray(im, dtype=np.float64)
         im = Image.fromarray((a / _full_scale(im) * 255).round().clip(0, 255).astype(np.uint8), "L")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    if _has_alpha(im):
         # Transparent pixels become white, as on a page, instead of whatever colour they hide.
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -263,7 +266,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     parent = path.parent if str(path.parent) else Path(".")
     removed = []
     try:
-        candidates = list(parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+        candidates = list(parent.glob(temporaries(path).name))
     except OSError:
         return removed
     ours = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{{8}}\.tmp")
