@@ -1,12 +1,13 @@
 """Resumable long runs: a side file beside the output with the image, the scale and the step.
 
 The file is `.OUT.checkpoint` next to OUT, written atomically: `MAGIC`, the job key on a line,
-then the torch archive. A run replaces only a file that starts so (or an older one, a torch
-archive holding a dict with our keys), and removes only its own job's, known from the header
-without reading the archive; any other file of that name is refused before work, never deleted. It is keyed by the job: the
-settings and the bytes of every input. Rerunning the same command continues from it; a
-different command ignores it and, once it saves its own, replaces it. A finished job removes
-its own checkpoint and no other.
+then the torch archive. The key is a hash of the settings and the bytes of every input.
+Rerunning the same command continues from it; a different command ignores it and, once it
+saves its own, replaces it. A finished job removes its own checkpoint, known from the header
+without reading the archive, and no other. A file of that name that is no checkpoint (neither
+this header nor an older bare torch archive with our keys) is refused before work, never
+replaced or deleted.
+
 It keeps L-BFGS's history too, so a resumed run takes the steps the uninterrupted one would
 have: without it, the first step after a resume was a short steepest-descent step, and a
 2048-px job resumed two steps before its end finished with a style gap 56 % worse. The file is

@@ -19,18 +19,19 @@ from ..units import explain as explain_report
 from ..units import report as units_report
 
 
-
 def checkpoint_path(output: Path) -> Path:
     """The side file that keeps a stylize job's state (see cli/checkpoint.py)."""
     return output.with_name(f".{output.name}.checkpoint")
 
 
+def snapshot_name(output: Path, step: int) -> Path:
+    """The file --save-every writes at `step`: OUT_0050.png."""
+    return output.with_name(f"{output.stem}_{step:04d}{output.suffix}")
+
+
 def snapshot_names(output: Path, every: int, total_steps: int) -> list[Path]:
-    """The files --save-every writes: OUT_0050.png, ... for each multiple of `every`."""
-    if not every:
-        return []
-    return [output.with_name(f"{output.stem}_{step:04d}{output.suffix}")
-            for step in range(every, total_steps + 1, every)]
+    """Every file --save-every writes: one for each multiple of `every`."""
+    return [snapshot_name(output, step) for step in range(every, total_steps + 1, every)] if every else []
 
 
 def style_inputs(contents: Iterable, styles: Iterable, config: StyleConfig) -> list[tuple[str, str]]:

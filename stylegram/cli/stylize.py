@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..transfer.config import StyleConfig
-from .files import checkpoint_path, style_inputs, stylize_files
+from .files import checkpoint_path, snapshot_name, style_inputs, stylize_files
 from .options import add_config_options, config_from_args
 from .signals import interrupted_exit_code
 
@@ -103,7 +103,7 @@ class _Run:
         self.progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses,
                              fraction=work_done(self.plans, event.step))
         if args.save_every and event.step % args.save_every == 0:
-            save_image(event.image, output.with_name(f"{output.stem}_{event.step:04d}{output.suffix}"))
+            save_image(event.image, snapshot_name(output, event.step))
         if args.checkpoint_every and event.step % args.checkpoint_every == 0:
             self.checkpoint.save(event)
 
