@@ -31,6 +31,13 @@ def resolved(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(os.fspath(path)))
 
 
+def folder_of(path: str | os.PathLike) -> Path:
+    """The folder of `path` as the system finds it, for a temporary file beside `path`: tempfile
+    folds "link/.." as text, not through the link, and would aim elsewhere."""
+    parent = Path(path).parent
+    return resolved(parent if str(parent) else ".")
+
+
 def identity(path: Path) -> tuple[int, int] | None:
     """(device, inode) of an existing file: the same for its hard links; None if there is none."""
     try:

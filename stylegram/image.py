@@ -24,7 +24,7 @@ from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from .errors import summary
-from .files import readable_file, temporaries
+from .files import folder_of, readable_file, temporaries
 
 ImageLike = Union[str, os.PathLike, Image.Image]
 
@@ -211,11 +211,12 @@ def check_writable(path: str | os.PathLike) -> Path:
     return path
 
 
-def _chmod_like_open(path: str) -> None:
-    """mkstemp makes files 0600; give the result the permissions open() would (0666 & ~umask)."""
+def chmod_like_open(path: str | os.PathLike, mode: int = 0o666) -> None:
+    """mkstemp and mkdtemp make files and folders private; give the result the permissions
+    open() (0o666) or mkdir() (0o777) would, less the umask."""
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    os.chmod(path, mode & ~umask)
 
 
 # Temporary files of write_atomic: ".NAME.PID.XXXXXXXX.tmp" beside NAME (before the pid was in
@@ -298,8 +299,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     encoder, which FFmpeg writes under a temporary name that is then renamed.
     """
     path = Path(path)
-    # The folder as the system finds it: mkstemp would fold "link/.." as text, not through the link.
-    parent = Path(os.path.realpath(path.parent if str(path.parent) else "."))
+    parent = folder_of(path)
     remove_stale_temporaries(parent / path.name)
     tmp: str | None = None
     try:
@@ -307,7 +307,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         mark_temporary(tmp)
         with os.fdopen(fd, "wb") as f:
             write(f)
-        _chmod_like_open(tmp)
+        chmod_like_open(tmp)
         unmark_temporary(tmp)  # the finished file is no leftover, wherever it is moved or copied later
         os.replace(tmp, parent / path.name)
     except OSError as exc:

@@ -19,8 +19,8 @@ from pathlib import Path
 from PIL import Image
 
 from ..geometry import Size
-from ..files import readable_file
-from ..image import check_writable, open_image, save_image, write_atomic
+from ..files import folder_of, readable_file
+from ..image import check_writable, chmod_like_open, open_image, save_image, write_atomic
 from ..settings import ConfigError
 
 FRAME_NAME = re.compile(r"\d{5}\.png")  # what `write` puts in a folder of frames: 00001.png, ...
@@ -210,7 +210,7 @@ def _write_frames(frames: Sequence[Image.Image], path: Path) -> None:
     """The frames as 00001.png ... in a new folder beside `path`, which then takes the place of
     `path` as a whole: an earlier, longer run's frames do not linger, and a crash leaves the old
     folder as it was. The old folder holds only frames (`check_output`, before and again now)."""
-    parent = Path(os.path.realpath(path.parent if str(path.parent) else "."))
+    parent = folder_of(path)
     new = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent))
     old = None
     try:
@@ -221,7 +221,7 @@ def _write_frames(frames: Sequence[Image.Image], path: Path) -> None:
             old = new.with_name(new.name[:-4] + ".old")
             os.rename(path, old)
         os.rename(new, path)  # from here the new frames are the folder
-        os.chmod(path, 0o777 & ~_umask())
+        chmod_like_open(path, 0o777)
     except OSError as exc:
         if old is not None and old.exists() and not path.exists():
             os.rename(old, path)
@@ -232,19 +232,13 @@ def _write_frames(frames: Sequence[Image.Image], path: Path) -> None:
                 shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _encode(frames, path: Path, fps: Fraction, audio_from: ClipInfo | None, start: float,
             duration: float | None) -> list[str]:
     """H.264 yuv420p at the input's rate; the input's audio packets copied untouched."""
     av = _av()
     notes: list[str] = []
     # A name of our own making (never a user's file of a guessable name), removed on failure.
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=folder_of(path))
     os.close(fd)
     tmp = Path(name)
     try:
