@@ -11,6 +11,7 @@ memory (ru_maxrss) is not another's. Both scan the default layers and rank units
 the local scan uses all cores in one process, the cluster 2 workers of 1 thread each, which on
 one machine measures the overhead of the cluster path, not a speed-up.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shared_data import shared_data  # noqa: E402
+from shared_data import shared_data
 
 
 def make_images(source: Path, n: int, folder: Path) -> list[Path]:
@@ -68,7 +69,9 @@ def measure(mode: str, folder: Path, size: int, cache: Path) -> dict:
         from stylegram.vgg import load_vgg
 
         vgg = load_vgg()
-        scan(vgg, paths[:8], size=size, cache_dir=cache / "warmup")  # first-call costs, before the clock
+        scan(
+            vgg, paths[:8], size=size, cache_dir=cache / "warmup"
+        )  # first-call costs, before the clock
         start = time.perf_counter()
         result = scan(vgg, paths, size=size, cache_dir=cache)
         for layer in DEFAULT_LAYERS:
@@ -81,11 +84,21 @@ def measure(mode: str, folder: Path, size: int, cache: Path) -> dict:
     from stylegram.units.config import UnitsConfig
 
     os.environ[THREADS_ENV] = "1"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         client.wait_for_workers(2)
         spec = ScanSpec.of(UnitsConfig(top=9, size=size), units)
-        scan_on_cluster(client, paths[:8], spec, part=4)  # imports, weights, first-call costs, before the clock
+        scan_on_cluster(
+            client, paths[:8], spec, part=4
+        )  # imports, weights, first-call costs, before the clock
         start = time.perf_counter()
         scan_on_cluster(client, paths, spec)
         seconds = time.perf_counter() - start
@@ -95,11 +108,16 @@ def measure(mode: str, folder: Path, size: int, cache: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=Path,
-                        help="the sample to crop and flip (default: ../shared/data/imagenet-sample)")
+    parser.add_argument(
+        "--images",
+        type=Path,
+        help="the sample to crop and flip (default: ../shared/data/imagenet-sample)",
+    )
     parser.add_argument("--counts", nargs="+", type=int, default=[2000, 20000])
     parser.add_argument("--size", type=int, default=224, help="scan size (default: 224)")
-    parser.add_argument("--engines", nargs="+", choices=("local", "cluster"), default=["local", "cluster"])
+    parser.add_argument(
+        "--engines", nargs="+", choices=("local", "cluster"), default=["local", "cluster"]
+    )
     parser.add_argument("--measure", nargs=2, metavar=("MODE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     sample = args.images or shared_data("imagenet-sample")
@@ -114,21 +132,39 @@ def main() -> None:
             folder = Path(tmp) / str(n)
             mb_per_image = sum(p.stat().st_size for p in make_images(sample, n, folder)) / n / 1e6
             for mode in args.engines:
-                out = subprocess.run([sys.executable, __file__, "--size", str(args.size), "--measure", mode,
-                                      str(folder)], capture_output=True, text=True, check=True)
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--size",
+                        str(args.size),
+                        "--measure",
+                        mode,
+                        str(folder),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 rows.append((n, mode, json.loads(out.stdout.strip().splitlines()[-1])))
-    print(f"unit scan at {args.size} px, default layers, units 0-8, top 9; {os.cpu_count()} cores\n")
+    print(
+        f"unit scan at {args.size} px, default layers, units 0-8, top 9; {os.cpu_count()} cores\n"
+    )
     print("| images | engine | seconds | images/s | client peak MB | worker peak MB |")
     print("|-------:|--------|--------:|---------:|---------------:|---------------:|")
     for n, mode, r in rows:
         worker = f"{r['worker_mb']:.0f}" if r["worker_mb"] else "-"
         name = "local (1 process)" if mode == "local" else "LocalCluster 2×1"
-        print(f"| {n} | {name} | {r['seconds']:.1f} | {n / r['seconds']:.1f} | {r['client_mb']:.0f} | {worker} |")
+        print(
+            f"| {n} | {name} | {r['seconds']:.1f} | {n / r['seconds']:.1f} | {r['client_mb']:.0f} | {worker} |"
+        )
     local = [n / r["seconds"] for n, mode, r in rows if mode == "local"][-1:]
     if local:
-        print(f"\nOn paper, N machines like this one scan about N × {local[0]:.1f} images/s: the scan is compute-bound,"
-              f" and the client sends each image's bytes once ({mb_per_image:.2f} MB here), so 1 Gbit/s carries"
-              f" {125 / mb_per_image:.0f} images/s.")
+        print(
+            f"\nOn paper, N machines like this one scan about N × {local[0]:.1f} images/s: the scan is compute-bound,"
+            f" and the client sends each image's bytes once ({mb_per_image:.2f} MB here), so 1 Gbit/s carries"
+            f" {125 / mb_per_image:.0f} images/s."
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ then alternates jobs without and with clients. Each client is two threads: one f
 GET /api/jobs/{id}/events, one polls GET /api/jobs/{id} and GET /api/jobs/{id}/image every
 0.25 s, like the page. A job's time is its record's `finished - started`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,10 @@ def free_port() -> int:
 
 def run_job(url: str, config: dict, clients: int) -> tuple[float, int]:
     """Seconds the job took, and how many requests the clients made meanwhile."""
-    files = [("content", (PHOTO.name, PHOTO.read_bytes())), ("style", (PAINTING.name, PAINTING.read_bytes()))]
+    files = [
+        ("content", (PHOTO.name, PHOTO.read_bytes())),
+        ("style", (PAINTING.name, PAINTING.read_bytes())),
+    ]
     r = httpx.post(url + "/api/jobs", files=files, data={"config": json.dumps(config)}, timeout=30)
     r.raise_for_status()
     job_id = r.json()["id"]
@@ -57,7 +61,9 @@ def run_job(url: str, config: dict, clients: int) -> tuple[float, int]:
                 requests[0] += 2
                 time.sleep(0.25)
 
-    threads = [threading.Thread(target=f, daemon=True) for _ in range(clients) for f in (follow, poll)]
+    threads = [
+        threading.Thread(target=f, daemon=True) for _ in range(clients) for f in (follow, poll)
+    ]
     for t in threads:
         t.start()
     deadline = time.monotonic() + 1800
@@ -84,8 +90,11 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as data:
-        server = subprocess.Popen([sys.executable, "-m", "stylegram", "serve", "--port", str(port), "--data-dir", data],
-                                  env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "stylegram", "serve", "--port", str(port), "--data-dir", data],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(120):
                 try:
@@ -104,9 +113,13 @@ def main() -> None:
             server.terminate()
             server.wait(15)
     a, b = statistics.median(alone), statistics.median(loaded)
-    print(f"job: {args.size} px, {args.iterations} L-BFGS iterations; {args.repeats} runs each, medians")
-    print(f"| clients | job (s) | ratio |\n|---|---|---|\n| 0 | {a:.2f} | 1.00 |\n"
-          f"| {args.clients} (SSE + polling, {total / sum(loaded):.0f} req/s) | {b:.2f} | {b / a:.3f} |")
+    print(
+        f"job: {args.size} px, {args.iterations} L-BFGS iterations; {args.repeats} runs each, medians"
+    )
+    print(
+        f"| clients | job (s) | ratio |\n|---|---|---|\n| 0 | {a:.2f} | 1.00 |\n"
+        f"| {args.clients} (SSE + polling, {total / sum(loaded):.0f} req/s) | {b:.2f} | {b / a:.3f} |"
+    )
 
 
 if __name__ == "__main__":

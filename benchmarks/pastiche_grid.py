@@ -10,6 +10,7 @@ steps with the same content and style gaps as stylegram (stylegram.transfer.qual
 `--images DIR` keeps each 150-step result as a PNG there, for side-by-side figures.
 Needs ../shared/data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared_data import shared_data  # noqa: E402
+from shared_data import shared_data
 
 RESULTS = Path(__file__).with_name("pastiche_grid.json")
 SIZE = 512
@@ -32,7 +33,11 @@ CHECKPOINTS = (50, 100, 150)
 PAIRS = {
     "tubingen.jpg": ("starry_night.jpg", "edtaonisl.jpg", "shipwreck.jpg"),
     "golden_gate.jpg": ("the_scream.jpg", "wave_crop.jpg", "vg_wheat_field.jpg"),
-    "hoovertowernight.jpg": ("woman-with-hat-matisse.jpg", "vg_la_cafe.jpg", "starry_night_crop.png"),
+    "hoovertowernight.jpg": (
+        "woman-with-hat-matisse.jpg",
+        "vg_la_cafe.jpg",
+        "starry_night_crop.png",
+    ),
     "lion.jpg": ("starry_night.jpg", "edtaonisl.jpg", "the_scream.jpg"),
 }
 
@@ -87,8 +92,12 @@ def main() -> None:
             key = pair_key(content, style)
             if key in pairs:
                 continue
-            pairs[key] = score_pair(model, shared_data("content", content), shared_data("styles", style), args.images)
-            RESULTS.write_text(json.dumps(results, indent=1) + "\n")  # after every pair: rerun to go on
+            pairs[key] = score_pair(
+                model, shared_data("content", content), shared_data("styles", style), args.images
+            )
+            RESULTS.write_text(
+                json.dumps(results, indent=1) + "\n"
+            )  # after every pair: rerun to go on
             print(key, pairs[key], flush=True)
 
 

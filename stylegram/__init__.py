@@ -10,6 +10,7 @@ Nothing runs at import: no downloads, no files written, not even torch imported.
 below load their module on first use (PEP 562), so that the command line can catch a Ctrl-C
 during its imports and exit with one line instead of a traceback.
 """
+
 from __future__ import annotations
 
 TYPE_CHECKING = False  # not typing's: importing typing here would widen the window above
@@ -17,12 +18,23 @@ TYPE_CHECKING = False  # not typing's: importing typing here would widen the win
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_image": "image", "save_image": "image",
-    "PRESETS": "transfer", "Iterate": "transfer", "StyleConfig": "transfer", "content_loss": "transfer",
-    "gram_matrix": "transfer", "mean_gram": "transfer", "style_loss": "transfer", "stylize": "transfer",
+    "load_image": "image",
+    "save_image": "image",
+    "PRESETS": "transfer",
+    "Iterate": "transfer",
+    "StyleConfig": "transfer",
+    "content_loss": "transfer",
+    "gram_matrix": "transfer",
+    "mean_gram": "transfer",
+    "style_loss": "transfer",
+    "stylize": "transfer",
     "tv_loss": "transfer",
-    "ExplainConfig": "units", "UnitsConfig": "units",
-    "VGG": "vgg", "LayerInfo": "vgg", "layer_infos": "vgg", "load_vgg": "vgg",
+    "ExplainConfig": "units",
+    "UnitsConfig": "units",
+    "VGG": "vgg",
+    "LayerInfo": "vgg",
+    "layer_infos": "vgg",
+    "load_vgg": "vgg",
 }
 _SUBMODULES = {"cli", "geometry", "gram", "image", "settings", "transfer", "units", "vgg"}
 
@@ -30,8 +42,17 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .image import load_image, save_image
-    from .transfer import (PRESETS, Iterate, StyleConfig, content_loss, gram_matrix, mean_gram, style_loss, stylize,
-                           tv_loss)
+    from .transfer import (
+        PRESETS,
+        Iterate,
+        StyleConfig,
+        content_loss,
+        gram_matrix,
+        mean_gram,
+        style_loss,
+        stylize,
+        tv_loss,
+    )
     from .units import ExplainConfig, UnitsConfig
     from .vgg import VGG, LayerInfo, layer_infos, load_vgg
 

@@ -1,4 +1,5 @@
 """`python -m stylegram`: the command line, with a Ctrl-C at any moment kept to one line."""
+
 import signal
 import sys
 
@@ -24,5 +25,7 @@ except BaseException as exc:  # before main() installed its handlers, or just af
         raise
     print("stylegram: interrupted", file=sys.stderr)
     status = 130
-signal.signal(signal.SIGINT, signal.SIG_DFL)  # from here on a Ctrl-C ends the process, without a traceback
+signal.signal(
+    signal.SIGINT, signal.SIG_DFL
+)  # from here on a Ctrl-C ends the process, without a traceback
 sys.exit(status)

@@ -4,6 +4,7 @@ stylegram's own messages quote paths, and a path may hold a newline: `one_line` 
 characters. A library's message (torch, PIL, Dask) may run to many lines: `summary` folds its
 white space and cuts it short, and `describe` puts the exception's type before it.
 """
+
 from __future__ import annotations
 
 LIMIT = 200  # characters of a library's message kept in ours
@@ -11,7 +12,9 @@ LIMIT = 200  # characters of a library's message kept in ours
 
 def one_line(message: str) -> str:
     """`message` with each control character (a newline in a file name) written as its escape."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message
+    )
 
 
 def summary(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ Paths are compared resolved: symlinks followed, ``..`` removed, and existing fil
 
 The ground of the package: this module imports nothing of stylegram's.
 """
+
 from __future__ import annotations
 
 import errno
@@ -73,7 +74,7 @@ class Entry:
     ident: tuple[int, int] | None = field(default=None, compare=False)
 
     @staticmethod
-    def of(option: str, path: str | os.PathLike, **kind) -> "Entry":
+    def of(option: str, path: str | os.PathLike, **kind) -> Entry:
         p = Path(path)
         place = resolved(p.parent) / p.name
         if kind.get("family"):
@@ -85,7 +86,9 @@ class Entry:
         """Whether the written name (or family) `self` is the resolved path `real` itself (not
         the file a link of that name points to: a write replaces the link)."""
         if self.family:
-            return real.parent == self.place.parent and fnmatch.fnmatchcase(real.name, self.place.name)
+            return real.parent == self.place.parent and fnmatch.fnmatchcase(
+                real.name, self.place.name
+            )
         return real == self.place
 
     def said(self) -> str:
@@ -118,7 +121,9 @@ class FilePlan:
         """Files whose names match `pattern` (``*`` for any text), in its folder."""
         self.writes.append(Entry.of(option, pattern, family=True))
 
-    def own(self, option: str, path: str | os.PathLike, what: str, *, replaced: bool = False) -> None:
+    def own(
+        self, option: str, path: str | os.PathLike, what: str, *, replaced: bool = False
+    ) -> None:
         """A folder that is the run's own: nothing it reads may be inside it; a `replaced` one
         holds nothing else the run keeps either."""
         self.owned.append(Entry.of(option, path, what=what, replaced=replaced))
@@ -131,28 +136,37 @@ class FilePlan:
             _check_writable_kind(out, listings)
             source = reads.overwritten_by(out)
             if source is not None:
-                raise ValueError(f"{out.said()} would overwrite {source.said()}, which this run reads; choose"
-                                 f" another {_flag(out)}")
+                raise ValueError(
+                    f"{out.said()} would overwrite {source.said()}, which this run reads; choose"
+                    f" another {_flag(out)}"
+                )
         for folder in self.owned:
             for source in self.reads:
                 if inside(source.real, folder.real):
-                    raise ValueError(f"{folder.said()} is the folder this run {folder.what}, and {source.said()}"
-                                     f" is inside it; choose another {_flag(folder)}")
+                    raise ValueError(
+                        f"{folder.said()} is the folder this run {folder.what}, and {source.said()}"
+                        f" is inside it; choose another {_flag(folder)}"
+                    )
             for scanned in self.read_folders:
                 if inside(scanned.real, folder.real):
-                    raise ValueError(f"{folder.said()} is the folder this run {folder.what}, and the folder"
-                                     f" {scanned.said()} is inside it; choose another {_flag(folder)}")
-            for other in (self.owned + self.writes if folder.replaced else []):
+                    raise ValueError(
+                        f"{folder.said()} is the folder this run {folder.what}, and the folder"
+                        f" {scanned.said()} is inside it; choose another {_flag(folder)}"
+                    )
+            for other in self.owned + self.writes if folder.replaced else []:
                 if other is not folder and inside(other.place, folder.real):
-                    raise ValueError(f"{folder.said()} is replaced as a whole by this run, and {other.said()} is"
-                                     f" inside it; choose another {_flag(other)}")
+                    raise ValueError(
+                        f"{folder.said()} is replaced as a whole by this run, and {other.said()} is"
+                        f" inside it; choose another {_flag(other)}"
+                    )
 
     def skips(self, path: str | os.PathLike) -> bool:
         """Whether a scan of a read folder passes `path` over: what the run itself writes there
         (not a file that a link of a written name points to: the write replaces the link)."""
         real = resolved(path)
-        return (any(inside(real, folder.real) for folder in self.owned)
-                or any(out.names(real) for out in self.writes))
+        return any(inside(real, folder.real) for folder in self.owned) or any(
+            out.names(real) for out in self.writes
+        )
 
 
 class _Reads:
@@ -175,10 +189,19 @@ class _Reads:
         """The first read (in the order declared) that `out` would write over: the name itself,
         the file a link of that name points to, or another name of the same file."""
         if out.family:
-            found = [k for k in self.by_folder.get(out.place.parent, ()) if out.names(self.reads[k].real)]
+            found = [
+                k for k in self.by_folder.get(out.place.parent, ()) if out.names(self.reads[k].real)
+            ]
         else:
-            found = [k for k in (self.by_real.get(out.place), self.by_real.get(out.real),
-                                 self.by_ident.get(out.ident) if out.ident is not None else None) if k is not None]
+            found = [
+                k
+                for k in (
+                    self.by_real.get(out.place),
+                    self.by_real.get(out.real),
+                    self.by_ident.get(out.ident) if out.ident is not None else None,
+                )
+                if k is not None
+            ]
         return self.reads[min(found)] if found else None
 
 
@@ -202,10 +225,14 @@ def _check_writable_kind(out: Entry, listings: dict[Path, list[Path]]) -> None:
         except OSError:  # missing, or a name the system refuses: the writer's own check says so
             continue
         if stat.S_ISDIR(mode):
-            raise ValueError(f"{out.said()}: is a folder, and this run writes a file there; move it or choose"
-                             f" another {_flag(out)}")
+            raise ValueError(
+                f"{out.said()}: is a folder, and this run writes a file there; move it or choose"
+                f" another {_flag(out)}"
+            )
         if not stat.S_ISREG(mode):
-            raise ValueError(f"{out.said()}: is {_kind(mode)}, not a file; choose another {_flag(out)}")
+            raise ValueError(
+                f"{out.said()}: is {_kind(mode)}, not a file; choose another {_flag(out)}"
+            )
 
 
 def _kind(mode: int) -> str:
@@ -237,7 +264,9 @@ def readable_file(path: str | os.PathLike, what: str = "file") -> Path:
     if stat.S_ISDIR(st.st_mode):
         raise ValueError(f"'{p}': is a folder, not a {what}")
     if not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"'{p}': is {_kind(st.st_mode)}, which can be read only once; save it to a file first")
+        raise ValueError(
+            f"'{p}': is {_kind(st.st_mode)}, which can be read only once; save it to a file first"
+        )
     return p
 
 

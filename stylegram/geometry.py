@@ -8,6 +8,7 @@
 
 Every manifest key that holds a box says which frame it is in (``box_source``, ``box_scan``).
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -23,4 +24,3 @@ def crop(image: Tensor, box: Box) -> Tensor:
     """The part of a (..., H, W) tensor inside `box`, which must lie inside the image."""
     x0, y0, x1, y1 = box
     return image[..., y0:y1, x0:x1]
-

@@ -2,6 +2,7 @@
 explain-style reads. Pure functions of (B, C, H, W) feature maps; the product runs in the
 features' dtype (bf16 features: fp32 accumulation, a bf16 result), the result is at least fp32.
 """
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ checkpoints and frames are written.
 Images travel through stylegram as float tensors (1, 3, H, W), RGB in [0, 1].
 Every user-facing failure is a ValueError whose message names the file and the problem.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,8 +16,9 @@ import stat
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Callable, Iterator, Union
+from typing import IO
 
 import numpy as np
 import torch
@@ -26,10 +28,18 @@ from torch import Tensor
 from .errors import summary
 from .files import folder_of, readable_file, temporaries
 
-ImageLike = Union[str, os.PathLike, Image.Image]
+ImageLike = str | os.PathLike | Image.Image
 
 # Extensions PIL writes that are sensible for a picture; the format follows the extension.
-_WRITABLE = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+_WRITABLE = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 
 
 def open_image(source: ImageLike) -> Image.Image:
@@ -91,8 +101,10 @@ def decode_image(data: bytes, name: str) -> Image.Image:
 def _reading(source: str | os.PathLike) -> Iterator[Path]:
     """Check that `source` is a file to read, then decode it under `_decoding`'s rules."""
     if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"an image is given as a file path or a PIL image, not {type(source).__name__}"
-                        " (for an array: PIL.Image.fromarray(a))")
+        raise TypeError(
+            f"an image is given as a file path or a PIL image, not {type(source).__name__}"
+            " (for an array: PIL.Image.fromarray(a))"
+        )
     path = readable_file(source, "image file")
     with _decoding(path):
         yield path
@@ -104,12 +116,16 @@ def _decoding(path: str | os.PathLike) -> Iterator[None]:
     rule for every image stylegram reads, from a file or from bytes."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "Corrupt EXIF data" and the like: the pixels decoded, say nothing
+            warnings.simplefilter(
+                "ignore"
+            )  # "Corrupt EXIF data" and the like: the pixels decoded, say nothing
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ValueError(f"'{path}': {_pixels(exc)} is over the limit of {Image.MAX_IMAGE_PIXELS:,} pixels that"
-                         " PIL decodes (a guard against decompression bombs); use a smaller image") from None
+        raise ValueError(
+            f"'{path}': {_pixels(exc)} is over the limit of {Image.MAX_IMAGE_PIXELS:,} pixels that"
+            " PIL decodes (a guard against decompression bombs); use a smaller image"
+        ) from None
     except PermissionError:
         raise ValueError(f"'{path}': permission denied") from None
     except UnidentifiedImageError:
@@ -120,7 +136,7 @@ def _decoding(path: str | os.PathLike) -> Iterator[None]:
         if str(exc).startswith(f"'{path}': "):  # ours, from inside the block
             raise
         raise ValueError(f"'{path}': corrupt or truncated image ({summary(exc)})") from None
-    except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many types for a malformed file
+    except Exception as exc:
         raise ValueError(f"'{path}': corrupt or truncated image ({summary(exc)})") from None
 
 
@@ -193,7 +209,9 @@ def check_writable(path: str | os.PathLike) -> Path:
     """Fail now, not after a long run, if `path` cannot be written."""
     path = Path(path)
     if path.suffix.lower() not in _WRITABLE:
-        raise ValueError(f"'{path}': unknown image extension; use one of {', '.join(sorted(_WRITABLE))}")
+        raise ValueError(
+            f"'{path}': unknown image extension; use one of {', '.join(sorted(_WRITABLE))}"
+        )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ValueError(f"'{path}': cannot write, directory '{parent}' does not exist")
@@ -206,8 +224,10 @@ def check_writable(path: str | os.PathLike) -> Path:
     except (OSError, ValueError):
         limit = 255
     if len(os.fsencode(path.name)) + TEMPORARY_NAME_EXTRA > limit:
-        raise ValueError(f"'{path}': the name is too long: this folder allows {limit} bytes, and stylegram writes"
-                         f" through side files with names {TEMPORARY_NAME_EXTRA} bytes longer; choose a shorter name")
+        raise ValueError(
+            f"'{path}': the name is too long: this folder allows {limit} bytes, and stylegram writes"
+            f" through side files with names {TEMPORARY_NAME_EXTRA} bytes longer; choose a shorter name"
+        )
     return path
 
 
@@ -279,8 +299,12 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         try:
             st = tmp.lstat()
             dead = found.group("pid") is not None and not _pid_alive(int(found.group("pid")))
-            if (stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and _marked(tmp)
-                    and (dead or now - st.st_mtime > STALE_AFTER_S)):
+            if (
+                stat.S_ISREG(st.st_mode)
+                and st.st_uid == os.getuid()
+                and _marked(tmp)
+                and (dead or now - st.st_mtime > STALE_AFTER_S)
+            ):
                 tmp.unlink()
                 removed.append(tmp)
         except OSError:
@@ -308,7 +332,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         with os.fdopen(fd, "wb") as f:
             write(f)
         chmod_like_open(tmp)
-        unmark_temporary(tmp)  # the finished file is no leftover, wherever it is moved or copied later
+        unmark_temporary(
+            tmp
+        )  # the finished file is no leftover, wherever it is moved or copied later
         os.replace(tmp, parent / path.name)
     except OSError as exc:
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
@@ -318,7 +344,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     return path
 
 
-def save_image(image: Tensor | Image.Image, path: str | os.PathLike, *, metadata: dict[str, str] | None = None) -> Path:
+def save_image(
+    image: Tensor | Image.Image, path: str | os.PathLike, *, metadata: dict[str, str] | None = None
+) -> Path:
     """Write an image atomically, in the format its extension names; `metadata` goes into a
     PNG's text chunks (other formats ignore it)."""
     path = check_writable(path)
@@ -357,12 +385,14 @@ def resize_short_side(im: Image.Image, short_side: int) -> Image.Image:
     return im if size == im.size else im.resize(size, Image.BICUBIC, reducing_gap=3.0)
 
 
-def text_image(text: str, *, height: int = 20, width: int | None = None, font_size: int | None = None) -> Tensor:
+def text_image(
+    text: str, *, height: int = 20, width: int | None = None, font_size: int | None = None
+) -> Tensor:
     """A label as a (1, 3, height, W) tensor: dark text on white, PIL's built-in font."""
     from PIL import ImageDraw, ImageFont
 
     font = ImageFont.load_default(size=font_size or max(8, height * 3 // 4))
-    left, top, right, bottom = font.getbbox(text)
+    _, top, right, bottom = font.getbbox(text)
     im = Image.new("RGB", (width or right + 8, height), (255, 255, 255))
     ImageDraw.Draw(im).text((4, (height - bottom - top) // 2), text, fill=(20, 20, 20), font=font)
     return to_tensor(im)

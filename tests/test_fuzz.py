@@ -4,6 +4,7 @@ a working result or one ValueError line, never another exception.
 Bounded for CI: a fixed number of examples, derandomized (the same examples every run), no
 deadline and no example database.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,25 +25,73 @@ from stylegram.transfer.config import StyleConfig
 from stylegram.units.config import ExplainConfig, UnitsConfig
 from stylegram.vgg import layer_infos
 
-BOUNDED = settings(max_examples=300, deadline=None, derandomize=True, database=None,
-                   suppress_health_check=[HealthCheck.too_slow])
+BOUNDED = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 LAYERS = list(layer_infos())
-FIELD_NAMES = {cls: [f.name for f in fields(cls)] for cls in (StyleConfig, UnitsConfig, ExplainConfig)}
+FIELD_NAMES = {
+    cls: [f.name for f in fields(cls)] for cls in (StyleConfig, UnitsConfig, ExplainConfig)
+}
 
 # Plausible values first (the edges of the real ranges), then anything at all.
 scalars = st.one_of(
-    st.none(), st.booleans(),
-    st.integers(min_value=-10, max_value=10), st.integers(), st.just(10**400), st.sampled_from([2**63 - 1, 2**63, 2**64, -2**63]),
-    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 1e-300, 1e300, 0.25, 1.0]),
-    st.sampled_from(LAYERS + ["relu9_9", "", "all", "0-8", "5-2", "0-99999999999", "3,7,10-12", "-1", "lbfgs",
-                              "adam", "auto", "bf16", "fp32", "cpu", "cuda", "meta", "mps", "random", "content",
-                              "histogram", "luminance", "max", "mean", "draft", "high", "0=m.png", "-1=m.png"]),
-    st.text(max_size=12), st.binary(max_size=8), st.just(object()), st.just(float),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-10, max_value=10),
+    st.integers(),
+    st.just(10**400),
+    st.sampled_from([2**63 - 1, 2**63, 2**64, -(2**63)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-300, 1e300, 0.25, 1.0]),
+    st.sampled_from(
+        LAYERS
+        + [
+            "relu9_9",
+            "",
+            "all",
+            "0-8",
+            "5-2",
+            "0-99999999999",
+            "3,7,10-12",
+            "-1",
+            "lbfgs",
+            "adam",
+            "auto",
+            "bf16",
+            "fp32",
+            "cpu",
+            "cuda",
+            "meta",
+            "mps",
+            "random",
+            "content",
+            "histogram",
+            "luminance",
+            "max",
+            "mean",
+            "draft",
+            "high",
+            "0=m.png",
+            "-1=m.png",
+        ]
+    ),
+    st.text(max_size=12),
+    st.binary(max_size=8),
+    st.just(object()),
+    st.just(float),
 )
-values = st.one_of(scalars, st.lists(scalars, max_size=4), st.lists(scalars, max_size=3).map(tuple),
-                   st.lists(st.sampled_from(LAYERS), max_size=4).map(tuple), st.dictionaries(st.text(max_size=3), scalars,
-                                                                                             max_size=2))
+values = st.one_of(
+    scalars,
+    st.lists(scalars, max_size=4),
+    st.lists(scalars, max_size=3).map(tuple),
+    st.lists(st.sampled_from(LAYERS), max_size=4).map(tuple),
+    st.dictionaries(st.text(max_size=3), scalars, max_size=2),
+)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -55,8 +104,12 @@ def _one_line(exc: BaseException) -> str:
 @BOUNDED
 @given(data=st.data())
 def test_any_config_value_constructs_or_is_one_value_error(cls, data):
-    kwargs = {name: data.draw(values, label=name)
-              for name in data.draw(st.lists(st.sampled_from(FIELD_NAMES[cls]), min_size=1, max_size=3, unique=True))}
+    kwargs = {
+        name: data.draw(values, label=name)
+        for name in data.draw(
+            st.lists(st.sampled_from(FIELD_NAMES[cls]), min_size=1, max_size=3, unique=True)
+        )
+    }
     try:
         config = cls(**kwargs)
     except ValueError as exc:
@@ -90,10 +143,17 @@ SEEDS = {fmt: _encoded(fmt) for fmt in ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TI
 
 def _png(width: int, height: int, mode: int = 2, depth: int = 8, body: bytes = b"\0" * 64) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, depth, mode, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(body)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(body))
+        + chunk(b"IEND", b"")
+    )
 
 
 @st.composite
@@ -103,7 +163,7 @@ def malformed(draw) -> bytes:
     kind = draw(st.sampled_from(["truncate", "flip", "splice", "header", "bmp-header"]))
     data = bytearray(SEEDS[draw(st.sampled_from(sorted(SEEDS)))])
     if kind == "truncate":
-        return bytes(data[:draw(st.integers(0, len(data) - 1))])
+        return bytes(data[: draw(st.integers(0, len(data) - 1))])
     if kind == "flip":
         for _ in range(draw(st.integers(1, 8))):
             i = draw(st.integers(0, len(data) - 1))
@@ -112,12 +172,24 @@ def malformed(draw) -> bytes:
     if kind == "splice":
         i = draw(st.integers(0, len(data)))
         return bytes(data[:i]) + draw(st.binary(min_size=1, max_size=32)) + bytes(data[i:])
-    side = st.one_of(st.integers(0, 4), st.integers(1, 70_000), st.sampled_from([2**31 - 1, 2**32 - 1]))
+    side = st.one_of(
+        st.integers(0, 4), st.integers(1, 70_000), st.sampled_from([2**31 - 1, 2**32 - 1])
+    )
     if kind == "header":
-        return _png(draw(side), draw(side), draw(st.sampled_from([0, 2, 3, 4, 6, 7])),
-                    draw(st.sampled_from([1, 8, 16, 3])))
+        return _png(
+            draw(side),
+            draw(side),
+            draw(st.sampled_from([0, 2, 3, 4, 6, 7])),
+            draw(st.sampled_from([1, 8, 16, 3])),
+        )
     bmp = bytearray(SEEDS["BMP"])  # BITMAPINFOHEADER: width at 18, height at 22, signed
-    struct.pack_into("<ii", bmp, 18, draw(st.integers(-2**31, 2**31 - 1)), draw(st.integers(-2**31, 2**31 - 1)))
+    struct.pack_into(
+        "<ii",
+        bmp,
+        18,
+        draw(st.integers(-(2**31), 2**31 - 1)),
+        draw(st.integers(-(2**31), 2**31 - 1)),
+    )
     return bytes(bmp)
 
 
@@ -128,7 +200,10 @@ def fuzz_dir(tmp_path_factory) -> Path:
 
 @pytest.mark.filterwarnings("error")  # a warning would be a second line on the command line
 @settings(BOUNDED, max_examples=1000)
-@given(data=malformed(), suffix=st.sampled_from([".png", ".jpg", ".gif", ".bmp", ".webp", ".tif", ".ppm", ""]))
+@given(
+    data=malformed(),
+    suffix=st.sampled_from([".png", ".jpg", ".gif", ".bmp", ".webp", ".tif", ".ppm", ""]),
+)
 def test_a_malformed_image_opens_as_rgb_or_is_one_value_error_naming_it(fuzz_dir, data, suffix):
     path = fuzz_dir / f"case{suffix}"
     path.write_bytes(data)
@@ -158,10 +233,15 @@ class _Stop(Exception):
 
 
 @settings(BOUNDED, max_examples=200)
-@given(size=st.integers(0, 200_000), fail_at=st.one_of(st.none(), st.integers(0, 60)),
-       error=st.sampled_from([OSError(28, "No space left on device"), KeyboardInterrupt(), _Stop()]),
-       existed=st.booleans())
-def test_a_write_failing_part_way_leaves_the_old_file_and_no_temporary(fuzz_dir, size, fail_at, error, existed):
+@given(
+    size=st.integers(0, 200_000),
+    fail_at=st.one_of(st.none(), st.integers(0, 60)),
+    error=st.sampled_from([OSError(28, "No space left on device"), KeyboardInterrupt(), _Stop()]),
+    existed=st.booleans(),
+)
+def test_a_write_failing_part_way_leaves_the_old_file_and_no_temporary(
+    fuzz_dir, size, fail_at, error, existed
+):
     """`write` fails before its `fail_at`-th block of 4 kB (full disk, Ctrl-C, a bug)."""
     from stylegram.image import write_atomic
 
@@ -175,13 +255,17 @@ def test_a_write_failing_part_way_leaves_the_old_file_and_no_temporary(fuzz_dir,
         for block, start in enumerate(range(0, size, 4096)):
             if block == fail_at:
                 raise error
-            f.write(new[start:start + 4096])
+            f.write(new[start : start + 4096])
 
     try:
         write_atomic(path, write)
         assert not fails and path.read_bytes() == new
     except ValueError as exc:  # the OSError, naming the file
-        assert fails and isinstance(error, OSError) and _one_line(exc).startswith(f"'{path}': cannot write")
+        assert (
+            fails
+            and isinstance(error, OSError)
+            and _one_line(exc).startswith(f"'{path}': cannot write")
+        )
     except (KeyboardInterrupt, _Stop) as exc:
         assert fails and exc is error
     if fails:

@@ -1,4 +1,5 @@
 """Image I/O: every PIL mode loads as RGB, bad files fail with the file's name, writes are atomic."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -84,7 +85,9 @@ def test_corrupt_file(tmp_path):
     buf = bytearray(path.read_bytes())
     buf[60:200] = b"\x00" * 140  # clobber the image data after the header
     path.write_bytes(bytes(buf))
-    with pytest.raises(ValueError, match=r"'.*broken.png': (corrupt or truncated image|not an image)"):
+    with pytest.raises(
+        ValueError, match=r"'.*broken.png': (corrupt or truncated image|not an image)"
+    ):
         load_image(path)
 
 

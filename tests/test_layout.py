@@ -1,4 +1,5 @@
 """The import directions of the house: ground <- transfer, units <- subsystems <- cli."""
+
 from __future__ import annotations
 
 import ast
@@ -38,14 +39,18 @@ def _stylegram_imports(path: Path) -> set[str]:
                 if up > depth:
                     continue
                 base = list(rel.parts[:-1])[: depth - up]
-                parts = base + (node.module.split(".") if node.module else [a.name for a in node.names])
+                parts = base + (
+                    node.module.split(".") if node.module else [a.name for a in node.names]
+                )
                 found.add(parts[0])
         elif isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("stylegram.")}
     return found
 
 
-@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py") if _part(p) != "cli"), ids=str)
+@pytest.mark.parametrize(
+    "path", sorted(p for p in PACKAGE.rglob("*.py") if _part(p) != "cli"), ids=str
+)
 def test_imports_run_one_way(path):
     part = _part(path)
     if path.name in ("__init__.py", "__main__.py") and part == "ground":

@@ -1,5 +1,6 @@
 """write_atomic's temporary files: a killed writer's are removed on the next write of the same
 file, and nothing else is: not a live writer's, not another file's, not a look-alike."""
+
 from __future__ import annotations
 
 import os
@@ -7,7 +8,12 @@ import subprocess
 import sys
 import time
 
-from stylegram.image import STALE_AFTER_S, mark_temporary, remove_stale_temporaries, write_text_atomic
+from stylegram.image import (
+    STALE_AFTER_S,
+    mark_temporary,
+    remove_stale_temporaries,
+    write_text_atomic,
+)
 
 
 def _dead_pid() -> int:
@@ -34,7 +40,9 @@ def test_only_a_dead_or_long_idle_writers_temporaries_go(tmp_path):
     os.utime(tmp_path / ".out.png.zzzz0000.tmp", (old, old))
     removed = {p.name for p in remove_stale_temporaries(out)}
     assert removed == {name for name, gone in names.items() if gone}
-    assert {p.name for p in tmp_path.iterdir()} == {name for name, gone in names.items() if not gone}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        name for name, gone in names.items() if not gone
+    }
 
 
 def test_the_next_write_cleans_up(tmp_path):

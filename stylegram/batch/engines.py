@@ -5,12 +5,14 @@ error) as they finish, in any order. Only the batch loop here touches the output
 every file is written once, atomically, by the process that started the batch, wherever the
 job ran.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 from ..errors import describe
 from ..image import write_atomic
@@ -39,7 +41,10 @@ class LocalEngine:
             step = (lambda event, task=task: self.on_step(task, event)) if self.on_step else None
             try:
                 yield run_task(task, self.models, callback=step)
-            except (RuntimeError, MemoryError) as exc:  # one job's failure is recorded; the batch goes on
+            except (
+                RuntimeError,
+                MemoryError,
+            ) as exc:  # one job's failure is recorded; the batch goes on
                 yield Outcome(task.key, None, describe(exc), 0.0)
 
     def close(self) -> None:
@@ -56,8 +61,13 @@ class Summary:
     failed: list[tuple[Job, str]]
 
 
-def run_batch(jobs: Sequence[Job], outdir: str | os.PathLike, engine: Engine, *,
-              on_outcome: Callable[[Job, Outcome], None] | None = None) -> Summary:
+def run_batch(
+    jobs: Sequence[Job],
+    outdir: str | os.PathLike,
+    engine: Engine,
+    *,
+    on_outcome: Callable[[Job, Outcome], None] | None = None,
+) -> Summary:
     """Run the jobs not already done in `outdir`'s manifest on `engine`; write each result and
     its manifest line as it arrives.
 

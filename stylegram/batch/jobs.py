@@ -4,6 +4,7 @@ output names and keys, and the one function that runs a job from image bytes to 
 A job's key hashes its inputs' contents and its full settings, so the manifest can tell a job
 already done from one whose images or settings changed, whatever the files are called.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,9 +15,9 @@ import os
 import re
 import time
 import typing
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 from PIL import Image
 
@@ -39,7 +40,7 @@ class Input:
     sha256: str
 
     @staticmethod
-    def of(path: Path) -> "Input":
+    def of(path: Path) -> Input:
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -68,7 +69,9 @@ class Job:
     @property
     def key(self) -> str:
         """What makes two jobs the same: the inputs' contents and every setting."""
-        text = json.dumps([self.content.sha256, self.style.sha256, settings_of(self.config)], sort_keys=True)
+        text = json.dumps(
+            [self.content.sha256, self.style.sha256, settings_of(self.config)], sort_keys=True
+        )
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -99,8 +102,9 @@ def settings_of(config: StyleConfig) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
 
-def input_files(sources: Sequence[str | os.PathLike], what: str,
-                skip: Callable[[Path], bool] | None = None) -> list[Path]:
+def input_files(
+    sources: Sequence[str | os.PathLike], what: str, skip: Callable[[Path], bool] | None = None
+) -> list[Path]:
     """Each source a file or a folder of images (read recursively, sorted, without what `skip`
     names), in order."""
     if not sources:
@@ -111,7 +115,9 @@ def input_files(sources: Sequence[str | os.PathLike], what: str,
         if path.is_dir():
             paths += list_images(path, skip)
         else:
-            paths.append(readable_file(path))  # a pipe or a loop of links says so, not "no such file"
+            paths.append(
+                readable_file(path)
+            )  # a pipe or a loop of links says so, not "no such file"
     return paths
 
 
@@ -126,7 +132,9 @@ def _parse_value(raw: str, hint: typing.Any, optional: bool) -> typing.Any:
         try:
             return hint(raw)
         except ValueError:
-            raise ValueError(f"{raw!r} is not a {'whole number' if hint is int else 'number'}") from None
+            raise ValueError(
+                f"{raw!r} is not a {'whole number' if hint is int else 'number'}"
+            ) from None
     return raw
 
 
@@ -137,8 +145,11 @@ def parse_sweep(spec: str, base: StyleConfig) -> list[tuple[str, dict]]:
     if not eq or not values.strip():
         raise ConfigError("sweep", f"{spec!r}: write FIELD=V1,V2,..., e.g. style_weight=0.5,2")
     types = field_types(StyleConfig)
-    sweepable = [f.name for f in fields(StyleConfig)
-                 if f.name not in NOT_SWEEPABLE and typing.get_origin(types[f.name][0]) is not tuple]
+    sweepable = [
+        f.name
+        for f in fields(StyleConfig)
+        if f.name not in NOT_SWEEPABLE and typing.get_origin(types[f.name][0]) is not tuple
+    ]
     if field not in sweepable:
         why = "cannot be swept" if field in types else "is not a stylize setting"
         raise ConfigError("sweep", f"{spec!r}: '{field}' {why}; choose from {', '.join(sweepable)}")
@@ -151,53 +162,93 @@ def parse_sweep(spec: str, base: StyleConfig) -> list[tuple[str, dict]]:
             raise ConfigError("sweep", f"{field}={raw}: {exc.problem}") from None
         except ValueError as exc:
             raise ConfigError("sweep", f"{field}={raw}: {exc}") from None
-        same = next((earlier for earlier, (_, settings) in zip(raws, out) if settings[field] == value), None)
+        same = next(
+            (
+                earlier
+                for earlier, (_, settings) in zip(raws, out, strict=True)
+                if settings[field] == value
+            ),
+            None,
+        )
         if same is not None:  # 64,64 or 1e5,100000: one job under two names
-            raise ConfigError("sweep", f"{spec!r}: {raw} repeats the value {same}; give each value once")
+            raise ConfigError(
+                "sweep", f"{spec!r}: {raw} repeats the value {same}; give each value once"
+            )
         raws.append(raw)
         out.append((f"{field}-{re.sub(r'[^A-Za-z0-9.+-]', '_', raw)}", {field: value}))
     return out
 
 
-def plan(contents: Sequence[Path], styles: Sequence[Path], base: StyleConfig, *, pairwise: bool = False,
-         sweeps: Sequence[str] = ()) -> list[Job]:
+def plan(
+    contents: Sequence[Path],
+    styles: Sequence[Path],
+    base: StyleConfig,
+    *,
+    pairwise: bool = False,
+    sweeps: Sequence[str] = (),
+) -> list[Job]:
     """Every job of a batch, checked before any work: settings, sweeps, and distinct output names."""
     if base.style_masks or base.content_mask:
-        raise ConfigError("style_masks", "and --content-mask belong to one content image; a batch cannot use them")
+        raise ConfigError(
+            "style_masks", "and --content-mask belong to one content image; a batch cannot use them"
+        )
     if base.init not in ("content", "random"):
-        raise ConfigError("init", f"'{base.init}': a batch starts from 'content' or 'random', not a file")
+        raise ConfigError(
+            "init", f"'{base.init}': a batch starts from 'content' or 'random', not a file"
+        )
     check_styles(base, 1)  # one style per job
     if pairwise and len(contents) != len(styles):
-        raise ConfigError("zip", f"pairs contents with styles one to one, but there are {len(contents)} contents "
-                         f"and {len(styles)} styles")
+        raise ConfigError(
+            "zip",
+            f"pairs contents with styles one to one, but there are {len(contents)} contents "
+            f"and {len(styles)} styles",
+        )
     axes = [parse_sweep(spec, base) for spec in sweeps]
-    settings = [("_".join(label for label, _ in combo), {k: v for _, d in combo for k, v in d.items()})
-                for combo in itertools.product(*axes)]
+    settings = [
+        ("_".join(label for label, _ in combo), {k: v for _, d in combo for k, v in d.items()})
+        for combo in itertools.product(*axes)
+    ]
     hashed = {p: Input.of(p) for p in {*contents, *styles}}
-    pairs = zip(contents, styles) if pairwise else itertools.product(contents, styles)
-    jobs = [Job(hashed[c], hashed[s], replace(base, **values), label) for c, s in pairs for label, values in settings]
+    pairs = zip(contents, styles, strict=True) if pairwise else itertools.product(contents, styles)
+    jobs = [
+        Job(hashed[c], hashed[s], replace(base, **values), label)
+        for c, s in pairs
+        for label, values in settings
+    ]
     seen: dict[str, Job] = {}
     for job in jobs:
         if job.output in seen:
             other = seen[job.output]
             if (other.content.path, other.style.path) == (job.content.path, job.style.path):
-                raise ValueError(f"'{job.output}': two jobs would write it: the same photo and painting with the same"
-                                 " settings (a value repeated in --sweep, or a file given twice)")
-            raise ValueError(f"'{job.output}': two jobs would write it ({other.content.path} with {other.style.path},"
-                             f" and {job.content.path} with {job.style.path}); rename one of the files")
+                raise ValueError(
+                    f"'{job.output}': two jobs would write it: the same photo and painting with the same"
+                    " settings (a value repeated in --sweep, or a file given twice)"
+                )
+            raise ValueError(
+                f"'{job.output}': two jobs would write it ({other.content.path} with {other.style.path},"
+                f" and {job.content.path} with {job.style.path}); rename one of the files"
+            )
         seen[job.output] = job
     return jobs
 
 
 def task_of(job: Job) -> Task:
     """The job with its images read into memory, ready to travel."""
+
     def read(path: Path) -> bytes:
         try:
             return path.read_bytes()
         except OSError:
             return b""  # gone since the plan: the job fails with "not an image", the batch goes on
-    return Task(job.key, str(job.content.path), read(job.content.path), str(job.style.path), read(job.style.path),
-                settings_of(job.config))
+
+    return Task(
+        job.key,
+        str(job.content.path),
+        read(job.content.path),
+        str(job.style.path),
+        read(job.style.path),
+        settings_of(job.config),
+    )
 
 
 def image_from_bytes(data: bytes, name: str) -> Image.Image:
@@ -220,18 +271,27 @@ class Models:
         return self._nets[(weights, pooling)]
 
 
-def run_task(task: Task, models: Models, *, callback: Callable[[Iterate], None] | None = None) -> Outcome:
+def run_task(
+    task: Task, models: Models, *, callback: Callable[[Iterate], None] | None = None
+) -> Outcome:
     """Run one job; a user error (an unreadable or too small image) is its outcome, not an exception."""
     start = time.perf_counter()
     try:
-        config = StyleConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in task.settings.items()})
+        config = StyleConfig(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in task.settings.items()}
+        )
         content = image_from_bytes(task.content, task.content_name)
         style = image_from_bytes(task.style, task.style_name)
         # Checked here, where the images' names are known; stylize's own check sees only pixels.
         check_size("content image", task.content_name, content.size, min_side(config))
         check_size("style image", task.style_name, style.size, min_side(config))
-        result = stylize(content, [style], config, model=models.get(config.weights, config.pooling),
-                         callback=callback)
+        result = stylize(
+            content,
+            [style],
+            config,
+            model=models.get(config.weights, config.pooling),
+            callback=callback,
+        )
     except ValueError as exc:
         return Outcome(task.key, None, str(exc), time.perf_counter() - start)
     buffer = io.BytesIO()

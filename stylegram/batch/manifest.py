@@ -5,6 +5,7 @@ as done, so an interrupted batch loses at most the line being written. A torn la
 mid-write) is ignored when reading. The last line of a key wins: a job that failed and then
 succeeded on a rerun is done.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,16 @@ MANIFEST = "batch.jsonl"
 
 
 def record(job: Job, outcome: Outcome) -> dict:
-    return {"output": job.output, "key": job.key, "content": job.content.record(), "style": job.style.record(),
-            "setting": job.setting, "settings": settings_of(job.config), "seconds": round(outcome.seconds, 3),
-            "error": outcome.error}
+    return {
+        "output": job.output,
+        "key": job.key,
+        "content": job.content.record(),
+        "style": job.style.record(),
+        "setting": job.setting,
+        "settings": settings_of(job.config),
+        "seconds": round(outcome.seconds, 3),
+        "error": outcome.error,
+    }
 
 
 class Manifest:
@@ -37,9 +45,15 @@ class Manifest:
         try:
             text = read_own(self.path).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            reason = "not a text file" if isinstance(exc, UnicodeDecodeError) else exc.strerror or str(exc)
-            raise ValueError(f"'{self.path}': cannot read the batch's record ({reason}); move it away to start"
-                             " the batch afresh") from None
+            reason = (
+                "not a text file"
+                if isinstance(exc, UnicodeDecodeError)
+                else exc.strerror or str(exc)
+            )
+            raise ValueError(
+                f"'{self.path}': cannot read the batch's record ({reason}); move it away to start"
+                " the batch afresh"
+            ) from None
         lines = []
         for line in text.splitlines():
             try:
@@ -59,14 +73,20 @@ class Manifest:
             return
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
             kind = "a link" if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1 else "not a plain file"
-            raise ValueError(f"'{self.path}': is {kind}; the batch appends its record there and would change"
-                             " another file; move it away")
+            raise ValueError(
+                f"'{self.path}': is {kind}; the batch appends its record there and would change"
+                " another file; move it away"
+            )
 
     def done(self) -> set[str]:
         """The keys of jobs whose last record is a success and whose output is still there."""
         last = {entry["key"]: entry for entry in self.read()}
-        return {key for key, entry in last.items()
-                if entry.get("error") is None and (self.path.parent / str(entry.get("output"))).is_file()}
+        return {
+            key
+            for key, entry in last.items()
+            if entry.get("error") is None
+            and (self.path.parent / str(entry.get("output"))).is_file()
+        }
 
     def append(self, entry: dict) -> None:
         line = json.dumps(entry, sort_keys=True) + "\n"

@@ -7,14 +7,15 @@ The client reads the image files and sends their bytes a few parts at a time; ea
 one part's images and a few small top-k arrays. Memory stays flat in the number of images, on
 the client and on the workers.
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from ..errors import describe
 from ..units.config import ScanConfig
@@ -42,9 +43,18 @@ class ScanSpec:
     weights: str | None
 
     @staticmethod
-    def of(config: ScanConfig, units: Mapping[str, Sequence[int]], rank: str = "max") -> "ScanSpec":
-        return ScanSpec(tuple(units), units, config.top, rank, config.size, config.precision, config.batch_size,
-                        config.max_outside, config.weights)
+    def of(config: ScanConfig, units: Mapping[str, Sequence[int]], rank: str = "max") -> ScanSpec:
+        return ScanSpec(
+            tuple(units),
+            units,
+            config.top,
+            rank,
+            config.size,
+            config.precision,
+            config.batch_size,
+            config.max_outside,
+            config.weights,
+        )
 
 
 @dataclass(frozen=True)
@@ -59,31 +69,44 @@ def scan_part(first: int, names: Sequence[str], blobs: Sequence[bytes], spec: Sc
     """On a worker: scan images numbered from `first`, given as bytes, through a local folder."""
     plugin = worker_plugin()
     digest = hashlib.sha256()
-    for name, blob in zip(names, blobs):
+    for name, blob in zip(names, blobs, strict=True):
         digest.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
     # The same part's bytes always get the same paths and times, so a rerun hits the worker's cache.
     folder = plugin.scratch / "images" / digest.hexdigest()[:20]
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{i:06d}{Path(name).suffix}" for i, name in enumerate(names)]
     try:
-        for path, blob in zip(paths, blobs):
+        for path, blob in zip(paths, blobs, strict=True):
             path.write_bytes(blob)
             os.utime(path, ns=(0, 0))
-        result = scan(plugin.models.get(spec.weights), paths, layers=spec.layers, size=spec.size,
-                      cache_dir=plugin.scratch / "cache", precision=spec.precision, batch_size=spec.batch_size,
-                      max_outside=spec.max_outside)
-        tops = {layer: result.top_k(layer, spec.units[layer], spec.k, rank=spec.rank).shifted(first)  # type: ignore
-                for layer in spec.layers}
+        result = scan(
+            plugin.models.get(spec.weights),
+            paths,
+            layers=spec.layers,
+            size=spec.size,
+            cache_dir=plugin.scratch / "cache",
+            precision=spec.precision,
+            batch_size=spec.batch_size,
+            max_outside=spec.max_outside,
+        )
+        tops = {
+            layer: result.top_k(layer, spec.units[layer], spec.k, rank=spec.rank).shifted(first)  # type: ignore
+            for layer in spec.layers
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     index = {str(p): i for i, p in enumerate(paths)}
-    skipped = [(first + index[p], reason.replace(p, names[index[p]])) for p, reason in result.skipped]
+    skipped = [
+        (first + index[p], reason.replace(p, names[index[p]])) for p, reason in result.skipped
+    ]
     return Partial(tops, skipped)
 
 
 def merge_partials(a: Partial, b: Partial, k: int) -> Partial:
-    return Partial({layer: merge_top_k([a.tops[layer], b.tops[layer]], k) for layer in a.tops},
-                   a.skipped + b.skipped)
+    return Partial(
+        {layer: merge_top_k([a.tops[layer], b.tops[layer]], k) for layer in a.tops},
+        a.skipped + b.skipped,
+    )
 
 
 @dataclass(frozen=True)
@@ -101,17 +124,34 @@ class ClusterScan:
     def n_read(self) -> int:
         return len(self.images) - len(self.skipped)
 
-    def top(self, layer: str, units: Sequence[int], k: int, *, rank: str = "max") -> list[list[Hit]]:
+    def top(
+        self, layer: str, units: Sequence[int], k: int, *, rank: str = "max"
+    ) -> list[list[Hit]]:
         if layer not in self.spec.layers or list(units) != list(self.spec.units[layer]):
             raise ValueError(f"layer '{layer}' units {list(units)} were not scanned on the cluster")
         if k > self.spec.k or rank != self.spec.rank:
-            raise ValueError(f"the cluster scan kept the top {self.spec.k} by {self.spec.rank}, not {k} by {rank}")
-        return hits_of(merge_top_k([self.partial.tops[layer]], k), layer, units, self.info[layer], self.images,
-                       self.size)
+            raise ValueError(
+                f"the cluster scan kept the top {self.spec.k} by {self.spec.rank}, not {k} by {rank}"
+            )
+        return hits_of(
+            merge_top_k([self.partial.tops[layer]], k),
+            layer,
+            units,
+            self.info[layer],
+            self.images,
+            self.size,
+        )
 
 
-def scan_on_cluster(client, images: Sequence[Path], spec: ScanSpec, *, part: int = PART, retries: int = 2,
-                    callback: Callable[[int, int], None] | None = None) -> ClusterScan:
+def scan_on_cluster(
+    client,
+    images: Sequence[Path],
+    spec: ScanSpec,
+    *,
+    part: int = PART,
+    retries: int = 2,
+    callback: Callable[[int, int], None] | None = None,
+) -> ClusterScan:
     """Scan `images` on the workers of `client` and merge the parts' top-k lists in a tree.
 
     Args:
@@ -131,8 +171,10 @@ def scan_on_cluster(client, images: Sequence[Path], spec: ScanSpec, *, part: int
         first = next(starts, None)
         if first is None:
             return None
-        names = [str(p) for p in images[first:first + part]]
-        future = client.submit(scan_part, first, names, [_read(p) for p in names], spec, retries=retries, pure=False)
+        names = [str(p) for p in images[first : first + part]]
+        future = client.submit(
+            scan_part, first, names, [_read(p) for p in names], spec, retries=retries, pure=False
+        )
         sizes[future.key] = len(names)
         return future
 
@@ -153,8 +195,16 @@ def scan_on_cluster(client, images: Sequence[Path], spec: ScanSpec, *, part: int
                 # The two go by value, not as futures: a merge that depended on its parts would keep
                 # every part's task on the scheduler, its images' bytes included, until the end
                 # (dask keeps a result's lineage, to recompute it): 800 MB more at 20,000 images.
-                flight.add(client.submit(merge_partials, _result(waiting), _result(future), spec.k, pure=False,
-                                          retries=retries))
+                flight.add(
+                    client.submit(
+                        merge_partials,
+                        _result(waiting),
+                        _result(future),
+                        spec.k,
+                        pure=False,
+                        retries=retries,
+                    )
+                )
                 waiting = None
         assert waiting is not None
         result: Partial = _result(waiting)

@@ -12,6 +12,7 @@ server) does stylegram touch argv, print progress, or choose an exit status.
 Every user error ends in one line on stderr and exit status 1; Ctrl-C saves the current work and
 exits 130, SIGTERM likewise with 143.
 """
+
 from __future__ import annotations
 
 import sys
@@ -20,7 +21,7 @@ try:  # a Ctrl-C while these (and torch) load: one line, not a traceback
     import argparse
     import ctypes
     import os
-    from typing import Sequence
+    from collections.abc import Sequence
 
     from . import batch, explain, layers, serve, signals, stylize, units, video
 except KeyboardInterrupt:
@@ -33,7 +34,9 @@ SUBCOMMANDS = (stylize, layers, units, explain, video, batch, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stylegram", description="Neural style transfer and a look inside VGG.")
+    parser = argparse.ArgumentParser(
+        prog="stylegram", description="Neural style transfer and a look inside VGG."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(sub)

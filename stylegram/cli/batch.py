@@ -5,6 +5,7 @@ run again skips the jobs done and reruns the failed ones.
     stylegram batch photos/ --styles paintings/ -o out --size 512 --sweep style_weight=0.5,2
     stylegram batch photos/ --styles paintings/ -o out --scheduler tcp://10.0.0.5:8786
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,15 +23,35 @@ VERBOSE_EVERY = 10  # steps between per-job progress lines with --verbose
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("batch", help="style transfer over folders and sweeps of settings, here or on a Dask cluster",
-                       description="Paint every content image in every style (or one to one with --zip); resumable.")
-    p.add_argument("contents", nargs="+", metavar="CONTENT", help="content images or folders of them")
-    p.add_argument("--styles", nargs="+", required=True, metavar="STYLE", help="style images or folders of them")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
-                   help="output folder (made if missing): <content>__<style>[__<setting>].png and batch.jsonl")
+    p = sub.add_parser(
+        "batch",
+        help="style transfer over folders and sweeps of settings, here or on a Dask cluster",
+        description="Paint every content image in every style (or one to one with --zip); resumable.",
+    )
+    p.add_argument(
+        "contents", nargs="+", metavar="CONTENT", help="content images or folders of them"
+    )
+    p.add_argument(
+        "--styles",
+        nargs="+",
+        required=True,
+        metavar="STYLE",
+        help="style images or folders of them",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTDIR",
+        help="output folder (made if missing): <content>__<style>[__<setting>].png and batch.jsonl",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.add_argument("-v", "--verbose", action="store_true", help="also a line per finished job, and per-step "
-                                                                "progress of local jobs")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also a line per finished job, and per-step progress of local jobs",
+    )
     add_config_options(p, BatchConfig)
     add_config_options(p, StyleConfig)
     p.set_defaults(run=run)
@@ -45,7 +66,9 @@ def _engine(batch: BatchConfig, style: StyleConfig, scheduler: str | None, on_st
 
     client = connect(scheduler, timeout=batch.connect_timeout)
     try:
-        return DaskEngine(client, weights=style.weights, pooling=style.pooling, retries=batch.retries)
+        return DaskEngine(
+            client, weights=style.weights, pooling=style.pooling, retries=batch.retries
+        )
     except BaseException:
         client.close()
         raise
@@ -86,9 +109,13 @@ def run(args: argparse.Namespace) -> int:
 
         check_weights(style.weights)  # the model loads in each job, after the output folder is made
     Manifest(out).check()
-    jobs = plan(input_files(args.contents, "content", skip=files.skips),
-                input_files(args.styles, "style", skip=files.skips), style,
-                pairwise=batch.zip, sweeps=batch.sweep or ())
+    jobs = plan(
+        input_files(args.contents, "content", skip=files.skips),
+        input_files(args.styles, "style", skip=files.skips),
+        style,
+        pairwise=batch.zip,
+        sweeps=batch.sweep or (),
+    )
     batch_outputs(files, out, jobs)
     _check_inputs(args, jobs)
     already = len({job.key for job in jobs} & Manifest(out).done())
@@ -96,18 +123,26 @@ def run(args: argparse.Namespace) -> int:
 
     def on_step(task, event) -> None:
         if event.step % VERBOSE_EVERY == 0 or event.step == event.total_steps:
-            progress.write(f"  {Path(task.content_name).name} × {Path(task.style_name).name}: "
-                           f"step {event.step}/{event.total_steps}")
+            progress.write(
+                f"  {Path(task.content_name).name} × {Path(task.style_name).name}: "
+                f"step {event.step}/{event.total_steps}"
+            )
 
     def on_outcome(job, outcome) -> None:
         if args.verbose and not args.quiet:
-            progress.write(f"{'failed' if outcome.error else 'wrote'} {job.output} ({outcome.seconds:.1f} s)"
-                           + (f": {outcome.error}" if outcome.error else ""))
+            progress.write(
+                f"{'failed' if outcome.error else 'wrote'} {job.output} ({outcome.seconds:.1f} s)"
+                + (f": {outcome.error}" if outcome.error else "")
+            )
         progress.update(progress.n + 1)
 
     try:
-        engine = _engine(batch, style, batch.scheduler or os.environ.get(SCHEDULER_ENV),
-                         on_step if args.verbose and not args.quiet else None)
+        engine = _engine(
+            batch,
+            style,
+            batch.scheduler or os.environ.get(SCHEDULER_ENV),
+            on_step if args.verbose and not args.quiet else None,
+        )
     except BaseException:
         progress.close()
         raise
@@ -117,14 +152,19 @@ def run(args: argparse.Namespace) -> int:
         summary = run_batch(jobs, out, engine, on_outcome=on_outcome)
     except KeyboardInterrupt as stop:
         progress.close()
-        print(f"stylegram: interrupted after {progress.n} of {len(jobs) - already} jobs; the finished ones are kept,"
-              " run the same command to do the rest", file=sys.stderr)
+        print(
+            f"stylegram: interrupted after {progress.n} of {len(jobs) - already} jobs; the finished ones are kept,"
+            " run the same command to do the rest",
+            file=sys.stderr,
+        )
         return interrupted_exit_code(stop)
     finally:
         engine.close()
     progress.close()
-    line = (f"{summary.total} jobs: {summary.done} done, {summary.skipped} already done, {len(summary.failed)} failed"
-            f" in {time.perf_counter() - start:.1f} s; see {out / 'batch.jsonl'}")
+    line = (
+        f"{summary.total} jobs: {summary.done} done, {summary.skipped} already done, {len(summary.failed)} failed"
+        f" in {time.perf_counter() - start:.1f} s; see {out / 'batch.jsonl'}"
+    )
     if summary.failed:
         for job, error in summary.failed:
             print(f"stylegram: failed: {job.output}: {error}", file=sys.stderr)

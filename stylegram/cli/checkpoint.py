@@ -13,15 +13,17 @@ have: without it, the first step after a resume was a short steepest-descent ste
 2048-px job resumed two steps before its end finished with a style gap 56 % worse. The file is
 as large as that history: up to 2 × history image-sized vectors (bf16 on tiled scales).
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 import torch
 
@@ -59,9 +61,13 @@ def _state(path: Path) -> dict | None:
                     return None
                 f.seek(0)  # is_zipfile read from the end
             state = torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - unreadable in any way: not a checkpoint we can use
+    except Exception:
         return None
-    if not isinstance(state, dict) or state.get("version") not in (1, 2, VERSION) or "key" not in state:
+    if (
+        not isinstance(state, dict)
+        or state.get("version") not in (1, 2, VERSION)
+        or "key" not in state
+    ):
         return None
     return state
 
@@ -93,23 +99,36 @@ class Checkpoint:
             return
         readable_file(self.path, "checkpoint file")  # a folder, a pipe, a dangling link: one line
         if _key(self.path) is None:
-            raise ValueError(f"'{self.path}': is not a stylegram checkpoint, and this run would replace it"
-                             " there; move it or choose another -o")
+            raise ValueError(
+                f"'{self.path}': is not a stylegram checkpoint, and this run would replace it"
+                " there; move it or choose another -o"
+            )
 
     def save(self, event: Iterate) -> None:
-        state = {"version": VERSION, "key": self.key, "scale": event.scale, "step": event.step,
-                 "image": event.image, "optimizer": event.optimizer}
+        state = {
+            "version": VERSION,
+            "key": self.key,
+            "scale": event.scale,
+            "step": event.step,
+            "image": event.image,
+            "optimizer": event.optimizer,
+        }
 
         payload = io.BytesIO()  # torch's archive records offsets from its own start
         torch.save(state, payload)
-        write_atomic(self.path, lambda f: f.write(MAGIC + self.key.encode("ascii") + b"\n" + payload.getbuffer()))
+        write_atomic(
+            self.path,
+            lambda f: f.write(MAGIC + self.key.encode("ascii") + b"\n" + payload.getbuffer()),
+        )
 
     def load(self) -> Resume | None:
         """The saved state of this same job, or None (missing, another job's, or unreadable)."""
         state = _state(self.path) if self.path.is_file() else None
         if state is None or state.get("key") != self.key:
             return None
-        return Resume(int(state["scale"]), int(state["step"]), state["image"], state.get("optimizer"))
+        return Resume(
+            int(state["scale"]), int(state["step"]), state["image"], state.get("optimizer")
+        )
 
     def remove(self) -> None:
         """Remove this job's checkpoint: never another file of its name, nor another job's

@@ -1,5 +1,6 @@
 """`stylegram explain-style`: a painting's Gram matrices read as channels and channel pairs,
 each shown by its top-activating patches from a folder of photos."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,15 +8,18 @@ import dataclasses
 import sys
 
 from ..units.config import ExplainConfig
-from .options import add_config_options, config_from_args
 from .files import explain_files
+from .options import add_config_options, config_from_args
 from .units import add_io_options, check_images, output_folder, scan_units
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("explain-style", help="what a style is made of: its strongest and co-occurring channels",
-                       description="Read a style image's Gram matrices as channels and pairs, each shown by "
-                                   "its top-activating patches from a folder of photos.")
+    p = sub.add_parser(
+        "explain-style",
+        help="what a style is made of: its strongest and co-occurring channels",
+        description="Read a style image's Gram matrices as channels and pairs, each shown by "
+        "its top-activating patches from a folder of photos.",
+    )
     p.add_argument("style", help="the style image")
     add_io_options(p)
     add_config_options(p, ExplainConfig)
@@ -35,14 +39,19 @@ def run(args: argparse.Namespace) -> int:
     style = load_image(args.style, long_side=config.style_size)
     need = min_size(config.layers)
     if min(style.shape[-2:]) < need:
-        raise ValueError(f"style image '{args.style}' is {style.shape[-1]}×{style.shape[-2]} px at --style-size "
-                         f"{config.style_size}; at least {need} px a side is needed")
+        raise ValueError(
+            f"style image '{args.style}' is {style.shape[-1]}×{style.shape[-2]} px at --style-size "
+            f"{config.style_size}; at least {need} px a side is needed"
+        )
     vgg = load_vgg(config.weights)
     config = dataclasses.replace(config, layers=vgg.own_layers(config.layers, "--layers"))
     found = style_components(vgg, style, config.layers, top=config.channels, pairs=config.pairs)
     shown = {layer.layer: layer.units() for layer in found}
     result = scan_units(args, config, vgg, shown, files)
-    hits = {name: dict(zip(units, result.top(name, units, config.top))) for name, units in shown.items()}
+    hits = {
+        name: dict(zip(units, result.top(name, units, config.top), strict=True))
+        for name, units in shown.items()
+    }
     write_style_report(out, args.style, style, found, hits, PatchCutter(result.size), vgg)
     if not args.quiet:
         print(f"open {out / 'index.html'}", file=sys.stderr)

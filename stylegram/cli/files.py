@@ -6,11 +6,12 @@ land on an input is refused in one line naming both paths. A new option that nam
 declared here, or the guarantee does not cover it (tests/test_files_property.py generates
 command lines that collide on purpose).
 """
+
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..batch.manifest import MANIFEST
 from ..files import FilePlan
@@ -31,10 +32,16 @@ def snapshot_name(output: Path, step: int) -> Path:
 
 def snapshot_names(output: Path, every: int, total_steps: int) -> list[Path]:
     """Every file --save-every writes: one for each multiple of `every`."""
-    return [snapshot_name(output, step) for step in range(every, total_steps + 1, every)] if every else []
+    return (
+        [snapshot_name(output, step) for step in range(every, total_steps + 1, every)]
+        if every
+        else []
+    )
 
 
-def style_inputs(contents: Iterable, styles: Iterable, config: StyleConfig) -> list[tuple[str, str]]:
+def style_inputs(
+    contents: Iterable, styles: Iterable, config: StyleConfig
+) -> list[tuple[str, str]]:
     """What a style transfer reads, as (option, path): photo, paintings, masks, init. Not the
     weights, which `_style_reads` adds: they are no part of a job's identity."""
     found = [("the photo", c) for c in contents] + [("the painting", s) for s in styles]
@@ -45,7 +52,9 @@ def style_inputs(contents: Iterable, styles: Iterable, config: StyleConfig) -> l
     return [(option, str(path)) for option, path in found if path]
 
 
-def _style_reads(files: FilePlan, contents: Iterable, styles: Iterable, config: StyleConfig) -> None:
+def _style_reads(
+    files: FilePlan, contents: Iterable, styles: Iterable, config: StyleConfig
+) -> None:
     for option, path in style_inputs(contents, styles, config):
         files.read(option, path)
     files.read("--weights", config.weights)
@@ -58,7 +67,10 @@ def stylize_files(args: argparse.Namespace, config: StyleConfig, total_steps: in
     files.write("-o", output)
     for snapshot in snapshot_names(output, args.save_every, total_steps):
         files.write("--save-every", snapshot)
-    files.write("--checkpoint-every" if args.checkpoint_every else "-o (its checkpoint)", checkpoint_path(output))
+    files.write(
+        "--checkpoint-every" if args.checkpoint_every else "-o (its checkpoint)",
+        checkpoint_path(output),
+    )
     files.check()
     return files
 
@@ -69,8 +81,11 @@ def _report_files(files: FilePlan, args: argparse.Namespace, names: Sequence[str
     files.own("-o", out, "writes its report in")
     for name in names:
         files.write_family("-o", out / name)
-    files.own("--cache" if args.cache else "-o (its .cache)", Path(args.cache) if args.cache else out / ".cache",
-              "keeps its cache in")
+    files.own(
+        "--cache" if args.cache else "-o (its .cache)",
+        Path(args.cache) if args.cache else out / ".cache",
+        "keeps its cache in",
+    )
 
 
 def units_files(args: argparse.Namespace, weights: str | None) -> FilePlan:
@@ -90,14 +105,23 @@ def explain_files(args: argparse.Namespace, weights: str | None) -> FilePlan:
     return files
 
 
-def video_files(source: str, styles: Sequence[str], config: StyleConfig, output: Path, frames_out: bool,
-                work_dir: Path, work_option: str) -> FilePlan:
+def video_files(
+    source: str,
+    styles: Sequence[str],
+    config: StyleConfig,
+    output: Path,
+    frames_out: bool,
+    work_dir: Path,
+    work_option: str,
+) -> FilePlan:
     from ..video.io import frame_files
 
     files = FilePlan()
     if Path(source).is_dir():
         files.read_folder("the input", source)
-        for frame in frame_files(Path(source)):  # each, resolved: a frame may be a link to an output
+        for frame in frame_files(
+            Path(source)
+        ):  # each, resolved: a frame may be a link to an output
             files.read("a frame of the input", frame)
     else:
         files.read("the input", source)

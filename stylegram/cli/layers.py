@@ -1,11 +1,14 @@
 """`stylegram layers`: the VGG layers with their channels, stride and receptive field."""
+
 from __future__ import annotations
 
 import argparse
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("layers", help="list the VGG layers with channels, stride and receptive field")
+    p = sub.add_parser(
+        "layers", help="list the VGG layers with channels, stride and receptive field"
+    )
     p.add_argument("--arch", choices=("vgg16", "vgg19"), default="vgg19")
     p.set_defaults(run=run)
 

@@ -2,6 +2,7 @@
 
 Each field becomes ``--field-name``, typed, with its help, its default and its limits.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -4,11 +4,13 @@ When stderr is not a terminal (a file, a pipe, CI), a redrawn bar would fill the
 carriage returns, so progress is printed as plain lines instead: one when a scale starts, then
 at most one every `LOG_EVERY` seconds, and one at the end.
 """
+
 from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Mapping
+from collections.abc import Mapping
+from typing import IO
 
 LOG_EVERY = 5.0  # seconds between progress lines in a log
 
@@ -20,8 +22,17 @@ def _fmt(values: Mapping[str, float]) -> str:
 class Progress:
     """Counts `total` units of work, shown as a tqdm bar on a terminal or as lines in a log."""
 
-    def __init__(self, total: int, *, unit: str, quiet: bool = False, stream: IO[str] | None = None,
-                 desc: str = "", initial: int = 0, done_before: float = 0.0) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        unit: str,
+        quiet: bool = False,
+        stream: IO[str] | None = None,
+        desc: str = "",
+        initial: int = 0,
+        done_before: float = 0.0,
+    ) -> None:
         """`initial` units (and `done_before`, the share of the work) are done already: by an
         earlier, interrupted run, say, or before the bar was made. The time left is estimated
         from the pace of the work done since."""
@@ -36,11 +47,24 @@ class Progress:
             from tqdm import tqdm
 
             # tqdm's own estimate counts units as equal; the time left is ours (`_left`), in the postfix.
-            self._bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True, file=self.stream,
-                             bar_format="{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+            self._bar = tqdm(
+                total=total,
+                initial=initial,
+                unit=unit,
+                desc=desc,
+                dynamic_ncols=True,
+                file=self.stream,
+                bar_format="{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+            )
 
-    def update(self, n: int, *, label: str | None = None, values: Mapping[str, float] | None = None,
-               fraction: float | None = None) -> None:
+    def update(
+        self,
+        n: int,
+        *,
+        label: str | None = None,
+        values: Mapping[str, float] | None = None,
+        fraction: float | None = None,
+    ) -> None:
         """Set the count to `n`; `label` (a size, say) starting anew forces a log line.
 
         `fraction` is the share of the work done, where units of work differ in cost (a step at
@@ -54,7 +78,9 @@ class Progress:
         if self._bar is not None:
             self._bar.set_description(self._label, refresh=False)
             left = self._left(time.perf_counter())
-            self._bar.set_postfix_str("; ".join(p for p in (left.lstrip(", "), self._extra) if p), refresh=False)
+            self._bar.set_postfix_str(
+                "; ".join(p for p in (left.lstrip(", "), self._extra) if p), refresh=False
+            )
             self._bar.update(delta)
             return
         now = time.perf_counter()
@@ -63,17 +89,21 @@ class Progress:
             self.write(self._line(now))
 
     def _left(self, now: float) -> str:
-        """", about N s left" from the share of the work done in this run (plan.time_left)."""
+        """ ", about N s left" from the share of the work done in this run (plan.time_left)."""
         from ..transfer.plan import time_left
 
         done = self._fraction if self._fraction is not None else self.n / self.total
-        left = time_left(now - self.start, self.done_before, done) if 0 < self.n < self.total else None
+        left = (
+            time_left(now - self.start, self.done_before, done) if 0 < self.n < self.total else None
+        )
         return f", about {left:.0f} s left" if left is not None else ""
 
     def _line(self, now: float) -> str:
         label = f"{self._label}: " if self._label else ""
-        return (f"{label}{self.unit} {self.n}/{self.total} ({now - self.start:.0f} s{self._left(now)})"
-                f" {self._extra}").rstrip()
+        return (
+            f"{label}{self.unit} {self.n}/{self.total} ({now - self.start:.0f} s{self._left(now)})"
+            f" {self._extra}"
+        ).rstrip()
 
     def write(self, line: str) -> None:
         """A message that does not break the bar."""

@@ -1,7 +1,9 @@
 """`stylegram serve`: the local web studio (Starlette + uvicorn, the `stylegram[web]` extra)."""
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from ..web.config import ServeConfig, is_loopback
@@ -9,8 +11,11 @@ from .options import add_config_options, config_from_args
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("serve", help="the local web studio: live preview, painted masks, a job queue, units",
-                       description="Serve the stylegram studio on this machine (see docs/web.md).")
+    p = sub.add_parser(
+        "serve",
+        help="the local web studio: live preview, painted masks, a job queue, units",
+        description="Serve the stylegram studio on this machine (see docs/web.md).",
+    )
     add_config_options(p, ServeConfig)
     p.set_defaults(run=run)
 
@@ -22,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
 
         from ..web.app import create_app
     except ImportError as exc:
-        raise ValueError(f"serve needs the web extra ({exc.name} is missing): pip install 'stylegram[web]'") from None
+        raise ValueError(
+            f"serve needs the web extra ({exc.name} is missing): pip install 'stylegram[web]'"
+        ) from None
     from pathlib import Path
 
     data = Path(config.data_dir)
@@ -33,18 +40,28 @@ def run(args: argparse.Namespace) -> int:
     _check_port(config.host, config.port)  # before the data folder is made: a busy port is one line
     data.mkdir(parents=True, exist_ok=True)
     if not is_loopback(config.host):
-        print(f"stylegram: warning: listening on {config.host}: anyone who can reach this address and knows the"
-              " token can run jobs and see every picture in the data dir", file=sys.stderr)
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host=config.host, port=config.port,
-                                           log_level="warning", timeout_graceful_shutdown=5))
+        print(
+            f"stylegram: warning: listening on {config.host}: anyone who can reach this address and knows the"
+            " token can run jobs and see every picture in the data dir",
+            file=sys.stderr,
+        )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
+    )
     if config.open:
         _open_when_ready(server, config)
     else:
         _announce_when_ready(server, config)
-    try:
+    with contextlib.suppress(
+        KeyboardInterrupt
+    ):  # uvicorn shut down in order, then re-raised Ctrl-C or SIGTERM
         server.run()
-    except KeyboardInterrupt:  # uvicorn shut down in order, then re-raised Ctrl-C or SIGTERM
-        pass
     print(f"stylegram: studio stopped; its jobs are kept in {data}", file=sys.stderr)
     return 0
 
@@ -65,8 +82,10 @@ def _check_port(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError as exc:
-            raise ValueError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); is another"
-                             " server there? choose another --port") from None
+            raise ValueError(
+                f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); is another"
+                " server there? choose another --port"
+            ) from None
 
 
 def _url(server, config: ServeConfig) -> str:

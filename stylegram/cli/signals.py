@@ -1,4 +1,5 @@
 """SIGTERM behaves like Ctrl-C: the command saves what it has and exits (143 instead of 130)."""
+
 from __future__ import annotations
 
 import signal

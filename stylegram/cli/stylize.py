@@ -1,4 +1,5 @@
 """`stylegram stylize`: paint a photo in the style of one or more paintings."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,17 +22,34 @@ def demo_images() -> tuple[Path, Path]:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("stylize", help="paint a content image in the style of one or more paintings",
-                       description="Neural style transfer (Gatys et al.). With no images, runs on the bundled demo.")
+    p = sub.add_parser(
+        "stylize",
+        help="paint a content image in the style of one or more paintings",
+        description="Neural style transfer (Gatys et al.). With no images, runs on the bundled demo.",
+    )
     p.add_argument("content", nargs="?", help="content image (default: the bundled demo photo)")
-    p.add_argument("styles", nargs="*", metavar="style", help="style image(s) (default: the bundled painting)")
-    p.add_argument("-o", "--output", default="stylized.png", help="output image (default: stylized.png)")
-    p.add_argument("--save-every", type=int, default=0, metavar="N",
-                   help="also save the image every N steps, as OUT_0050.png and so on (default: 0, never)")
-    p.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
-                   help="keep the image, scale and step every N steps in a side file (.OUT.checkpoint) written"
-                        " atomically; rerunning the same command continues from it (default: 0, only on Ctrl-C"
-                        " when given)")
+    p.add_argument(
+        "styles", nargs="*", metavar="style", help="style image(s) (default: the bundled painting)"
+    )
+    p.add_argument(
+        "-o", "--output", default="stylized.png", help="output image (default: stylized.png)"
+    )
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also save the image every N steps, as OUT_0050.png and so on (default: 0, never)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep the image, scale and step every N steps in a side file (.OUT.checkpoint) written"
+        " atomically; rerunning the same command continues from it (default: 0, only on Ctrl-C"
+        " when given)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_config_options(p, StyleConfig)
     p.set_defaults(run=run)
@@ -50,7 +68,9 @@ def _check_inputs(args: argparse.Namespace, config: StyleConfig) -> None:
     from ..vgg import min_size
 
     sizes = {name: open_image(name).size for name in _inputs(args, config)}
-    check_style_scale(config, [sizes[str(s)] for s in args.styles], min_size(config.style_layers), args.styles)
+    check_style_scale(
+        config, [sizes[str(s)] for s in args.styles], min_size(config.style_layers), args.styles
+    )
 
 
 def _prepare(args: argparse.Namespace):
@@ -62,8 +82,10 @@ def _prepare(args: argparse.Namespace):
     config = config_from_args(args, StyleConfig)
     for flag in ("save_every", "checkpoint_every"):
         if getattr(args, flag) < 0:
-            raise ValueError(f"--{flag.replace('_', '-')} must be 0 (never) or a number of steps, not"
-                             f" {getattr(args, flag)}")
+            raise ValueError(
+                f"--{flag.replace('_', '-')} must be 0 (never) or a number of steps, not"
+                f" {getattr(args, flag)}"
+            )
     if args.content is None:
         args.content, style = demo_images()
         args.styles = [style]
@@ -98,10 +120,19 @@ class _Run:
             event = dataclasses.replace(event, optimizer=None)
         self.last = event
         if self.progress is None:  # after this run's first step: the pace counts from here
-            self.progress = Progress(event.total_steps, unit="step", quiet=args.quiet, initial=event.step,
-                                     done_before=work_done(self.plans, event.step))
-        self.progress.update(event.step, label="{}×{}".format(*event.size), values=event.losses,
-                             fraction=work_done(self.plans, event.step))
+            self.progress = Progress(
+                event.total_steps,
+                unit="step",
+                quiet=args.quiet,
+                initial=event.step,
+                done_before=work_done(self.plans, event.step),
+            )
+        self.progress.update(
+            event.step,
+            label="{}×{}".format(*event.size),
+            values=event.losses,
+            fraction=work_done(self.plans, event.step),
+        )
         if args.save_every and event.step % args.save_every == 0:
             save_image(event.image, snapshot_name(output, event.step))
         if args.checkpoint_every and event.step % args.checkpoint_every == 0:
@@ -123,8 +154,11 @@ class _Run:
             self.checkpoint.save(last)
         # A coarse scale's image is upsampled so the file has the size that was asked for.
         save_image(resize_long_side(to_pil(last.image), self.config.size), output)
-        print(f"stylegram: interrupted at step {last.step}/{last.total_steps}; saved the current image"
-              f" to {output}", file=sys.stderr)
+        print(
+            f"stylegram: interrupted at step {last.step}/{last.total_steps}; saved the current image"
+            f" to {output}",
+            file=sys.stderr,
+        )
         return interrupted_exit_code(stop)
 
 
@@ -137,26 +171,42 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     config, plans = _prepare(args)
     if not args.quiet:
-        print(f"plan: {len(plans)} scales, peak about {max(p.peak for p in plans) / 2**30:.1f} GB", file=sys.stderr)
+        print(
+            f"plan: {len(plans)} scales, peak about {max(p.peak for p in plans) / 2**30:.1f} GB",
+            file=sys.stderr,
+        )
         for scale in plans:
             print(f"  {scale.describe()}", file=sys.stderr)
     checkpoint = Checkpoint(checkpoint_path(args.output), job_key(_inputs(args, config), config))
     checkpoint.check()
     resume = checkpoint.load()
     if resume is not None and not args.quiet:
-        note = "" if resume.optimizer is not None else " (an older checkpoint, without L-BFGS's history)"
-        print(f"resuming from {checkpoint.path.name}: step {resume.step}, scale {resume.scale + 1}{note}",
-              file=sys.stderr)
+        note = (
+            ""
+            if resume.optimizer is not None
+            else " (an older checkpoint, without L-BFGS's history)"
+        )
+        print(
+            f"resuming from {checkpoint.path.name}: step {resume.step}, scale {resume.scale + 1}{note}",
+            file=sys.stderr,
+        )
     steps = _Run(args, config, plans, checkpoint)
     try:
         result = stylize(args.content, args.styles, config, callback=steps.on_step, resume=resume)
     except KeyboardInterrupt as stop:
         return steps.interrupted(stop)
     steps.close()
-    save_image(result, args.output, metadata=png_metadata(config, str(args.content), [str(s) for s in args.styles],
-                                                          str(args.output)))
+    save_image(
+        result,
+        args.output,
+        metadata=png_metadata(
+            config, str(args.content), [str(s) for s in args.styles], str(args.output)
+        ),
+    )
     checkpoint.remove()
     if not args.quiet:
-        print(f"wrote {args.output} ({result.width}×{result.height}) in {time.perf_counter() - start:.1f} s",
-              file=sys.stderr)
+        print(
+            f"wrote {args.output} ({result.width}×{result.height}) in {time.perf_counter() - start:.1f} s",
+            file=sys.stderr,
+        )
     return 0

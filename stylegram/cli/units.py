@@ -3,6 +3,7 @@
 Unreadable images are warnings, counted at the end. An interrupted scan keeps the chunks it
 finished in the cache, so running the same command again resumes it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,18 +23,34 @@ from .options import add_config_options, config_from_args
 
 def add_io_options(p: argparse.ArgumentParser) -> None:
     """The files of a scan, shared with explain-style: these are not settings of the result."""
-    p.add_argument("--images", required=True, metavar="DIR", help="folder of images to search, read recursively")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (made if missing)")
-    p.add_argument("--cache", metavar="DIR",
-                   help="activation cache (default: OUTDIR/.cache; with --scheduler, each worker keeps its own)")
+    p.add_argument(
+        "--images",
+        required=True,
+        metavar="DIR",
+        help="folder of images to search, read recursively",
+    )
+    p.add_argument(
+        "-o", "--output", required=True, metavar="OUTDIR", help="output folder (made if missing)"
+    )
+    p.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="activation cache (default: OUTDIR/.cache; with --scheduler, each worker keeps its own)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="scan on a Dask cluster: its scheduler's address (default: $STYLEGRAM_SCHEDULER, else here)")
+    p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="scan on a Dask cluster: its scheduler's address (default: $STYLEGRAM_SCHEDULER, else here)",
+    )
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("units", help="top-activating image patches per VGG unit (Zeiler & Fergus)",
-                       description="For each unit (channel) of each layer, find the image patches that excite it most.")
+    p = sub.add_parser(
+        "units",
+        help="top-activating image patches per VGG unit (Zeiler & Fergus)",
+        description="For each unit (channel) of each layer, find the image patches that excite it most.",
+    )
     add_io_options(p)
     add_config_options(p, UnitsConfig)
     p.set_defaults(run=run)
@@ -66,7 +83,9 @@ def _make_folder(folder: Path, flag: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"{flag} '{folder}': cannot make this folder ({exc.strerror or exc})") from None
+        raise ValueError(
+            f"{flag} '{folder}': cannot make this folder ({exc.strerror or exc})"
+        ) from None
 
 
 def _remove_if_unused(out: Path, cache: Path, made: set[Path], *, worthless: bool = False) -> None:
@@ -110,30 +129,48 @@ def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers, files
         for _, reason in event.skipped:
             progress.write(f"stylegram: warning: skipped {reason}")
         for path in event.recomputed:
-            progress.write(f"stylegram: note: cache file '{path}' was damaged or of another shape; computing it again")
+            progress.write(
+                f"stylegram: note: cache file '{path}' was damaged or of another shape; computing it again"
+            )
         progress.update(event.done, values=None)
 
     try:
         _make_folder(out, "-o")
-        result = scan(vgg, paths, layers=layers, size=config.size, cache_dir=cache,
-                      precision=config.precision, batch_size=config.batch_size, max_outside=config.max_outside,
-                      callback=on_batch)
+        result = scan(
+            vgg,
+            paths,
+            layers=layers,
+            size=config.size,
+            cache_dir=cache,
+            precision=config.precision,
+            batch_size=config.batch_size,
+            max_outside=config.max_outside,
+            callback=on_batch,
+        )
     except BaseException:
         _remove_if_unused(out, cache, made)
         raise
     finally:
         progress.close()
     if result.skipped:
-        print(f"stylegram: warning: {len(result.skipped)} of {len(paths)} files could not be read and were skipped",
-              file=sys.stderr)
+        print(
+            f"stylegram: warning: {len(result.skipped)} of {len(paths)} files could not be read and were skipped",
+            file=sys.stderr,
+        )
     if result.n_read == 0:
         _remove_if_unused(out, cache, made, worthless=True)
         raise ValueError(f"'{args.images}': none of the {len(paths)} image files could be read")
     return result
 
 
-def scan_units(args: argparse.Namespace, config: ScanConfig, vgg, units: dict[str, list[int]], files: FilePlan,
-               rank: str = "max"):
+def scan_units(
+    args: argparse.Namespace,
+    config: ScanConfig,
+    vgg,
+    units: dict[str, list[int]],
+    files: FilePlan,
+    rank: str = "max",
+):
     """Scan `args.images` for `units`, on the Dask cluster of --scheduler (or $STYLEGRAM_SCHEDULER)
     if one is given, else here. Either result answers `top(layer, units[layer], config.top, rank=rank)`."""
     from ..batch.cluster import SCHEDULER_ENV
@@ -144,8 +181,14 @@ def scan_units(args: argparse.Namespace, config: ScanConfig, vgg, units: dict[st
     return scan_folder(args, config, vgg, list(units), files)
 
 
-def scan_on_scheduler(args: argparse.Namespace, config: ScanConfig, units: dict[str, list[int]], scheduler: str,
-                      rank: str, files: FilePlan):
+def scan_on_scheduler(
+    args: argparse.Namespace,
+    config: ScanConfig,
+    units: dict[str, list[int]],
+    scheduler: str,
+    rank: str,
+    files: FilePlan,
+):
     """The same scan in parts on a Dask cluster (stylegram.batch.scan); the images travel as bytes."""
     from ..batch.cluster import connect
     from ..batch.scan import ScanSpec, scan_on_cluster
@@ -155,22 +198,29 @@ def scan_on_scheduler(args: argparse.Namespace, config: ScanConfig, units: dict[
     paths = list_images(args.images, skip=files.skips)
     if getattr(args, "cache", None):
         # The workers cache activations in their own scratch folders, on their own disks.
-        print(f"stylegram: warning: --cache {args.cache} is not used with --scheduler: each worker caches in its"
-              " own scratch folder", file=sys.stderr)
+        print(
+            f"stylegram: warning: --cache {args.cache} is not used with --scheduler: each worker caches in its"
+            " own scratch folder",
+            file=sys.stderr,
+        )
     client = connect(scheduler)
     output_folder(args).mkdir(parents=True, exist_ok=True)
     progress = Progress(len(paths), unit="images", quiet=args.quiet, desc="scan")
     spec = ScanSpec.of(config, units, rank)
     try:
-        result = scan_on_cluster(client, paths, spec, callback=lambda done, _: progress.update(done))
+        result = scan_on_cluster(
+            client, paths, spec, callback=lambda done, _: progress.update(done)
+        )
     finally:
         progress.close()
         client.close()
     for _, reason in result.skipped:
         print(f"stylegram: warning: skipped {reason}", file=sys.stderr)
     if result.skipped:
-        print(f"stylegram: warning: {len(result.skipped)} of {len(paths)} files could not be read and were skipped",
-              file=sys.stderr)
+        print(
+            f"stylegram: warning: {len(result.skipped)} of {len(paths)} files could not be read and were skipped",
+            file=sys.stderr,
+        )
     if result.n_read == 0:
         raise ValueError(f"'{args.images}': none of the {len(paths)} image files could be read")
     return result
@@ -190,16 +240,26 @@ def run(args: argparse.Namespace) -> int:
     units = {layer: parse_units(config.units, vgg.info[layer]) for layer in config.layers}
     start = time.perf_counter()
     result = scan_units(args, config, vgg, units, files, config.rank)
-    hits = {layer: result.top(layer, units[layer], config.top, rank=config.rank) for layer in config.layers}
+    hits = {
+        layer: result.top(layer, units[layer], config.top, rank=config.rank)
+        for layer in config.layers
+    }
     optimized = _optimize(args, config, vgg, units) if config.optimize else None
-    write_units_report(args.output, result, hits, rank=config.rank, top=config.top, optimized=optimized)
+    write_units_report(
+        args.output, result, hits, rank=config.rank, top=config.top, optimized=optimized
+    )
     if not args.quiet:
-        print(f"{result.n_read} images, {len(config.layers)} layers in {time.perf_counter() - start:.1f} s; "
-              f"open {Path(args.output) / 'index.html'}", file=sys.stderr)
+        print(
+            f"{result.n_read} images, {len(config.layers)} layers in {time.perf_counter() - start:.1f} s; "
+            f"open {Path(args.output) / 'index.html'}",
+            file=sys.stderr,
+        )
     return 0
 
 
-def _optimize(args: argparse.Namespace, config: UnitsConfig, vgg, units: dict[str, list[int]]) -> dict:
+def _optimize(
+    args: argparse.Namespace, config: UnitsConfig, vgg, units: dict[str, list[int]]
+) -> dict:
     from ..units.maximize import maximize_units
     from ..vgg import network_for
     from .progress import Progress
@@ -208,7 +268,11 @@ def _optimize(args: argparse.Namespace, config: UnitsConfig, vgg, units: dict[st
     progress = Progress(len(units), unit="layers", quiet=args.quiet, desc="optimize")
     out = {}
     for i, (layer, chosen) in enumerate(units.items(), start=1):
-        out[layer] = list(maximize_units(net, layer, chosen, size=config.opt_size, steps=config.opt_steps).split(1))
+        out[layer] = list(
+            maximize_units(net, layer, chosen, size=config.opt_size, steps=config.opt_steps).split(
+                1
+            )
+        )
         progress.update(i, label=layer)
     progress.close()
     return out

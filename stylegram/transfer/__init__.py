@@ -1,17 +1,27 @@
 """Style transfer: `stylize()` and its `StyleConfig`, on the network in stylegram.vgg.
 
-    config.py    every setting, with its default and limits
-    schedule.py  the coarse-to-fine plan
-    losses.py    the cost functions, pure
-    loop.py      the one optimisation loop
-    stylize.py   inputs, targets, and the job from photo to picture
-    tiling.py    large scales evaluated tile by tile
-    masks.py     where each style paints;  color.py  colour preservation
-    quality.py   the content and style gaps the benchmarks report
+config.py    every setting, with its default and limits
+schedule.py  the coarse-to-fine plan
+losses.py    the cost functions, pure
+loop.py      the one optimisation loop
+stylize.py   inputs, targets, and the job from photo to picture
+tiling.py    large scales evaluated tile by tile
+masks.py     where each style paints;  color.py  colour preservation
+quality.py   the content and style gaps the benchmarks report
 """
+
 from .config import PRESETS, StyleConfig
 from .losses import content_loss, gram_matrix, mean_gram, style_loss, tv_loss
 from .stylize import Iterate, stylize
 
-__all__ = ["PRESETS", "Iterate", "StyleConfig", "content_loss", "gram_matrix", "mean_gram", "style_loss",
-           "stylize", "tv_loss"]
+__all__ = [
+    "PRESETS",
+    "Iterate",
+    "StyleConfig",
+    "content_loss",
+    "gram_matrix",
+    "mean_gram",
+    "style_loss",
+    "stylize",
+    "tv_loss",
+]

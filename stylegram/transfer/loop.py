@@ -4,10 +4,12 @@ Every scale of every job runs through `optimize`, whole or tiled. They differ on
 `Objective`, the function that evaluates J at the image: it leaves ∇J in ``image.grad`` and
 returns the weighted loss terms. The loop never prints and never writes a file.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -21,9 +23,19 @@ Objective = Callable[[Tensor], dict[str, Tensor]]
 Report = Callable[[dict[str, float], Tensor, dict], None]
 
 
-def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Optimizer = "lbfgs",
-             learning_rate: float = 0.02, history: int = 50, history_dtype: torch.dtype | None = None,
-             gamma: float | None = None, state: dict | None = None, report: Report) -> Tensor:
+def optimize(
+    image: Tensor,
+    steps: int,
+    objective: Objective,
+    *,
+    optimizer: Optimizer = "lbfgs",
+    learning_rate: float = 0.02,
+    history: int = 50,
+    history_dtype: torch.dtype | None = None,
+    gamma: float | None = None,
+    state: dict | None = None,
+    report: Report,
+) -> Tensor:
     """Run `steps` optimiser steps on the pixels of `image` and return the result.
 
     `history` is L-BFGS's number of remembered steps: each costs two image-sized vectors, kept
@@ -58,14 +70,20 @@ def optimize(image: Tensor, steps: int, objective: Objective, *, optimizer: Opti
         values = {k: float(v) for k, v in terms.items()}
         if not math.isfinite(values["total"]):
             advice = "a smaller --learning-rate" if optimizer == "adam" else "--optimizer adam"
-            raise ValueError(f"the optimisation diverged at step {step + 1} (loss {values['total']});"
-                             f" try smaller weights or {advice}")
+            raise ValueError(
+                f"the optimisation diverged at step {step + 1} (loss {values['total']});"
+                f" try smaller weights or {advice}"
+            )
         with torch.no_grad():
             image.grad.mul_(scale)
             if adam is not None:
                 adam.step()
-                image.clamp_(0, 1)  # Adam's small steps tolerate projection; L-BFGS's model does not
+                image.clamp_(
+                    0, 1
+                )  # Adam's small steps tolerate projection; L-BFGS's model does not
             else:
                 image.view(-1).add_(lbfgs.step(image.grad.view(-1)))
-        report(values, image, {"grad_scale": scale, "lbfgs": lbfgs.state() if adam is None else None})
+        report(
+            values, image, {"grad_scale": scale, "lbfgs": lbfgs.state() if adam is None else None}
+        )
     return image.detach()

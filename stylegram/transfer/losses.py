@@ -3,6 +3,7 @@
 Feature maps are (B, C, H, W); a layer has n_C = C channels and n_H·n_W = H·W positions.
 The formulas follow the paper; every departure is marked where it happens.
 """
+
 from __future__ import annotations
 
 import torch
@@ -60,7 +61,9 @@ def style_loss(generated: Tensor, target_mean_gram: Tensor, mask: Tensor | None 
     return gram_loss(mean_gram(generated, mask), target_mean_gram, mask)
 
 
-def gram_loss(mean_gram_out: Tensor, target_mean_gram: Tensor, mask: Tensor | None = None) -> Tensor:
+def gram_loss(
+    mean_gram_out: Tensor, target_mean_gram: Tensor, mask: Tensor | None = None
+) -> Tensor:
     """`style_loss` from the output's mean Gram (the whole image's, or one summed tile by tile)."""
     diff = mean_gram_out - target_mean_gram
     cost = (diff.pow(2).sum(dim=(-2, -1)) / style_norm(target_mean_gram)).sum()

@@ -4,11 +4,12 @@ A mask is a greyscale image the size of the content (resized if not): white pain
 does not, grey blends. At each layer the mask is averaged down to the feature map's size and
 guides the Gram matrix there (losses.mean_gram with a mask).
 """
+
 from __future__ import annotations
 
 import os
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from PIL import Image
@@ -18,7 +19,6 @@ from torch.nn import functional as F
 from ..geometry import Box, Size, crop
 from ..image import open_mask, to_tensor
 
-
 NEGATIVE_INDEX = re.compile(r"\s*-\d+\s*=.+")  # "-1=m.png": a style mask with a negative index
 
 
@@ -26,9 +26,13 @@ def refuse_negative_index(spec: str, n_styles: int | None = None) -> None:
     """The one rule for ``-1=m.png``, which the CLI meets before it knows the styles (argparse
     would take it for an option) and the API in `parse_style_masks`."""
     if NEGATIVE_INDEX.fullmatch(spec):
-        numbered = f"0 to {n_styles - 1}" if n_styles is not None else "0, 1, ... in the order given"
-        raise ValueError(f"style mask '{spec}' names style {spec.partition('=')[0].strip()}, but the styles are"
-                         f" numbered {numbered}")
+        numbered = (
+            f"0 to {n_styles - 1}" if n_styles is not None else "0, 1, ... in the order given"
+        )
+        raise ValueError(
+            f"style mask '{spec}' names style {spec.partition('=')[0].strip()}, but the styles are"
+            f" numbered {numbered}"
+        )
 
 
 def parse_style_masks(specs: Sequence[str], n_styles: int) -> dict[int, str]:
@@ -41,7 +45,9 @@ def parse_style_masks(specs: Sequence[str], n_styles: int) -> dict[int, str]:
             raise ValueError(f"style mask '{spec}' is not INDEX=MASK.png (for example 0=sky.png)")
         i = int(index)
         if not 0 <= i < n_styles:
-            raise ValueError(f"style mask '{spec}' names style {i}, but the styles are numbered 0 to {n_styles - 1}")
+            raise ValueError(
+                f"style mask '{spec}' names style {i}, but the styles are numbered 0 to {n_styles - 1}"
+            )
         if i in masks:
             raise ValueError(f"style {i} has two masks: '{masks[i]}' and '{path}'")
         masks[i] = path

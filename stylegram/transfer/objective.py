@@ -14,10 +14,11 @@ each layer's Gram, which is itself a sum over positions. So:
 By the chain rule the tiles' gradients add up to ∇J exactly; halo pixels get the gradient that
 flows to them through the core's features. A tiled step costs one more forward pass per tile.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -64,7 +65,9 @@ class Weights:
     layers: dict[str, float]  # λ_l
 
 
-def core_slice(tile: Tile, stride: int, image: tuple[int, int]) -> tuple[slice, slice, slice, slice]:
+def core_slice(
+    tile: Tile, stride: int, image: tuple[int, int]
+) -> tuple[slice, slice, slice, slice]:
     """Where the core's features sit at a layer of this stride: (rows, cols) in the tile's
     feature map, then (rows, cols) in the whole image's; `image` is the image's (w, h) in pixels."""
     (tx0, ty0, _, _), (cx0, cy0, cx1, cy1) = tile.box, tile.core
@@ -97,7 +100,9 @@ def _cores(network: VGG, image: Tensor, layers, tiles: list[Tile]):
     size = (image.shape[-1], image.shape[-2])
     for tile in tiles:
         for name, f in network(crop(image, tile.box), layers).items():
-            rows_tile, cols_tile, rows_whole, cols_whole = core_slice(tile, network.info[name].stride, size)
+            rows_tile, cols_tile, rows_whole, cols_whole = core_slice(
+                tile, network.info[name].stride, size
+            )
             yield name, crop_core(f, rows_tile, cols_tile), (rows_whole, cols_whole)
 
 
@@ -121,12 +126,19 @@ def mean_grams(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> dict[s
     sums: dict[str, Tensor] = {}
     for name, core, _ in _cores(network, image, layers, tiles):
         sums[name] = sums.get(name, 0) + gram_matrix(core)[0]
-    return {name: g / ((h // network.info[name].stride) * (w // network.info[name].stride))
-            for name, g in sums.items()}
+    return {
+        name: g / ((h // network.info[name].stride) * (w // network.info[name].stride))
+        for name, g in sums.items()
+    }
 
 
-def objective(network: VGG, targets: Targets, weights: Weights, tiles: list[Tile],
-              extra_terms: ExtraTerms | None = None) -> Objective:
+def objective(
+    network: VGG,
+    targets: Targets,
+    weights: Weights,
+    tiles: list[Tile],
+    extra_terms: ExtraTerms | None = None,
+) -> Objective:
     """J at one scale as an `Objective` for the loop: one pass if there is one tile, else exact tiles."""
     if len(tiles) == 1:
         return _whole(network, targets, weights, tiles[0].box, extra_terms)
@@ -137,7 +149,9 @@ def _layers(targets: Targets, weights: Weights) -> set[str]:
     return set(targets.content) | set(weights.layers)
 
 
-def _pixel_terms(image: Tensor, weights: Weights, box: Box, extra_terms: ExtraTerms | None) -> dict[str, Tensor]:
+def _pixel_terms(
+    image: Tensor, weights: Weights, box: Box, extra_terms: ExtraTerms | None
+) -> dict[str, Tensor]:
     """The terms that need no network: smoothness, and the caller's extra terms."""
     terms = {"tv": weights.tv * losses.tv_loss(image)}
     terms.update(extra_terms(image, box) if extra_terms else {})
@@ -149,13 +163,29 @@ def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -
         feats = network(image, _layers(targets, weights))
         cmask = targets.content_masks or {}
         zero = image.new_zeros((), dtype=torch.float32)
-        style = sum((weights.layers[n] * losses.style_loss(feats[n], region.grams[n],
-                                                           region.masks[n] if region.masks else None)
-                     for region in targets.regions for n in weights.layers), zero)
-        content = sum((losses.content_loss(feats[n], targets.content[n], cmask.get(n)) for n in targets.content),
-                      zero)
-        terms = {"content": weights.content * content, "style": weights.style * style,
-                 **_pixel_terms(image, weights, box, extra_terms)}
+        style = sum(
+            (
+                weights.layers[n]
+                * losses.style_loss(
+                    feats[n], region.grams[n], region.masks[n] if region.masks else None
+                )
+                for region in targets.regions
+                for n in weights.layers
+            ),
+            zero,
+        )
+        content = sum(
+            (
+                losses.content_loss(feats[n], targets.content[n], cmask.get(n))
+                for n in targets.content
+            ),
+            zero,
+        )
+        terms = {
+            "content": weights.content * content,
+            "style": weights.style * style,
+            **_pixel_terms(image, weights, box, extra_terms),
+        }
         terms["total"] = sum(terms.values(), zero)
         terms["total"].backward()
         return {k: v.detach() for k, v in terms.items()}
@@ -163,13 +193,19 @@ def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -
     return evaluate
 
 
-def _tiled(network, targets: Targets, weights: Weights, tiles: list[Tile], extra_terms) -> Objective:
+def _tiled(
+    network, targets: Targets, weights: Weights, tiles: list[Tile], extra_terms
+) -> Objective:
     layers = _layers(targets, weights)
-    norms = {n: float(losses.content_norm(t)) for n, t in targets.content.items()}  # fixed: once, not per tile
+    norms = {
+        n: float(losses.content_norm(t)) for n, t in targets.content.items()
+    }  # fixed: once, not per tile
 
     def evaluate(image: Tensor) -> dict[str, Tensor]:
         h, w = image.shape[-2:]
-        maps = {n: (w // network.info[n].stride, h // network.info[n].stride) for n in layers}  # (w_l, h_l)
+        maps = {
+            n: (w // network.info[n].stride, h // network.info[n].stride) for n in layers
+        }  # (w_l, h_l)
         # Pass 1: every region's Gram at every style layer, from the cores.
         sums = _gram_sums(network, image.detach(), targets, weights, tiles)
         style, slopes = image.new_zeros(()), {}
@@ -187,7 +223,9 @@ def _tiled(network, targets: Targets, weights: Weights, tiles: list[Tile], extra
         # Pass 2: per tile, the core's share of ∇J.
         content = image.new_zeros(())
         for tile in tiles:
-            content = content + _backward_tile(network, image, targets, weights, tile, maps, slopes, norms)
+            content = content + _backward_tile(
+                network, image, targets, weights, tile, maps, slopes, norms
+            )
         pixel = {"tv": _tv_in_bands(image, weights.tv, TV_BAND_ROWS)}
         extra = extra_terms(image, (0, 0, w, h)) if extra_terms else {}
         if extra:
@@ -222,13 +260,13 @@ def _tv_in_bands(image: Tensor, weight: float, rows: int) -> Tensor:
     grad, total = image.grad, image.new_zeros((), dtype=torch.float32)
     for r0 in range(0, h, rows):
         r1, r2 = min(h, r0 + rows), min(h, r0 + rows + 1)
-        dy = (image[..., r0 + 1:r2, :] - image[..., r0:r2 - 1, :]).float()
+        dy = (image[..., r0 + 1 : r2, :] - image[..., r0 : r2 - 1, :]).float()
         dx = (image[..., r0:r1, 1:] - image[..., r0:r1, :-1]).float()
         total += weight * (dy.pow(2).sum() / n_dy + dx.pow(2).sum() / n_dx)
         dy.mul_(2 * weight / n_dy)
         dx.mul_(2 * weight / n_dx)
-        grad[..., r0 + 1:r2, :] += dy
-        grad[..., r0:r2 - 1, :] -= dy
+        grad[..., r0 + 1 : r2, :] += dy
+        grad[..., r0 : r2 - 1, :] -= dy
         grad[..., r0:r1, 1:] += dx
         grad[..., r0:r1, :-1] -= dx
     return total
@@ -239,7 +277,9 @@ def _masked(f: Tensor, mask: Tensor | None, rows: slice, cols: slice) -> Tensor:
 
 
 @torch.no_grad()
-def _gram_sums(network, image, targets: Targets, weights: Weights, tiles) -> dict[tuple[int, str], Tensor]:
+def _gram_sums(
+    network, image, targets: Targets, weights: Weights, tiles
+) -> dict[tuple[int, str], Tensor]:
     sums: dict[tuple[int, str], Tensor] = {}
     for n, core, (rows, cols) in _cores(network, image, weights.layers, tiles):
         for r, region in enumerate(targets.regions):
@@ -248,8 +288,16 @@ def _gram_sums(network, image, targets: Targets, weights: Weights, tiles) -> dic
     return sums
 
 
-def _backward_tile(network, image, targets: Targets, weights: Weights, tile: Tile, maps, slopes,
-                   norms: dict[str, float]) -> Tensor:
+def _backward_tile(
+    network,
+    image,
+    targets: Targets,
+    weights: Weights,
+    tile: Tile,
+    maps,
+    slopes,
+    norms: dict[str, float],
+) -> Tensor:
     """Back-propagate the tile's core's share of J; return its content term (detached)."""
     feats = network(crop(image, tile.box), _layers(targets, weights))
     surrogate = image.new_zeros(())
@@ -261,8 +309,9 @@ def _backward_tile(network, image, targets: Targets, weights: Weights, tile: Til
         core = crop_core(f, rt, ct)
         if n in targets.content:
             mask = cmasks.get(n)
-            error = losses.squared_error(core, targets.content[n][:, :, rw, cw],
-                                         None if mask is None else mask[:, :, rw, cw])
+            error = losses.squared_error(
+                core, targets.content[n][:, :, rw, cw], None if mask is None else mask[:, :, rw, cw]
+            )
             # losses.content_loss's means over the whole map: this core's share of it.
             part = weights.content * 0.5 * error / (f.shape[1] * maps[n][0] * maps[n][1]) / norms[n]
             surrogate = surrogate + part

@@ -6,8 +6,10 @@ is `--max-memory`, or by default a safe share of the memory this process may use
 available memory or its cgroup's limit, whichever is lower. A job that cannot fit is refused
 before any work, with a message that says what would fit.
 """
+
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import os
@@ -61,13 +63,20 @@ class ScalePlan:
         if self.core is None:
             return float(w * h)
         nx, ny = math.ceil(w / self.core), math.ceil(h / self.core)
-        return 4 / 3 * min(w + 2 * self.halo * (nx - 1), nx * w) * min(h + 2 * self.halo * (ny - 1), ny * h)
+        return (
+            4
+            / 3
+            * min(w + 2 * self.halo * (nx - 1), nx * w)
+            * min(h + 2 * self.halo * (ny - 1), ny * h)
+        )
 
     def describe(self) -> str:
         how = "whole" if self.core is None else f"tiles of {self.core} px + halo"
         kept = "" if self.core is None else " in bf16"
-        return (f"{self.size[0]}×{self.size[1]}: {self.steps} steps, {how}, history {self.history}{kept},"
-                f" ~{gb(self.peak)}")
+        return (
+            f"{self.size[0]}×{self.size[1]}: {self.steps} steps, {how}, history {self.history}{kept},"
+            f" ~{gb(self.peak)}"
+        )
 
 
 def work_done(plans: list[ScalePlan], step: int) -> float:
@@ -127,16 +136,16 @@ def release_freed_memory() -> None:
     6.43 GB with the holes kept and 5.98 GB without (16 steps, 2026-11-27). Trimming inside the
     last step's callback, as before, came too early: the scale's tensors were still alive.
     """
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _cgroup_room() -> int:
     """The cgroup (v2 or v1) memory limit less what the group already uses; no limit: huge."""
-    for limit_file, usage_file in (("memory.max", "memory.current"),
-                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+    ):
         try:
             limit = Path("/sys/fs/cgroup", limit_file).read_text().strip()
             usage = int(Path("/sys/fs/cgroup", usage_file).read_text().strip())
@@ -148,31 +157,52 @@ def _cgroup_room() -> int:
 
 
 def _whole_peak(pixels: int, precision: str, history: int) -> int:
-    return BASELINE + pixels * (NETWORK_BYTES_PER_PIXEL[precision] + PIXEL_BYTES * (WORKING_IMAGES + 2 * history))
+    return BASELINE + pixels * (
+        NETWORK_BYTES_PER_PIXEL[precision] + PIXEL_BYTES * (WORKING_IMAGES + 2 * history)
+    )
 
 
 def _tiled_peak(pixels: int, tile: int, precision: str, history: int) -> int:
-    full = pixels * (PIXEL_BYTES * WORKING_IMAGES + TILED_PAIR_BYTES * 2 * history + CONTENT_TARGET_BYTES_PER_PIXEL)
+    full = pixels * (
+        PIXEL_BYTES * WORKING_IMAGES
+        + TILED_PAIR_BYTES * 2 * history
+        + CONTENT_TARGET_BYTES_PER_PIXEL
+    )
     return BASELINE + tile * tile * NETWORK_BYTES_PER_PIXEL[precision] + full
 
 
-def plan_scale(size: Size, steps: int, *, budget: int, precision: str, halo: int, align: int,
-               tile_size: int | None = None) -> ScalePlan | None:
+def plan_scale(
+    size: Size,
+    steps: int,
+    *,
+    budget: int,
+    precision: str,
+    halo: int,
+    align: int,
+    tile_size: int | None = None,
+) -> ScalePlan | None:
     """The plan for one scale within `budget`, or None if nothing fits."""
     w, h = size
 
     def capped(histories: tuple[int, ...]) -> list[int]:  # L-BFGS keeps at most one pair per step
         return list(dict.fromkeys(min(history, max(steps, 1)) for history in histories))
 
-    if tile_size is not None and max(w, h) <= tile_size:  # the user's tile size: whole, full history
+    if (
+        tile_size is not None and max(w, h) <= tile_size
+    ):  # the user's tile size: whole, full history
         history = capped(HISTORIES)[0]
         return ScalePlan(size, steps, None, history, _whole_peak(w * h, precision, history))
-    for history in capped(HISTORIES[:-1]) if tile_size is None else ():  # whole, with 10+ pairs (or one a step)
+    for history in (
+        capped(HISTORIES[:-1]) if tile_size is None else ()
+    ):  # whole, with 10+ pairs (or one a step)
         peak = _whole_peak(w * h, precision, history)
         if peak <= budget:
             return ScalePlan(size, steps, None, history, peak)
-    cores = [max(align, tile_size // align * align)] if tile_size else range(
-        math.ceil(max(w, h) / align) * align, MIN_CORE - 1, -align)
+    cores = (
+        [max(align, tile_size // align * align)]
+        if tile_size
+        else range(math.ceil(max(w, h) / align) * align, MIN_CORE - 1, -align)
+    )
     for history in capped(HISTORIES[1:]):
         for core in cores:
             tile = min(core + 2 * halo, max(w, h))
@@ -182,24 +212,42 @@ def plan_scale(size: Size, steps: int, *, budget: int, precision: str, halo: int
     return None
 
 
-def plan_job(sizes_and_steps: list[tuple[Size, int]], infos: dict[str, LayerInfo], layers, *, precision: str,
-             max_memory: int | None, tile_size: int | None = None) -> list[ScalePlan]:
+def plan_job(
+    sizes_and_steps: list[tuple[Size, int]],
+    infos: dict[str, LayerInfo],
+    layers,
+    *,
+    precision: str,
+    max_memory: int | None,
+    tile_size: int | None = None,
+) -> list[ScalePlan]:
     """The plan of every scale, or ValueError saying what would fit."""
     budget = max_memory if max_memory is not None else int(DEFAULT_SHARE * available_memory())
     align, pad = tiling.alignment(infos, layers), tiling.halo(infos, layers)
     plans = []
     for size, steps in sizes_and_steps:
-        plan = plan_scale(size, steps, budget=budget, precision=precision, halo=pad, align=align,
-                          tile_size=tile_size)
+        plan = plan_scale(
+            size,
+            steps,
+            budget=budget,
+            precision=precision,
+            halo=pad,
+            align=align,
+            tile_size=tile_size,
+        )
         if plan is None:
             least = _tiled_peak(size[0] * size[1], MIN_CORE + 2 * pad, precision, HISTORIES[-1])
-            raise ValueError(f"a {size[0]}×{size[1]} scale needs at least {gb(least)} even in the smallest tiles,"
-                             f" and the budget is {gb(budget)}; choose a smaller --size or a larger --max-memory")
+            raise ValueError(
+                f"a {size[0]}×{size[1]} scale needs at least {gb(least)} even in the smallest tiles,"
+                f" and the budget is {gb(budget)}; choose a smaller --size or a larger --max-memory"
+            )
         plans.append(plan)
     return plans
 
 
-def plan(content: ImageLike, config: StyleConfig, *, infos: dict[str, LayerInfo] | None = None) -> list[ScalePlan]:
+def plan(
+    content: ImageLike, config: StyleConfig, *, infos: dict[str, LayerInfo] | None = None
+) -> list[ScalePlan]:
     """The memory plan of a job, from the content image's header alone: per scale, its size,
     its steps, whole or tiled, the L-BFGS history and the estimated peak. Raises ValueError,
     saying what would fit, when a scale cannot fit the budget."""
@@ -207,9 +255,15 @@ def plan(content: ImageLike, config: StyleConfig, *, infos: dict[str, LayerInfo]
     size = image_size(content)
     need = min_side(config, infos)
     check_size("content image", content, size, need)
-    sizes = [(long_side_size(size, long_side), steps) for long_side, steps in schedule(config, size, need)]
-    return plan_job(sizes, infos, layers_used(config), precision=precision_on(resolve_device(config.device),
-                                                                             config.precision),
-                    max_memory=parse_memory(config.max_memory) if config.max_memory else None,
-                    tile_size=config.tile_size)
-
+    sizes = [
+        (long_side_size(size, long_side), steps)
+        for long_side, steps in schedule(config, size, need)
+    ]
+    return plan_job(
+        sizes,
+        infos,
+        layers_used(config),
+        precision=precision_on(resolve_device(config.device), config.precision),
+        max_memory=parse_memory(config.max_memory) if config.max_memory else None,
+        tile_size=config.tile_size,
+    )

@@ -3,6 +3,7 @@
 Used by the benchmarks to check that speed does not cost quality. Both are ratios, so they
 compare across sizes and implementations; lower is better for both.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,5 +52,7 @@ def gaps(model: VGG, output: Image.Image, content: Image.Image, style: Image.Ima
     content_gap = float((a_out - a_c).pow(2).mean() / a_c.pow(2).mean())
     log_sum = 0.0
     for name in GAP_STYLE_LAYERS:
-        log_sum += math.log(float((g_out[name] - g_s[name]).pow(2).sum() / (g_c[name] - g_s[name]).pow(2).sum()))
+        log_sum += math.log(
+            float((g_out[name] - g_s[name]).pow(2).sum() / (g_c[name] - g_s[name]).pow(2).sum())
+        )
     return Gaps(content_gap, math.exp(log_sum / len(GAP_STYLE_LAYERS)))

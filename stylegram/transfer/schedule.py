@@ -1,14 +1,14 @@
 """The coarse-to-fine schedule: which sizes a job optimises at, and for how many steps."""
+
 from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..geometry import Size
 from ..settings import ConfigError
 from .config import PRESETS, StyleConfig
-
 
 # The long side the presets' steps were calibrated at (issue 10's grid, 512 px).
 PRESET_SIZE = 512
@@ -26,7 +26,9 @@ def schedule(config: StyleConfig, content_size: Size, min_side: int) -> list[tup
     if config.scales is None:
         per_scale += [per_scale[-1]] * max(0, math.floor(math.log2(config.size / PRESET_SIZE)))
     n = config.scales or len(per_scale)
-    per_scale = (per_scale[-n:] if n <= len(per_scale) else [per_scale[0]] * (n - len(per_scale)) + per_scale)
+    per_scale = (
+        per_scale[-n:] if n <= len(per_scale) else [per_scale[0]] * (n - len(per_scale)) + per_scale
+    )
     if config.iterations is not None:
         total = sum(per_scale) or 1
         per_scale = [round(config.iterations * k / total) for k in per_scale]
@@ -53,16 +55,27 @@ def style_long_side(long_side: int, style_scale: float, style_size: Size, min_si
     return max(round(long_side * style_scale), floor)
 
 
-def check_style_scale(config: StyleConfig, style_sizes: Sequence[Size], min_side: int,
-                      names: Sequence[object] | None = None) -> None:
+def check_style_scale(
+    config: StyleConfig,
+    style_sizes: Sequence[Size],
+    min_side: int,
+    names: Sequence[object] | None = None,
+) -> None:
     """Refuse a style_scale that makes a style image too small for the style layers at full size."""
     for i, (w, h) in enumerate(style_sizes):
         long_side = round(config.size * config.style_scale)
         short = max(1, round(min(w, h) * long_side / max(w, h)))
         if short < min_side:
-            name = f" '{names[i]}'" if names is not None and isinstance(names[i], (str, os.PathLike)) else ""
+            name = (
+                f" '{names[i]}'"
+                if names is not None and isinstance(names[i], (str, os.PathLike))
+                else ""
+            )
             least = math.ceil(100 * min_side * max(w, h) / min(w, h) / config.size) / 100
-            raise ConfigError("style_scale", f"{config.style_scale:g} makes style image{name} {short} px on its"
-                                             f" short side at size {config.size}, and the style layers need at"
-                                             f" least {min_side}: use a style scale of at least {least:g} or a"
-                                             f" larger size")
+            raise ConfigError(
+                "style_scale",
+                f"{config.style_scale:g} makes style image{name} {short} px on its"
+                f" short side at size {config.size}, and the style layers need at"
+                f" least {min_side}: use a style scale of at least {least:g} or a"
+                f" larger size",
+            )

@@ -3,10 +3,11 @@
 Gradient descent on the pixels of G, coarse to fine, each scale through the one loop in
 loop.py. Nothing here prints or writes files: progress goes to a callback as `Iterate` events.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 from PIL import Image
@@ -66,8 +67,9 @@ class _Inputs:
     content_mask: Tensor | None
 
 
-def _style_grams(network: VGG, inputs: _Inputs, long_side: int, config: StyleConfig, core: int | None,
-                 device) -> list[dict[str, Tensor]]:
+def _style_grams(
+    network: VGG, inputs: _Inputs, long_side: int, config: StyleConfig, core: int | None, device
+) -> list[dict[str, Tensor]]:
     """Target mean Grams: one blended set, or one set per style when masks say where each goes.
 
     A style image too large for one pass is read in the same exact tiles as the output.
@@ -79,21 +81,35 @@ def _style_grams(network: VGG, inputs: _Inputs, long_side: int, config: StyleCon
         side = style_long_side(long_side, config.style_scale, im.size, smallest)
         style = to_tensor(resize_long_side(im, side)).to(device)
         w, h = style.shape[-1], style.shape[-2]
-        grams.append(objective.mean_grams(network, style, layers, _tiles(network, config, w, h, core)))
+        grams.append(
+            objective.mean_grams(network, style, layers, _tiles(network, config, w, h, core))
+        )
     if inputs.style_masks is None:
-        return [{n: sum(b * g[n] for b, g in zip(inputs.blend, grams)) for n in layers}]
+        return [
+            {n: sum(b * g[n] for b, g in zip(inputs.blend, grams, strict=True)) for n in layers}
+        ]
     return grams
 
 
-def _tiles(network: VGG, config: StyleConfig, w: int, h: int, core: int | None) -> list[objective.Tile]:
+def _tiles(
+    network: VGG, config: StyleConfig, w: int, h: int, core: int | None
+) -> list[objective.Tile]:
     if core is None or max(w, h) <= core:
         return tiling.whole(w, h)
     layers = layers_used(config)
-    return tiling.tiles(w, h, core, tiling.halo(network.info, layers), tiling.alignment(network.info, layers))
+    return tiling.tiles(
+        w, h, core, tiling.halo(network.info, layers), tiling.alignment(network.info, layers)
+    )
 
 
-def _targets(network: VGG, content: Tensor, grams: list[dict[str, Tensor]], scaled_masks, config: StyleConfig,
-             tiles: list[objective.Tile]) -> objective.Targets:
+def _targets(
+    network: VGG,
+    content: Tensor,
+    grams: list[dict[str, Tensor]],
+    scaled_masks,
+    config: StyleConfig,
+    tiles: list[objective.Tile],
+) -> objective.Targets:
     """The targets of this scale: the content's features, the style Grams, masks at each layer."""
     w, h = content.shape[-1], content.shape[-2]
     feats = objective.tiled_features(network, content, config.content_layers, tiles)
@@ -102,14 +118,17 @@ def _targets(network: VGG, content: Tensor, grams: list[dict[str, Tensor]], scal
     def at_layers(mask: Tensor, layers) -> dict[str, Tensor]:
         return masks.at_layers(mask, (0, 0, w, h), {n: network.info[n].stride for n in layers})
 
-    regions = [objective.Region(g, at_layers(m, config.style_layers) if m is not None else None)
-               for g, m in zip(grams, style_masks or [None] * len(grams))]
+    regions = [
+        objective.Region(g, at_layers(m, config.style_layers) if m is not None else None)
+        for g, m in zip(grams, style_masks or [None] * len(grams), strict=True)
+    ]
     cmasks = at_layers(content_mask, config.content_layers) if content_mask is not None else None
     return objective.Targets(feats, cmasks, regions)
 
 
 def _scaled_masks(inputs: _Inputs, size: Size, device) -> tuple[list[Tensor] | None, Tensor | None]:
     """The style and content masks at this scale's size."""
+
     def scale(m: Tensor) -> Tensor:
         return F.interpolate(m, size=size[::-1], mode="area").to(device)
 
@@ -132,7 +151,9 @@ def _initial_image(config: StyleConfig, content: Tensor, generator: torch.Genera
     return to_tensor(im).to(content.device)
 
 
-def _open_inputs(content: ImageLike, styles: list[ImageLike], config: StyleConfig, need: int) -> _Inputs:
+def _open_inputs(
+    content: ImageLike, styles: list[ImageLike], config: StyleConfig, need: int
+) -> _Inputs:
     """Open and check every image and mask; recolour for preserve_colors."""
     photo = open_image(content)
     check_size("content image", content, photo.size, need)
@@ -145,13 +166,19 @@ def _open_inputs(content: ImageLike, styles: list[ImageLike], config: StyleConfi
     mask_paths = masks.parse_style_masks(config.style_masks or (), len(styles))
     style_masks = None
     if mask_paths:
-        style_masks = masks.normalise_overlaps([masks.load_mask(mask_paths[i], photo.size) for i in range(len(styles))])
+        style_masks = masks.normalise_overlaps(
+            [masks.load_mask(mask_paths[i], photo.size) for i in range(len(styles))]
+        )
     content_mask = masks.load_mask(config.content_mask, photo.size) if config.content_mask else None
     kept, style_ims = _recolour(photo, style_ims, config.preserve_colors)
-    return _Inputs(kept, photo, style_ims, (blend / blend.sum()).tolist(), style_masks, content_mask)
+    return _Inputs(
+        kept, photo, style_ims, (blend / blend.sum()).tolist(), style_masks, content_mask
+    )
 
 
-def _recolour(photo: Image.Image, styles: list[Image.Image], mode: str) -> tuple[Image.Image, list[Image.Image]]:
+def _recolour(
+    photo: Image.Image, styles: list[Image.Image], mode: str
+) -> tuple[Image.Image, list[Image.Image]]:
     """The content to keep and the styles to match, per preserve_colors (Gatys et al. 2017, §5)."""
     if mode == "none":
         return photo, styles
@@ -159,7 +186,9 @@ def _recolour(photo: Image.Image, styles: list[Image.Image], mode: str) -> tuple
     if mode == "histogram":
         return photo, [to_pil(color.match_color_histogram(to_tensor(s), c)) for s in styles]
     # luminance: optimise a grey image against grey styles; the chroma comes back at the end.
-    return to_pil(color.luminance(c)), [to_pil(color.match_luminance(to_tensor(s), c)) for s in styles]
+    return to_pil(color.luminance(c)), [
+        to_pil(color.match_luminance(to_tensor(s), c)) for s in styles
+    ]
 
 
 @dataclass(frozen=True)
@@ -204,19 +233,29 @@ def stylize(
         The stylised image as an RGB PIL image, `config.size` px on its long side.
     """
     if config is not None and not isinstance(config, StyleConfig):
-        raise TypeError(f"config must be a StyleConfig, not {type(config).__name__}"
-                        + (" (for a dict: StyleConfig(**settings))" if isinstance(config, dict) else ""))
+        raise TypeError(
+            f"config must be a StyleConfig, not {type(config).__name__}"
+            + (" (for a dict: StyleConfig(**settings))" if isinstance(config, dict) else "")
+        )
     config = config or StyleConfig()
-    styles = [styles] if isinstance(styles, (str, bytes)) or not isinstance(styles, Sequence) else list(styles)
+    styles = (
+        [styles]
+        if isinstance(styles, (str, bytes)) or not isinstance(styles, Sequence)
+        else list(styles)
+    )
     check_styles(config, len(styles))
     for source in styles:
         image_size(source)  # unreadable styles fail now, before the model loads
-    plans = plan(content, config, infos=model.info if model is not None else None)  # refuse what cannot fit, now
+    plans = plan(
+        content, config, infos=model.info if model is not None else None
+    )  # refuse what cannot fit, now
     device = resolve_device(config.device)
     model = (model or load_vgg(config.weights, pooling=config.pooling, device=device)).to(device)
     need = min_side(config, model.info)
     inputs = _open_inputs(content, styles, config, need)
-    check_style_scale(config, [im.size for im in inputs.styles], model.min_size(config.style_layers), styles)
+    check_style_scale(
+        config, [im.size for im in inputs.styles], model.min_size(config.style_layers), styles
+    )
     job = _Job(model, inputs, config, device, callback, extra_terms, gamma)
     image = job.run(plans, init, resume)
     if config.preserve_colors == "luminance":
@@ -237,21 +276,36 @@ def _upsample(image: Tensor, content: Tensor) -> Tensor:
     def up(t: Tensor) -> Tensor:
         return F.interpolate(t, size=(h, w), mode="bicubic", align_corners=False)
 
-    down = F.interpolate(content, size=image.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+    down = F.interpolate(
+        content, size=image.shape[-2:], mode="bilinear", antialias=True, align_corners=False
+    )
     return (up(image) + content - up(down)).clamp(0, 1)
 
 
 class _Job:
     """One style transfer: coarse to fine, each scale starting from the last one, upsampled."""
 
-    def __init__(self, model: VGG, inputs: _Inputs, config: StyleConfig, device, callback, extra_terms,
-                 gamma: float | None) -> None:
+    def __init__(
+        self,
+        model: VGG,
+        inputs: _Inputs,
+        config: StyleConfig,
+        device,
+        callback,
+        extra_terms,
+        gamma: float | None,
+    ) -> None:
         self.model, self.inputs, self.config, self.device = model, inputs, config, device
         self.callback, self.extra_terms = callback, extra_terms
         self.network, _ = network_for(model, config.precision)
-        weights = (dict(zip(config.style_layers, config.style_layer_weights)) if config.style_layer_weights
-                   is not None else default_style_layer_weights(config.style_layers))
-        self.weights = objective.Weights(config.content_weight, config.style_weight, config.tv_weight, weights)
+        weights = (
+            dict(zip(config.style_layers, config.style_layer_weights, strict=True))
+            if config.style_layer_weights is not None
+            else default_style_layer_weights(config.style_layers)
+        )
+        self.weights = objective.Weights(
+            config.content_weight, config.style_weight, config.tv_weight, weights
+        )
         seed = config.seed if config.seed is not None else torch.seed()
         self.generator = torch.Generator().manual_seed(seed)
         # L-BFGS's curvature scale γ at the end of the last scale, for the first step of the next
@@ -281,17 +335,31 @@ class _Job:
         assert image is not None
         return image
 
-    def _scale(self, k: int, scale: ScalePlan, image: Tensor | None, steps: int, done: int, total: int,
-               n_scales: int, state: dict | None) -> Tensor:
+    def _scale(
+        self,
+        k: int,
+        scale: ScalePlan,
+        image: Tensor | None,
+        steps: int,
+        done: int,
+        total: int,
+        n_scales: int,
+        state: dict | None,
+    ) -> Tensor:
         config, network = self.config, self.network
         w, h = scale.size
         content = to_tensor(resize_long_side(self.inputs.content, max(w, h))).to(self.device)
         tiles = _tiles(network, config, w, h, scale.core)
         grams = _style_grams(network, self.inputs, max(w, h), config, scale.core, self.device)
-        targets = _targets(network, content, grams, _scaled_masks(self.inputs, (w, h), self.device), config, tiles)
+        targets = _targets(
+            network, content, grams, _scaled_masks(self.inputs, (w, h), self.device), config, tiles
+        )
         if image is None:
             image = _initial_image(config, content, self.generator)
-        elif tuple(image.shape[-2:]) != (h, w):  # warm start from the coarser scale, or the caller's image
+        elif tuple(image.shape[-2:]) != (
+            h,
+            w,
+        ):  # warm start from the coarser scale, or the caller's image
             image = _upsample(image.to(self.device), content)
         del content  # the targets hold what J needs of it: an image-sized tensor less at the peak
         step = done
@@ -301,14 +369,31 @@ class _Job:
             step += 1
             self.gamma = learnt_gamma(optimizer) or self.gamma
             if self.callback is not None:
-                self.callback(Iterate(step, total, k, n_scales, (w, h), values, current.detach().cpu().clone(),
-                                      optimizer))
+                self.callback(
+                    Iterate(
+                        step,
+                        total,
+                        k,
+                        n_scales,
+                        (w, h),
+                        values,
+                        current.detach().cpu().clone(),
+                        optimizer,
+                    )
+                )
 
-        return optimize(image.to(self.device), steps, objective.objective(network, targets, self.weights, tiles,
-                                                                          self.extra_terms),
-                        optimizer=config.optimizer, learning_rate=config.learning_rate, history=scale.history,
-                        history_dtype=torch.bfloat16 if scale.core is not None else None,
-                        gamma=self.gamma, state=state, report=report)
+        return optimize(
+            image.to(self.device),
+            steps,
+            objective.objective(network, targets, self.weights, tiles, self.extra_terms),
+            optimizer=config.optimizer,
+            learning_rate=config.learning_rate,
+            history=scale.history,
+            history_dtype=torch.bfloat16 if scale.core is not None else None,
+            gamma=self.gamma,
+            state=state,
+            report=report,
+        )
 
 
 def learnt_gamma(optimizer: dict | None) -> float | None:

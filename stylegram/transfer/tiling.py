@@ -6,10 +6,11 @@ network's total stride, so that every layer's pooling grid in a tile lines up wi
 image's. The halo is at least the receptive-field radius of the deepest layer used, rounded up
 to the stride, so that no feature of a core sees the tile's own border.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..vgg import LayerInfo, deepest_stride
 from .objective import Tile
@@ -28,8 +29,13 @@ def halo(infos: dict[str, LayerInfo], layers: Iterable[str]) -> int:
     after it.
     """
     layers = list(layers)
-    need = max(max((infos[n].receptive_field - 1) / 2 - infos[n].offset,
-                   infos[n].offset + (infos[n].receptive_field + 1) / 2 - infos[n].stride) for n in layers)
+    need = max(
+        max(
+            (infos[n].receptive_field - 1) / 2 - infos[n].offset,
+            infos[n].offset + (infos[n].receptive_field + 1) / 2 - infos[n].stride,
+        )
+        for n in layers
+    )
     step = alignment(infos, layers)
     return math.ceil(need / step) * step
 
@@ -46,7 +52,12 @@ def tiles(w: int, h: int, core: int, halo: int, align: int) -> list[Tile]:
     for y0 in starts(h):
         for x0 in starts(w):
             c = (x0, y0, min(x0 + core, w), min(y0 + core, h))
-            box = (max(0, c[0] - halo), max(0, c[1] - halo), min(w, c[2] + halo), min(h, c[3] + halo))
+            box = (
+                max(0, c[0] - halo),
+                max(0, c[1] - halo),
+                min(w, c[2] + halo),
+                min(h, c[3] + halo),
+            )
             out.append(Tile(box, c))
     return out
 

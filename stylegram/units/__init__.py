@@ -8,6 +8,7 @@ Gram matrix read as units. Uses the ground (vgg, image, gram), never style trans
     maximize.py  activation maximisation in a decorrelated Fourier basis
     explain.py   explain-style: a painting's strongest and co-occurring channels
 """
+
 from .config import ExplainConfig, UnitsConfig
 from .scan import Hit, Scan, list_images, scan
 

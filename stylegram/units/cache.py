@@ -10,15 +10,16 @@ holds the chunk's image sizes and the files that could not be read. The key hash
 list (paths, sizes, modification times), the scan size, the network's weights and precision,
 so a changed folder or network never reads stale numbers.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -41,20 +42,26 @@ class LayerStats:
     mean: np.ndarray  # (n, C) float32
 
     @staticmethod
-    def of(features: Tensor, eligible: Tensor | None = None) -> "LayerStats":
+    def of(features: Tensor, eligible: Tensor | None = None) -> LayerStats:
         """From activations (n, C, H, W) of one layer, recorded in fp32; the max is taken over
         the positions where `eligible` (H, W) is true, the mean over all."""
         n, c, h, w = features.shape
         if eligible is None:
             eligible = torch.ones(h, w, dtype=torch.bool)
         if tuple(eligible.shape) != (h, w):
-            raise ValueError(f"the eligible positions are {tuple(eligible.shape)}, the feature map {(h, w)}")
+            raise ValueError(
+                f"the eligible positions are {tuple(eligible.shape)}, the feature map {(h, w)}"
+            )
         # (n, H, W, C) in fp32: the order channels-last features (the bf16 network's) lie in
         # memory, so that reducing over positions reads memory in order.
         positions = features.permute(0, 2, 3, 1).float()
         mean = positions.reshape(n, -1, c).mean(dim=1)
         rows, cols = eligible.any(dim=1).nonzero()[:, 0], eligible.any(dim=0).nonzero()[:, 0]
-        y0, y1, x0, x1 = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1) if len(rows) else (0,) * 4
+        y0, y1, x0, x1 = (
+            (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+            if len(rows)
+            else (0,) * 4
+        )
         if len(rows) and bool(eligible[y0:y1, x0:x1].all()):
             # A rectangle (the border rule always gives one): the max over that window, with its
             # position mapped back to the whole map. Row-major in both, so ties resolve alike; a
@@ -62,7 +69,11 @@ class LayerStats:
             best, where = positions[:, y0:y1, x0:x1].reshape(n, -1, c).max(dim=1)
             where = (where // (x1 - x0) + y0) * w + where % (x1 - x0) + x0
         else:
-            best, where = positions.reshape(n, -1, c).masked_fill(~eligible.flatten()[:, None], -torch.inf).max(dim=1)
+            best, where = (
+                positions.reshape(n, -1, c)
+                .masked_fill(~eligible.flatten()[:, None], -torch.inf)
+                .max(dim=1)
+            )
         return LayerStats(best.numpy(), where.int().numpy(), mean.numpy())
 
 
@@ -97,17 +108,31 @@ class ActivationCache:
         max_outside: the border rule the maxima were taken under (see units.eligible_positions).
     """
 
-    def __init__(self, root: str | os.PathLike, images: Sequence[Path], *, size: int, vgg: VGG, precision: str,
-                 max_outside: float) -> None:
-        key = f"v{CACHE_VERSION} {size} {precision} {max_outside} {CHUNK} {weights_fingerprint(vgg)}"
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        images: Sequence[Path],
+        *,
+        size: int,
+        vgg: VGG,
+        precision: str,
+        max_outside: float,
+    ) -> None:
+        key = (
+            f"v{CACHE_VERSION} {size} {precision} {max_outside} {CHUNK} {weights_fingerprint(vgg)}"
+        )
         h = hashlib.sha256(key.encode())
         for path in images:
             st = path.stat()
-            h.update(b"\n" + os.fsencode(path.resolve()) + f" {st.st_size} {st.st_mtime_ns}".encode())
+            h.update(
+                b"\n" + os.fsencode(path.resolve()) + f" {st.st_size} {st.st_mtime_ns}".encode()
+            )
         self.dir = Path(root) / h.hexdigest()[:20]
         if self.dir.is_symlink():  # it would lead the chunks into a folder that is not the cache's
-            raise ValueError(f"'{self.dir}': is a link; the activation cache writes only into folders of its own;"
-                             " remove the link or choose another --cache")
+            raise ValueError(
+                f"'{self.dir}': is a link; the activation cache writes only into folders of its own;"
+                " remove the link or choose another --cache"
+            )
         self.n_images = len(images)
 
     @property
@@ -123,7 +148,9 @@ class ActivationCache:
     def _info_path(self, chunk: int) -> Path:
         return self.dir / f"c{chunk:06d}.json"
 
-    def missing(self, chunk: int, shapes: Mapping[str, tuple[int, int]]) -> tuple[list[str], list[str]]:
+    def missing(
+        self, chunk: int, shapes: Mapping[str, tuple[int, int]]
+    ) -> tuple[list[str], list[str]]:
         """The layers of `shapes` (layer: (channels, positions)) not cached for `chunk`, and the
         cache files among them that are there but wrong: cut short by a crash or a full disk,
         or of another shape (another layer's, another network's). Both are computed again."""
@@ -147,11 +174,15 @@ class ActivationCache:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ValueError(f"'{self.dir}': cannot make the activation cache here ({exc.strerror or exc});"
-                             " choose another --cache") from None
+            raise ValueError(
+                f"'{self.dir}': cannot make the activation cache here ({exc.strerror or exc});"
+                " choose another --cache"
+            ) from None
         for layer, s in stats.items():
-            write_atomic(self._layer_path(chunk, layer), lambda f, s=s: np.savez(f, max=s.max, argmax=s.argmax,
-                                                                                  mean=s.mean))
+            write_atomic(
+                self._layer_path(chunk, layer),
+                lambda f, s=s: np.savez(f, max=s.max, argmax=s.argmax, mean=s.mean),
+            )
         text = json.dumps({"sizes": info.sizes, "skipped": info.skipped})
         write_text_atomic(text, self._info_path(chunk))
 
@@ -164,17 +195,21 @@ class ActivationCache:
         except FileNotFoundError:
             raise ValueError(f"'{path}': cache file missing") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"'{path}': unreadable cache file ({type(exc).__name__}); delete the cache folder"
-                             " and run again") from None
+            raise ValueError(
+                f"'{path}': unreadable cache file ({type(exc).__name__}); delete the cache folder"
+                " and run again"
+            ) from None
 
     def read(self, chunk: int, layer: str) -> LayerStats:
         path = self._layer_path(chunk, layer)
         try:
             with np.load(io.BytesIO(read_own(path))) as z:
                 return LayerStats(z["max"], z["argmax"], z["mean"])
-        except Exception as exc:  # noqa: BLE001 - numpy and zipfile raise many types for a damaged file
-            raise ValueError(f"'{path}': unreadable cache file ({type(exc).__name__}); delete the cache folder"
-                             " and run again") from None
+        except Exception as exc:
+            raise ValueError(
+                f"'{path}': unreadable cache file ({type(exc).__name__}); delete the cache folder"
+                " and run again"
+            ) from None
 
 
 def _valid(path: Path, n: int, channels: int, positions: int) -> bool:
@@ -183,8 +218,12 @@ def _valid(path: Path, n: int, channels: int, positions: int) -> bool:
     try:
         with np.load(io.BytesIO(read_own(path))) as z:
             best, where, mean = z["max"], z["argmax"], z["mean"]
-    except Exception:  # noqa: BLE001 - any failure means "compute it again"
+    except Exception:
         return False
-    return (all(a.shape == (n, channels) for a in (best, where, mean))
-            and best.dtype.kind == "f" and mean.dtype.kind == "f" and where.dtype.kind in "iu"
-            and bool(((where >= 0) & (where < positions)).all()))
+    return (
+        all(a.shape == (n, channels) for a in (best, where, mean))
+        and best.dtype.kind == "f"
+        and mean.dtype.kind == "f"
+        and where.dtype.kind in "iu"
+        and bool(((where >= 0) & (where < positions)).all())
+    )

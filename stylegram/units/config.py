@@ -1,5 +1,6 @@
 """UnitsConfig and ExplainConfig: the settings of `units` and `explain-style`, with defaults,
 help and limits. Their CLI options are generated from these fields, as stylize's are."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,21 +16,36 @@ class ScanConfig:
     """How images are scanned: shared by `units` and `explain-style`."""
 
     top: int = option(9, "patches per unit", min=1, max=1000, metavar="K")
-    size: int = option(224, "scan size: each image's SHORT side is resized to PX, then centre-cropped to PX×PX"
-                            " (unlike stylize's --size, the long side)", min=32, max=2048, metavar="PX")
+    size: int = option(
+        224,
+        "scan size: each image's SHORT side is resized to PX, then centre-cropped to PX×PX"
+        " (unlike stylize's --size, the long side)",
+        min=32,
+        max=2048,
+        metavar="PX",
+    )
     batch_size: int = option(8, "images per forward pass", min=1, max=1024, metavar="N")
     precision: Precision = option("auto", "network precision for the scan: bf16 where it is fast")
-    max_outside: float = option(MAX_OUTSIDE, "how much of a patch may lie past the image border, per axis, as a"
-                                             " fraction of its width; 1 allows any position", min=0, max=1,
-                                metavar="F")
-    weights: str | None = option(None, "VGG weights file (default: the original VGG19)", metavar="FILE")
+    max_outside: float = option(
+        MAX_OUTSIDE,
+        "how much of a patch may lie past the image border, per axis, as a"
+        " fraction of its width; 1 allows any position",
+        min=0,
+        max=1,
+        metavar="F",
+    )
+    weights: str | None = option(
+        None, "VGG weights file (default: the original VGG19)", metavar="FILE"
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
         try:
             check_layers(self.layers)  # type: ignore[attr-defined]
         except ValueError as exc:
-            raise ConfigError("layers", str(exc).replace("unknown layer", "has an unknown layer")) from None
+            raise ConfigError(
+                "layers", str(exc).replace("unknown layer", "has an unknown layer")
+            ) from None
         if not self.layers:  # type: ignore[attr-defined]
             raise ConfigError("layers", "is empty; give at least one layer")
 
@@ -39,12 +55,20 @@ class UnitsConfig(ScanConfig):
     """Settings of `stylegram units`: top-activating patches per unit (Zeiler & Fergus)."""
 
     layers: tuple[str, ...] = option(DEFAULT_LAYERS, "layers to show", metavar="LAYER")
-    units: str = option("0-8", "channels per layer: a range, a list, or all", metavar="0-8|all|3,7,10-12")
+    units: str = option(
+        "0-8", "channels per layer: a range, a list, or all", metavar="0-8|all|3,7,10-12"
+    )
     rank: Rank = option("max", "rank images by the unit's peak or its mean activation")
-    optimize: bool = option(False, "also synthesise an image per unit by activation maximisation, shown beside"
-                                   " the patches")
-    opt_steps: int = option(128, "with --optimize: Adam steps per unit", min=1, max=100_000, metavar="N")
-    opt_size: int = option(128, "with --optimize: side of the synthesised image", min=32, max=1024, metavar="PX")
+    optimize: bool = option(
+        False,
+        "also synthesise an image per unit by activation maximisation, shown beside the patches",
+    )
+    opt_steps: int = option(
+        128, "with --optimize: Adam steps per unit", min=1, max=100_000, metavar="N"
+    )
+    opt_size: int = option(
+        128, "with --optimize: side of the synthesised image", min=32, max=1024, metavar="PX"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -60,4 +84,6 @@ class ExplainConfig(ScanConfig):
     layers: tuple[str, ...] = option(STYLE_LAYERS, "style layers", metavar="LAYER")
     channels: int = option(6, "strongest channels per layer", min=1, max=512, metavar="N")
     pairs: int = option(6, "most correlated channel pairs per layer", min=0, max=1000, metavar="N")
-    style_size: int = option(512, "long side of the style image in pixels", min=32, max=4096, metavar="PX")
+    style_size: int = option(
+        512, "long side of the style image in pixels", min=32, max=4096, metavar="PX"
+    )

@@ -7,24 +7,25 @@ most correlated pairs (G_kk' / √(G_kk·G_k'k'), the cosine of two channel maps
 appear in the same places). `write_style_report` shows each such channel beside its
 top-activating patches from a folder of photos, so the abstract channel gets a face.
 """
+
 from __future__ import annotations
 
 import html
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-from .grids import display_cell, resize_cell, stack, unit_grid
-from ..image import save_image, text_image, write_text_atomic
 from ..gram import mean_gram
+from ..image import save_image, text_image, write_text_atomic
+from ..vgg import VGG, check_layers
+from .grids import display_cell, resize_cell, stack, unit_grid
 from .report import PatchCutter, hit_record, listed_figures, remove_figures
 from .scan import Hit, crop_patch
-from ..vgg import VGG, check_layers
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ class StyleLayer:
     layer: str
     channels: list[Channel]  # most energy first
     pairs: list[Pair]  # most correlated first
-    boxes: dict[int, tuple[int, int, int, int]]  # per channel shown, its peak's receptive field in the style image
+    boxes: dict[
+        int, tuple[int, int, int, int]
+    ]  # per channel shown, its peak's receptive field in the style image
 
     def units(self) -> list[int]:
         """Every channel shown: the strong ones, then the others in pairs."""
@@ -58,7 +61,13 @@ class StyleLayer:
 
 @torch.inference_mode()
 def style_components(
-    vgg: VGG, style: Tensor, layers: Sequence[str], *, top: int = 6, pairs: int = 6, candidates: int = 32
+    vgg: VGG,
+    style: Tensor,
+    layers: Sequence[str],
+    *,
+    top: int = 6,
+    pairs: int = 6,
+    candidates: int = 32,
 ) -> list[StyleLayer]:
     """The strongest channels and most correlated pairs of `style`'s Gram matrix per layer.
 
@@ -89,35 +98,69 @@ def style_components(
         k = len(pool)
         found = [Pair(int(pool[i // k]), int(pool[i % k]), float(corr.flatten()[i])) for i in best]
         found = [p for p in found if p.correlation > 0]
-        shown = list(dict.fromkeys([c.unit for c in channels] + [u for p in found for u in (p.a, p.b)]))
+        shown = list(
+            dict.fromkeys([c.unit for c in channels] + [u for p in found for u in (p.a, p.b)])
+        )
         peaks = f[0].flatten(1).argmax(dim=1)  # (C,) flat position of each channel's peak
         boxes = {u: vgg.info[layer].box(*divmod(int(peaks[u]), f.shape[-1])) for u in shown}
         out.append(StyleLayer(layer, channels, found, boxes))
     return out
 
 
-def _pair_row(style_a: Tensor, style_b: Tensor, hits_a: Sequence[Tensor], hits_b: Sequence[Tensor], cell: int) -> Tensor:
+def _pair_row(
+    style_a: Tensor, style_b: Tensor, hits_a: Sequence[Tensor], hits_b: Sequence[Tensor], cell: int
+) -> Tensor:
     """[style patch a | a's photos]  [style patch b | b's photos] in one row."""
-    half = [stack([resize_cell(s, cell), stack([resize_cell(p, cell) for p in hits] or [s], dim=-1, gap=1)], dim=-1, gap=6)
-            for s, hits in ((style_a, hits_a), (style_b, hits_b))]
+    half = [
+        stack(
+            [
+                resize_cell(s, cell),
+                stack([resize_cell(p, cell) for p in hits] or [s], dim=-1, gap=1),
+            ],
+            dim=-1,
+            gap=6,
+        )
+        for s, hits in ((style_a, hits_a), (style_b, hits_b))
+    ]
     return stack(half, dim=-1, gap=24)
 
 
-def layer_figure(found: StyleLayer, style: Tensor, hits: Mapping[int, Sequence[Hit]], cut: PatchCutter,
-                 receptive_field: int) -> Tensor:
+def layer_figure(
+    found: StyleLayer,
+    style: Tensor,
+    hits: Mapping[int, Sequence[Hit]],
+    cut: PatchCutter,
+    receptive_field: int,
+) -> Tensor:
     """The strong channels (style patch, then photo patches) and the correlated pairs."""
     cell = display_cell(receptive_field, smallest=48, largest=96)
     style_patch = {u: crop_patch(style, box) for u, box in found.boxes.items()}
-    rows = [(f"#{c.unit} {100 * c.energy:.1f}%", [style_patch[c.unit]] + cut(hits[c.unit])) for c in found.channels]
-    strong = unit_grid(rows, cell=cell, title=f"{found.layer}: strongest channels (share of Gram energy); "
-                                              "first patch from the painting, then photos")
+    rows = [
+        (f"#{c.unit} {100 * c.energy:.1f}%", [style_patch[c.unit]] + cut(hits[c.unit]))
+        for c in found.channels
+    ]
+    strong = unit_grid(
+        rows,
+        cell=cell,
+        title=f"{found.layer}: strongest channels (share of Gram energy); "
+        "first patch from the painting, then photos",
+    )
     parts = [strong]
     if found.pairs:
-        parts.append(text_image(f"{found.layer}: channels that fire together (cosine); each: painting, then photos",
-                                height=24, font_size=15))
+        parts.append(
+            text_image(
+                f"{found.layer}: channels that fire together (cosine); each: painting, then photos",
+                height=24,
+                font_size=15,
+            )
+        )
         for p in found.pairs:
-            label = text_image(f"#{p.a}+#{p.b} {p.correlation:.2f}", height=cell, width=120, font_size=13)
-            row = _pair_row(style_patch[p.a], style_patch[p.b], cut(hits[p.a][:4]), cut(hits[p.b][:4]), cell)
+            label = text_image(
+                f"#{p.a}+#{p.b} {p.correlation:.2f}", height=cell, width=120, font_size=13
+            )
+            row = _pair_row(
+                style_patch[p.a], style_patch[p.b], cut(hits[p.a][:4]), cut(hits[p.b][:4]), cell
+            )
             parts.append(stack([label, row], dim=-1))
     return stack(parts, dim=-2, gap=4)
 
@@ -126,8 +169,15 @@ def layer_figure(found: StyleLayer, style: Tensor, hits: Mapping[int, Sequence[H
 REPORT_NAMES = ("explain_*.png", "style.jpg", "explain.json", "index.html")
 
 
-def write_style_report(outdir: str | os.PathLike, style_path: str, style: Tensor, found: Sequence[StyleLayer],
-                       hits: Mapping[str, Mapping[int, Sequence[Hit]]], cut: PatchCutter, vgg: VGG) -> list[Path]:
+def write_style_report(
+    outdir: str | os.PathLike,
+    style_path: str,
+    style: Tensor,
+    found: Sequence[StyleLayer],
+    hits: Mapping[str, Mapping[int, Sequence[Hit]]],
+    cut: PatchCutter,
+    vgg: VGG,
+) -> list[Path]:
     """Write ``explain_<layer>.png`` per layer, ``explain.json`` and ``index.html``.
 
     Args:
@@ -140,15 +190,30 @@ def write_style_report(outdir: str | os.PathLike, style_path: str, style: Tensor
         vgg: the extractor, for the layer geometry.
     """
     outdir = Path(outdir)
-    before = listed_figures(outdir / "explain.json", lambda data: [f"explain_{e['layer']}.png" for e in data["layers"]])
+    before = listed_figures(
+        outdir / "explain.json", lambda data: [f"explain_{e['layer']}.png" for e in data["layers"]]
+    )
     written = []
     for layer in found:
-        figure = layer_figure(layer, style, hits[layer.layer], cut, vgg.info[layer.layer].receptive_field)
+        figure = layer_figure(
+            layer, style, hits[layer.layer], cut, vgg.info[layer.layer].receptive_field
+        )
         written.append(save_image(figure, outdir / f"explain_{layer.layer}.png"))
     save_image(style, outdir / "style.jpg")
-    data = {"style": str(style_path), "size": list(style.shape[-2:][::-1]),
-            "layers": [{**asdict(layer), "boxes": {str(u): b for u, b in layer.boxes.items()}, "hits": {str(u): [hit_record(h) for h in hs] for u, hs in hits[layer.layer].items()}}
-                       for layer in found]}
+    data = {
+        "style": str(style_path),
+        "size": list(style.shape[-2:][::-1]),
+        "layers": [
+            {
+                **asdict(layer),
+                "boxes": {str(u): b for u, b in layer.boxes.items()},
+                "hits": {
+                    str(u): [hit_record(h) for h in hs] for u, hs in hits[layer.layer].items()
+                },
+            }
+            for layer in found
+        ],
+    }
     written.append(write_text_atomic(json.dumps(data, indent=1), outdir / "explain.json"))
     written.append(write_text_atomic(_page(style_path, found), outdir / "index.html"))
     remove_figures(outdir, before - {f"explain_{layer.layer}.png" for layer in found}, REPORT_NAMES)
@@ -156,14 +221,18 @@ def write_style_report(outdir: str | os.PathLike, style_path: str, style: Tensor
 
 
 def _page(style_path: str, found: Sequence[StyleLayer]) -> str:
-    parts = ["<!doctype html><meta charset='utf-8'><title>stylegram explain-style</title>",
-             "<style>body{font-family:sans-serif;margin:2em;max-width:1400px} img{max-width:100%}</style>",
-             f"<h1>What makes the style of {html.escape(Path(style_path).name)}</h1>",
-             "<img src='style.jpg' style='max-height:300px' alt='style image'>",
-             "<p>Style, in Gatys et al.'s words, is \"which high-level texture components (channels) tend to "
-             "occur or not occur together\". Per style layer: the channels carrying most of the Gram matrix's "
-             "energy, each shown by its patch in the painting and its top patches among the photos; then the "
-             "pairs of channels whose maps overlap most. Numbers: <a href='explain.json'>explain.json</a>.</p>"]
+    parts = [
+        "<!doctype html><meta charset='utf-8'><title>stylegram explain-style</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1400px} img{max-width:100%}</style>",
+        f"<h1>What makes the style of {html.escape(Path(style_path).name)}</h1>",
+        "<img src='style.jpg' style='max-height:300px' alt='style image'>",
+        "<p>Style, in Gatys et al.'s words, is \"which high-level texture components (channels) tend to "
+        "occur or not occur together\". Per style layer: the channels carrying most of the Gram matrix's "
+        "energy, each shown by its patch in the painting and its top patches among the photos; then the "
+        "pairs of channels whose maps overlap most. Numbers: <a href='explain.json'>explain.json</a>.</p>",
+    ]
     for layer in found:
-        parts.append(f"<h2>{layer.layer}</h2><img src='explain_{layer.layer}.png' alt='{layer.layer}'>")
+        parts.append(
+            f"<h2>{layer.layer}</h2><img src='explain_{layer.layer}.png' alt='{layer.layer}'>"
+        )
     return "\n".join(parts) + "\n"

@@ -3,10 +3,11 @@
 Every function takes and returns (1, 3, H, W) tensors in [0, 1] on a white background;
 image.save_image writes them. Nothing here reads or writes files.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -32,7 +33,9 @@ def resize_cell(patch: Tensor, cell: int) -> Tensor:
         return patch
     if patch.shape[-1] < cell:
         return F.interpolate(patch, size=(cell, cell), mode="nearest-exact")
-    return F.interpolate(patch, size=(cell, cell), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    return F.interpolate(
+        patch, size=(cell, cell), mode="bilinear", antialias=True, align_corners=False
+    ).clamp(0, 1)
 
 
 def stack(images: Sequence[Tensor], *, dim: int, gap: int = GAP) -> Tensor:
@@ -51,12 +54,14 @@ def stack(images: Sequence[Tensor], *, dim: int, gap: int = GAP) -> Tensor:
     return torch.cat(parts, dim=dim)
 
 
-def block(patches: Sequence[Tensor], *, cell: int | None, columns: int | None = None, gap: int = 1) -> Tensor:
+def block(
+    patches: Sequence[Tensor], *, cell: int | None, columns: int | None = None, gap: int = 1
+) -> Tensor:
     """Patches in a near-square block, `columns` across (√n by default), row by row;
     each resized to `cell × cell` unless `cell` is None."""
     columns = columns or math.ceil(math.sqrt(len(patches)))
     cells = [resize_cell(p, cell) if cell else p for p in patches]
-    rows = [stack(cells[i:i + columns], dim=-1, gap=gap) for i in range(0, len(cells), columns)]
+    rows = [stack(cells[i : i + columns], dim=-1, gap=gap) for i in range(0, len(cells), columns)]
     return stack(rows, dim=-2, gap=gap)
 
 
@@ -80,7 +85,11 @@ def unit_grid(
     lines = []
     for i, (label, patches) in enumerate(rows):
         parts = [text_image(label, height=cell, width=label_width, font_size=13)]
-        parts.append(block(patches, cell=cell, columns=len(patches)) if patches else torch.full((1, 3, cell, cell), BACKGROUND))
+        parts.append(
+            block(patches, cell=cell, columns=len(patches))
+            if patches
+            else torch.full((1, 3, cell, cell), BACKGROUND)
+        )
         extra = beside[i] if beside is not None else None
         if extra is not None:
             parts.append(torch.full((1, 3, cell, 3 * GAP), BACKGROUND))
@@ -92,7 +101,9 @@ def unit_grid(
     return grid
 
 
-def combined_figure(panels: Sequence[tuple[str, Sequence[Sequence[Tensor]]]], *, cell: int = 36, per_row: int = 3) -> Tensor:
+def combined_figure(
+    panels: Sequence[tuple[str, Sequence[Sequence[Tensor]]]], *, cell: int = 36, per_row: int = 3
+) -> Tensor:
     """The lecture figure: per layer a panel of units, each unit a small block of its patches.
 
     Args:
@@ -103,9 +114,15 @@ def combined_figure(panels: Sequence[tuple[str, Sequence[Sequence[Tensor]]]], *,
     drawn = []
     for title, units in panels:
         blocks = [block(patches, cell=cell) for patches in units if patches]
-        body = block(blocks, cell=None, gap=4 * GAP) if blocks else torch.full((1, 3, cell, cell), BACKGROUND)
+        body = (
+            block(blocks, cell=None, gap=4 * GAP)
+            if blocks
+            else torch.full((1, 3, cell, cell), BACKGROUND)
+        )
         heading = text_image(title, height=22, width=body.shape[-1])
         drawn.append(stack([heading, body], dim=-2, gap=GAP))
-    rows = [stack(drawn[i:i + per_row], dim=-1, gap=8 * GAP) for i in range(0, len(drawn), per_row)]
+    rows = [
+        stack(drawn[i : i + per_row], dim=-1, gap=8 * GAP) for i in range(0, len(drawn), per_row)
+    ]
     figure = stack(rows, dim=-2, gap=8 * GAP)
     return F.pad(figure, (8, 8, 8, 8), value=BACKGROUND)

@@ -7,10 +7,11 @@ high-frequency noise (Olah et al., "Feature Visualization", Distill 2017):
 - each step sees a randomly padded, jittered, scaled and rotated copy, so only patterns that
   survive small transformations are rewarded.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -19,7 +20,9 @@ from torch.nn import functional as F
 from ..vgg import VGG, check_layers
 
 # Lucid's square root of the ImageNet RGB colour covariance (its "color_correlation_svd_sqrt").
-COLOR_CORRELATION_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+COLOR_CORRELATION_SQRT = torch.tensor(
+    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]]
+)
 
 
 class FourierImage(torch.nn.Module):
@@ -32,20 +35,26 @@ class FourierImage(torch.nn.Module):
         generator: for a reproducible start.
     """
 
-    def __init__(self, batch: int, size: int, *, decay: float = 1.0, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, batch: int, size: int, *, decay: float = 1.0, generator: torch.Generator | None = None
+    ) -> None:
         super().__init__()
         fy = torch.fft.fftfreq(size)[:, None]
         fx = torch.fft.rfftfreq(size)[None, :]
         freqs = (fx * fx + fy * fy).sqrt()  # (size, size // 2 + 1)
         self.register_buffer("scale", 1.0 / freqs.clamp(min=1.0 / size) ** decay)
-        self.spectrum = torch.nn.Parameter(0.01 * torch.randn(batch, 3, *freqs.shape, 2, generator=generator))
+        self.spectrum = torch.nn.Parameter(
+            0.01 * torch.randn(batch, 3, *freqs.shape, 2, generator=generator)
+        )
         self.size = size
         corr = COLOR_CORRELATION_SQRT / COLOR_CORRELATION_SQRT.norm(dim=0).max()
         self.register_buffer("colors", corr)
 
     def forward(self) -> Tensor:
         spectrum = torch.view_as_complex(self.spectrum) * self.scale
-        x = torch.fft.irfft2(spectrum, s=(self.size, self.size), norm="ortho") / 4.0  # Lucid's constant
+        x = (
+            torch.fft.irfft2(spectrum, s=(self.size, self.size), norm="ortho") / 4.0
+        )  # Lucid's constant
         x = torch.einsum("ij,bjhw->bihw", self.colors, x)  # decorrelated -> RGB
         return torch.sigmoid(x)  # (B, 3, size, size)
 
@@ -59,7 +68,9 @@ def random_transform(x: Tensor, generator: torch.Generator) -> Tensor:
     scale = 1 + (torch.randint(0, 11, (b,), generator=generator) - 5) / 50
     angle = torch.randint(-10, 11, (b,), generator=generator).float() * math.pi / 180
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(b)], 1), torch.stack([sin, cos, torch.zeros(b)], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, torch.zeros(b)], 1), torch.stack([sin, cos, torch.zeros(b)], 1)], 1
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
     return _jitter(x, 4, generator)
@@ -67,7 +78,7 @@ def random_transform(x: Tensor, generator: torch.Generator) -> Tensor:
 
 def _jitter(x: Tensor, d: int, generator: torch.Generator) -> Tensor:
     dy, dx = torch.randint(0, d + 1, (2,), generator=generator).tolist()
-    return x[..., dy:x.shape[-2] - d + dy, dx:x.shape[-1] - d + dx]
+    return x[..., dy : x.shape[-2] - d + dy, dx : x.shape[-1] - d + dx]
 
 
 def unit_objective(vgg: VGG, images: Tensor, layer: str, units: Sequence[int]) -> Tensor:
@@ -106,7 +117,7 @@ def maximize_units(
     generator = torch.Generator().manual_seed(seed)
     out = []
     for start in range(0, len(units), batch_size):
-        chunk = list(units[start:start + batch_size])
+        chunk = list(units[start : start + batch_size])
         param = FourierImage(len(chunk), size, generator=generator)
         optimizer = torch.optim.Adam(param.parameters(), lr=learning_rate)
         for _ in range(steps):

@@ -1,23 +1,23 @@
 """The outputs of `stylegram units`: patches cut from the scan images, per-layer grids, the
 combined figure, ``manifest.json`` and ``index.html``. Files are written through image.py.
 """
+
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import html
 import json
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 from torch import Tensor
 
-import fnmatch
-
-from .grids import combined_figure, display_cell, unit_grid
 from ..files import read_own
 from ..image import save_image, write_text_atomic
+from .grids import combined_figure, display_cell, unit_grid
 from .scan import Hit, Scan, crop_patch, load_scan_image
 
 MANIFEST_VERSION = 1
@@ -36,12 +36,26 @@ class PatchCutter:
 
 
 def hit_record(hit: Hit) -> dict:
-    return {"rank": hit.rank, "path": hit.path, "image": hit.image, "activation": hit.value, "mean": hit.mean,
-            "position": [hit.y, hit.x], "box_source": list(hit.box_source), "box_scan": list(hit.box_scan)}
+    return {
+        "rank": hit.rank,
+        "path": hit.path,
+        "image": hit.image,
+        "activation": hit.value,
+        "mean": hit.mean,
+        "position": [hit.y, hit.x],
+        "box_source": list(hit.box_source),
+        "box_scan": list(hit.box_scan),
+    }
 
 
-def manifest(scan: Scan, results: Mapping[str, Sequence[Sequence[Hit]]], *, rank: str, top: int,
-             grids: Mapping[str, list[str]] | None = None) -> dict:
+def manifest(
+    scan: Scan,
+    results: Mapping[str, Sequence[Sequence[Hit]]],
+    *,
+    rank: str,
+    top: int,
+    grids: Mapping[str, list[str]] | None = None,
+) -> dict:
     """The JSON-ready record of every layer, unit and rank.
 
     ``box_source`` is the receptive field in the original image's pixels, a `Box` (x0, y0, x1, y1),
@@ -52,32 +66,56 @@ def manifest(scan: Scan, results: Mapping[str, Sequence[Sequence[Hit]]], *, rank
     for layer, per_unit in results.items():
         info = scan.info[layer]
         layers[layer] = {
-            "channels": info.channels, "stride": info.stride, "receptive_field": info.receptive_field,
+            "channels": info.channels,
+            "stride": info.stride,
+            "receptive_field": info.receptive_field,
             "grids": list((grids or {}).get(layer, [])),
-            "units": [{"unit": hits[0].unit if hits else None, "hits": [hit_record(h) for h in hits]}
-                      for hits in per_unit],
+            "units": [
+                {"unit": hits[0].unit if hits else None, "hits": [hit_record(h) for h in hits]}
+                for hits in per_unit
+            ],
         }
-    return {"version": MANIFEST_VERSION, "size": scan.size, "rank": rank, "top": top,
-            "images": len(scan.images), "read": scan.n_read,
-            "skipped": [{"path": p, "reason": r} for p, r in scan.skipped], "layers": layers}
+    return {
+        "version": MANIFEST_VERSION,
+        "size": scan.size,
+        "rank": rank,
+        "top": top,
+        "images": len(scan.images),
+        "read": scan.n_read,
+        "skipped": [{"path": p, "reason": r} for p, r in scan.skipped],
+        "layers": layers,
+    }
 
 
 # Every name the report writes in its folder, as patterns: a grid per layer (and page), and
 # three fixed files. cli/files.py declares them, so that no input can be among them.
-REPORT_NAMES = ("conv*.png", "relu*.png", "pool*.png", "combined.png", "manifest.json", "index.html")
+REPORT_NAMES = (
+    "conv*.png",
+    "relu*.png",
+    "pool*.png",
+    "combined.png",
+    "manifest.json",
+    "index.html",
+)
 
 
-def write_layer_grids(outdir: Path, scan: Scan, layer: str, per_unit: Sequence[Sequence[Hit]], cut: PatchCutter,
-                      optimized: Sequence[Tensor] | None = None) -> list[str]:
+def write_layer_grids(
+    outdir: Path,
+    scan: Scan,
+    layer: str,
+    per_unit: Sequence[Sequence[Hit]],
+    cut: PatchCutter,
+    optimized: Sequence[Tensor] | None = None,
+) -> list[str]:
     """One PNG per page of `UNITS_PER_PAGE` units; returns the file names."""
     info = scan.info[layer]
     cell = display_cell(info.receptive_field)
     names = []
     pages = range(0, len(per_unit), UNITS_PER_PAGE)
     for page, start in enumerate(pages, start=1):
-        chunk = per_unit[start:start + UNITS_PER_PAGE]
+        chunk = per_unit[start : start + UNITS_PER_PAGE]
         rows = [(f"#{hits[0].unit}" if hits else "-", cut(hits)) for hits in chunk]
-        beside = list(optimized[start:start + UNITS_PER_PAGE]) if optimized is not None else None
+        beside = list(optimized[start : start + UNITS_PER_PAGE]) if optimized is not None else None
         title = f"{layer}: receptive field {info.receptive_field} px, stride {info.stride}"
         name = f"{layer}.png" if len(pages) == 1 else f"{layer}_p{page}.png"
         save_image(unit_grid(rows, cell=cell, beside=beside, title=title), outdir / name)
@@ -105,18 +143,27 @@ def write_units_report(
         optimized: per layer, one activation-maximisation image per unit, shown beside the patches.
     """
     outdir = Path(outdir)
-    before = listed_figures(outdir / "manifest.json", lambda data: [n for e in data["layers"].values() for n in e["grids"]])
+    before = listed_figures(
+        outdir / "manifest.json",
+        lambda data: [n for e in data["layers"].values() for n in e["grids"]],
+    )
     cut = PatchCutter(scan.size)
-    grids = {layer: write_layer_grids(outdir, scan, layer, hits, cut, (optimized or {}).get(layer))
-             for layer, hits in results.items()}
-    panels = [(layer, [cut(hits) for hits in per_unit[:COMBINED_UNITS]]) for layer, per_unit in results.items()]
+    grids = {
+        layer: write_layer_grids(outdir, scan, layer, hits, cut, (optimized or {}).get(layer))
+        for layer, hits in results.items()
+    }
+    panels = [
+        (layer, [cut(hits) for hits in per_unit[:COMBINED_UNITS]])
+        for layer, per_unit in results.items()
+    ]
     save_image(combined_figure(panels), outdir / "combined.png")
     data = manifest(scan, results, rank=rank, top=top, grids=grids)
     write_text_atomic(json.dumps(data, indent=1), outdir / "manifest.json")
     write_text_atomic(units_page(data), outdir / "index.html")
     remove_figures(outdir, before - {n for names in grids.values() for n in names}, REPORT_NAMES)
-    return [outdir / n for names in grids.values() for n in names] + [outdir / f for f in
-                                                                      ("combined.png", "manifest.json", "index.html")]
+    return [outdir / n for names in grids.values() for n in names] + [
+        outdir / f for f in ("combined.png", "manifest.json", "index.html")
+    ]
 
 
 def listed_figures(record: Path, names: Callable[[dict], list[str]]) -> set[str]:
@@ -133,8 +180,12 @@ def remove_figures(outdir: Path, names: Iterable[str], written: Sequence[str]) -
     for, pages no longer needed): only plain PNG names inside `outdir` that are among the names
     the report writes (`written`, patterns), whatever the earlier manifest says."""
     for name in names:
-        if (Path(name).name == name and name.endswith(".png") and not name.startswith(".")
-                and any(fnmatch.fnmatchcase(name, pattern) for pattern in written)):
+        if (
+            Path(name).name == name
+            and name.endswith(".png")
+            and not name.startswith(".")
+            and any(fnmatch.fnmatchcase(name, pattern) for pattern in written)
+        ):
             with contextlib.suppress(OSError):
                 (outdir / name).unlink()
 
@@ -156,7 +207,9 @@ def units_page(data: Mapping) -> str:
         parts.append(f"<p>{len(data['skipped'])} unreadable file(s) skipped.</p>")
     parts.append("<h2>All layers</h2><img src='combined.png' alt='combined figure'>")
     for layer, entry in data["layers"].items():
-        parts.append(f"<h2>{esc(layer)}</h2><p>{entry['channels']} channels, stride {entry['stride']}, "
-                     f"receptive field {entry['receptive_field']} px.</p>")
+        parts.append(
+            f"<h2>{esc(layer)}</h2><p>{entry['channels']} channels, stride {entry['stride']}, "
+            f"receptive field {entry['receptive_field']} px.</p>"
+        )
         parts.extend(f"<img src='{esc(name)}' alt='{esc(layer)}'>" for name in entry["grids"])
     return "\n".join(parts) + "\n"

@@ -10,13 +10,15 @@ Images are scanned at ``size × size``: resized so the short side is `size`, the
 (as for ImageNet evaluation), so that they batch. Boxes are given both in those scan pixels and
 in the original image's pixels.
 """
+
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -24,8 +26,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from ..geometry import Box, Precision, Size
-from ..settings import ConfigError
 from ..image import open_image, resize_short_side, short_side_size, to_tensor
+from ..settings import ConfigError
 from ..vgg import VGG, LayerInfo, check_layers, last_relus, network_for
 from .cache import CHUNK, ActivationCache, ChunkInfo, LayerStats
 from .topk import TopK, chunk_top_k, merge_top_k
@@ -67,8 +69,12 @@ class Frame:
         (w, h), (left, top) = self.resized, self.crop
         sx, sy = self.width / w, self.height / h
         x0, y0, x1, y1 = box
-        return (math.floor((x0 + left) * sx), math.floor((y0 + top) * sy),
-                math.ceil((x1 + left) * sx), math.ceil((y1 + top) * sy))
+        return (
+            math.floor((x0 + left) * sx),
+            math.floor((y0 + top) * sy),
+            math.ceil((x1 + left) * sx),
+            math.ceil((y1 + top) * sy),
+        )
 
 
 @dataclass(frozen=True)
@@ -94,19 +100,28 @@ class ScanProgress:
 
     done: int
     total: int
-    skipped: tuple[tuple[str, str], ...]  # (path, reason) of files that could not be read, new this batch
+    skipped: tuple[
+        tuple[str, str], ...
+    ]  # (path, reason) of files that could not be read, new this batch
     cached: bool
-    recomputed: tuple[str, ...] = ()  # cache files found damaged or of another shape, computed again
+    recomputed: tuple[
+        str, ...
+    ] = ()  # cache files found damaged or of another shape, computed again
 
 
-def list_images(folder: str | os.PathLike, skip: Callable[[Path], bool] | None = None) -> list[Path]:
+def list_images(
+    folder: str | os.PathLike, skip: Callable[[Path], bool] | None = None
+) -> list[Path]:
     """The image files under `folder`, recursively, in sorted order; without those `skip` names
     (a command's own output and cache, which a rerun would otherwise take for input)."""
     root = Path(folder)
     if not root.is_dir():
         raise ValueError(f"'{root}': not a directory of images")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                   and not (skip and skip(p)))
+    paths = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not (skip and skip(p))
+    )
     if not paths:
         raise ValueError(f"'{root}': no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
     return paths
@@ -117,7 +132,7 @@ def load_scan_image(path: str | os.PathLike, size: int) -> tuple[Tensor, Frame]:
     im = open_image(path)
     frame = Frame(im.width, im.height, size)
     left, top = frame.crop
-    return to_tensor(resize_short_side(im, size))[..., top:top + size, left:left + size], frame
+    return to_tensor(resize_short_side(im, size))[..., top : top + size, left : left + size], frame
 
 
 def parse_units(spec: str, info: LayerInfo) -> list[int]:
@@ -130,9 +145,13 @@ def parse_units(spec: str, info: LayerInfo) -> list[int]:
         try:
             first, last = int(lo), int(hi or lo)
         except ValueError:
-            raise ConfigError("units", f"{spec!r}: give 'all', a range like 0-8 or a list like 3,7,10-12") from None
+            raise ConfigError(
+                "units", f"{spec!r}: give 'all', a range like 0-8 or a list like 3,7,10-12"
+            ) from None
         if last < first:
-            raise ConfigError("units", f"{spec!r}: the range {part.strip()} runs backwards; write {last}-{first}")
+            raise ConfigError(
+                "units", f"{spec!r}: the range {part.strip()} runs backwards; write {last}-{first}"
+            )
         try:  # both ends, before the range is made: "0-99999999999" is no list
             info.check_unit(first)
             info.check_unit(min(last, info.channels))  # names the first unit past the end
@@ -156,8 +175,16 @@ def eligible_positions(info: LayerInfo, side: int, size: int, max_outside: float
 class Scan:
     """The cached activation statistics of a list of images; rank units with `top`."""
 
-    def __init__(self, cache: ActivationCache, images: list[Path], layers: Sequence[str], size: int, vgg: VGG) -> None:
-        self.cache, self.images, self.layers, self.size, self.info = cache, images, tuple(layers), size, vgg.info
+    def __init__(
+        self, cache: ActivationCache, images: list[Path], layers: Sequence[str], size: int, vgg: VGG
+    ) -> None:
+        self.cache, self.images, self.layers, self.size, self.info = (
+            cache,
+            images,
+            tuple(layers),
+            size,
+            vgg.info,
+        )
         self._infos = [cache.read_info(c) for c in range(cache.n_chunks)]
 
     @property
@@ -173,7 +200,9 @@ class Scan:
         w, h = self._infos[image // CHUNK].sizes[image % CHUNK]  # type: ignore[misc]
         return Frame(w, h, self.size)
 
-    def top(self, layer: str, units: Sequence[int], k: int, *, rank: Rank = "max") -> list[list[Hit]]:
+    def top(
+        self, layer: str, units: Sequence[int], k: int, *, rank: Rank = "max"
+    ) -> list[list[Hit]]:
         """Per unit, its `k` best images (at most one patch per image), best first.
 
         Args:
@@ -184,8 +213,14 @@ class Scan:
                 mean over the image; either way the patch is at the peak. Equal scores rank
                 the earlier image first.
         """
-        return hits_of(self.top_k(layer, units, k, rank=rank), layer, units, self.info[layer], self.images,
-                       self.size)
+        return hits_of(
+            self.top_k(layer, units, k, rank=rank),
+            layer,
+            units,
+            self.info[layer],
+            self.images,
+            self.size,
+        )
 
     def top_k(self, layer: str, units: Sequence[int], k: int, *, rank: Rank = "max") -> TopK:
         """`top` as arrays, merged one cache chunk at a time (see topk.py)."""
@@ -193,15 +228,27 @@ class Scan:
             raise ValueError(f"layer '{layer}' was not scanned (scanned: {', '.join(self.layers)})")
         best: TopK | None = None
         for chunk in range(self.cache.n_chunks):
-            part = chunk_top_k(self.cache.read(chunk, layer), chunk * CHUNK, self._infos[chunk].sizes, units, k,
-                               rank=rank)
+            part = chunk_top_k(
+                self.cache.read(chunk, layer),
+                chunk * CHUNK,
+                self._infos[chunk].sizes,
+                units,
+                k,
+                rank=rank,
+            )
             best = part if best is None else merge_top_k([best, part], k)
         assert best is not None
         return best
 
 
-def hits_of(top: TopK, layer: str, units: Sequence[int], info: LayerInfo, images: Sequence[str | os.PathLike],
-            size: int) -> list[list[Hit]]:
+def hits_of(
+    top: TopK,
+    layer: str,
+    units: Sequence[int],
+    info: LayerInfo,
+    images: Sequence[str | os.PathLike],
+    size: int,
+) -> list[list[Hit]]:
     """The hits of top-k arrays: receptive fields in scan and source pixels, unreadable images left out."""
     side = size // info.stride
     hits: list[list[Hit]] = []
@@ -212,8 +259,21 @@ def hits_of(top: TopK, layer: str, units: Sequence[int], info: LayerInfo, images
             y, x = divmod(int(top.position[row, col]), side)
             box = info.box(y, x)
             frame = Frame(int(top.width[row, col]), int(top.height[row, col]), size)
-            hits[-1].append(Hit(layer, unit, len(hits[-1]), image, str(images[image]), float(top.value[row, col]),
-                                float(top.mean[row, col]), y, x, box, frame.to_source(box)))
+            hits[-1].append(
+                Hit(
+                    layer,
+                    unit,
+                    len(hits[-1]),
+                    image,
+                    str(images[image]),
+                    float(top.value[row, col]),
+                    float(top.mean[row, col]),
+                    y,
+                    x,
+                    box,
+                    frame.to_source(box),
+                )
+            )
     return hits
 
 
@@ -246,16 +306,27 @@ def scan(
     """
     check_layers(layers, vgg.arch)
     if size < vgg.min_size(layers):
-        raise ConfigError("size", f"{size} is too small for {max(layers, key=lambda n: vgg.info[n].stride)}; "
-                         f"at least {vgg.min_size(layers)} px is needed")
+        raise ConfigError(
+            "size",
+            f"{size} is too small for {max(layers, key=lambda n: vgg.info[n].stride)}; "
+            f"at least {vgg.min_size(layers)} px is needed",
+        )
     paths = [Path(p) for p in images]
     if not paths:
         raise ValueError("no images to scan")
     net, name = network_for(vgg, precision)
-    cache = ActivationCache(cache_dir, paths, size=size, vgg=vgg, precision=name, max_outside=max_outside)
-    masks = {layer: eligible_positions(vgg.info[layer], size // vgg.info[layer].stride, size, max_outside)
-             for layer in layers}
-    shapes = {layer: (vgg.info[layer].channels, (size // vgg.info[layer].stride) ** 2) for layer in layers}
+    cache = ActivationCache(
+        cache_dir, paths, size=size, vgg=vgg, precision=name, max_outside=max_outside
+    )
+    masks = {
+        layer: eligible_positions(
+            vgg.info[layer], size // vgg.info[layer].stride, size, max_outside
+        )
+        for layer in layers
+    }
+    shapes = {
+        layer: (vgg.info[layer].channels, (size // vgg.info[layer].stride) ** 2) for layer in layers
+    }
     done = 0
     for chunk in range(cache.n_chunks):
         todo, damaged = cache.missing(chunk, shapes)
@@ -263,24 +334,40 @@ def scan(
         if damaged and callback:
             callback(ScanProgress(done, len(paths), (), False, tuple(damaged)))
         if todo:
-            report = lambda n, skipped: callback and callback(ScanProgress(done + n, len(paths), skipped, False))
-            stats, info = _scan_chunk(net, [paths[i] for i in span], {k: masks[k] for k in todo}, size, batch_size, report)
+
+            def report(n: int, skipped: tuple, done: int = done) -> None:
+                if callback:
+                    callback(ScanProgress(done + n, len(paths), skipped, False))
+
+            stats, info = _scan_chunk(
+                net, [paths[i] for i in span], {k: masks[k] for k in todo}, size, batch_size, report
+            )
             cache.write(chunk, info, stats)
         elif callback:
-            callback(ScanProgress(done + len(span), len(paths), tuple(cache.read_info(chunk).skipped), True))
+            callback(
+                ScanProgress(
+                    done + len(span), len(paths), tuple(cache.read_info(chunk).skipped), True
+                )
+            )
         done += len(span)
     return Scan(cache, paths, layers, size, vgg)
 
 
-def _scan_chunk(net: VGG, paths: list[Path], masks: dict[str, Tensor], size: int, batch_size: int,
-                report: Callable[[int, tuple], None]) -> tuple[dict[str, LayerStats], ChunkInfo]:
+def _scan_chunk(
+    net: VGG,
+    paths: list[Path],
+    masks: dict[str, Tensor],
+    size: int,
+    batch_size: int,
+    report: Callable[[int, tuple], None],
+) -> tuple[dict[str, LayerStats], ChunkInfo]:
     """Run one cache chunk through the network, a batch at a time; `masks` per layer to compute."""
     sizes: list[tuple[int, int] | None] = []
     skipped: list[tuple[str, str]] = []
     parts: dict[str, list[LayerStats]] = {layer: [] for layer in masks}
     for start in range(0, len(paths), batch_size):
         batch, ok, new_skips = [], [], []
-        for path in paths[start:start + batch_size]:
+        for path in paths[start : start + batch_size]:
             try:
                 image, frame = load_scan_image(path, size)
             except ValueError as exc:
@@ -295,21 +382,33 @@ def _scan_chunk(net: VGG, paths: list[Path], masks: dict[str, Tensor], size: int
             parts[layer].append(stats)
         skipped += new_skips
         report(start + len(ok), tuple(new_skips))
-    merged = {layer: LayerStats(*(np.concatenate([getattr(s, f) for s in parts[layer]])
-                                  for f in ("max", "argmax", "mean"))) for layer in masks}
+    merged = {
+        layer: LayerStats(
+            *(
+                np.concatenate([getattr(s, f) for s in parts[layer]])
+                for f in ("max", "argmax", "mean")
+            )
+        )
+        for layer in masks
+    }
     return merged, ChunkInfo(sizes, skipped)
 
 
 @torch.inference_mode()
-def _batch_stats(net: VGG, batch: list[Tensor], ok: list[bool], masks: dict[str, Tensor]) -> dict[str, LayerStats]:
+def _batch_stats(
+    net: VGG, batch: list[Tensor], ok: list[bool], masks: dict[str, Tensor]
+) -> dict[str, LayerStats]:
     """Statistics for one batch; rows of unreadable images hold -inf."""
     features = net(torch.cat(batch), masks) if batch else {}
     rows = np.flatnonzero(ok)
     out = {}
     for layer, eligible in masks.items():
         channels = net.info[layer].channels
-        stats = LayerStats(np.full((len(ok), channels), -np.inf, np.float32), np.zeros((len(ok), channels), np.int32),
-                           np.full((len(ok), channels), -np.inf, np.float32))
+        stats = LayerStats(
+            np.full((len(ok), channels), -np.inf, np.float32),
+            np.zeros((len(ok), channels), np.int32),
+            np.full((len(ok), channels), -np.inf, np.float32),
+        )
         if batch:
             read = LayerStats.of(features[layer], eligible)
             stats.max[rows], stats.argmax[rows], stats.mean[rows] = read.max, read.argmax, read.mean
@@ -324,4 +423,4 @@ def crop_patch(image: Tensor, box: Box, *, fill: float = PAD_VALUE) -> Tensor:
     h, w = image.shape[-2:]
     padded = F.pad(image, (max(0, -x0), max(0, x1 - w), max(0, -y0), max(0, y1 - h)), value=fill)
     dx, dy = max(0, -x0), max(0, -y0)
-    return padded[..., y0 + dy:y1 + dy, x0 + dx:x1 + dx]
+    return padded[..., y0 + dy : y1 + dy, x0 + dx : x1 + dx]

@@ -6,10 +6,11 @@ scores by image index, lowest first. That is a total order, so the top k of a un
 depend on how the parts were grouped or in which order they were merged, and both paths give
 the same hits in the same order, ties included (a ReLU unit that never fires scores 0 everywhere).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 
@@ -20,7 +21,9 @@ from .cache import LayerStats
 class TopK:
     """Per unit (rows), its best images (columns), best first; every array is (U, k')."""
 
-    score: np.ndarray  # float32, what the images are ranked by; -inf where an image could not be read
+    score: (
+        np.ndarray
+    )  # float32, what the images are ranked by; -inf where an image could not be read
     image: np.ndarray  # int64, index into the scan's list of images
     value: np.ndarray  # float32, the unit's peak in that image
     mean: np.ndarray  # float32, the unit's mean over that image
@@ -28,7 +31,7 @@ class TopK:
     width: np.ndarray  # int32, the original image's size, (0, 0) where it could not be read
     height: np.ndarray
 
-    def shifted(self, offset: int) -> "TopK":
+    def shifted(self, offset: int) -> TopK:
         """The same lists with image indices counted from `offset` (a part's first image)."""
         return replace(self, image=self.image + offset)
 
@@ -39,8 +42,15 @@ def _select(t: TopK, k: int) -> TopK:
     return TopK(*(np.take_along_axis(getattr(t, f), order, 1) for f in TopK.__dataclass_fields__))
 
 
-def chunk_top_k(stats: LayerStats, first: int, sizes: Sequence[tuple[int, int] | None], units: Sequence[int],
-                k: int, *, rank: str = "max") -> TopK:
+def chunk_top_k(
+    stats: LayerStats,
+    first: int,
+    sizes: Sequence[tuple[int, int] | None],
+    units: Sequence[int],
+    k: int,
+    *,
+    rank: str = "max",
+) -> TopK:
     """The top k of one cache chunk, whose images are numbered from `first`.
 
     Args:
@@ -60,9 +70,15 @@ def chunk_top_k(stats: LayerStats, first: int, sizes: Sequence[tuple[int, int] |
     def rows(a: np.ndarray) -> np.ndarray:
         return np.broadcast_to(a, (len(cols), n))
 
-    t = TopK(score.astype(np.float32), rows(np.arange(first, first + n, dtype=np.int64)), peak.astype(np.float32),
-             stats.mean[:, cols].T.astype(np.float32), stats.argmax[:, cols].T.astype(np.int32),
-             rows(wh[:, 0]), rows(wh[:, 1]))
+    t = TopK(
+        score.astype(np.float32),
+        rows(np.arange(first, first + n, dtype=np.int64)),
+        peak.astype(np.float32),
+        stats.mean[:, cols].T.astype(np.float32),
+        stats.argmax[:, cols].T.astype(np.int32),
+        rows(wh[:, 0]),
+        rows(wh[:, 1]),
+    )
     return _select(t, k)
 
 
@@ -70,4 +86,9 @@ def merge_top_k(parts: Sequence[TopK], k: int) -> TopK:
     """The top k of the union of `parts`, each a top-k list of disjoint images for the same units."""
     if len(parts) == 1:
         return _select(parts[0], k)
-    return _select(TopK(*(np.concatenate([getattr(p, f) for p in parts], 1) for f in TopK.__dataclass_fields__)), k)
+    return _select(
+        TopK(
+            *(np.concatenate([getattr(p, f) for p in parts], 1) for f in TopK.__dataclass_fields__)
+        ),
+        k,
+    )

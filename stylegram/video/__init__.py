@@ -11,6 +11,7 @@
 Needs the `video` extra (av, opencv-python-headless); imported lazily, so the base install
 does not.
 """
+
 from .config import VideoConfig
 
 __all__ = ["VideoConfig"]

@@ -5,6 +5,7 @@ is (H, W, 2) in pixels, (dx, dy), such that a(x) ≈ b(x + f(x)); so `warp(b, f)
 a's pixel grid. Departure: DIS flow (Kroeger et al. 2016) instead of DeepFlow/EpicFlow: about a
 hundred times faster on a CPU and inside opencv-python-headless.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -44,7 +45,7 @@ def flow(a: np.ndarray, b: np.ndarray, preset: FlowPreset = "medium") -> np.ndar
 
 def _sq(v: np.ndarray) -> np.ndarray:
     """|v|² of each flow vector: (H, W, 2) -> (H, W)."""
-    return (v ** 2).sum(-1)
+    return (v**2).sum(-1)
 
 
 def _sample_grid(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,12 +59,23 @@ def warp(image: np.ndarray, f: np.ndarray) -> np.ndarray:
     source frame. Works for (H, W) and (H, W, C) arrays."""
     cv2 = _cv2()
     map_x, map_y = _sample_grid(f)
-    return cv2.remap(np.ascontiguousarray(image, dtype=np.float32), map_x, map_y, cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        np.ascontiguousarray(image, dtype=np.float32),
+        map_x,
+        map_y,
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
-def consistency(backward: np.ndarray, forward: np.ndarray, *, frames: tuple[np.ndarray, np.ndarray] | None = None,
-                boundaries: bool = True, smooth: float = 1.0) -> np.ndarray:
+def consistency(
+    backward: np.ndarray,
+    forward: np.ndarray,
+    *,
+    frames: tuple[np.ndarray, np.ndarray] | None = None,
+    boundaries: bool = True,
+    smooth: float = 1.0,
+) -> np.ndarray:
     """Per-pixel weight c in [0, 1] of frame i, for the warp of frame i−1 onto it.
 
     `backward` is the flow i → i−1 and `forward` the flow i−1 → i. After Ruder et al. (2016),
@@ -84,7 +96,7 @@ def consistency(backward: np.ndarray, forward: np.ndarray, *, frames: tuple[np.n
     round_trip = _sq(w_hat + w) > 0.01 * (_sq(w_hat) + _sq(w)) + 0.5
     du_dy, du_dx = np.gradient(w[..., 0])
     dv_dy, dv_dx = np.gradient(w[..., 1])
-    boundary = (du_dx ** 2 + du_dy ** 2 + dv_dx ** 2 + dv_dy ** 2 > 0.01 * _sq(w) + 0.002) & boundaries
+    boundary = (du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2 > 0.01 * _sq(w) + 0.002) & boundaries
     h, wd = w.shape[:2]
     map_x, map_y = _sample_grid(w)
     outside = (map_x < -0.5) | (map_x > wd - 0.5) | (map_y < -0.5) | (map_y > h - 0.5)

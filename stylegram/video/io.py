@@ -5,6 +5,7 @@ animated GIF/WebP out, chosen by the output's name.
 `probe` opens and checks everything cheaply, so every bad input fails before any work; `read`
 decodes the chosen part at the working size; `write` encodes the result atomically.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..geometry import Size
 from ..files import folder_of, readable_file
+from ..geometry import Size
 from ..image import check_writable, chmod_like_open, open_image, save_image, write_atomic
 from ..settings import ConfigError
 
@@ -70,7 +71,9 @@ def probe(path: str | os.PathLike, *, fps: float | None = None) -> ClipInfo:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError) as exc:
-        raise ValueError(f"'{path}': not a video FFmpeg can read ({exc.__class__.__name__})") from None
+        raise ValueError(
+            f"'{path}': not a video FFmpeg can read ({exc.__class__.__name__})"
+        ) from None
     with container:
         if not container.streams.video:
             raise ValueError(f"'{path}': has no video stream")
@@ -85,7 +88,9 @@ def probe(path: str | os.PathLike, *, fps: float | None = None) -> ClipInfo:
         else:
             duration = float("inf")  # unknown: read() finds out
         size = (stream.codec_context.width, stream.codec_context.height)
-        return ClipInfo(path, size, Fraction(rate), duration, has_audio=bool(container.streams.audio))
+        return ClipInfo(
+            path, size, Fraction(rate), duration, has_audio=bool(container.streams.audio)
+        )
 
 
 def frame_files(folder: Path) -> tuple[Path, ...]:
@@ -96,10 +101,14 @@ def frame_files(folder: Path) -> tuple[Path, ...]:
 def check_span(info: ClipInfo, start: float, duration: float | None) -> None:
     """--start must fall inside the clip, and the clip must have some length."""
     if not start and info.duration <= 0:
-        raise ValueError(f"'{info.path}': has no length (a single frame?); a clip needs at least two frames; for"
-                         " a still image use stylegram stylize")
+        raise ValueError(
+            f"'{info.path}': has no length (a single frame?); a clip needs at least two frames; for"
+            " a still image use stylegram stylize"
+        )
     if start >= info.duration:
-        raise ConfigError("start", f"{start:g} s is past the end of '{info.path}' ({info.duration:.2f} s long)")
+        raise ConfigError(
+            "start", f"{start:g} s is past the end of '{info.path}' ({info.duration:.2f} s long)"
+        )
 
 
 def working_size(size: Size, long_side: int) -> Size:
@@ -109,7 +118,9 @@ def working_size(size: Size, long_side: int) -> Size:
     return max(2, round(w * k / 2) * 2), max(2, round(h * k / 2) * 2)
 
 
-def read(info: ClipInfo, size: Size, *, start: float = 0.0, duration: float | None = None) -> list[Image.Image]:
+def read(
+    info: ClipInfo, size: Size, *, start: float = 0.0, duration: float | None = None
+) -> list[Image.Image]:
     """Decode the frames in [start, start + duration) resized to `size` (W, H), as RGB PIL images."""
     end = float("inf") if duration is None else start + duration
     if info.frame_paths:
@@ -129,7 +140,9 @@ def _decode(info: ClipInfo, size: Size, start: float, end: float) -> list[Image.
     with av.open(str(info.path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        origin = (
+            float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        )
         if start > 0:
             container.seek(int((origin + start) / stream.time_base), stream=stream, backward=True)
         try:
@@ -159,8 +172,10 @@ def output_kind(path: str | os.PathLike) -> str:
         return "animation"
     if not suffix or path.is_dir():
         return "frames"
-    raise ValueError(f"'{path}': cannot write '{suffix}'; use {', '.join(VIDEO_OUT + ANIMATION_OUT)}"
-                     " or a folder name for PNG frames")
+    raise ValueError(
+        f"'{path}': cannot write '{suffix}'; use {', '.join(VIDEO_OUT + ANIMATION_OUT)}"
+        " or a folder name for PNG frames"
+    )
 
 
 def check_output(path: str | os.PathLike) -> Path:
@@ -174,13 +189,24 @@ def check_output(path: str | os.PathLike) -> Path:
         if not parent.is_dir():
             raise ValueError(f"'{path}': cannot write, directory '{parent}' does not exist")
         if path.is_symlink():
-            raise ValueError(f"'{path}': is a link; the frames replace the folder as a whole, so give the folder"
-                             " itself")
-        foreign = [p.name for p in path.iterdir()
-                   if not (FRAME_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink())] if path.is_dir() else []
+            raise ValueError(
+                f"'{path}': is a link; the frames replace the folder as a whole, so give the folder"
+                " itself"
+            )
+        foreign = (
+            [
+                p.name
+                for p in path.iterdir()
+                if not (FRAME_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink())
+            ]
+            if path.is_dir()
+            else []
+        )
         if foreign:  # the folder is replaced as a whole: only one of frames we wrote
-            raise ValueError(f"'{path}': the folder holds files that are not frames of stylegram's (such as"
-                             f" '{sorted(foreign)[0]}'), and the frames replace the folder; choose a new or empty folder")
+            raise ValueError(
+                f"'{path}': the folder holds files that are not frames of stylegram's (such as"
+                f" '{sorted(foreign)[0]}'), and the frames replace the folder; choose a new or empty folder"
+            )
         return path
     # Same checks as an image: an existing parent, writable, not a folder.
     check_writable(path.with_suffix(".png"))
@@ -189,8 +215,15 @@ def check_output(path: str | os.PathLike) -> Path:
     return path
 
 
-def write(frames: Sequence[Image.Image], path: str | os.PathLike, fps: Fraction, *,
-          audio_from: ClipInfo | None = None, start: float = 0.0, duration: float | None = None) -> list[str]:
+def write(
+    frames: Sequence[Image.Image],
+    path: str | os.PathLike,
+    fps: Fraction,
+    *,
+    audio_from: ClipInfo | None = None,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> list[str]:
     """Write `frames` at `fps` to `path`, atomically; returns notes for the user (dropped audio)."""
     path = Path(path)
     kind = output_kind(path)
@@ -200,8 +233,12 @@ def write(frames: Sequence[Image.Image], path: str | os.PathLike, fps: Fraction,
     if kind == "animation":
         fmt = "GIF" if path.suffix.lower() == ".gif" else "WEBP"
         ms = round(1000 / float(fps))
-        write_atomic(path, lambda f: frames[0].save(f, format=fmt, save_all=True, append_images=list(frames[1:]),
-                                                    duration=ms, loop=0))
+        write_atomic(
+            path,
+            lambda f: frames[0].save(
+                f, format=fmt, save_all=True, append_images=list(frames[1:]), duration=ms, loop=0
+            ),
+        )
         return []
     return _encode(frames, path, fps, audio_from, start, duration)
 
@@ -232,13 +269,21 @@ def _write_frames(frames: Sequence[Image.Image], path: Path) -> None:
                 shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _encode(frames, path: Path, fps: Fraction, audio_from: ClipInfo | None, start: float,
-            duration: float | None) -> list[str]:
+def _encode(
+    frames,
+    path: Path,
+    fps: Fraction,
+    audio_from: ClipInfo | None,
+    start: float,
+    duration: float | None,
+) -> list[str]:
     """H.264 yuv420p at the input's rate; the input's audio packets copied untouched."""
     av = _av()
     notes: list[str] = []
     # A name of our own making (never a user's file of a guessable name), removed on failure.
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=folder_of(path))
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=folder_of(path)
+    )
     os.close(fd)
     tmp = Path(name)
     try:
@@ -284,7 +329,9 @@ def _copy_audio(source, audio, out, start: float, duration: float | None) -> Non
     for packet in source.demux(stream):
         if packet.pts is None or packet.size == 0:
             continue
-        if start and packet.pts < offset:  # from the start, keep the encoder's priming packets (pts < 0)
+        if (
+            start and packet.pts < offset
+        ):  # from the start, keep the encoder's priming packets (pts < 0)
             continue
         if end is not None and packet.pts >= end:
             break

@@ -7,6 +7,7 @@ with w_i the flow of the INPUT frames i → i−1 and c_i its consistency weight
 the photometric check: pixels the input itself does not warp onto are left out), so that the
 measure does not depend on how the output was made. Lower is steadier; pixel values in [0, 1].
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,8 +23,9 @@ def _array(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.float32) / 255
 
 
-def warping_error(outputs: Sequence[Image.Image], inputs: Sequence[Image.Image], *,
-                  preset: FlowPreset = "medium") -> float:
+def warping_error(
+    outputs: Sequence[Image.Image], inputs: Sequence[Image.Image], *, preset: FlowPreset = "medium"
+) -> float:
     """The mean warping error of `outputs` under the flow of `inputs` (same sizes); 0.0 for one frame."""
     if len(outputs) != len(inputs):
         raise ValueError(f"{len(outputs)} output frames but {len(inputs)} input frames")

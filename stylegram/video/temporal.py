@@ -13,6 +13,7 @@ The first frame gets the full coarse-to-fine schedule; the others `frame_iterati
 full size.
 Nothing here prints: each finished frame goes to a callback as a `FrameDone` event.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -102,8 +103,13 @@ class _Clip:
     model: VGG
 
 
-def _warm_start(clip: _Clip, j: int, sources: list[int], done: dict[int, Image.Image],
-                earlier: Image.Image | None) -> tuple[Tensor, ExtraTerms]:
+def _warm_start(
+    clip: _Clip,
+    j: int,
+    sources: list[int],
+    done: dict[int, Image.Image],
+    earlier: Image.Image | None,
+) -> tuple[Tensor, ExtraTerms]:
     """The start image and temporal term of frame j, from finished frames `sources`: the previous
     frame of the sweep, then any long-term ones, nearest first."""
     warps, maps = [], []
@@ -111,7 +117,9 @@ def _warm_start(clip: _Clip, j: int, sources: list[int], done: dict[int, Image.I
         back = flow_.flow(clip.arrays[j], clip.arrays[k], clip.video.flow)  # j -> k
         fwd = flow_.flow(clip.arrays[k], clip.arrays[j], clip.video.flow)
         warps.append(flow_.warp(to_array(done[k]), back))  # (H, W, 3)
-        maps.append(flow_.consistency(back, fwd, frames=(clip.arrays[j], clip.arrays[k]))[..., None])  # (H, W, 1)
+        maps.append(
+            flow_.consistency(back, fwd, frames=(clip.arrays[j], clip.arrays[k]))[..., None]
+        )  # (H, W, 1)
         if k == sources[0]:
             # Where the start may come from: only disocclusions (the round trip) and pixels
             # entering the view start from the content (first pass) or this frame's last pass.
@@ -127,18 +135,32 @@ def _warm_start(clip: _Clip, j: int, sources: list[int], done: dict[int, Image.I
         # content frame, recoloured to the colour mean and covariance of the stylised previous
         # frame. From the plain photo, 8 steps left a deforming object (the bunny) grey and
         # flat, frame after frame; recoloured, it keeps the painting's palette, without smears.
-        fill = match_color_histogram(_to_tensor(clip.arrays[j]), _to_tensor(warps[0]))[0].numpy().transpose(1, 2, 0)
+        fill = (
+            match_color_histogram(_to_tensor(clip.arrays[j]), _to_tensor(warps[0]))[0]
+            .numpy()
+            .transpose(1, 2, 0)
+        )
     init = from_warp * warps[0] + (1 - from_warp) * fill
     weights = long_term_weights(maps)
-    for warped, c_long in zip(warps[1:], weights[1:]):  # seen reliably only further back: start from there
+    for warped, c_long in zip(
+        warps[1:], weights[1:], strict=True
+    ):  # seen reliably only further back: start from there
         init = c_long * warped + (1 - c_long) * init
-    term = temporal_term([(_to_tensor(w), _to_tensor(c)) for w, c in zip(warps, weights)],
-                         clip.video.temporal_weight)
+    term = temporal_term(
+        [(_to_tensor(w), _to_tensor(c)) for w, c in zip(warps, weights, strict=True)],
+        clip.video.temporal_weight,
+    )
     return _to_tensor(init), term
 
 
-def _one_frame(clip: _Clip, j: int, sources: list[int], done: dict[int, Image.Image],
-               earlier: Image.Image | None, gamma: float | None) -> tuple[Image.Image, float | None]:
+def _one_frame(
+    clip: _Clip,
+    j: int,
+    sources: list[int],
+    done: dict[int, Image.Image],
+    earlier: Image.Image | None,
+    gamma: float | None,
+) -> tuple[Image.Image, float | None]:
     """Frame j, and the L-BFGS curvature scale γ its run ended with.
 
     A frame that starts from a finished one starts with `gamma`, the γ of the frame before it
@@ -155,19 +177,36 @@ def _one_frame(clip: _Clip, j: int, sources: list[int], done: dict[int, Image.Im
     return _stylize(clip, j, clip.later, gamma, init=init, extra_terms=term)
 
 
-def _stylize(clip: _Clip, j: int, config: StyleConfig, gamma: float | None, **kwargs) -> tuple[Image.Image, float | None]:
+def _stylize(
+    clip: _Clip, j: int, config: StyleConfig, gamma: float | None, **kwargs
+) -> tuple[Image.Image, float | None]:
     learnt = [gamma]
 
     def keep(event) -> None:
         learnt[0] = learnt_gamma(event.optimizer) or learnt[0]
 
-    image = stylize(clip.contents[j], clip.styles, config, model=clip.model, callback=keep, gamma=gamma, **kwargs)
+    image = stylize(
+        clip.contents[j],
+        clip.styles,
+        config,
+        model=clip.model,
+        callback=keep,
+        gamma=gamma,
+        **kwargs,
+    )
     return image, learnt[0]
 
 
-def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[ImageLike], style: StyleConfig,
-                   video: VideoConfig, work: WorkFolder, *, model: VGG,
-                   callback: FrameCallback | None = None) -> list[Image.Image]:
+def stylize_frames(
+    frames: Sequence[Image.Image],
+    styles: Sequence[ImageLike],
+    style: StyleConfig,
+    video: VideoConfig,
+    work: WorkFolder,
+    *,
+    model: VGG,
+    callback: FrameCallback | None = None,
+) -> list[Image.Image]:
     """Stylise the content `frames` (all one size) in order; return the stylised frames.
 
     Args:
@@ -199,7 +238,9 @@ def stylize_frames(frames: Sequence[Image.Image], styles: Sequence[ImageLike], s
                 found, gamma = _one_frame(clip, j, sources, done, last.get(j), gamma)
                 work.save(p, j, found, gamma)
             else:
-                gamma = work.gamma(p, j)  # as the run that made it ended: a resumed job goes on exactly
+                gamma = work.gamma(
+                    p, j
+                )  # as the run that made it ended: a resumed job goes on exactly
             done[j] = found
             if callback is not None:
                 callback(FrameDone(j, p, passes, time.perf_counter() - started, resumed, found))

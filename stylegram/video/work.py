@@ -6,6 +6,7 @@ a different job (other input, styles or settings) is refused, so frames never mi
     WORK/pass1/00001.png    frame 1 of pass 1, ..., each with the L-BFGS curvature scale its run
                             ended with (a PNG text chunk), which the next frame starts from
 """
+
 from __future__ import annotations
 
 import json
@@ -44,21 +45,29 @@ class WorkFolder:
             except (OSError, ValueError):
                 held = None
             if held != self.job:
-                raise ValueError(f"'{self.root}': the work folder holds frames of another job (other input, styles"
-                                 " or settings); remove it or choose another --work-dir")
+                raise ValueError(
+                    f"'{self.root}': the work folder holds frames of another job (other input, styles"
+                    " or settings); remove it or choose another --work-dir"
+                )
         elif self.root.exists() and any(self.root.iterdir()):
-            raise ValueError(f"'{self.root}': the work folder is not empty and is not a stylegram job; choose"
-                             " another --work-dir")
+            raise ValueError(
+                f"'{self.root}': the work folder is not empty and is not a stylegram job; choose"
+                " another --work-dir"
+            )
         for entry in self.root.iterdir() if self.root.is_dir() else ():
             if entry.name.startswith("pass") and (entry.is_symlink() or not entry.is_dir()):
                 # Frames are read from and written into it: it must be a folder of the job's own.
-                raise ValueError(f"'{entry}': is a link or not a folder; the work folder keeps its frames only in"
-                                 " folders of its own; remove it")
+                raise ValueError(
+                    f"'{entry}': is a link or not a folder; the work folder keeps its frames only in"
+                    " folders of its own; remove it"
+                )
         self.made = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ValueError(f"'{self.root}': cannot make the work folder ({exc.strerror or exc})") from None
+            raise ValueError(
+                f"'{self.root}': cannot make the work folder ({exc.strerror or exc})"
+            ) from None
         write_text_atomic(json.dumps(self.job, indent=1, sort_keys=True), manifest)
 
     def remove_if_unused(self) -> None:
@@ -79,7 +88,9 @@ class WorkFolder:
         path = self.path(pass_, index)
         path.parent.mkdir(exist_ok=True)
         if path.parent.is_symlink():  # made by someone else since the start: never write through it
-            raise ValueError(f"'{path.parent}': is a link; the work folder keeps its frames only in folders of its own")
+            raise ValueError(
+                f"'{path.parent}': is a link; the work folder keeps its frames only in folders of its own"
+            )
         save_image(image, path, metadata={GAMMA_KEY: repr(gamma)} if gamma is not None else None)
 
     def gamma(self, pass_: int, index: int) -> float | None:

@@ -1,6 +1,7 @@
 """The Starlette app: the routes, with the guard (web/guard.py) in front of them and the job
 queue (web/queue.py) behind them, and a lifespan that starts and stops the queue's worker
 process. See docs/web.md for the API and the security model."""
+
 from __future__ import annotations
 
 import hmac
@@ -15,7 +16,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -76,15 +83,33 @@ class Studio:
                 continue
             hint, optional = types[f.name]
             default = None if f.default is MISSING else f.default
-            out.append({"name": f.name, "default": list(default) if isinstance(default, tuple) else default,
-                        "help": f.metadata.get("help", ""), "min": f.metadata.get("min"),
-                        "max": f.metadata.get("max"), "positive": f.metadata.get("positive"),
-                        "optional": optional, "type": getattr(hint, "__name__", str(hint)),
-                        "choices": list(getattr(hint, "__args__", ())) if "Literal" in str(hint) else None})
-        limits = {"max_upload_mb": self.config.max_upload_mb, "max_megapixels": self.config.max_megapixels,
-                  "max_size": self.config.max_size}
-        return JSONResponse({"fields": out, "limits": limits,
-                             "presets": {k: list(p.iterations) for k, p in PRESETS.items()}})
+            out.append(
+                {
+                    "name": f.name,
+                    "default": list(default) if isinstance(default, tuple) else default,
+                    "help": f.metadata.get("help", ""),
+                    "min": f.metadata.get("min"),
+                    "max": f.metadata.get("max"),
+                    "positive": f.metadata.get("positive"),
+                    "optional": optional,
+                    "type": getattr(hint, "__name__", str(hint)),
+                    "choices": list(getattr(hint, "__args__", ()))
+                    if "Literal" in str(hint)
+                    else None,
+                }
+            )
+        limits = {
+            "max_upload_mb": self.config.max_upload_mb,
+            "max_megapixels": self.config.max_megapixels,
+            "max_size": self.config.max_size,
+        }
+        return JSONResponse(
+            {
+                "fields": out,
+                "limits": limits,
+                "presets": {k: list(p.iterations) for k, p in PRESETS.items()},
+            }
+        )
 
     async def create_job(self, request: Request) -> Response:
         if self.worker.broken:
@@ -95,13 +120,27 @@ class Studio:
             return error(exc.status, str(exc))
         names, shown = job_input.names, job_input.config
         if job_input.masks:
-            shown = replace(shown, style_masks=tuple(f"{i}=mask_{i}.png" for i in range(len(job_input.masks))))
-        command = png_metadata(shown, names["content"], names["styles"], "stylized.png")["stylegram:command"]
-        job = await run_in_threadpool(self.store.create, job_input.content, job_input.styles, job_input.masks,
-                                      changed_fields(job_input.config), names, command)
+            shown = replace(
+                shown, style_masks=tuple(f"{i}=mask_{i}.png" for i in range(len(job_input.masks)))
+            )
+        command = png_metadata(shown, names["content"], names["styles"], "stylized.png")[
+            "stylegram:command"
+        ]
+        job = await run_in_threadpool(
+            self.store.create,
+            job_input.content,
+            job_input.styles,
+            job_input.masks,
+            changed_fields(job_input.config),
+            names,
+            command,
+        )
         self.queue.dispatch()
-        return JSONResponse({"id": job["id"], "state": self.store.get(job["id"])["state"]}, status_code=201,
-                            headers={"location": f"/api/jobs/{job['id']}"})
+        return JSONResponse(
+            {"id": job["id"], "state": self.store.get(job["id"])["state"]},
+            status_code=201,
+            headers={"location": f"/api/jobs/{job['id']}"},
+        )
 
     async def list_jobs(self, request: Request) -> Response:
         return JSONResponse({"jobs": [public(j) for j in self.store.list()]})
@@ -111,9 +150,15 @@ class Studio:
 
     async def events(self, request: Request) -> Response:
         job = self._job(request)
-        snapshot = lambda: public(self.store.get(job["id"]) or {**job, "state": "cancelled"})
-        return StreamingResponse(stream(self.hub, job["id"], snapshot), media_type="text/event-stream",
-                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+        def snapshot() -> dict:
+            return public(self.store.get(job["id"]) or {**job, "state": "cancelled"})
+
+        return StreamingResponse(
+            stream(self.hub, job["id"], snapshot),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
 
     async def image(self, request: Request) -> Response:
         job = self._job(request)
@@ -143,11 +188,16 @@ class Studio:
         job = self._job(request)
         if job["state"] == "queued":
             job = self.store.update(job["id"], state="cancelled", finished=time.time())
-            self.hub.publish(job["id"], {"type": "cancelled", "id": job["id"], "state": "cancelled", "job": public(job)})
+            self.hub.publish(
+                job["id"],
+                {"type": "cancelled", "id": job["id"], "state": "cancelled", "job": public(job)},
+            )
             return JSONResponse({"id": job["id"], "state": "cancelled"})
         if job["state"] == "running":
             self.worker.cancel(job["seq"])
-            return JSONResponse({"id": job["id"], "state": "running", "cancelling": True}, status_code=202)
+            return JSONResponse(
+                {"id": job["id"], "state": "running", "cancelling": True}, status_code=202
+            )
         await run_in_threadpool(self.store.delete, job["id"])
         self.hub.forget(job["id"])
         return JSONResponse({"id": job["id"], "deleted": True})
@@ -161,7 +211,9 @@ class Studio:
         p = request.path_params
         try:
             k = int(request.query_params.get("k", "8"))
-            data = await run_in_threadpool(self.explorer.top, p["layer"], p["unit"], max(1, min(k, 32)))
+            data = await run_in_threadpool(
+                self.explorer.top, p["layer"], p["unit"], max(1, min(k, 32))
+            )
         except ValueError as exc:
             return error(400, str(exc))
         return Response(data, media_type="image/png")
@@ -170,7 +222,9 @@ class Studio:
         try:
             form = await request.form(max_files=1, max_fields=4, max_part_size=10_000)
         except Exception as exc:
-            raise UploadError(400, f"the form cannot be read ({getattr(exc, 'message', exc)})") from None
+            raise UploadError(
+                400, f"the form cannot be read ({getattr(exc, 'message', exc)})"
+            ) from None
         part = form.get("image")
         if part is None or isinstance(part, str):
             raise UploadError(400, "image (a file) is missing")
@@ -180,8 +234,13 @@ class Studio:
     async def unit_activation(self, request: Request) -> Response:
         try:
             im, name, form = await self._image_form(request)
-            data = await run_in_threadpool(self.explorer.activation, im, str(form.get("layer")),
-                                           int(form.get("unit") or -1), name)
+            data = await run_in_threadpool(
+                self.explorer.activation,
+                im,
+                str(form.get("layer")),
+                int(form.get("unit") or -1),
+                name,
+            )
         except ValueError as exc:  # UploadError is one
             return error(getattr(exc, "status", 400), str(exc))
         return Response(data, media_type="image/png")
@@ -189,7 +248,9 @@ class Studio:
     async def unit_explain(self, request: Request) -> Response:
         try:
             im, name, form = await self._image_form(request)
-            return JSONResponse(await run_in_threadpool(self.explorer.explain, im, str(form.get("layer")), name))
+            return JSONResponse(
+                await run_in_threadpool(self.explorer.explain, im, str(form.get("layer")), name)
+            )
         except ValueError as exc:
             return error(getattr(exc, "status", 400), str(exc))
 
@@ -227,7 +288,11 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/api/units/explain", studio.unit_explain, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error},
-                    middleware=[Middleware(Guard, token=config.token)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+        middleware=[Middleware(Guard, token=config.token)],
+    )
     app.state.studio = studio
     return app

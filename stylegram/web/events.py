@@ -3,11 +3,13 @@
 Each client has its own bounded queue; a client too slow to keep up loses its oldest events
 (the next one carries the whole state anyway), so no client can slow the server or the job.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from .store import FINISHED
 
@@ -50,7 +52,9 @@ def sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-async def stream(hub: Hub, job_id: str, snapshot: Callable[[], dict[str, Any]]) -> AsyncIterator[bytes]:
+async def stream(
+    hub: Hub, job_id: str, snapshot: Callable[[], dict[str, Any]]
+) -> AsyncIterator[bytes]:
     """A job's events: first a snapshot (the record and the loss history), then each event,
     until the one that finishes the job."""
     q = hub.follow(job_id)  # before the snapshot, so no event falls between the two

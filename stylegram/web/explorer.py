@@ -1,6 +1,7 @@
 """The unit explorer: a unit's top patches from a scan, its activation map over a photo, and a
 painting read as units (explain-style). Runs in a thread of the server, one request at a time,
 through the public functions of stylegram.units."""
+
 from __future__ import annotations
 
 import io
@@ -46,7 +47,9 @@ class Explorer:
         if self._scan is None:
             self._vgg = load_vgg()
             paths = list_images(self.images) if self.images else bundled_images()
-            self._scan = scan(self._vgg, paths, layers=DEFAULT_LAYERS, size=SCAN_SIZE, cache_dir=self.cache_dir)
+            self._scan = scan(
+                self._vgg, paths, layers=DEFAULT_LAYERS, size=SCAN_SIZE, cache_dir=self.cache_dir
+            )
         return self._vgg, self._scan
 
     def layers(self) -> dict[str, Any]:
@@ -54,9 +57,17 @@ class Explorer:
         from ..vgg import layer_infos
 
         info = layer_infos()
-        return {"source": self.images or "the bundled images",
-                "layers": [{"name": n, "channels": info[n].channels, "receptive_field": info[n].receptive_field}
-                           for n in DEFAULT_LAYERS]}
+        return {
+            "source": self.images or "the bundled images",
+            "layers": [
+                {
+                    "name": n,
+                    "channels": info[n].channels,
+                    "receptive_field": info[n].receptive_field,
+                }
+                for n in DEFAULT_LAYERS
+            ],
+        }
 
     def _check(self, layer: str, unit: int) -> None:
         from ..units.scan import DEFAULT_LAYERS
@@ -91,8 +102,10 @@ class Explorer:
         need = min_size([layer])
         if min(x.shape[-2:]) < need:
             w, h = image.size
-            raise ValueError(f"'{name}' is {w}×{h} px: at {MAP_SIDE} px on its long side, its short side is"
-                             f" {min(x.shape[-2:])} px, and {layer} needs at least {need}")
+            raise ValueError(
+                f"'{name}' is {w}×{h} px: at {MAP_SIDE} px on its long side, its short side is"
+                f" {min(x.shape[-2:])} px, and {layer} needs at least {need}"
+            )
         return x
 
     @torch.inference_mode()
@@ -102,7 +115,7 @@ class Explorer:
         x = self._map_input(photo, layer, name)
         with self._lock:
             vgg, _ = self._ready()
-            a = vgg(x, [layer])[layer][:, unit:unit + 1].float()  # (1, 1, h, w)
+            a = vgg(x, [layer])[layer][:, unit : unit + 1].float()  # (1, 1, h, w)
         a = F.interpolate(a, size=x.shape[-2:], mode="bilinear", align_corners=False)
         a = a / a.max().clamp(min=1e-8)
         grey = x.mean(dim=1, keepdim=True) * 0.5
@@ -119,5 +132,8 @@ class Explorer:
         with self._lock:
             vgg, _ = self._ready()
             found = style_components(vgg, x, [layer], top=6, pairs=4)[0]
-        return {"layer": layer, "channels": [{"unit": c.unit, "energy": c.energy} for c in found.channels],
-                "pairs": [{"a": p.a, "b": p.b, "correlation": p.correlation} for p in found.pairs]}
+        return {
+            "layer": layer,
+            "channels": [{"unit": c.unit, "energy": c.energy} for c in found.channels],
+            "pairs": [{"a": p.a, "b": p.b, "correlation": p.correlation} for p in found.pairs],
+        }

@@ -1,5 +1,6 @@
 """The studio's guard: ASGI middleware in front of every route (host, token, origin), and the
 security headers of every answer. See docs/web.md for the security model."""
+
 from __future__ import annotations
 
 import hmac
@@ -10,9 +11,15 @@ from starlette.responses import JSONResponse, Response
 from .config import is_loopback
 
 COOKIE = "stylegram_token"
-SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
-                    (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; "
-                                                 b"connect-src 'self'; frame-ancestors 'none'")]
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' blob: data:; "
+        b"connect-src 'self'; frame-ancestors 'none'",
+    ),
+]
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -49,17 +56,28 @@ class Guard:
     def refuse(self, request: Request) -> Response | None:
         host = request.url.hostname or ""
         if self.token is None and not is_loopback(host):
-            return error(403, f"host '{host}' refused: this server answers only to a loopback address")
+            return error(
+                403, f"host '{host}' refused: this server answers only to a loopback address"
+            )
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             origin = request.headers.get("origin")
             if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
                 return error(403, f"origin '{origin}' refused")
-        if self.token is not None and request.url.path.startswith("/api/") and not self.authorised(request):
-            return error(401, "a token is required: send 'Authorization: Bearer TOKEN' or open /?token=TOKEN")
+        if (
+            self.token is not None
+            and request.url.path.startswith("/api/")
+            and not self.authorised(request)
+        ):
+            return error(
+                401, "a token is required: send 'Authorization: Bearer TOKEN' or open /?token=TOKEN"
+            )
         return None
 
     def authorised(self, request: Request) -> bool:
         auth = request.headers.get("authorization", "")
-        given = [auth[7:] if auth.lower().startswith("bearer ") else "", request.headers.get("x-stylegram-token", ""),
-                 request.cookies.get(COOKIE, "")]
+        given = [
+            auth[7:] if auth.lower().startswith("bearer ") else "",
+            request.headers.get("x-stylegram-token", ""),
+            request.cookies.get(COOKIE, ""),
+        ]
         return any(g and hmac.compare_digest(g.encode(), self.token.encode()) for g in given)

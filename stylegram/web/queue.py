@@ -1,6 +1,7 @@
 """The studio's job queue: the job store, the worker process that runs one job at a time, and
 the hub that fans each job's events out to its followers. A worker that keeps dying is broken:
 the queued jobs fail and new ones are refused (the routes answer 503)."""
+
 from __future__ import annotations
 
 import time
@@ -12,8 +13,10 @@ from .events import Hub
 from .store import JobStore
 from .worker import MAX_DEATHS, Worker
 
-BROKEN = (f"the worker process died {MAX_DEATHS + 1} times in a row; no job can run until the studio is"
-          " restarted (out of memory?)")
+BROKEN = (
+    f"the worker process died {MAX_DEATHS + 1} times in a row; no job can run until the studio is"
+    " restarted (out of memory?)"
+)
 
 
 def public(job: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +31,9 @@ class JobQueue:
         self.store = JobStore(data)
         self.hub = Hub()
         self.worker = Worker(self.on_event, interval=interval)
-        self._first: dict[str, tuple[float, float]] = {}  # job -> (time, share done) at its first step
+        self._first: dict[
+            str, tuple[float, float]
+        ] = {}  # job -> (time, share done) at its first step
 
     def start(self) -> None:
         self.store.recover()
@@ -39,9 +44,19 @@ class JobQueue:
         """Give the worker the oldest queued job, if it is idle; if it is broken, fail them all."""
         if self.worker.broken:
             for job in [j for j in self.store.list() if j["state"] == "queued"]:
-                failed = self.store.update(job["id"], state="failed", finished=time.time(), error=BROKEN)
-                self.hub.publish(job["id"], {"type": "failed", "id": job["id"], "error": BROKEN, "state": "failed",
-                                             "job": public(failed)})
+                failed = self.store.update(
+                    job["id"], state="failed", finished=time.time(), error=BROKEN
+                )
+                self.hub.publish(
+                    job["id"],
+                    {
+                        "type": "failed",
+                        "id": job["id"],
+                        "error": BROKEN,
+                        "state": "failed",
+                        "job": public(failed),
+                    },
+                )
             return
         if self.worker.current is not None:
             return
@@ -58,19 +73,35 @@ class JobQueue:
         if self.store.get(job_id) is None:
             return
         if kind == "progress":
-            changes = {k: event[k] for k in ("step", "steps", "scale", "n_scales", "size", "losses") if k in event}
+            changes = {
+                k: event[k]
+                for k in ("step", "steps", "scale", "n_scales", "size", "losses")
+                if k in event
+            }
             if "preview" in event:
                 changes["preview"] = event["preview"]
             first = self._first.setdefault(job_id, (event["time"], event["done"]))
-            left = time_left(event["time"] - first[0], first[1], event["done"])  # the CLI's estimate
+            left = time_left(
+                event["time"] - first[0], first[1], event["done"]
+            )  # the CLI's estimate
             if left is not None:
                 changes["eta"] = event["eta"] = round(left, 1)
             job = self.store.update(job_id, persist="preview" in event, **changes)
         elif kind in ("done", "failed", "cancelled"):
             state = {"done": "done", "failed": "failed", "cancelled": "cancelled"}[kind]
-            extra = {"preview": event["preview"], "step": self.store.get(job_id)["steps"]} if kind == "done" else {}
-            job = self.store.update(job_id, state=state, finished=event["time"], error=event.get("error"),
-                                    eta=None, **extra)
+            extra = (
+                {"preview": event["preview"], "step": self.store.get(job_id)["steps"]}
+                if kind == "done"
+                else {}
+            )
+            job = self.store.update(
+                job_id,
+                state=state,
+                finished=event["time"],
+                error=event.get("error"),
+                eta=None,
+                **extra,
+            )
             self._first.pop(job_id, None)
             if self.worker.current == job_id:
                 self.worker.current = None

@@ -9,6 +9,7 @@
 Only the server process writes job.json; the worker process writes only images. A job is made
 in a hidden folder and renamed into place, so a failed upload leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,16 +35,22 @@ INPUT_FILE = re.compile(r"^(content|style_\d{1,2}|mask_\d{1,2})\.png$")
 
 LEFTOVER = re.compile(r"^\.new-(del-)?[0-9a-f]{16}$")
 # The files of a job folder, and write_atomic's temporaries of them.
-JOB_FILE = re.compile(r"^\.?((content|style_\d{1,2}|mask_\d{1,2}|current|result)\.png|job\.json)"
-                      r"(\.\d+\.[a-z0-9_]{8}\.tmp)?$")
+JOB_FILE = re.compile(
+    r"^\.?((content|style_\d{1,2}|mask_\d{1,2}|current|result)\.png|job\.json)"
+    r"(\.\d+\.[a-z0-9_]{8}\.tmp)?$"
+)
 
 
 def _leftover_of_ours(folder: Path) -> bool:
     """A half-made or half-deleted job folder of the store's: its name and every file in it are
     the store's own (anything else there was not written by the studio, and stays)."""
     try:
-        return (LEFTOVER.match(folder.name) is not None and folder.is_dir() and not folder.is_symlink()
-                and all(JOB_FILE.match(p.name) and p.is_file() for p in folder.iterdir()))
+        return (
+            LEFTOVER.match(folder.name) is not None
+            and folder.is_dir()
+            and not folder.is_symlink()
+            and all(JOB_FILE.match(p.name) and p.is_file() for p in folder.iterdir())
+        )
     except OSError:
         return False
 
@@ -56,7 +63,9 @@ class JobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.jobs: dict[str, dict[str, Any]] = {}
         for path in sorted(self.root.glob("*/job.json")):
-            if path.parent.is_symlink() or path.is_symlink():  # a link to a folder elsewhere is no job of ours
+            if (
+                path.parent.is_symlink() or path.is_symlink()
+            ):  # a link to a folder elsewhere is no job of ours
                 continue
             try:
                 record = json.loads(read_own(path).decode("utf-8"))
@@ -64,7 +73,9 @@ class JobStore:
                 continue  # written atomically, so only a foreign file can be unreadable
             if JOB_ID.match(record.get("id", "")) and path.parent.name == record["id"]:
                 self.jobs[record["id"]] = record
-        for leftover in self.root.glob(".new-*"):  # a job folder whose upload or deletion did not finish
+        for leftover in self.root.glob(
+            ".new-*"
+        ):  # a job folder whose upload or deletion did not finish
             if _leftover_of_ours(leftover):
                 shutil.rmtree(leftover, ignore_errors=True)
         self._seq = itertools.count(max((j["seq"] for j in self.jobs.values()), default=0) + 1)
@@ -72,8 +83,15 @@ class JobStore:
     def dir(self, job_id: str) -> Path:
         return self.root / job_id
 
-    def create(self, content: Image.Image, styles: list[Image.Image], masks: list[Image.Image] | None,
-               config: dict[str, Any], names: dict[str, Any], command: str) -> dict[str, Any]:
+    def create(
+        self,
+        content: Image.Image,
+        styles: list[Image.Image],
+        masks: list[Image.Image] | None,
+        config: dict[str, Any],
+        names: dict[str, Any],
+        command: str,
+    ) -> dict[str, Any]:
         """Write the inputs and a queued record; return the record."""
         job_id = secrets.token_hex(8)
         tmp = self.root / f".new-{job_id}"
@@ -84,11 +102,28 @@ class JobStore:
                 im.save(tmp / f"style_{i}.png")
             for i, im in enumerate(masks or []):
                 im.save(tmp / f"mask_{i}.png")
-            record = {"id": job_id, "seq": next(self._seq), "state": "queued", "created": time.time(),
-                      "started": None, "finished": None, "step": 0, "steps": None, "scale": None,
-                      "n_scales": None, "size": None, "losses": None, "error": None, "preview": 0,
-                      "resumed": 0, "config": config, "names": names, "n_styles": len(styles),
-                      "masks": bool(masks), "command": command}
+            record = {
+                "id": job_id,
+                "seq": next(self._seq),
+                "state": "queued",
+                "created": time.time(),
+                "started": None,
+                "finished": None,
+                "step": 0,
+                "steps": None,
+                "scale": None,
+                "n_scales": None,
+                "size": None,
+                "losses": None,
+                "error": None,
+                "preview": 0,
+                "resumed": 0,
+                "config": config,
+                "names": names,
+                "n_styles": len(styles),
+                "masks": bool(masks),
+                "command": command,
+            }
             write_text_atomic(json.dumps(record), tmp / "job.json")
             tmp.rename(self.dir(job_id))
         except BaseException:
@@ -137,11 +172,20 @@ class JobStore:
             if job["state"] != "running":
                 continue
             if job["resumed"] >= 3:  # it keeps dying with the server; do not loop forever
-                self.update(job["id"], state="interrupted", finished=time.time(),
-                            error=f"interrupted by {job['resumed'] + 1} server restarts")
+                self.update(
+                    job["id"],
+                    state="interrupted",
+                    finished=time.time(),
+                    error=f"interrupted by {job['resumed'] + 1} server restarts",
+                )
             else:
                 saved = (self.dir(job["id"]) / "current.png").exists()
-                self.update(job["id"], state="queued", resumed=job["resumed"] + 1, resume_from_image=saved,
-                            error=None)
+                self.update(
+                    job["id"],
+                    state="queued",
+                    resumed=job["resumed"] + 1,
+                    resume_from_image=saved,
+                    error=None,
+                )
             recovered.append(job["id"])
         return recovered

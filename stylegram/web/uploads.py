@@ -5,6 +5,7 @@ count from the header before decoding (decompression bombs), then a full decode.
 checked by building the `StyleConfig`, so that the API refuses what the CLI refuses, with the
 same words (the field's name in place of the flag).
 """
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,12 @@ from .config import ServeConfig
 FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"}
 MAX_STYLES = 8
 # Settings that name files or devices on the server: the page cannot set them.
-SERVER_ONLY = {"weights": "the server's weights are used", "style_masks": "send mask files instead",
-               "content_mask": "not available in the studio", "device": "the server chooses the device"}
+SERVER_ONLY = {
+    "weights": "the server's weights are used",
+    "style_masks": "send mask files instead",
+    "content_mask": "not available in the studio",
+    "device": "the server chooses the device",
+}
 
 
 class UploadError(ValueError):
@@ -49,8 +54,11 @@ def decode_image(data: bytes, name: str, limits: ServeConfig) -> Image.Image:
     """The upload as 8-bit RGB, or UploadError naming the file: the server's own limits (bytes,
     formats, pixels) from the header, then image.decode_image, the rules every image follows."""
     if len(data) > limits.max_upload_bytes:
-        raise UploadError(413, f"'{name}' is {len(data) / 1e6:.1f} MB; the limit is {limits.max_upload_mb:g} MB"
-                               " per file")
+        raise UploadError(
+            413,
+            f"'{name}' is {len(data) / 1e6:.1f} MB; the limit is {limits.max_upload_mb:g} MB"
+            " per file",
+        )
     if not data:
         raise UploadError(400, f"'{name}' is empty")
     try:
@@ -58,15 +66,22 @@ def decode_image(data: bytes, name: str, limits: ServeConfig) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:  # the header only
                 fmt, (w, h) = im.format, im.size
-    except (Image.UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (
+        Image.UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise UploadError(415, f"'{name}' is not an image") from None
-    except Exception as exc:  # noqa: BLE001 - PIL raises many types for a damaged header
+    except Exception as exc:
         raise UploadError(400, f"'{name}' is a corrupt or truncated image ({exc})") from None
     if fmt not in FORMATS:
         raise UploadError(415, f"'{name}' is {fmt}, not one of {', '.join(sorted(FORMATS))}")
     if w * h > limits.max_pixels:
-        raise UploadError(413, f"'{name}' is {w}×{h} px ({w * h / 1e6:.0f} megapixels); the limit is"
-                               f" {limits.max_megapixels:g}")
+        raise UploadError(
+            413,
+            f"'{name}' is {w}×{h} px ({w * h / 1e6:.0f} megapixels); the limit is"
+            f" {limits.max_megapixels:g}",
+        )
     try:
         return image_decode(data, name)
     except ValueError as exc:
@@ -86,18 +101,24 @@ def parse_config(text: str | None, n_styles: int, limits: ServeConfig) -> StyleC
         if name not in known:
             raise UploadError(400, f"config has an unknown setting '{name}'")
         if name in SERVER_ONLY:
-            raise UploadError(400, f"{name} cannot be set through the web API ({SERVER_ONLY[name]})")
+            raise UploadError(
+                400, f"{name} cannot be set through the web API ({SERVER_ONLY[name]})"
+            )
     if given.get("init", "content") not in ("content", "random"):
         raise UploadError(400, "init must be 'content' or 'random' in the web API")
     try:
-        config = StyleConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
+        config = StyleConfig(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+        )
         check_styles(config, n_styles)
     except ConfigError as exc:
         raise UploadError(400, str(exc)) from None
     except ValueError as exc:
         raise UploadError(400, str(exc)) from None
     if config.size > limits.max_size:
-        raise UploadError(400, f"size must be at most {limits.max_size} on this server, not {config.size}")
+        raise UploadError(
+            400, f"size must be at most {limits.max_size} on this server, not {config.size}"
+        )
     return config
 
 
@@ -106,13 +127,17 @@ async def read_job(request, limits: ServeConfig) -> JobInput:
     style), config."""
     length = int(request.headers.get("content-length") or 0)
     if length > limits.max_upload_bytes * (2 + 2 * MAX_STYLES) + 1_000_000:
-        raise UploadError(413, f"the request is {length / 1e6:.0f} MB, more than this server accepts")
+        raise UploadError(
+            413, f"the request is {length / 1e6:.0f} MB, more than this server accepts"
+        )
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise UploadError(415, "send multipart/form-data with content, style and config fields")
     try:
         form = await request.form(max_files=2 + 2 * MAX_STYLES, max_fields=8, max_part_size=100_000)
     except Exception as exc:  # Starlette's MultiPartException and parser errors
-        raise UploadError(400, f"the form cannot be read ({getattr(exc, 'message', exc)})") from None
+        raise UploadError(
+            400, f"the form cannot be read ({getattr(exc, 'message', exc)})"
+        ) from None
     try:
         return await _read_form(form, limits)
     finally:
@@ -124,8 +149,11 @@ async def _file(part, field: str, limits: ServeConfig) -> tuple[Image.Image, str
         raise UploadError(400, f"{field} must be a file")
     name = (part.filename or field).replace("\n", " ")[:200]
     if part.size is not None and part.size > limits.max_upload_bytes:
-        raise UploadError(413, f"'{name}' is {part.size / 1e6:.1f} MB; the limit is {limits.max_upload_mb:g} MB"
-                               " per file")
+        raise UploadError(
+            413,
+            f"'{name}' is {part.size / 1e6:.1f} MB; the limit is {limits.max_upload_mb:g} MB"
+            " per file",
+        )
     return decode_image(await part.read(), name, limits), name
 
 
@@ -143,8 +171,11 @@ async def _read_form(form, limits: ServeConfig) -> JobInput:
     if len(style_parts) > MAX_STYLES:
         raise UploadError(400, f"at most {MAX_STYLES} style images, not {len(style_parts)}")
     if mask_parts and len(mask_parts) != len(style_parts):
-        raise UploadError(400, f"give one mask per style or none: {len(mask_parts)} masks for"
-                               f" {len(style_parts)} styles")
+        raise UploadError(
+            400,
+            f"give one mask per style or none: {len(mask_parts)} masks for"
+            f" {len(style_parts)} styles",
+        )
     config = parse_config(form.get("config"), len(style_parts), limits)
     need = min_side(config)
     content, content_name = await _file(form["content"], "content", limits)
@@ -155,9 +186,11 @@ async def _read_form(form, limits: ServeConfig) -> JobInput:
         style_names.append(name)
     try:
         check_size("content image", content_name, content.size, need)
-        for im, name in zip(styles, style_names):
+        for im, name in zip(styles, style_names, strict=True):
             check_size("style image", name, im.size, need)
-        plan(content, config)  # the CLI's memory check: a job that cannot fit is refused now, not queued
+        plan(
+            content, config
+        )  # the CLI's memory check: a job that cannot fit is refused now, not queued
     except ValueError as exc:
         raise UploadError(400, str(exc)) from None
     masks = [(await _file(part, "mask", limits))[0].convert("L") for part in mask_parts] or None

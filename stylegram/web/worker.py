@@ -6,6 +6,7 @@ small dicts on another queue. The worker writes only images into the job's folde
 turns the events into the job record and fans them out to clients (crowsonkb's web view does
 the same with a progress queue).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +15,10 @@ import multiprocessing as mp
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import describe
 
@@ -28,7 +30,9 @@ class Cancelled(Exception):
     pass
 
 
-def _run_job(task: dict[str, Any], models: dict, cancel, send: Callable[[dict], None], interval: float) -> None:
+def _run_job(
+    task: dict[str, Any], models: dict, cancel, send: Callable[[dict], None], interval: float
+) -> None:
     """Run one job; every outcome is sent as an event, never raised."""
     from ..image import open_image, save_image, to_tensor
     from ..settings import ConfigError
@@ -56,22 +60,45 @@ def _run_job(task: dict[str, Any], models: dict, cancel, send: Callable[[dict], 
             if cancel.value == seq:
                 raise Cancelled
             now = time.monotonic()
-            ev = {"id": job_id, "type": "progress", "step": event.step, "steps": event.total_steps,
-                  "scale": event.scale, "n_scales": event.n_scales, "size": list(event.size),
-                  "losses": event.losses, "time": time.time(), "done": work_done(plans, event.step)}
-            if now - last["saved"] >= interval or event.scale != last["scale"] or event.step == event.total_steps:
+            ev = {
+                "id": job_id,
+                "type": "progress",
+                "step": event.step,
+                "steps": event.total_steps,
+                "scale": event.scale,
+                "n_scales": event.n_scales,
+                "size": list(event.size),
+                "losses": event.losses,
+                "time": time.time(),
+                "done": work_done(plans, event.step),
+            }
+            if (
+                now - last["saved"] >= interval
+                or event.scale != last["scale"]
+                or event.step == event.total_steps
+            ):
                 save_image(event.image, folder / "current.png")
                 last.update(saved=now, scale=event.scale, preview=last["preview"] + 1)
                 ev["preview"] = last["preview"]
             send(ev)
 
         styles = [folder / f"style_{i}.png" for i in range(n)]
-        result = stylize(folder / "content.png", styles, config, callback=on_step, model=models[config.pooling],
-                         init=init)
+        result = stylize(
+            folder / "content.png",
+            styles,
+            config,
+            callback=on_step,
+            model=models[config.pooling],
+            init=init,
+        )
         names = task["names"]
-        if task["masks"]:  # the command names the masks as the page offers them, not the server's paths
+        if task[
+            "masks"
+        ]:  # the command names the masks as the page offers them, not the server's paths
             config = replace(config, style_masks=tuple(f"{i}=mask_{i}.png" for i in range(n)))
-        meta = png_metadata(config, names.get("content", "content.png"), names.get("styles", []), "stylized.png")
+        meta = png_metadata(
+            config, names.get("content", "content.png"), names.get("styles", []), "stylized.png"
+        )
         save_image(result, folder / "result.png", metadata=meta)
         send({"id": job_id, "type": "done", "time": time.time(), "preview": last["preview"] + 1})
     except Cancelled:
@@ -81,17 +108,32 @@ def _run_job(task: dict[str, Any], models: dict, cancel, send: Callable[[dict], 
     except ValueError as exc:
         send({"id": job_id, "type": "failed", "error": str(exc), "time": time.time()})
     except MemoryError:
-        send({"id": job_id, "type": "failed", "error": "out of memory; try a smaller size", "time": time.time()})
+        send(
+            {
+                "id": job_id,
+                "type": "failed",
+                "error": "out of memory; try a smaller size",
+                "time": time.time(),
+            }
+        )
     except Exception as exc:  # a bug: report it on the job rather than kill the worker
-        send({"id": job_id, "type": "failed", "error": f"internal error: {describe(exc)}",
-              "time": time.time()})
+        send(
+            {
+                "id": job_id,
+                "type": "failed",
+                "error": f"internal error: {describe(exc)}",
+                "time": time.time(),
+            }
+        )
 
 
 def worker_main(tasks, events, cancel, interval: float) -> None:
     """The worker process: take a task, run it, repeat; None stops it."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server, which stops us in order
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C goes to the server, which stops us in order
     models: dict = {}
     while True:
         task = tasks.get()
@@ -128,8 +170,12 @@ class Worker:
     def _spawn(self) -> None:
         self._tasks, self._events = self._ctx.Queue(), self._ctx.Queue()
         self._cancel = self._ctx.Value(ctypes.c_longlong, NO_JOB, lock=False)
-        self._process = self._ctx.Process(target=worker_main, name="stylegram-worker", daemon=True,
-                                          args=(self._tasks, self._events, self._cancel, self._interval))
+        self._process = self._ctx.Process(
+            target=worker_main,
+            name="stylegram-worker",
+            daemon=True,
+            args=(self._tasks, self._events, self._cancel, self._interval),
+        )
         self._process.start()
         self._reader = threading.Thread(target=self._read, name="stylegram-events", daemon=True)
         self._reader.start()
@@ -171,8 +217,14 @@ class Worker:
         self._process = None  # the next job starts a fresh one, unless it keeps dying
         self.broken = self.deaths > MAX_DEATHS
         if job is not None:
-            self._on_event({"id": job, "type": "failed", "time": time.time(),
-                            "error": f"the worker process died (exit code {exitcode}); out of memory?"})
+            self._on_event(
+                {
+                    "id": job,
+                    "type": "failed",
+                    "time": time.time(),
+                    "error": f"the worker process died (exit code {exitcode}); out of memory?",
+                }
+            )
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop the process. A running job is not cancelled: the process is terminated and the

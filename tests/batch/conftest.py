@@ -1,4 +1,5 @@
 """One real Dask LocalCluster for the batch tests: 2 worker processes, 1 thread each, on 127.0.0.1."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,9 @@ def cluster():
     from stylegram.batch.cluster import THREADS_ENV
 
     os.environ[THREADS_ENV] = "1"  # two workers on two cores: one torch thread each
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  host="127.0.0.1") as local:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    ) as local:
         yield local
     os.environ.pop(THREADS_ENV, None)
 

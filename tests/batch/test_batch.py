@@ -1,4 +1,5 @@
 """stylegram batch: the same results here and on a cluster, a killed worker, resuming, bad input."""
+
 from __future__ import annotations
 
 import os
@@ -31,13 +32,18 @@ def local_engine():
 
 
 def jobs_of(data: Path, config: StyleConfig = TINY, contents=CONTENTS, styles=STYLES):
-    return plan([data / "photos" / f"{c}.jpg" for c in contents], [data / "paintings" / f"{s}.jpg" for s in styles],
-                config)
+    return plan(
+        [data / "photos" / f"{c}.jpg" for c in contents],
+        [data / "paintings" / f"{s}.jpg" for s in styles],
+        config,
+    )
 
 
 def lines(outdir: Path) -> dict[str, dict]:
     """The manifest by output name, without the timings."""
-    return {e["output"]: {k: v for k, v in e.items() if k != "seconds"} for e in Manifest(outdir).read()}
+    return {
+        e["output"]: {k: v for k, v in e.items() if k != "seconds"} for e in Manifest(outdir).read()
+    }
 
 
 def test_cluster_gives_the_same_files_and_manifest_as_local(data, client, local_engine, tmp_path):
@@ -56,12 +62,17 @@ def test_cluster_gives_the_same_files_and_manifest_as_local(data, client, local_
     summary = run_batch(jobs, remote, DaskEngine(client))
     assert (summary.done, summary.failed) == (6, [])
     names = {p.name for p in local.iterdir()}
-    assert names == {p.name for p in remote.iterdir()} == {f"{c}__{s}.png" for c in CONTENTS for s in STYLES} | {
-        "batch.jsonl"}
+    assert (
+        names
+        == {p.name for p in remote.iterdir()}
+        == {f"{c}__{s}.png" for c in CONTENTS for s in STYLES} | {"batch.jsonl"}
+    )
     assert lines(local) == lines(remote) and len(Manifest(remote).read()) == 6
     for name in names - {"batch.jsonl"}:
         assert max(Image.open(local / name).size) == 64
-        assert (local / name).read_bytes() == (remote / name).read_bytes(), name  # same seed, same pixels
+        assert (local / name).read_bytes() == (remote / name).read_bytes(), (
+            name
+        )  # same seed, same pixels
 
 
 def test_a_killed_worker_costs_a_retry_not_the_batch(data, cluster, client, tmp_path, monkeypatch):
@@ -69,10 +80,21 @@ def test_a_killed_worker_costs_a_retry_not_the_batch(data, cluster, client, tmp_
 
     writes: list[str] = []
     real_write = engines.write_atomic
-    monkeypatch.setattr(engines, "write_atomic", lambda path, fn: writes.append(Path(path).name) or real_write(path, fn))
-    jobs = jobs_of(data, StyleConfig(size=64, iterations=30, scales=1, seed=0), contents=CONTENTS[:2], styles=STYLES[:1])
+    monkeypatch.setattr(
+        engines,
+        "write_atomic",
+        lambda path, fn: writes.append(Path(path).name) or real_write(path, fn),
+    )
+    jobs = jobs_of(
+        data,
+        StyleConfig(size=64, iterations=30, scales=1, seed=0),
+        contents=CONTENTS[:2],
+        styles=STYLES[:1],
+    )
     result = {}
-    runner = threading.Thread(target=lambda: result.setdefault("summary", run_batch(jobs, tmp_path, DaskEngine(client))))
+    runner = threading.Thread(
+        target=lambda: result.setdefault("summary", run_batch(jobs, tmp_path, DaskEngine(client)))
+    )
     runner.start()
     pids = client.run(os.getpid)
     deadline, victim = time.monotonic() + 60, None
@@ -87,7 +109,9 @@ def test_a_killed_worker_costs_a_retry_not_the_batch(data, cluster, client, tmp_
     summary = result["summary"]
     assert (summary.done, summary.failed) == (2, [])
     assert sorted(writes) == sorted(job.output for job in jobs)  # each output written once
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*writes, "batch.jsonl"])  # no partial file
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*writes, "batch.jsonl"]
+    )  # no partial file
     assert [e["error"] for e in Manifest(tmp_path).read()] == [None, None]
 
 
@@ -102,7 +126,9 @@ def test_an_interrupted_batch_reruns_only_the_rest(data, local_engine, tmp_path)
         run_batch(jobs, tmp_path, local_engine, on_outcome=stop_after_two)
     first = {e["output"] for e in Manifest(tmp_path).read()}
     ran: list[str] = []
-    summary = run_batch(jobs, tmp_path, local_engine, on_outcome=lambda job, outcome: ran.append(job.output))
+    summary = run_batch(
+        jobs, tmp_path, local_engine, on_outcome=lambda job, outcome: ran.append(job.output)
+    )
     assert (summary.skipped, summary.done) == (2, 2)
     assert set(ran) == {j.output for j in jobs} - first and len(ran) == 2
 
@@ -117,8 +143,21 @@ def test_a_failed_job_is_recorded_the_batch_goes_on_and_a_rerun_retries_it(data,
     photos.mkdir()
     (photos / "a.jpg").write_bytes((data / "photos" / "coffee.jpg").read_bytes())
     (photos / "b.jpg").write_bytes(b"not a jpeg")
-    argv = ["batch", photos, "--styles", data / "paintings" / "wave_crop.jpg", "-o", tmp_path / "out", "--size", 64,
-            "--iterations", 2, "--scales", 1, "-q"]
+    argv = [
+        "batch",
+        photos,
+        "--styles",
+        data / "paintings" / "wave_crop.jpg",
+        "-o",
+        tmp_path / "out",
+        "--size",
+        64,
+        "--iterations",
+        2,
+        "--scales",
+        1,
+        "-q",
+    ]
     code, err = run_cli(argv, capsys)
     assert code == 1 and "stylegram: error: 2 jobs: 1 done, 0 already done, 1 failed" in err
     assert f"'{photos / 'b.jpg'}': not an image" in err
@@ -126,8 +165,11 @@ def test_a_failed_job_is_recorded_the_batch_goes_on_and_a_rerun_retries_it(data,
     (photos / "b.jpg").write_bytes((data / "photos" / "rocket.jpg").read_bytes())
     code, err = run_cli(argv, capsys)
     assert code == 0 and err == ""
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a__wave_crop.png", "b__wave_crop.png",
-                                                                     "batch.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a__wave_crop.png",
+        "b__wave_crop.png",
+        "batch.jsonl",
+    ]
 
 
 def free_port() -> int:
@@ -136,14 +178,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("case, message", [
-    ("empty", "': no image files"),
-    ("file-output", "output must be a folder, and this is a file"),
-    ("sweep-field", "--sweep 'colour=1,2': 'colour' is not a stylize setting; choose from size,"),
-    ("sweep-value", "--sweep style_weight=-1: must be at least 0, not -1.0"),
-    ("sweep-type", "--sweep size=big: 'big' is not a whole number"),
-    ("scheduler", "no answer within"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("empty", "': no image files"),
+        ("file-output", "output must be a folder, and this is a file"),
+        (
+            "sweep-field",
+            "--sweep 'colour=1,2': 'colour' is not a stylize setting; choose from size,",
+        ),
+        ("sweep-value", "--sweep style_weight=-1: must be at least 0, not -1.0"),
+        ("sweep-type", "--sweep size=big: 'big' is not a whole number"),
+        ("scheduler", "no answer within"),
+    ],
+)
 def test_bad_input_is_one_line_before_any_work(data, tmp_path, capsys, case, message):
     out = tmp_path / "out"
     contents = [data / "photos" / "chelsea.jpg"]
@@ -154,13 +202,21 @@ def test_bad_input_is_one_line_before_any_work(data, tmp_path, capsys, case, mes
     elif case == "file-output":
         out.write_text("x")
     elif case.startswith("sweep"):
-        extra = ["--sweep", {"sweep-field": "colour=1,2", "sweep-value": "style_weight=1,-1",
-                             "sweep-type": "size=64,big"}[case]]
+        extra = [
+            "--sweep",
+            {
+                "sweep-field": "colour=1,2",
+                "sweep-value": "style_weight=1,-1",
+                "sweep-type": "size=64,big",
+            }[case],
+        ]
     elif case == "scheduler":
         extra = ["--scheduler", f"tcp://127.0.0.1:{free_port()}"]
     start = time.monotonic()
-    code, err = run_cli(["batch", *contents, "--styles", data / "paintings" / "wave_crop.jpg", "-o", out, *extra],
-                        capsys)
+    code, err = run_cli(
+        ["batch", *contents, "--styles", data / "paintings" / "wave_crop.jpg", "-o", out, *extra],
+        capsys,
+    )
     assert code == 1 and message in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert time.monotonic() - start < 20
     assert not out.is_dir()  # nothing was started
@@ -172,21 +228,30 @@ def test_plan_pairs_sweeps_and_refuses_clashing_names(data, tmp_path):
     jobs = plan(photos, paintings, TINY, sweeps=["style_weight=1e-3,1e-2", "quality=draft,high"])
     assert len(jobs) == 3 * 2 * 2 * 2 and len({j.key for j in jobs}) == 24
     assert "chelsea__starry_night__style_weight-1e-2_quality-high.png" in {j.output for j in jobs}
-    assert {(j.config.style_weight, j.config.quality) for j in jobs} == {(w, q) for w in (1e-3, 1e-2)
-                                                                       for q in ("draft", "high")}
+    assert {(j.config.style_weight, j.config.quality) for j in jobs} == {
+        (w, q) for w in (1e-3, 1e-2) for q in ("draft", "high")
+    }
     zipped = plan(photos[:2], paintings, TINY, pairwise=True)
-    assert [(j.content.path.stem, j.style.path.stem) for j in zipped] == [("chelsea", "starry_night"),
-                                                                         ("coffee", "the_scream")]
-    with pytest.raises(ValueError, match="^zip pairs contents with styles one to one, but there are 3 contents"):
+    assert [(j.content.path.stem, j.style.path.stem) for j in zipped] == [
+        ("chelsea", "starry_night"),
+        ("coffee", "the_scream"),
+    ]
+    with pytest.raises(
+        ValueError, match="^zip pairs contents with styles one to one, but there are 3 contents"
+    ):
         plan(photos, paintings, TINY, pairwise=True)
     (tmp_path / "chelsea.png").write_bytes((data / "photos" / "coffee.jpg").read_bytes())
     with pytest.raises(ValueError, match="'chelsea__starry_night.png': two jobs would write it"):
         plan([photos[0], tmp_path / "chelsea.png"], paintings[:1], TINY)
     with pytest.raises(ValueError, match="style_blend has 2 values but there are 1 style images"):
         plan(photos, paintings, StyleConfig(style_blend=(1, 2)))
-    with pytest.raises(ConfigError, match="^sweep 'weights=a,b': 'weights' cannot be swept") as refused:
+    with pytest.raises(
+        ConfigError, match="^sweep 'weights=a,b': 'weights' cannot be swept"
+    ) as refused:
         plan(photos, paintings, TINY, sweeps=["weights=a,b"])
-    assert refused.value.for_cli().startswith("--sweep 'weights=a,b'")  # the API names the field, the CLI the flag
+    assert refused.value.for_cli().startswith(
+        "--sweep 'weights=a,b'"
+    )  # the API names the field, the CLI the flag
 
 
 @pytest.mark.parametrize("megapixels", [100, 400])  # PIL only warns at 100, raises at 400
@@ -200,7 +265,9 @@ def test_a_job_refuses_a_decompression_bomb_as_stylize_does(tmp_path, megapixels
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_header(side, side))
     for read in (lambda: open_image(bomb), lambda: image_from_bytes(bomb.read_bytes(), str(bomb))):
-        with pytest.raises(ValueError, match=rf"bomb.png': {side * side:,} pixels is over the limit"):
+        with pytest.raises(
+            ValueError, match=rf"bomb.png': {side * side:,} pixels is over the limit"
+        ):
             read()
 
 
@@ -211,4 +278,6 @@ def test_a_job_names_its_image_when_it_is_too_small(data, tmp_path):
     Image.new("RGB", (20, 16)).save(tmp_path / "tiny.png")
     job = plan([tmp_path / "tiny.png"], [data / "paintings" / "wave_crop.jpg"], TINY)[0]
     outcome = run_task(task_of(job), Models())
-    assert outcome.png is None and outcome.error.startswith(f"content image '{tmp_path / 'tiny.png'}' is 20×16 px")
+    assert outcome.png is None and outcome.error.startswith(
+        f"content image '{tmp_path / 'tiny.png'}' is 20×16 px"
+    )

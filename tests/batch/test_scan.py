@@ -1,4 +1,5 @@
 """Unit scans on a cluster: the same hits as a local scan, in parts merged in a tree."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,6 @@ from stylegram import cli
 from stylegram.batch.scan import ScanSpec, scan_on_cluster
 from stylegram.units.config import UnitsConfig
 from stylegram.units.scan import DEFAULT_LAYERS, list_images
-
 from tests.conftest import SCAN_SIZE
 
 
@@ -18,7 +18,9 @@ def test_cluster_scan_equals_local_scan_hit_for_hit(vgg, client, folder, scanned
     spec = ScanSpec.of(UnitsConfig(top=5, size=SCAN_SIZE, precision="fp32"), units)
     seen = []
     # 14 files in parts of 4: four parts and three merges, the corrupt files in different parts
-    result = scan_on_cluster(client, list_images(folder), spec, part=4, callback=lambda done, total: seen.append(done))
+    result = scan_on_cluster(
+        client, list_images(folder), spec, part=4, callback=lambda done, total: seen.append(done)
+    )
     assert len(seen) == 4 and seen[-1] == 14 and seen == sorted(seen)
     assert result.skipped == scanned.skipped and result.n_read == scanned.n_read
     for layer in DEFAULT_LAYERS:
@@ -30,32 +32,95 @@ def test_cluster_scan_equals_local_scan_hit_for_hit(vgg, client, folder, scanned
 
 
 def test_units_cli_with_a_scheduler_that_does_not_answer(folder, tmp_path, capsys):
-    code = cli.main(["units", "--images", str(folder), "-o", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"])
+    code = cli.main(
+        [
+            "units",
+            "--images",
+            str(folder),
+            "-o",
+            str(tmp_path / "o"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ]
+    )
     err = capsys.readouterr().err
-    assert code == 1 and "--scheduler tcp://127.0.0.1:9: no answer within" in err and err.count("\n") == 1
+    assert (
+        code == 1
+        and "--scheduler tcp://127.0.0.1:9: no answer within" in err
+        and err.count("\n") == 1
+    )
 
 
 def test_units_cli_says_that_a_cluster_scan_does_not_use_cache(folder, tmp_path, capsys):
-    code = cli.main(["units", "--images", str(folder), "-o", str(tmp_path / "o"), "--cache", str(tmp_path / "c"),
-                     "--scheduler", "tcp://127.0.0.1:9"])
+    code = cli.main(
+        [
+            "units",
+            "--images",
+            str(folder),
+            "-o",
+            str(tmp_path / "o"),
+            "--cache",
+            str(tmp_path / "c"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ]
+    )
     lines = capsys.readouterr().err.splitlines()
     assert code == 1 and len(lines) == 2
-    assert lines[0] == (f"stylegram: warning: --cache {tmp_path / 'c'} is not used with --scheduler: each worker"
-                        " caches in its own scratch folder")
+    assert lines[0] == (
+        f"stylegram: warning: --cache {tmp_path / 'c'} is not used with --scheduler: each worker"
+        " caches in its own scratch folder"
+    )
     assert "no answer within" in lines[1]
 
 
-def test_explain_style_through_the_cluster_shows_the_local_scans_patches(client, folder, cache_dir, style_path,
-                                                                         tmp_path, capsys):
-    common = [str(style_path), "--images", str(folder), "--size", str(SCAN_SIZE), "--precision", "fp32",
-              "--layers", "relu2_1", "relu3_1", "--style-size", "128", "--top", "3", "-q"]
-    assert cli.main(["explain-style", *common, "-o", str(tmp_path / "here"), "--cache", str(cache_dir)]) == 0
-    assert cli.main(["explain-style", *common, "-o", str(tmp_path / "there"),
-                     "--scheduler", client.scheduler.address]) == 0, capsys.readouterr().err
-    here, there = (json.loads((tmp_path / name / "explain.json").read_text()) for name in ("here", "there"))
+def test_explain_style_through_the_cluster_shows_the_local_scans_patches(
+    client, folder, cache_dir, style_path, tmp_path, capsys
+):
+    common = [
+        str(style_path),
+        "--images",
+        str(folder),
+        "--size",
+        str(SCAN_SIZE),
+        "--precision",
+        "fp32",
+        "--layers",
+        "relu2_1",
+        "relu3_1",
+        "--style-size",
+        "128",
+        "--top",
+        "3",
+        "-q",
+    ]
+    assert (
+        cli.main(
+            ["explain-style", *common, "-o", str(tmp_path / "here"), "--cache", str(cache_dir)]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "explain-style",
+                *common,
+                "-o",
+                str(tmp_path / "there"),
+                "--scheduler",
+                client.scheduler.address,
+            ]
+        )
+        == 0
+    ), capsys.readouterr().err
+    here, there = (
+        json.loads((tmp_path / name / "explain.json").read_text()) for name in ("here", "there")
+    )
     assert there == here and any(layer["channels"] for layer in here["layers"])
     for name in ("explain_relu2_1.png", "explain_relu3_1.png", "index.html"):
-        assert (tmp_path / "there" / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
+        assert (tmp_path / "there" / name).read_bytes() == (
+            tmp_path / "here" / name
+        ).read_bytes(), name
 
 
 def test_the_scheduler_forgets_each_part_once_it_is_merged(vgg, client, folder):
@@ -67,8 +132,13 @@ def test_the_scheduler_forgets_each_part_once_it_is_merged(vgg, client, folder):
         return sum(1 for key in dask_scheduler.tasks if str(key).startswith("scan_part"))
 
     known = []
-    result = scan_on_cluster(client, list_images(folder), spec, part=1,
-                             callback=lambda done, total: known.append(client.run_on_scheduler(parts_known)))
+    result = scan_on_cluster(
+        client,
+        list_images(folder),
+        spec,
+        part=1,
+        callback=lambda done, total: known.append(client.run_on_scheduler(parts_known)),
+    )
     assert len(known) == 14 and result.n_read == 12
     # Two parts per worker thread in flight, one finished part waiting for a partner, the one in
     # hand, and one whose release the scheduler may not have processed yet; before, all 14.

@@ -5,6 +5,7 @@ unchanged, and (where the input alone decides it) no model loaded.
 Cases that need the model (a full disk mid-report, a damaged cache) and those about signals
 follow the table as their own tests.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,11 +34,19 @@ ROOT = Path(__file__).resolve().parents[2]
 def png_header(width: int, height: int) -> bytes:
     """A PNG that declares `width × height` and holds almost no data: PIL checks its pixel
     limit from the header, so this is a decompression bomb without the bomb."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture()
@@ -45,15 +54,27 @@ def files(tmp_path, data) -> dict[str, Path]:
     """The inputs of the table, in a folder of their own, and a previous output."""
     photo = Image.open(data / "photos" / "chelsea.jpg").convert("RGB")
     photo.thumbnail((96, 96))
-    f = {"content": tmp_path / "content.jpg", "style": tmp_path / "style.jpg", "mask": tmp_path / "mask.png",
-         "init": tmp_path / "init.png", "out": tmp_path / "out.png", "bomb": tmp_path / "bomb.png",
-         "big": tmp_path / "big.png", "text": tmp_path / "notes.txt", "images": tmp_path / "images"}
+    f = {
+        "content": tmp_path / "content.jpg",
+        "style": tmp_path / "style.jpg",
+        "mask": tmp_path / "mask.png",
+        "init": tmp_path / "init.png",
+        "out": tmp_path / "out.png",
+        "bomb": tmp_path / "bomb.png",
+        "big": tmp_path / "big.png",
+        "text": tmp_path / "notes.txt",
+        "images": tmp_path / "images",
+    }
     photo.save(f["content"])
-    Image.open(data / "paintings" / "starry_night.jpg").convert("RGB").resize((96, 76)).save(f["style"])
+    Image.open(data / "paintings" / "starry_night.jpg").convert("RGB").resize((96, 76)).save(
+        f["style"]
+    )
     Image.new("L", photo.size, 255).save(f["mask"])
     photo.save(f["init"])
     Image.new("RGB", (8, 8), (1, 2, 3)).save(f["out"])  # the previous result, which must survive
-    f["bomb"].write_bytes(png_header(20_000, 20_000))  # over twice PIL's limit: DecompressionBombError
+    f["bomb"].write_bytes(
+        png_header(20_000, 20_000)
+    )  # over twice PIL's limit: DecompressionBombError
     f["big"].write_bytes(png_header(10_000, 10_000))  # over the limit: PIL only warns
     f["text"].write_text("not a folder")
     f["link"] = tmp_path / "link.jpg"
@@ -80,71 +101,145 @@ def U(*extra: str) -> tuple[str, ...]:
 
 
 def E(*extra: str, style: str = "{style}") -> tuple[str, ...]:
-    return ("explain-style", style, "--images", "{images}", "-o", "{tmp}/explain", "--size", "64", "-q", *extra)
+    return (
+        "explain-style",
+        style,
+        "--images",
+        "{images}",
+        "-o",
+        "{tmp}/explain",
+        "--size",
+        "64",
+        "-q",
+        *extra,
+    )
 
 
 CASES = {
     # 1. outputs that are inputs
-    "out-is-content": Case(("stylize", "{content}", "{style}", "-o", "{content}", *QUICK),
-                           r"content.jpg' \(-o\) would overwrite '.*content.jpg' \(the photo\), which this run reads"),
-    "out-is-style": Case(("stylize", "{content}", "{style}", "-o", "{style}", *QUICK),
-                         r"style.jpg' \(-o\) would overwrite '.*style.jpg' \(the painting\)"),
-    "out-is-mask": Case(("stylize", "{content}", "{style}", "-o", "{mask}", "--content-mask", "{mask}", *QUICK),
-                        r"mask.png' \(-o\) would overwrite '.*mask.png' \(--content-mask\)"),
-    "out-links-to-content": Case(("stylize", "{content}", "{style}", "-o", "{link}", *QUICK),
-                                 r"link.jpg' \(-o\) would overwrite '.*content.jpg' \(the photo\)"),
-    "out-is-init": Case(("stylize", "{content}", "{style}", "-o", "{init}", "--init", "{init}", *QUICK),
-                        r"init.png' \(-o\) would overwrite '.*init.png' \(--init\)"),
+    "out-is-content": Case(
+        ("stylize", "{content}", "{style}", "-o", "{content}", *QUICK),
+        r"content.jpg' \(-o\) would overwrite '.*content.jpg' \(the photo\), which this run reads",
+    ),
+    "out-is-style": Case(
+        ("stylize", "{content}", "{style}", "-o", "{style}", *QUICK),
+        r"style.jpg' \(-o\) would overwrite '.*style.jpg' \(the painting\)",
+    ),
+    "out-is-mask": Case(
+        ("stylize", "{content}", "{style}", "-o", "{mask}", "--content-mask", "{mask}", *QUICK),
+        r"mask.png' \(-o\) would overwrite '.*mask.png' \(--content-mask\)",
+    ),
+    "out-links-to-content": Case(
+        ("stylize", "{content}", "{style}", "-o", "{link}", *QUICK),
+        r"link.jpg' \(-o\) would overwrite '.*content.jpg' \(the photo\)",
+    ),
+    "out-is-init": Case(
+        ("stylize", "{content}", "{style}", "-o", "{init}", "--init", "{init}", *QUICK),
+        r"init.png' \(-o\) would overwrite '.*init.png' \(--init\)",
+    ),
     # 4. settings that made units and explain-style fail after the whole scan
-    "opt-size-0": Case(U("--optimize", "--opt-size", "0"), r"--opt-size must be at least 32, not 0"),
+    "opt-size-0": Case(
+        U("--optimize", "--opt-size", "0"), r"--opt-size must be at least 32, not 0"
+    ),
     "channels-0": Case(E("--channels", "0"), r"--channels must be at least 1, not 0"),
     # 5. images over PIL's pixel limit
-    "bomb-content": Case(("stylize", "{bomb}", "{style}", "-o", "{out}", *QUICK), r"bomb.png': 400,000,000 pixels is over"),
-    "bomb-style": Case(("stylize", "{content}", "{bomb}", "-o", "{out}", *QUICK), r"bomb.png': 400,000,000 pixels is over"),
-    "big-style": Case(("stylize", "{content}", "{big}", "-o", "{out}", *QUICK), r"big.png': 100,000,000 pixels is over"),
+    "bomb-content": Case(
+        ("stylize", "{bomb}", "{style}", "-o", "{out}", *QUICK),
+        r"bomb.png': 400,000,000 pixels is over",
+    ),
+    "bomb-style": Case(
+        ("stylize", "{content}", "{bomb}", "-o", "{out}", *QUICK),
+        r"bomb.png': 400,000,000 pixels is over",
+    ),
+    "big-style": Case(
+        ("stylize", "{content}", "{big}", "-o", "{out}", *QUICK),
+        r"big.png': 100,000,000 pixels is over",
+    ),
     "bomb-init": Case(S("--init", "{bomb}"), r"bomb.png': 400,000,000 pixels is over"),
     "bomb-mask": Case(S("--content-mask", "{bomb}"), r"bomb.png': 400,000,000 pixels is over"),
     "bomb-explain": Case(E(style="{bomb}"), r"bomb.png': 400,000,000 pixels is over"),
     # 6. unwritable output or cache folder of units and explain-style
-    "units-out-in-file": Case(("units", "--images", "{images}", "-o", "{text}/sub", "-q"),
-                              r"-o '.*notes.txt/sub': cannot make this folder, '.*notes.txt' is a file"),
-    "units-out-is-file": Case(("units", "--images", "{images}", "-o", "{text}", "-q"),
-                              r"notes.txt': output must be a folder"),
-    "units-cache-in-file": Case(U("--cache", "{text}/cache"), r"--cache '.*notes.txt/cache': cannot make this folder"),
-    "explain-out-in-file": Case(("explain-style", "{style}", "--images", "{images}", "-o", "{text}/x", "-q"),
-                                r"-o '.*notes.txt/x': cannot make this folder"),
-    "explain-cache-in-file": Case(E("--cache", "{text}/cache"), r"--cache '.*notes.txt/cache': cannot make"),
+    "units-out-in-file": Case(
+        ("units", "--images", "{images}", "-o", "{text}/sub", "-q"),
+        r"-o '.*notes.txt/sub': cannot make this folder, '.*notes.txt' is a file",
+    ),
+    "units-out-is-file": Case(
+        ("units", "--images", "{images}", "-o", "{text}", "-q"),
+        r"notes.txt': output must be a folder",
+    ),
+    "units-cache-in-file": Case(
+        U("--cache", "{text}/cache"), r"--cache '.*notes.txt/cache': cannot make this folder"
+    ),
+    "explain-out-in-file": Case(
+        ("explain-style", "{style}", "--images", "{images}", "-o", "{text}/x", "-q"),
+        r"-o '.*notes.txt/x': cannot make this folder",
+    ),
+    "explain-cache-in-file": Case(
+        E("--cache", "{text}/cache"), r"--cache '.*notes.txt/cache': cannot make"
+    ),
     # 7. values that failed deep inside
-    "style-scale-too-small": Case(S("--style-scale", "0.25"), r"--style-scale 0.25 makes style image '.*style.jpg'"
-                                                              r" \d+ px on its short side at size 64"),
+    "style-scale-too-small": Case(
+        S("--style-scale", "0.25"),
+        r"--style-scale 0.25 makes style image '.*style.jpg'"
+        r" \d+ px on its short side at size 64",
+    ),
     "pairs-negative": Case(E("--pairs", "-2"), r"--pairs must be at least 0, not -2"),
-    "device-meta": Case(S("--device", "meta"), r"--device cannot be used: device 'meta' cannot run"),
+    "device-meta": Case(
+        S("--device", "meta"), r"--device cannot be used: device 'meta' cannot run"
+    ),
     # 9. values that were not checked
     "tile-size-0": Case(S("--tile-size", "0"), r"--tile-size must be at least 64, not 0"),
     "tile-size-1": Case(S("--tile-size", "1"), r"--tile-size must be at least 64, not 1"),
     "tile-size-neg": Case(S("--tile-size", "-5"), r"--tile-size must be at least 64, not -5"),
-    "save-every-neg": Case(S("--save-every", "-1"), r"--save-every must be 0 \(never\) or a number of steps, not -1"),
-    "max-outside-nan": Case(U("--max-outside", "nan"), r"--max-outside must be a finite number, not nan"),
+    "save-every-neg": Case(
+        S("--save-every", "-1"), r"--save-every must be 0 \(never\) or a number of steps, not -1"
+    ),
+    "max-outside-nan": Case(
+        U("--max-outside", "nan"), r"--max-outside must be a finite number, not nan"
+    ),
     "max-outside-neg": Case(U("--max-outside", "-5"), r"--max-outside must be at least 0, not -5"),
-    "opt-steps-neg": Case(U("--optimize", "--opt-steps", "-1"), r"--opt-steps must be at least 1, not -1"),
+    "opt-steps-neg": Case(
+        U("--optimize", "--opt-steps", "-1"), r"--opt-steps must be at least 1, not -1"
+    ),
     "channels-neg": Case(E("--channels", "-3"), r"--channels must be at least 1, not -3"),
     "style-size-0": Case(E("--style-size", "0"), r"--style-size must be at least 32, not 0"),
     "style-size-neg": Case(E("--style-size", "-5"), r"--style-size must be at least 32, not -5"),
     # 10. misleading messages
-    "seed-2**64": Case(S("--seed", str(2**64)), r"--seed must be at most 9223372036854775807, not 18446744073709551616"),
-    "units-backwards": Case(U("--units", "5-2"), r"--units '5-2': the range 5-2 runs backwards; write 2-5"),
-    "units-huge-range": Case(U("--units", "0-99999999999"), r"--units '0-99999999999': unit 64 is out of range"),
-    "style-mask-negative": Case(S("--style-mask", "-1=m.png"), r"--style-masks: style mask '-1=m.png' names style -1, but the styles are numbered 0, 1, ... in the order given"),
-    "flag-not-field": Case(S("--content-weight", "-1"), r"--content-weight must be at least 0, not -1"),
+    "seed-2**64": Case(
+        S("--seed", str(2**64)),
+        r"--seed must be at most 9223372036854775807, not 18446744073709551616",
+    ),
+    "units-backwards": Case(
+        U("--units", "5-2"), r"--units '5-2': the range 5-2 runs backwards; write 2-5"
+    ),
+    "units-huge-range": Case(
+        U("--units", "0-99999999999"), r"--units '0-99999999999': unit 64 is out of range"
+    ),
+    "style-mask-negative": Case(
+        S("--style-mask", "-1=m.png"),
+        r"--style-masks: style mask '-1=m.png' names style -1, but the styles are numbered 0, 1, ... in the order given",
+    ),
+    "flag-not-field": Case(
+        S("--content-weight", "-1"), r"--content-weight must be at least 0, not -1"
+    ),
     # and the classics, which must stay as they are
-    "content-not-image": Case(("stylize", "{text}", "{style}", "-o", "{out}", *QUICK), r"notes.txt': not an image"),
-    "style-missing": Case(("stylize", "{content}", "{tmp}/nope.jpg", "-o", "{out}", *QUICK), r"nope.jpg': no such file"),
+    "content-not-image": Case(
+        ("stylize", "{text}", "{style}", "-o", "{out}", *QUICK), r"notes.txt': not an image"
+    ),
+    "style-missing": Case(
+        ("stylize", "{content}", "{tmp}/nope.jpg", "-o", "{out}", *QUICK),
+        r"nope.jpg': no such file",
+    ),
 }
 
 
 def _snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "dir"
+        for p in sorted(root.rglob("*"))
+    }
 
 
 @pytest.mark.filterwarnings("error")  # a warning printed beside the error is a second line
@@ -161,7 +256,9 @@ def test_bad_input(name, files, tmp_path, capsys, no_model):
     assert err.count("\n") == 1 and err.startswith("stylegram: error: "), err
     assert re.search(case.message, err), err
     assert "Traceback" not in err
-    assert _snapshot(tmp_path) == before  # nothing new (no output, no .tmp, no .cache), nothing changed
+    assert (
+        _snapshot(tmp_path) == before
+    )  # nothing new (no output, no .tmp, no .cache), nothing changed
     assert elapsed < 10, f"refused only after {elapsed:.1f} s"
 
 
@@ -175,8 +272,25 @@ def _run(argv, capsys) -> tuple[int, str]:
 
 def test_a_bomb_among_the_images_is_skipped_and_counted(files, tmp_path, capsys):
     shutil.copy(files["bomb"], files["images"] / "bomb.png")
-    code, err = _run(["units", "--images", files["images"], "-o", tmp_path / "units", "--size", 64, "--layers",
-                      "relu2_2", "--units", "0-1", "--top", 2, "-q"], capsys)
+    code, err = _run(
+        [
+            "units",
+            "--images",
+            files["images"],
+            "-o",
+            tmp_path / "units",
+            "--size",
+            64,
+            "--layers",
+            "relu2_2",
+            "--units",
+            "0-1",
+            "--top",
+            2,
+            "-q",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "skipped" in err and "bomb.png': 400,000,000 pixels is over" in err
     assert "1 of 3 files could not be read and were skipped" in err
@@ -207,9 +321,13 @@ def _full_disk(monkeypatch, after: int = 0):
 def test_a_full_disk_is_one_line_and_leaves_no_cache(command, files, tmp_path, capsys, monkeypatch):
     _full_disk(monkeypatch)
     out = tmp_path / "out"
-    head = ["units"] if command == "units" else ["explain-style", files["style"], "--style-size", 64]
-    code, err = _run([*head, "--images", files["images"], "-o", out, "--size", 64, "--layers", "relu2_1", "-q"],
-                     capsys)
+    head = (
+        ["units"] if command == "units" else ["explain-style", files["style"], "--style-size", 64]
+    )
+    code, err = _run(
+        [*head, "--images", files["images"], "-o", out, "--size", 64, "--layers", "relu2_1", "-q"],
+        capsys,
+    )
     assert code == 1 and err.count("\n") == 1, err
     assert re.search(r"c000000_relu2_1.npz': cannot write \(No space left on device\)", err), err
     assert not out.exists()  # made by this run and nothing was cached: the folder and its .cache go
@@ -217,10 +335,24 @@ def test_a_full_disk_is_one_line_and_leaves_no_cache(command, files, tmp_path, c
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_full_disk_after_the_scan_keeps_the_cache_and_the_previous_report(files, tmp_path, capsys, monkeypatch):
+def test_a_full_disk_after_the_scan_keeps_the_cache_and_the_previous_report(
+    files, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "out"
-    argv = ["units", "--images", files["images"], "-o", out, "--size", 64, "--layers", "relu2_1", "--units", "0-1",
-            "-q"]
+    argv = [
+        "units",
+        "--images",
+        files["images"],
+        "-o",
+        out,
+        "--size",
+        64,
+        "--layers",
+        "relu2_1",
+        "--units",
+        "0-1",
+        "-q",
+    ]
     assert _run(argv, capsys)[0] == 0
     manifest = (out / "manifest.json").read_bytes()
     _full_disk(monkeypatch)
@@ -235,15 +367,35 @@ def test_unreadable_images_only_leave_no_cache(tmp_path, capsys):
     images = tmp_path / "images"
     images.mkdir()
     (images / "a.jpg").write_bytes(b"not a jpeg")
-    code, err = _run(["units", "--images", images, "-o", tmp_path / "out", "--size", 64, "-q"], capsys)
+    code, err = _run(
+        ["units", "--images", images, "-o", tmp_path / "out", "--size", 64, "-q"], capsys
+    )
     assert code == 1 and "none of the 1 image files could be read" in err
     assert not (tmp_path / "out").exists()
 
 
 def test_a_damaged_cache_file_is_computed_again(files, tmp_path, capsys):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    argv = ["units", "--images", files["images"], "-o", out, "--cache", cache, "--size", 64, "--layers", "relu2_1",
-            "--units", "0-1", "--top", 2, "--precision", "fp32", "-q"]
+    argv = [
+        "units",
+        "--images",
+        files["images"],
+        "-o",
+        out,
+        "--cache",
+        cache,
+        "--size",
+        64,
+        "--layers",
+        "relu2_1",
+        "--units",
+        "0-1",
+        "--top",
+        2,
+        "--precision",
+        "fp32",
+        "-q",
+    ]
     assert _run(argv, capsys)[0] == 0
     first = (out / "manifest.json").read_text()
     (npz,) = cache.rglob("c000000_relu2_1.npz")
@@ -252,7 +404,7 @@ def test_a_damaged_cache_file_is_computed_again(files, tmp_path, capsys):
     code, err = _run(argv, capsys)
     assert code == 0 and "Traceback" not in err, err
     assert (out / "manifest.json").read_text() == first
-    info.write_text("{\"sizes\": [")  # a damaged info file: the chunk is computed again too
+    info.write_text('{"sizes": [')  # a damaged info file: the chunk is computed again too
     code, err = _run(argv, capsys)
     assert code == 0, err
     assert (out / "manifest.json").read_text() == first
@@ -260,7 +412,20 @@ def test_a_damaged_cache_file_is_computed_again(files, tmp_path, capsys):
 
 def test_a_rerun_with_fewer_layers_removes_their_grids(files, tmp_path, capsys):
     out = tmp_path / "out"
-    base = ["units", "--images", files["images"], "-o", out, "--size", 64, "--units", "0-1", "--top", 2, "-q"]
+    base = [
+        "units",
+        "--images",
+        files["images"],
+        "-o",
+        out,
+        "--size",
+        64,
+        "--units",
+        "0-1",
+        "--top",
+        2,
+        "-q",
+    ]
     assert _run([*base, "--layers", "relu1_2", "relu2_2"], capsys)[0] == 0
     assert (out / "relu2_2.png").exists()
     (out / "notes.png").write_bytes(b"the user's own file")
@@ -271,8 +436,25 @@ def test_a_rerun_with_fewer_layers_removes_their_grids(files, tmp_path, capsys):
 
 def test_an_explain_rerun_with_fewer_layers_removes_their_figures(files, tmp_path, capsys):
     out = tmp_path / "out"
-    base = ["explain-style", files["style"], "--images", files["images"], "-o", out, "--size", 64, "--style-size", 64,
-            "--channels", 2, "--pairs", 1, "--top", 2, "-q"]
+    base = [
+        "explain-style",
+        files["style"],
+        "--images",
+        files["images"],
+        "-o",
+        out,
+        "--size",
+        64,
+        "--style-size",
+        64,
+        "--channels",
+        2,
+        "--pairs",
+        1,
+        "--top",
+        2,
+        "-q",
+    ]
     assert _run([*base, "--layers", "relu1_1", "relu2_1"], capsys)[0] == 0
     assert (out / "explain_relu2_1.png").exists()
     assert _run([*base, "--layers", "relu1_1"], capsys)[0] == 0
@@ -288,27 +470,48 @@ def test_permission_denied_is_not_called_corrupt(files, tmp_path, capsys, monkey
         import PIL.Image
 
         real = PIL.Image.open
-        monkeypatch.setattr(PIL.Image, "open", lambda fp, *a, **k: (_ for _ in ()).throw(
-            PermissionError(13, "Permission denied", str(fp))) if str(fp) == str(files["style"]) else real(fp, *a, **k))
+        monkeypatch.setattr(
+            PIL.Image,
+            "open",
+            lambda fp, *a, **k: (
+                (_ for _ in ()).throw(PermissionError(13, "Permission denied", str(fp)))
+                if str(fp) == str(files["style"])
+                else real(fp, *a, **k)
+            ),
+        )
     with pytest.raises(ValueError, match=r"style.jpg': permission denied$"):
         open_image(files["style"])
-    code, err = _run(["stylize", files["content"], files["style"], "-o", files["out"], *QUICK], capsys)
+    code, err = _run(
+        ["stylize", files["content"], files["style"], "-o", files["out"], *QUICK], capsys
+    )
     assert code == 1 and err.strip().endswith("style.jpg': permission denied"), err
 
 
 # ---------------------------------------------------------------- the API
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"preserve_colors": "bogus"}, "preserve_colors must be one of none, luminance, histogram, not 'bogus'"),
-    ({"optimizer": "sgd"}, "optimizer must be one of lbfgs, adam, not 'sgd'"),
-    ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16, not 'fp16'"),
-    ({"device": "tpu"}, "device cannot be used: unknown device 'tpu'"),
-    ({"style_layers": "relu1_1"}, "style_layers must be a list of values, not the single string 'relu1_1'"),
-    ({"content_weight": -1}, "content_weight must be at least 0, not -1"),  # the field, not the flag
-    ({"seed": 2**64}, "seed must be at most 9223372036854775807"),
-    ({"tile_size": 1}, "tile_size must be at least 64, not 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"preserve_colors": "bogus"},
+            "preserve_colors must be one of none, luminance, histogram, not 'bogus'",
+        ),
+        ({"optimizer": "sgd"}, "optimizer must be one of lbfgs, adam, not 'sgd'"),
+        ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16, not 'fp16'"),
+        ({"device": "tpu"}, "device cannot be used: unknown device 'tpu'"),
+        (
+            {"style_layers": "relu1_1"},
+            "style_layers must be a list of values, not the single string 'relu1_1'",
+        ),
+        (
+            {"content_weight": -1},
+            "content_weight must be at least 0, not -1",
+        ),  # the field, not the flag
+        ({"seed": 2**64}, "seed must be at most 9223372036854775807"),
+        ({"tile_size": 1}, "tile_size must be at least 64, not 1"),
+    ],
+)
 def test_the_api_refuses_with_the_field_name(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         StyleConfig(**kwargs)
@@ -317,7 +520,10 @@ def test_the_api_refuses_with_the_field_name(kwargs, message):
 def test_the_api_refuses_a_negative_style_mask_index(small_content, small_style):
     from stylegram.transfer.masks import parse_style_masks
 
-    with pytest.raises(ValueError, match=r"style mask '-1=m.png' names style -1, but the styles are numbered 0 to 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"style mask '-1=m.png' names style -1, but the styles are numbered 0 to 0",
+    ):
         parse_style_masks(["-1=m.png"], 1)
 
 
@@ -325,8 +531,13 @@ def test_no_content_layers_is_style_only(vgg, small_content, small_style):
     from stylegram import stylize
 
     seen = []
-    out = stylize(small_content, [small_style], StyleConfig(content_layers=(), size=64, iterations=3, scales=1, seed=0),
-                  model=vgg, callback=seen.append)
+    out = stylize(
+        small_content,
+        [small_style],
+        StyleConfig(content_layers=(), size=64, iterations=3, scales=1, seed=0),
+        model=vgg,
+        callback=seen.append,
+    )
     assert out.size == (64, 43) and len(seen) == 3
     assert all(e.losses["content"] == 0 for e in seen) and seen[-1].losses["style"] > 0
 
@@ -337,7 +548,9 @@ def test_a_small_style_scale_is_raised_at_the_coarse_scales_only(vgg, small_cont
 
     assert style_long_side(256, 0.25, (96, 76), 16) == 64  # as asked where that is large enough
     assert style_long_side(32, 0.25, (96, 76), 16) == 21  # raised: 8 px would leave relu5_1 empty
-    config = StyleConfig(size=128, style_scale=0.25, scales=2, iterations=4, seed=0)  # the coarse style: 16 px
+    config = StyleConfig(
+        size=128, style_scale=0.25, scales=2, iterations=4, seed=0
+    )  # the coarse style: 16 px
     assert stylize(small_content, [small_style], config, model=vgg).size == (128, 85)
 
 
@@ -351,7 +564,9 @@ def test_adam_divergence_advises_a_smaller_learning_rate():
         image.grad = torch.ones_like(image)
         return {"total": loss.detach()}
 
-    with pytest.raises(ValueError, match=r"diverged at step 1 .* try smaller weights or a smaller --learning-rate$"):
+    with pytest.raises(
+        ValueError, match=r"diverged at step 1 .* try smaller weights or a smaller --learning-rate$"
+    ):
         optimize(torch.rand(1, 3, 8, 8), 3, objective, optimizer="adam", report=lambda *a: None)
 
 
@@ -360,15 +575,23 @@ def test_adam_divergence_advises_a_smaller_learning_rate():
 
 def _popen(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, *args], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            env=env, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        **kwargs,
+    )
 
 
 # `python -m stylegram layers`, as runpy runs it for -m, once the interpreter is up: a Ctrl-C
 # before that lands in Python's own start-up, which no code of ours can catch (on a loaded
 # machine, 0.1 s after the start was still there, and Python printed runpy's traceback).
-_MAIN_ONCE_UP = ("import runpy, sys; print('up', file=sys.stderr, flush=True);"
-                 " runpy.run_module('stylegram', run_name='__main__', alter_sys=True)")
+_MAIN_ONCE_UP = (
+    "import runpy, sys; print('up', file=sys.stderr, flush=True);"
+    " runpy.run_module('stylegram', run_name='__main__', alter_sys=True)"
+)
 
 
 def test_ctrl_c_during_the_imports_is_one_line():
@@ -392,10 +615,30 @@ def test_ctrl_c_during_the_imports_is_one_line():
 
 def test_sigterm_saves_the_current_image_and_exits_143(files, tmp_path):
     out = tmp_path / "result.png"
-    proc = _popen("-m", "stylegram", "stylize", str(files["content"]), str(files["style"]), "-o", str(out),
-                  "--size", "64", "--iterations", "100000", "--scales", "1", "--save-every", "1", "-q")
+    proc = _popen(
+        "-m",
+        "stylegram",
+        "stylize",
+        str(files["content"]),
+        str(files["style"]),
+        "-o",
+        str(out),
+        "--size",
+        "64",
+        "--iterations",
+        "100000",
+        "--scales",
+        "1",
+        "--save-every",
+        "1",
+        "-q",
+    )
     deadline = time.monotonic() + 120
-    while not (tmp_path / "result_0002.png").exists() and time.monotonic() < deadline and proc.poll() is None:
+    while (
+        not (tmp_path / "result_0002.png").exists()
+        and time.monotonic() < deadline
+        and proc.poll() is None
+    ):
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -442,18 +685,30 @@ def test_a_signal_during_a_save_leaves_the_old_file_and_no_temporary(sig, code, 
 
 
 @pytest.mark.parametrize("flag", ["-o", "--cache"])
-def test_a_read_only_folder_is_refused_before_the_model_loads(flag, files, tmp_path, capsys, no_model, monkeypatch):
+def test_a_read_only_folder_is_refused_before_the_model_loads(
+    flag, files, tmp_path, capsys, no_model, monkeypatch
+):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
-    if os.geteuid() == 0:  # root writes into read-only folders: deny as access(2) would for anyone else
+    if (
+        os.geteuid() == 0
+    ):  # root writes into read-only folders: deny as access(2) would for anyone else
         import stylegram.cli.units
 
         real = os.access
-        monkeypatch.setattr(stylegram.cli.units.os, "access",
-                            lambda p, mode, **k: False if Path(p) == locked and mode & os.W_OK else real(p, mode, **k))
+        monkeypatch.setattr(
+            stylegram.cli.units.os,
+            "access",
+            lambda p, mode, **k: (
+                False if Path(p) == locked and mode & os.W_OK else real(p, mode, **k)
+            ),
+        )
     try:
-        where = {"-o": ["-o", locked / "out"], "--cache": ["-o", tmp_path / "out", "--cache", locked / "c"]}[flag]
+        where = {
+            "-o": ["-o", locked / "out"],
+            "--cache": ["-o", tmp_path / "out", "--cache", locked / "c"],
+        }[flag]
         code, err = _run(["units", "--images", files["images"], *where, "-q"], capsys)
     finally:
         locked.chmod(0o755)

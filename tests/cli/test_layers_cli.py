@@ -1,4 +1,5 @@
 """`stylegram layers` prints the published geometry of VGG19 and VGG16."""
+
 from __future__ import annotations
 
 from stylegram.cli import main
@@ -29,8 +30,12 @@ def test_a_reader_that_goes_away_is_no_traceback():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "stylegram", "layers"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stylegram", "layers"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     proc.stdout.close()  # gone before the imports are done
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141, err

@@ -1,4 +1,5 @@
 """Progress reads well in a log file: plain lines, few of them, with step, size and losses."""
+
 from __future__ import annotations
 
 import io
@@ -29,7 +30,9 @@ def test_a_log_gets_a_line_per_scale_and_every_few_seconds(monkeypatch):
     assert "\r" not in text
     # Two scale starts, one line per 5 s of 30 s, and the end: about eight lines, not 300.
     assert 5 <= len(lines) <= 10, lines
-    assert lines[0].startswith("128×96: step 1/300") and any(line.startswith("256×192: step 101/300") for line in lines)
+    assert lines[0].startswith("128×96: step 1/300") and any(
+        line.startswith("256×192: step 101/300") for line in lines
+    )
     assert lines[-1].startswith("256×192: step 300/300 (30 s)") and "total 0.00333" in lines[-1]
 
 
@@ -43,8 +46,7 @@ def test_quiet_prints_nothing():
 
 
 def test_time_left_weighs_each_step_by_its_scales_pixels():
-    from stylegram.transfer.plan import work_done
-    from stylegram.transfer.plan import ScalePlan
+    from stylegram.transfer.plan import ScalePlan, work_done
 
     plans = [ScalePlan((128, 96), 80, None, 50, 0), ScalePlan((512, 384), 30, None, 50, 0)]
     # 80 cheap steps are 80·1 of 80·1 + 30·16 units of work: a seventh, not 73%.
@@ -66,7 +68,9 @@ def test_time_left_after_a_resume_comes_from_this_runs_pace(monkeypatch):
     clock = _Clock()
     monkeypatch.setattr(progress_module.time, "perf_counter", clock)
     stream = io.StringIO()
-    p = Progress(100, unit="step", stream=stream, done_before=0.9)  # 90 steps done by an earlier run
+    p = Progress(
+        100, unit="step", stream=stream, done_before=0.9
+    )  # 90 steps done by an earlier run
     clock.now = 10.0
     p.update(95, fraction=0.95)  # 5 steps in 10 s here: 5 more take 10 s
     assert "about 10 s left" in stream.getvalue(), stream.getvalue()

@@ -1,4 +1,5 @@
 """The command line end to end: a real run, every bad input as one line and exit 1, Ctrl-C."""
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,14 @@ QUICK = ["--size", "64", "--iterations", "4", "--scales", "1", "-q"]
 
 def _cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.run([sys.executable, "-m", "stylegram", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "stylegram", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def test_stylize_writes_the_output(content_path, style_path, tmp_path):
@@ -41,14 +48,31 @@ def test_no_arguments_runs_on_the_bundled_demo(tmp_path):
 
 
 # Values for the fields whose constraints a generic changed value would break.
-CHOSEN = {"content_layers": ("relu3_2",), "style_layers": ("relu1_1", "relu3_1"), "layers": ("relu2_2",),
-          "style_layer_weights": (1.0, 2.0, 3.0, 4.0, 5.0), "style_masks": ("0=m.png",), "units": "0-3",
-          "init": "random", "max_memory": "2G", "scheduler": "tcp://127.0.0.1:1", "sweep": ("size=64,128",),
-          "host": "localhost", "long_term": (2, 4), "device": "cpu", "style_blend": (1.0, 2.0), "token": "a-token-8"}
-COMMANDS = {"StyleConfig": ["stylize"], "UnitsConfig": ["units", "--images", "d", "-o", "o"],
-            "ExplainConfig": ["explain-style", "s.png", "--images", "d", "-o", "o"],
-            "VideoConfig": ["video", "in.mp4", "s.png", "-o", "o.mp4"],
-            "BatchConfig": ["batch", "c", "--styles", "s", "-o", "o"], "ServeConfig": ["serve"]}
+CHOSEN = {
+    "content_layers": ("relu3_2",),
+    "style_layers": ("relu1_1", "relu3_1"),
+    "layers": ("relu2_2",),
+    "style_layer_weights": (1.0, 2.0, 3.0, 4.0, 5.0),
+    "style_masks": ("0=m.png",),
+    "units": "0-3",
+    "init": "random",
+    "max_memory": "2G",
+    "scheduler": "tcp://127.0.0.1:1",
+    "sweep": ("size=64,128",),
+    "host": "localhost",
+    "long_term": (2, 4),
+    "device": "cpu",
+    "style_blend": (1.0, 2.0),
+    "token": "a-token-8",
+}
+COMMANDS = {
+    "StyleConfig": ["stylize"],
+    "UnitsConfig": ["units", "--images", "d", "-o", "o"],
+    "ExplainConfig": ["explain-style", "s.png", "--images", "d", "-o", "o"],
+    "VideoConfig": ["video", "in.mp4", "s.png", "-o", "o.mp4"],
+    "BatchConfig": ["batch", "c", "--styles", "s", "-o", "o"],
+    "ServeConfig": ["serve"],
+}
 
 
 def _changed(cls, f):
@@ -85,24 +109,45 @@ def test_every_config_field_of_every_command_is_an_option_and_round_trips(cls_na
     from stylegram.video.config import VideoConfig
     from stylegram.web.config import ServeConfig
 
-    cls = {c.__name__: c for c in (StyleConfig, UnitsConfig, ExplainConfig, VideoConfig, BatchConfig,
-                                    ServeConfig)}[cls_name]
+    cls = {
+        c.__name__: c
+        for c in (StyleConfig, UnitsConfig, ExplainConfig, VideoConfig, BatchConfig, ServeConfig)
+    }[cls_name]
     for f in dataclasses.fields(cls):
         value = _changed(cls, f)
         config = cls(**{f.name: value})
-        flags = ([f"--{f.name.replace('_', '-')}"] if value is True else []) if isinstance(value, bool) \
+        flags = (
+            ([f"--{f.name.replace('_', '-')}"] if value is True else [])
+            if isinstance(value, bool)
             else as_flags({f.name: value})
+        )
         args = build_parser().parse_args([*COMMANDS[cls_name], *flags])
         assert config_from_args(args, cls) == config, (f.name, flags)
     assert config_from_args(build_parser().parse_args(COMMANDS[cls_name]), cls) == cls()
 
 
 def test_every_config_field_is_an_option_and_round_trips():
-    args = build_parser().parse_args(["stylize", "--size", "300", "--style-layers", "relu1_1", "relu2_1",
-                                      "--style-blend", "1", "2", "--init", "random", "--seed", "3"])
+    args = build_parser().parse_args(
+        [
+            "stylize",
+            "--size",
+            "300",
+            "--style-layers",
+            "relu1_1",
+            "relu2_1",
+            "--style-blend",
+            "1",
+            "2",
+            "--init",
+            "random",
+            "--seed",
+            "3",
+        ]
+    )
     config = config_from_args(args, StyleConfig)
-    assert config == StyleConfig(size=300, style_layers=("relu1_1", "relu2_1"), style_blend=(1.0, 2.0),
-                                 init="random", seed=3)
+    assert config == StyleConfig(
+        size=300, style_layers=("relu1_1", "relu2_1"), style_blend=(1.0, 2.0), init="random", seed=3
+    )
     assert config_from_args(build_parser().parse_args(["stylize"]), StyleConfig) == StyleConfig()
 
 
@@ -119,7 +164,9 @@ def bad_inputs(tmp_path, content_path):
     return {
         "missing": tmp_path / "missing.jpg",
         "text": _write(tmp_path, "notes.jpg", b"not an image at all"),
-        "truncated": _write(tmp_path, "half.jpg", content_path.read_bytes()[: content_path.stat().st_size // 2]),
+        "truncated": _write(
+            tmp_path, "half.jpg", content_path.read_bytes()[: content_path.stat().st_size // 2]
+        ),
         "tiny": tiny,
     }
 
@@ -132,19 +179,31 @@ def bad_inputs(tmp_path, content_path):
         ("truncated", [], r"half.jpg': corrupt or truncated image"),
         ("tiny", [], r"style image '.*tiny.png' is 12×9 px; at least 32×32"),
         (None, ["--style-layers", "relu1_1", "relu7_1"], r"unknown layer 'relu7_1'"),
-        (None, ["--style-layer-weights", "1", "2"], r"--style-layer-weights has 2 values but there are 5 style layers"),
+        (
+            None,
+            ["--style-layer-weights", "1", "2"],
+            r"--style-layer-weights has 2 values but there are 5 style layers",
+        ),
         (None, ["--style-weight", "-3"], r"--style-weight must be at least 0, not -3.0"),
         (None, ["--tv-weight", "nan"], r"--tv-weight must be a finite number, not nan"),
-        (None, ["-o", "/nonexistent/dir/out.png"], r"out.png': cannot write, directory '/nonexistent/dir' does not exist"),
+        (
+            None,
+            ["-o", "/nonexistent/dir/out.png"],
+            r"out.png': cannot write, directory '/nonexistent/dir' does not exist",
+        ),
         (None, ["--weights", "/nonexistent/w.pth"], r"'/nonexistent/w.pth': no such file"),
         (None, ["--device", "tpu"], r"unknown device 'tpu'"),
     ],
 )
-def test_bad_input_is_one_line_naming_the_problem(bad_inputs, content_path, tmp_path, capsys, case, extra, message):
+def test_bad_input_is_one_line_naming_the_problem(
+    bad_inputs, content_path, tmp_path, capsys, case, extra, message
+):
     import re
 
     style = str(bad_inputs[case]) if case else str(content_path)
-    code = main(["stylize", str(content_path), style, "-o", str(tmp_path / "out.png"), *QUICK, *extra])
+    code = main(
+        ["stylize", str(content_path), style, "-o", str(tmp_path / "out.png"), *QUICK, *extra]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and err.startswith("stylegram: error: "), err
@@ -153,7 +212,13 @@ def test_bad_input_is_one_line_naming_the_problem(bad_inputs, content_path, tmp_
 
 
 def test_bad_input_exits_non_zero_without_a_traceback(tmp_path):
-    result = _cli("stylize", str(tmp_path / "nope.jpg"), str(tmp_path / "nope2.jpg"), "-o", str(tmp_path / "o.png"))
+    result = _cli(
+        "stylize",
+        str(tmp_path / "nope.jpg"),
+        str(tmp_path / "nope2.jpg"),
+        "-o",
+        str(tmp_path / "o.png"),
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "nope.jpg': no such file" in result.stderr
 
@@ -162,9 +227,30 @@ def test_ctrl_c_saves_the_current_image_and_exits_130(content_path, style_path, 
     out = tmp_path / "out.png"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stylegram", "stylize", str(content_path), str(style_path), "-o", str(out),
-         "--size", "96", "--iterations", "100000", "--scales", "2", "--save-every", "1", "-q"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "stylegram",
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(out),
+            "--size",
+            "96",
+            "--iterations",
+            "100000",
+            "--scales",
+            "2",
+            "--save-every",
+            "1",
+            "-q",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     frame = tmp_path / "out_0002.png"
     deadline = time.monotonic() + 120
     while not frame.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -177,13 +263,30 @@ def test_ctrl_c_saves_the_current_image_and_exits_130(content_path, style_path, 
     assert max(Image.open(out).size) == 96  # the size asked for, whatever scale was running
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint(content_path, style_path, tmp_path, monkeypatch, capsys):
+def test_an_interrupted_run_resumes_from_its_checkpoint(
+    content_path, style_path, tmp_path, monkeypatch, capsys
+):
     from stylegram.cli import checkpoint as checkpoint_module
     from stylegram.cli import progress
 
     out = tmp_path / "out.png"
-    argv = ["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "128", "--scales", "2",
-            "--iterations", "12", "--checkpoint-every", "3", "--seed", "0"]
+    argv = [
+        "stylize",
+        str(content_path),
+        str(style_path),
+        "-o",
+        str(out),
+        "--size",
+        "128",
+        "--scales",
+        "2",
+        "--iterations",
+        "12",
+        "--checkpoint-every",
+        "3",
+        "--seed",
+        "0",
+    ]
     steps = []
     update = progress.Progress.update
 
@@ -210,15 +313,20 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(content_path, style_path
     assert main([*argv[:4], str(whole), *argv[5:]]) == 0
     np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(whole)))
     # Without the history (a checkpoint of the older format) the same resume ends elsewhere.
-    assert saved.startswith(checkpoint_module.MAGIC)  # recognised by its header, and only so removed
-    archive = saved[len(checkpoint_module.MAGIC):].split(b"\n", 1)[1]  # after the job key's line
+    assert saved.startswith(
+        checkpoint_module.MAGIC
+    )  # recognised by its header, and only so removed
+    archive = saved[len(checkpoint_module.MAGIC) :].split(b"\n", 1)[1]  # after the job key's line
     state = torch.load(io.BytesIO(archive), weights_only=True)
     assert state["optimizer"] is not None
     state.update(version=1, optimizer=None)
     torch.save(state, checkpoint)
     assert main(argv) == 0
     assert "without L-BFGS's history" in capsys.readouterr().err
-    assert np.abs(np.asarray(Image.open(out), float) - np.asarray(Image.open(whole), float)).mean() > 0.1
+    assert (
+        np.abs(np.asarray(Image.open(out), float) - np.asarray(Image.open(whole), float)).mean()
+        > 0.1
+    )
     # Another command does not take this job's checkpoint.
     monkeypatch.setattr(progress.Progress, "update", update)
     assert main(argv[:-2] + ["--seed", "1"]) == 0

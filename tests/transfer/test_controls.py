@@ -1,4 +1,5 @@
 """Artist controls: colour preservation and spatial masks (Gatys et al. 2017)."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,8 @@ import torch
 from PIL import Image
 
 from stylegram import StyleConfig, stylize
-from stylegram.transfer.color import match_color_histogram, rgb_to_yiq, yiq_to_rgb
 from stylegram.image import to_tensor
+from stylegram.transfer.color import match_color_histogram, rgb_to_yiq, yiq_to_rgb
 from stylegram.transfer.losses import mean_gram
 from stylegram.transfer.masks import normalise_overlaps, parse_style_masks
 
@@ -20,7 +21,9 @@ def test_yiq_round_trips():
 
 
 def test_luminance_mode_keeps_the_contents_chroma(vgg, small_content, small_style):
-    out = stylize(small_content, [small_style], StyleConfig(**QUICK, preserve_colors="luminance"), model=vgg)
+    out = stylize(
+        small_content, [small_style], StyleConfig(**QUICK, preserve_colors="luminance"), model=vgg
+    )
     photo = to_tensor(small_content.resize(out.size, Image.LANCZOS))
     iq_out, iq_photo = rgb_to_yiq(to_tensor(out))[:, 1:], rgb_to_yiq(photo)[:, 1:]
     # Only clipping to [0, 1] and 8-bit rounding may move the chroma.
@@ -47,8 +50,12 @@ def test_histogram_mode_gives_the_style_the_contents_colour_statistics(small_con
 
 def test_histogram_mode_runs_and_changes_the_result(vgg, small_content, small_style):
     plain = stylize(small_content, [small_style], StyleConfig(**QUICK), model=vgg)
-    kept = stylize(small_content, [small_style], StyleConfig(**QUICK, preserve_colors="histogram"), model=vgg)
-    m_plain, m_kept, m_photo = (_mean_cov(to_tensor(im.resize(plain.size)))[0] for im in (plain, kept, small_content))
+    kept = stylize(
+        small_content, [small_style], StyleConfig(**QUICK, preserve_colors="histogram"), model=vgg
+    )
+    m_plain, m_kept, m_photo = (
+        _mean_cov(to_tensor(im.resize(plain.size)))[0] for im in (plain, kept, small_content)
+    )
     assert float((m_kept - m_photo).abs().sum()) < float((m_plain - m_photo).abs().sum())
 
 
@@ -71,19 +78,28 @@ def _region_distance(vgg, image, style, box) -> float:
     with torch.no_grad():
         a, b = vgg(crop, layers), vgg(s, layers)
     # Divided by the region's own Gram energy, so the two styles are measured on one scale.
-    return sum(float((mean_gram(a[n]) - mean_gram(b[n])).pow(2).sum() / mean_gram(a[n]).pow(2).sum()) for n in layers)
+    return sum(
+        float((mean_gram(a[n]) - mean_gram(b[n])).pow(2).sum() / mean_gram(a[n]).pow(2).sum())
+        for n in layers
+    )
 
 
 def test_two_styles_each_paint_their_own_half(vgg, small_content, data, tmp_path):
     starry = Image.open(data / "paintings" / "starry_night.jpg").convert("RGB").resize((96, 60))
     scream = Image.open(data / "paintings" / "the_scream.jpg").convert("RGB").resize((76, 96))
     left, right = _half_masks(tmp_path, small_content.size)
-    config = StyleConfig(**{**QUICK, "size": 128, "iterations": 60}, style_masks=(f"0={left}", f"1={right}"))
+    config = StyleConfig(
+        **{**QUICK, "size": 128, "iterations": 60}, style_masks=(f"0={left}", f"1={right}")
+    )
     out = stylize(small_content, [starry, scream], config, model=vgg)
     w, h = out.size
     left_box, right_box = (0, 0, w // 2, h), (w // 2, 0, w, h)
-    assert _region_distance(vgg, out, starry, left_box) < _region_distance(vgg, out, scream, left_box)
-    assert _region_distance(vgg, out, scream, right_box) < _region_distance(vgg, out, starry, right_box)
+    assert _region_distance(vgg, out, starry, left_box) < _region_distance(
+        vgg, out, scream, left_box
+    )
+    assert _region_distance(vgg, out, scream, right_box) < _region_distance(
+        vgg, out, starry, right_box
+    )
 
 
 def test_outside_every_mask_the_content_stays(vgg, small_content, small_style, tmp_path):
@@ -91,12 +107,16 @@ def test_outside_every_mask_the_content_stays(vgg, small_content, small_style, t
     mask = Image.new("L", (w, h), 0)
     mask.paste(255, (0, 0, w // 2, h))
     mask.save(tmp_path / "left.png")
-    out = stylize(small_content, [small_style], StyleConfig(**QUICK, style_masks=(f"0={tmp_path / 'left.png'}",)),
-                  model=vgg)
+    out = stylize(
+        small_content,
+        [small_style],
+        StyleConfig(**QUICK, style_masks=(f"0={tmp_path / 'left.png'}",)),
+        model=vgg,
+    )
     photo = to_tensor(small_content.resize(out.size))
     diff = (to_tensor(out) - photo).abs().mean(dim=(0, 1))  # (H, W)
     half = out.size[0] // 2
-    assert float(diff[:, half + 8:].mean()) < 0.5 * float(diff[:, : half - 8].mean())
+    assert float(diff[:, half + 8 :].mean()) < 0.5 * float(diff[:, : half - 8].mean())
 
 
 def test_overlapping_masks_are_scaled_to_sum_to_one():
@@ -124,11 +144,17 @@ def test_bad_mask_specs(specs, n, message):
 def test_an_empty_mask_is_refused(vgg, small_content, small_style, tmp_path):
     Image.new("L", (40, 30), 0).save(tmp_path / "black.png")
     with pytest.raises(ValueError, match="mask '.*black.png' is empty"):
-        stylize(small_content, [small_style], StyleConfig(**QUICK, style_masks=(f"0={tmp_path / 'black.png'}",)),
-                model=vgg)
+        stylize(
+            small_content,
+            [small_style],
+            StyleConfig(**QUICK, style_masks=(f"0={tmp_path / 'black.png'}",)),
+            model=vgg,
+        )
 
 
-def test_the_content_mask_keeps_the_content_only_where_it_is_white(vgg, small_content, small_style, tmp_path):
+def test_the_content_mask_keeps_the_content_only_where_it_is_white(
+    vgg, small_content, small_style, tmp_path
+):
     w, h = small_content.size
     mask = Image.new("L", (w, h), 0)
     mask.paste(255, (0, 0, w // 2, h))
@@ -139,4 +165,4 @@ def test_the_content_mask_keeps_the_content_only_where_it_is_white(vgg, small_co
     diff = (to_tensor(out) - photo).abs().mean(dim=(0, 1))  # (H, W)
     half = out.size[0] // 2
     # Left: content and style compete; right: style alone, so the photo is lost there.
-    assert float(diff[:, : half - 8].mean()) < 0.7 * float(diff[:, half + 8:].mean())
+    assert float(diff[:, : half - 8].mean()) < 0.7 * float(diff[:, half + 8 :].mean())

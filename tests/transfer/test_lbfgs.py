@@ -1,4 +1,5 @@
 """stylegram's L-BFGS against torch.optim.LBFGS(max_iter=1), the optimiser it replaces."""
+
 from __future__ import annotations
 
 import torch
@@ -31,7 +32,9 @@ def test_same_iterates_as_torch_lbfgs_with_one_evaluation_per_step():
     for _ in range(25):
         torch_opt.step(closure)
         ours += lbfgs.step(_grad(ours))
-        torch.testing.assert_close(ours, theirs.detach(), rtol=1e-6, atol=1e-9)  # rounding order only
+        torch.testing.assert_close(
+            ours, theirs.detach(), rtol=1e-6, atol=1e-9
+        )  # rounding order only
     assert _rosenbrock(ours) < 0.5 * _rosenbrock(start)
 
 

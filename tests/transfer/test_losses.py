@@ -1,4 +1,5 @@
 """The cost functions against hand computations on tiny tensors."""
+
 from __future__ import annotations
 
 import itertools
@@ -73,7 +74,9 @@ def test_style_loss_of_the_style_scaled_by_k_is_k_minus_one_squared_for_any_pain
         s = torch.relu(_tiny(seed, c=4, h=4, w=4))
         for loud in (1.0, 10.0):
             target = mean_gram(loud * s)[0]
-            assert float(style_loss(loud * s * k ** 0.5, target)) == pytest.approx((k - 1) ** 2, rel=1e-4)
+            assert float(style_loss(loud * s * k**0.5, target)) == pytest.approx(
+                (k - 1) ** 2, rel=1e-4
+            )
 
 
 def test_style_target_does_not_depend_on_image_size():
@@ -86,7 +89,12 @@ def test_style_target_does_not_depend_on_image_size():
 def test_content_loss_is_half_the_mean_squared_difference_relative_to_the_photos():
     a, b = _tiny(4), _tiny(5)
     energy = sum(float(y) ** 2 for y in b.flatten()) / b.numel()
-    expected = 0.5 * sum(float(x - y) ** 2 for x, y in zip(a.flatten(), b.flatten())) / a.numel() / energy
+    expected = (
+        0.5
+        * sum(float(x - y) ** 2 for x, y in zip(a.flatten(), b.flatten(), strict=True))
+        / a.numel()
+        / energy
+    )
     assert float(content_loss(a, b)) == pytest.approx(expected, rel=1e-5)
     assert float(content_loss(a, a)) == 0.0
     assert float(content_loss(10 * a, 10 * b)) == pytest.approx(expected, rel=1e-5)  # scale-free
@@ -118,10 +126,15 @@ def test_starting_style_cost_is_within_a_small_factor_across_the_test_paintings(
         style = vgg(to_tensor(thumbnail(painting, 128)), STYLE_LAYERS)
         targets = {n: mean_gram(style[n])[0] for n in STYLE_LAYERS}
         relative.append(sum(float(style_loss(photo[n], targets[n])) for n in STYLE_LAYERS))
-        seed.append([float((mean_gram(photo[n])[0] - targets[n]).pow(2).sum()) / (2 * targets[n].shape[0]) ** 2
-                     for n in STYLE_LAYERS])
+        seed.append(
+            [
+                float((mean_gram(photo[n])[0] - targets[n]).pow(2).sum())
+                / (2 * targets[n].shape[0]) ** 2
+                for n in STYLE_LAYERS
+            ]
+        )
     assert len(relative) == 5
     assert max(relative) / min(relative) < 2
     assert min(max(layers) / min(layers) for layers in seed) > 1e3
-    by_layer = [max(col) / min(col) for col in zip(*seed)]
+    by_layer = [max(col) / min(col) for col in zip(*seed, strict=True)]
     assert max(by_layer) > 2 * max(relative) / min(relative)

@@ -1,4 +1,5 @@
 """Outputs of any size: exact tiles (the same J and ∇J as one pass), and the memory plan."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,10 @@ def test_cores_partition_the_image_on_the_stride_and_halos_stay_inside():
         covered[y0:y1, x0:x1] += 1
         assert x0 % 16 == 0 and y0 % 16 == 0
         bx0, by0, bx1, by1 = t.box
-        assert (bx0, by0) == (max(0, x0 - 80), max(0, y0 - 80)) and (bx1, by1) == (min(w, x1 + 80), min(h, y1 + 80))
+        assert (bx0, by0) == (max(0, x0 - 80), max(0, y0 - 80)) and (bx1, by1) == (
+            min(w, x1 + 80),
+            min(h, y1 + 80),
+        )
     assert bool((covered == 1).all())
     with pytest.raises(ValueError, match="not a multiple of the network's stride 16"):
         tiling.tiles(w, h, 100, 80, 16)
@@ -45,7 +49,9 @@ def problem(vgg, small_content, small_style):
     """A 256-px scale: the content, its targets and weights, and an image half way to the style."""
     content = to_tensor(small_content.resize((256, 170)))
     style = to_tensor(small_style.resize((256, 203)))
-    image = (0.6 * content + 0.4 * torch.rand(content.shape, generator=torch.Generator().manual_seed(0)))
+    image = 0.6 * content + 0.4 * torch.rand(
+        content.shape, generator=torch.Generator().manual_seed(0)
+    )
     weights = objective.Weights(1.0, 1.0, 2.5, default_style_layer_weights(STYLE_LAYERS))
     return content, style, image, weights
 
@@ -55,9 +61,15 @@ def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
     content, style, image, weights = problem
     network, _ = network_for(vgg, precision)
     whole = tiling.whole(256, 170)
-    targets = objective.Targets(objective.tiled_features(network, content, CONTENT_LAYERS, whole), None,
-                                [objective.Region(objective.mean_grams(network, style, STYLE_LAYERS,
-                                                                       tiling.whole(256, 203)), None)])
+    targets = objective.Targets(
+        objective.tiled_features(network, content, CONTENT_LAYERS, whole),
+        None,
+        [
+            objective.Region(
+                objective.mean_grams(network, style, STYLE_LAYERS, tiling.whole(256, 203)), None
+            )
+        ],
+    )
     j, grad = _evaluate(network, image, targets, weights, whole)
     tiles = tiling.tiles(256, 170, 128, tiling.halo(vgg.info, LAYERS), 16)
     assert len(tiles) == 4
@@ -65,7 +77,7 @@ def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
     assert j_tiled == pytest.approx(j, rel=0.005)
     assert float((grad_tiled - grad).norm() / grad.norm()) < 0.01
     # A halo too small for relu5_1 lets the tiles' own borders in: the test above would fail.
-    j_bad, grad_bad = _evaluate(network, image, targets, weights, tiling.tiles(256, 170, 128, 16, 16))
+    _, grad_bad = _evaluate(network, image, targets, weights, tiling.tiles(256, 170, 128, 16, 16))
     assert float((grad_bad - grad).norm() / grad.norm()) > 0.01
 
 
@@ -74,15 +86,26 @@ def test_tiled_equals_one_pass_with_style_and_content_masks(vgg, problem):
     share) was written by hand beside the losses' and only the unmasked case was tested."""
     content, style, image, weights = problem
     w, h = 256, 170
-    ramp = torch.linspace(0, 1, w).expand(1, 1, h, w).contiguous()  # style 0 on the right, style 1 on the left
+    ramp = (
+        torch.linspace(0, 1, w).expand(1, 1, h, w).contiguous()
+    )  # style 0 on the right, style 1 on the left
     strides = {n: vgg.info[n].stride for n in LAYERS}
-    layer_masks = lambda m, layers: {n: v for n, v in masks.at_layers(m, (0, 0, w, h), strides).items() if n in layers}
+
+    def layer_masks(m, layers):
+        return {n: v for n, v in masks.at_layers(m, (0, 0, w, h), strides).items() if n in layers}
+
     painting = objective.mean_grams(vgg, style, STYLE_LAYERS, tiling.whole(256, 203))
-    flipped = objective.mean_grams(vgg, style.flip(-1).roll(40, -2), STYLE_LAYERS, tiling.whole(256, 203))
-    targets = objective.Targets(objective.tiled_features(vgg, content, CONTENT_LAYERS, tiling.whole(w, h)),
-                                layer_masks(0.2 + 0.8 * ramp, CONTENT_LAYERS),
-                                [objective.Region(painting, layer_masks(ramp, STYLE_LAYERS)),
-                                 objective.Region(flipped, layer_masks((1 - ramp) ** 2, STYLE_LAYERS))])
+    flipped = objective.mean_grams(
+        vgg, style.flip(-1).roll(40, -2), STYLE_LAYERS, tiling.whole(256, 203)
+    )
+    targets = objective.Targets(
+        objective.tiled_features(vgg, content, CONTENT_LAYERS, tiling.whole(w, h)),
+        layer_masks(0.2 + 0.8 * ramp, CONTENT_LAYERS),
+        [
+            objective.Region(painting, layer_masks(ramp, STYLE_LAYERS)),
+            objective.Region(flipped, layer_masks((1 - ramp) ** 2, STYLE_LAYERS)),
+        ],
+    )
     j, grad = _evaluate(vgg, image, targets, weights, tiling.whole(w, h))
     tiles = tiling.tiles(w, h, 128, tiling.halo(vgg.info, LAYERS), 16)
     j_tiled, grad_tiled = _evaluate(vgg, image, targets, weights, tiles)
@@ -117,10 +140,17 @@ def test_a_tiled_run_gives_the_picture_of_a_whole_run(vgg, small_content, small_
     events = []
     config = StyleConfig(size=192, scales=1, iterations=12, seed=0, precision="fp32")
     whole = stylize(small_content, [small_style], config, model=vgg)
-    tiled = stylize(small_content, [small_style], StyleConfig(**{**config.__dict__, "tile_size": 64}), model=vgg,
-                    callback=events.append)
+    tiled = stylize(
+        small_content,
+        [small_style],
+        StyleConfig(**{**config.__dict__, "tile_size": 64}),
+        model=vgg,
+        callback=events.append,
+    )
     assert tiled.size == (192, 128)
-    assert events[-1].losses["total"] < 0.6 * events[0].losses["total"]  # L-BFGS, as on whole scales
+    assert (
+        events[-1].losses["total"] < 0.6 * events[0].losses["total"]
+    )  # L-BFGS, as on whole scales
     # The same J and ∇J give the same L-BFGS path: no seams, no over-stylised tiles.
     assert float((to_tensor(tiled) - to_tensor(whole)).abs().mean()) < 0.01
 
@@ -131,12 +161,23 @@ def test_the_plan_tiles_only_what_does_not_fit_and_refuses_what_never_fits(vgg):
     assert plans[0].core is None and plans[0].history == 50
     assert plans[-1].core is not None and plans[-1].core % 16 == 0
     assert all(p.peak <= 6 * 2**30 for p in plans)
-    with pytest.raises(ValueError, match=r"needs at least .* GB even in the smallest tiles, and the budget is 1.0 GB"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs at least .* GB even in the smallest tiles, and the budget is 1.0 GB",
+    ):
         plan.plan_job([((8192, 6144), 10)], vgg.info, LAYERS, precision="bf16", max_memory=2**30)
 
 
-@pytest.mark.parametrize("text, expected", [("6G", 6 * 2**30), ("512M", 512 * 2**20), ("1.5GB", int(1.5 * 2**30)),
-                                            ("4GiB", 4 * 2**30), ("1000", 1000)])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("6G", 6 * 2**30),
+        ("512M", 512 * 2**20),
+        ("1.5GB", int(1.5 * 2**30)),
+        ("4GiB", 4 * 2**30),
+        ("1000", 1000),
+    ],
+)
 def test_memory_sizes_parse(text, expected):
     assert plan.parse_memory(text) == expected
 

@@ -1,11 +1,12 @@
 """explain-style: Gram energy and channel correlations, checked against direct computations."""
+
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
 
-from stylegram.units.explain import style_components
 from stylegram.image import load_image
+from stylegram.units.explain import style_components
 
 
 def test_components_are_the_grams_strongest_channels_and_most_correlated_pairs(vgg, style_path):
@@ -25,4 +26,3 @@ def test_components_are_the_grams_strongest_channels_and_most_correlated_pairs(v
         assert layer.pairs[0].correlation == max(p.correlation for p in layer.pairs)
         assert abs(layer.pairs[0].correlation - float(cos.max())) < 1e-4
         assert set(layer.units()) >= {layer.pairs[0].a, layer.pairs[0].b}
-

@@ -1,4 +1,5 @@
 """Activation maximisation: the unit's activation rises well above that of the starting image."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,10 +11,13 @@ from stylegram.units.maximize import FourierImage, maximize_units, unit_objectiv
 def test_optimised_images_excite_their_units(vgg):
     units = [3, 40]
     images = maximize_units(vgg, "relu3_1", units, size=64, steps=20, seed=0)
-    assert images.shape == (2, 3, 64, 64) and 0 <= images.min() and images.max() <= 1
+    assert images.shape == (2, 3, 64, 64) and images.min() >= 0 and images.max() <= 1
     start = FourierImage(2, 64, generator=torch.Generator().manual_seed(0))().detach()
     with torch.no_grad():
-        before, after = unit_objective(vgg, start, "relu3_1", units), unit_objective(vgg, images, "relu3_1", units)
+        before, after = (
+            unit_objective(vgg, start, "relu3_1", units),
+            unit_objective(vgg, images, "relu3_1", units),
+        )
     assert (after > 3 * before + 1).all(), (before, after)
 
 

@@ -1,4 +1,5 @@
 """The unit visualiser: recorded activations, ranking, receptive fields, borders, cache."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,20 @@ import pytest
 import torch
 
 from stylegram.units.report import hit_record, manifest
-from stylegram.units.scan import (DEFAULT_LAYERS, MAX_OUTSIDE, Frame, crop_patch, eligible_positions, list_images,
-                                  load_scan_image, parse_units, scan)
-
+from stylegram.units.scan import (
+    DEFAULT_LAYERS,
+    MAX_OUTSIDE,
+    Frame,
+    crop_patch,
+    eligible_positions,
+    list_images,
+    load_scan_image,
+    parse_units,
+    scan,
+)
 from stylegram.vgg import layer_infos
-from tests.conftest import SCAN_IMAGES as N_IMAGES, SCAN_SIZE as SIZE
+from tests.conftest import SCAN_IMAGES as N_IMAGES
+from tests.conftest import SCAN_SIZE as SIZE
 
 
 @pytest.mark.parametrize("layer", DEFAULT_LAYERS)
@@ -29,12 +39,12 @@ def test_recorded_activation_equals_recomputed_at_stored_position(vgg, scanned, 
 
 @pytest.mark.parametrize("layer", DEFAULT_LAYERS)
 def test_top_k_is_the_true_ranking_over_the_image_set(vgg, scanned, features, layer):
-    readable, acts = features
+    _, acts = features
     a = acts[layer]  # (N, C, h, w)
     eligible = eligible_positions(vgg.info[layer], a.shape[-1], SIZE, MAX_OUTSIDE)
     per_image = a.masked_fill(~eligible, -math.inf).flatten(2).amax(2)  # (N, C)
     units = list(range(0, a.shape[1], 5))
-    for unit, hits in zip(units, scanned.top(layer, units, 4)):
+    for unit, hits in zip(units, scanned.top(layer, units, 4), strict=True):
         assert hits[0].value == pytest.approx(float(per_image[:, unit].max()), rel=1e-5)
         expected = per_image[:, unit].sort(descending=True).values[:4]
         assert [h.value for h in hits] == pytest.approx(expected.tolist(), rel=1e-5)
@@ -69,11 +79,16 @@ def test_receptive_field_contains_every_pixel_with_a_gradient_for_every_layer(vg
             ys, xs = torch.nonzero(x.grad[i].abs().sum(0), as_tuple=True)
             x0, y0, x1, y1 = info.box(pos, pos)
             assert xs.numel() > 0, name
-            assert x0 <= xs.min() and xs.max() < x1 and y0 <= ys.min() and ys.max() < y1, (name, info.box(pos, pos))
+            assert x0 <= xs.min() and xs.max() < x1 and y0 <= ys.min() and ys.max() < y1, (
+                name,
+                info.box(pos, pos),
+            )
             if y0x0_inside:
-                assert 0 <= x0 and int(xs.min()) - x0 < slack and int(ys.min()) - y0 < slack, name
+                assert x0 >= 0 and int(xs.min()) - x0 < slack and int(ys.min()) - y0 < slack, name
             else:
-                assert x1 <= side and x1 - 1 - int(xs.max()) < slack and y1 - 1 - int(ys.max()) < slack, name
+                assert (
+                    x1 <= side and x1 - 1 - int(xs.max()) < slack and y1 - 1 - int(ys.max()) < slack
+                ), name
 
 
 def test_crop_boxes_and_patches_at_the_borders(scanned, vgg):
@@ -95,11 +110,18 @@ def test_crop_boxes_and_patches_at_the_borders(scanned, vgg):
             for hit in hits:
                 x0, y0, x1, y1 = hit.box_scan
                 assert (x1 - x0, y1 - y0) == (rf, rf)
-                assert eligible_positions(vgg.info[layer], SIZE // vgg.info[layer].stride, SIZE, MAX_OUTSIDE)[hit.y, hit.x]
-                if layer == "relu3_4":  # at 96 px relu5_4's field (252 px) cannot obey the rule: no limit there
+                assert eligible_positions(
+                    vgg.info[layer], SIZE // vgg.info[layer].stride, SIZE, MAX_OUTSIDE
+                )[hit.y, hit.x]
+                if (
+                    layer == "relu3_4"
+                ):  # at 96 px relu5_4's field (252 px) cannot obey the rule: no limit there
                     assert max(-x0, -y0, x1 - SIZE, y1 - SIZE) <= MAX_OUTSIDE * rf
                 assert hit.box_source == scanned.frame(hit.image).to_source(hit.box_scan)
-                assert crop_patch(load_scan_image(hit.path, SIZE)[0], hit.box_scan).shape[-2:] == (rf, rf)
+                assert crop_patch(load_scan_image(hit.path, SIZE)[0], hit.box_scan).shape[-2:] == (
+                    rf,
+                    rf,
+                )
 
 
 def test_corrupt_files_are_skipped_and_reported(scanned):
@@ -113,8 +135,9 @@ def test_manifest_records_every_hit_with_boxes_in_both_frames(scanned):
     hits = {layer: scanned.top(layer, [0, 4], 3) for layer in ("relu1_2", "relu5_4")}
     data = json.loads(json.dumps(manifest(scanned, hits, rank="max", top=3)))
     for layer, per_unit in hits.items():
-        assert [u["hits"] for u in data["layers"][layer]["units"]] == [[hit_record(h) for h in unit_hits]
-                                                                       for unit_hits in per_unit]
+        assert [u["hits"] for u in data["layers"][layer]["units"]] == [
+            [hit_record(h) for h in unit_hits] for unit_hits in per_unit
+        ]
     entry = data["layers"]["relu5_4"]["units"][1]["hits"][0]
     hit = hits["relu5_4"][1][0]
     assert entry["box_source"] == list(hit.box_source) and entry["box_scan"] == list(hit.box_scan)
@@ -122,9 +145,17 @@ def test_manifest_records_every_hit_with_boxes_in_both_frames(scanned):
 
 
 def test_rerun_reads_the_cache_without_forward_passes(vgg, folder, cache_dir, scanned, monkeypatch):
-    monkeypatch.setattr(type(vgg), "forward", lambda *a, **k: pytest.fail("forward pass on a cached rerun"))
-    again = scan(vgg, list_images(folder), layers=["relu2_2", "relu4_4"], size=SIZE, cache_dir=cache_dir,
-                 precision="fp32")
+    monkeypatch.setattr(
+        type(vgg), "forward", lambda *a, **k: pytest.fail("forward pass on a cached rerun")
+    )
+    again = scan(
+        vgg,
+        list_images(folder),
+        layers=["relu2_2", "relu4_4"],
+        size=SIZE,
+        cache_dir=cache_dir,
+        precision="fp32",
+    )
     assert again.top("relu4_4", [10], 9) == scanned.top("relu4_4", [10], 9)
 
 
@@ -143,8 +174,14 @@ def test_a_changed_image_file_is_scanned_again(vgg, data, tmp_path, monkeypatch)
     folder.mkdir()
     for path in photos:
         shutil.copy(path, folder / path.name)
-    first = scan(vgg, list_images(folder), layers=["relu2_2"], size=64, cache_dir=tmp_path / "cache",
-                 precision="fp32").top("relu2_2", [3], 3)[0]
+    first = scan(
+        vgg,
+        list_images(folder),
+        layers=["relu2_2"],
+        size=64,
+        cache_dir=tmp_path / "cache",
+        precision="fp32",
+    ).top("relu2_2", [3], 3)[0]
     # Replace one image by another picture: the cache key (size, mtime) changes with it.
     changed = folder / photos[0].name
     shutil.copy(sorted((data / "scan").iterdir())[-1], changed)
@@ -152,20 +189,30 @@ def test_a_changed_image_file_is_scanned_again(vgg, data, tmp_path, monkeypatch)
     calls = []
     forward = type(vgg).forward
     monkeypatch.setattr(type(vgg), "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
-    again = scan(vgg, list_images(folder), layers=["relu2_2"], size=64, cache_dir=tmp_path / "cache",
-                 precision="fp32").top("relu2_2", [3], 3)[0]
+    again = scan(
+        vgg,
+        list_images(folder),
+        layers=["relu2_2"],
+        size=64,
+        cache_dir=tmp_path / "cache",
+        precision="fp32",
+    ).top("relu2_2", [3], 3)[0]
     assert calls, "the changed folder was read from the stale cache"
     assert sorted(h.value for h in again) != sorted(h.value for h in first)
 
 
-def test_grids_are_paged_so_that_many_units_do_not_make_one_huge_image(scanned, tmp_path, monkeypatch):
+def test_grids_are_paged_so_that_many_units_do_not_make_one_huge_image(
+    scanned, tmp_path, monkeypatch
+):
     from PIL import Image
 
     from stylegram.units import report
 
     monkeypatch.setattr(report, "UNITS_PER_PAGE", 2)
     hits = scanned.top("relu2_2", [0, 1, 2, 3, 4], 2)
-    names = report.write_layer_grids(tmp_path, scanned, "relu2_2", hits, report.PatchCutter(scanned.size))
+    names = report.write_layer_grids(
+        tmp_path, scanned, "relu2_2", hits, report.PatchCutter(scanned.size)
+    )
     assert names == ["relu2_2_p1.png", "relu2_2_p2.png", "relu2_2_p3.png"]
     heights = [Image.open(tmp_path / n).height for n in names]
     assert heights[0] == heights[1] > heights[2]  # two rows, two rows, one row

@@ -1,4 +1,5 @@
 """Clips in and out: frame count, size, rate, duration and audio survive; bad inputs fail early."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -16,13 +17,20 @@ def streams(path):
     """Frames, size, rate, audio codecs, audio seconds, pixel format and codec of a file."""
     with av.open(str(path)) as c:
         v = c.streams.video[0]
-        facts = [(v.codec_context.width, v.codec_context.height), v.average_rate, v.codec_context.pix_fmt,
-                 v.codec_context.name]
+        facts = [
+            (v.codec_context.width, v.codec_context.height),
+            v.average_rate,
+            v.codec_context.pix_fmt,
+            v.codec_context.name,
+        ]
         frames = sum(1 for _ in c.decode(v))
     with av.open(str(path)) as c:
         audio = [s.codec_context.name for s in c.streams.audio]
-        seconds = sum(float(p.duration * p.time_base) for p in c.demux(c.streams.audio[0]) if p.duration) \
-            if audio else 0.0
+        seconds = (
+            sum(float(p.duration * p.time_base) for p in c.demux(c.streams.audio[0]) if p.duration)
+            if audio
+            else 0.0
+        )
     size, rate, pix_fmt, codec = facts
     return frames, size, rate, audio, seconds, pix_fmt, codec
 
@@ -52,7 +60,9 @@ def test_mp4_out_keeps_count_rate_duration_and_audio(clip, tmp_path):
 def test_part_of_a_clip_takes_its_part_of_the_audio(clip, tmp_path):
     info = io.probe(clip)
     frames = io.read(info, SIZE, start=1 / 12, duration=3 / 12)
-    out = io.write(frames, tmp_path / "part.mp4", info.fps, audio_from=info, start=1 / 12, duration=3 / 12)
+    out = io.write(
+        frames, tmp_path / "part.mp4", info.fps, audio_from=info, start=1 / 12, duration=3 / 12
+    )
     n, *_, audio_seconds, _, _ = streams(tmp_path / "part.mp4")
     assert out == [] and n == 3 and audio_seconds == pytest.approx(3 / 12, abs=0.05)
 

@@ -1,4 +1,5 @@
 """The frame loop on the real weights: steadier than independent frames, and resumable exactly."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,15 +63,20 @@ def test_long_term_terms_bring_back_what_an_occluder_hid(photo, small_style, vgg
     for name, long_term in (("short", None), ("long", (2,))):
         work = WorkFolder(tmp_path / name, {"test": name})
         video = VideoConfig(frame_iterations=2, long_term=long_term)
-        outs[name] = [np.asarray(im, dtype=np.float32) for im in
-                      stylize_frames(frames, [small_style], style, video, work, model=vgg)]
+        outs[name] = [
+            np.asarray(im, dtype=np.float32)
+            for im in stylize_frames(frames, [small_style], style, video, work, model=vgg)
+        ]
     short, long = outs["short"], outs["long"]
     for k in (0, 1):  # nothing two back yet: the same frames
         np.testing.assert_array_equal(short[k], long[k])
     middle = (slice(4, 40), slice(26, 38))  # inside the bar, clear of its edges
     back_short = np.abs(short[2][middle] - short[0][middle]).mean()
     back_long = np.abs(long[2][middle] - long[0][middle]).mean()
-    assert back_long < 0.2 * back_short, (back_long, back_short)  # 1.5 against 30 of 255 when written
+    assert back_long < 0.2 * back_short, (
+        back_long,
+        back_short,
+    )  # 1.5 against 30 of 255 when written
 
 
 def test_resume_after_an_interruption_gives_the_same_frames(frames, small_style, vgg, tmp_path):
@@ -84,16 +90,20 @@ def test_resume_after_an_interruption_gives_the_same_frames(frames, small_style,
 
     with pytest.raises(KeyboardInterrupt):
         run(frames, small_style, vgg, tmp_path / "cut", callback=stop_after_two)
-    assert sorted(p.name for p in (tmp_path / "cut" / "pass1").iterdir()) == ["00001.png", "00002.png"]
+    assert sorted(p.name for p in (tmp_path / "cut" / "pass1").iterdir()) == [
+        "00001.png",
+        "00002.png",
+    ]
     events = []
     resumed = run(frames, small_style, vgg, tmp_path / "cut", callback=events.append)
     assert [e.resumed for e in events] == [True, True, False, False]
-    for a, b in zip(whole, resumed):
+    for a, b in zip(whole, resumed, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_each_later_frame_starts_from_the_curvature_scale_of_the_one_before(frames, small_style, vgg, tmp_path,
-                                                                            monkeypatch):
+def test_each_later_frame_starts_from_the_curvature_scale_of_the_one_before(
+    frames, small_style, vgg, tmp_path, monkeypatch
+):
     """L-BFGS's γ goes from frame to frame, and with the frame into its PNG, so that a resumed
     job starts the next frame as the whole run would (the resume test above holds the result)."""
     from stylegram.video import temporal
@@ -124,17 +134,29 @@ def test_multi_pass_sweeps_forward_then_backward(frames, small_style, vgg, tmp_p
     style = StyleConfig(size=64, scales=1, iterations=1, seed=0, precision="fp32")
     events = []
     work = WorkFolder(tmp_path / "w", {"test": "passes"})
-    out = stylize_frames(frames[:3], [small_style], style, VideoConfig(frame_iterations=1, passes=2), work,
-                         model=vgg, callback=events.append)
+    out = stylize_frames(
+        frames[:3],
+        [small_style],
+        style,
+        VideoConfig(frame_iterations=1, passes=2),
+        work,
+        model=vgg,
+        callback=events.append,
+    )
     assert [(e.pass_, e.index) for e in events] == [(0, 0), (0, 1), (0, 2), (1, 2), (1, 1), (1, 0)]
     assert len(list((tmp_path / "w" / "pass2").glob("*.png"))) == 3
     first_pass = [np.asarray(work.load(0, k)) for k in range(3)]
     assert [im.size for im in out] == [frames[0].size] * 3
-    assert any((np.asarray(o) != f).any() for o, f in zip(out, first_pass))  # the second sweep changed them
+    assert any(
+        (np.asarray(o) != f).any() for o, f in zip(out, first_pass, strict=True)
+    )  # the second sweep changed them
 
 
 def test_long_term_offsets_are_kept_sorted_and_once():
-    assert VideoConfig(long_term=[4, 2, 2]).long_term == (2, 4)  # the job key and the terms see one order
+    assert VideoConfig(long_term=[4, 2, 2]).long_term == (
+        2,
+        4,
+    )  # the job key and the terms see one order
     assert VideoConfig().long_term is None
 
 
@@ -152,7 +174,13 @@ def test_the_temporal_term_halves_the_warping_error_at_least(photo, small_style,
     errors = {}
     for weight in (0.0, 1e-9, 50.0):
         video = VideoConfig(frame_iterations=16, temporal_weight=weight)
-        out = stylize_frames(frames, [small_style], style, video, WorkFolder(tmp_path / str(weight), {"w": weight}),
-                             model=vgg)
+        out = stylize_frames(
+            frames,
+            [small_style],
+            style,
+            video,
+            WorkFolder(tmp_path / str(weight), {"w": weight}),
+            model=vgg,
+        )
         errors[weight] = warping_error(out, frames)
     assert errors[50.0] <= 0.5 * min(errors[0.0], errors[1e-9]), errors

@@ -1,5 +1,6 @@
 """Fixtures of the web tests: an app under Starlette's TestClient, and a real server on a free
 loopback port for the browser tests. Every wait is bounded."""
+
 from __future__ import annotations
 
 import io
@@ -33,7 +34,9 @@ def png_bytes(im) -> bytes:
     return buf.getvalue()
 
 
-def job_files(content: Path, styles: list[Path], config: dict | None = None, masks: list[bytes] | None = None):
+def job_files(
+    content: Path, styles: list[Path], config: dict | None = None, masks: list[bytes] | None = None
+):
     files = [("content", (content.name, content.read_bytes(), "image/jpeg"))]
     files += [("style", (s.name, s.read_bytes(), "image/jpeg")) for s in styles]
     files += [("mask", (f"mask_{i}.png", m, "image/png")) for i, m in enumerate(masks or [])]
@@ -53,7 +56,9 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.1):
 @pytest.fixture
 def make_client(tmp_path):
     """A TestClient for a fresh app over `data_dir` (the same dir again means a restart)."""
-    with warnings.catch_warnings():  # Starlette 1.x would like httpx2; httpx works and is what we install
+    with (
+        warnings.catch_warnings()
+    ):  # Starlette 1.x would like httpx2; httpx works and is what we install
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
@@ -73,10 +78,25 @@ def server(tmp_path):
     import httpx
 
     port = free_port()
-    log = open(tmp_path / "server.log", "wb")
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 -- the server writes it until the finally below
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "stylegram", "serve", "--port", str(port), "--data-dir",
-                             str(tmp_path / "data"), "--preview-interval", "0.05"], stdout=log, stderr=log, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stylegram",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--preview-interval",
+            "0.05",
+        ],
+        stdout=log,
+        stderr=log,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
 
     def up():

@@ -1,5 +1,6 @@
 """The HTTP API under Starlette's TestClient, with the real worker process and real weights on
 64-px jobs of a few steps: each endpoint, each job state, cancel, and a restart."""
+
 from __future__ import annotations
 
 import io
@@ -69,7 +70,9 @@ def test_job_states_events_image_and_cancel(make_client, content_path, style_pat
         im = Image.open(io.BytesIO(r.content))
         assert max(im.size) == 64
         assert json.loads(im.text["stylegram:settings"])["size"] == 64  # the settings, in the PNG
-        assert im.text["stylegram:command"].startswith("stylegram stylize chelsea.jpg starry_night.jpg")
+        assert im.text["stylegram:command"].startswith(
+            "stylegram stylize chelsea.jpg starry_night.jpg"
+        )
 
         wait_for(state_is(client, c, *FINISHED), 60, "the bad job to finish")
         failed = job(client, c)
@@ -79,21 +82,31 @@ def test_job_states_events_image_and_cancel(make_client, content_path, style_pat
         assert [j["id"] for j in listed] == [a, b, c]
         assert [j["state"] for j in listed] == ["done", "cancelled", "failed"]
 
-        d = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})).json()["id"]
+        d = client.post(
+            "/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})
+        ).json()["id"]
         wait_for(lambda: job(client, d)["step"] >= 1, 60, "the long job's first step")
         r = client.delete(f"/api/jobs/{d}")
         assert r.status_code == 202 and r.json()["cancelling"]
         wait_for(state_is(client, d, *FINISHED), 30, "the cancel")
         assert job(client, d)["state"] == "cancelled" and job(client, d)["step"] < 500
-        assert client.get(f"/api/jobs/{d}/image").status_code == 200  # the last preview stays viewable
+        assert (
+            client.get(f"/api/jobs/{d}/image").status_code == 200
+        )  # the last preview stays viewable
 
         # The worker process dies mid-job (the OOM killer, say): the job fails, a new worker runs the next.
-        e = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})).json()["id"]
-        f = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 1})).json()["id"]
+        e = client.post(
+            "/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})
+        ).json()["id"]
+        f = client.post(
+            "/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 1})
+        ).json()["id"]
         wait_for(lambda: job(client, e)["step"] >= 1, 60, "the doomed job's first step")
         os.kill(client.app.state.studio.worker._process.pid, signal.SIGKILL)
         wait_for(state_is(client, f, "done"), 60, "the next job, on a fresh worker")
-        assert job(client, e)["state"] == "failed" and "worker process died" in job(client, e)["error"]
+        assert (
+            job(client, e)["state"] == "failed" and "worker process died" in job(client, e)["error"]
+        )
 
         assert client.delete(f"/api/jobs/{a}").json()["deleted"]  # a finished job is deleted
         assert client.get(f"/api/jobs/{a}").status_code == 404
@@ -101,20 +114,36 @@ def test_job_states_events_image_and_cancel(make_client, content_path, style_pat
         assert client.get(f"/api/jobs/{a}/events").status_code == 404
 
 
-def test_restart_keeps_history_resumes_running_and_runs_queued(make_client, tmp_path, content_path, style_path):
+def test_restart_keeps_history_resumes_running_and_runs_queued(
+    make_client, tmp_path, content_path, style_path
+):
     data = tmp_path / "data"
     with make_client(data) as client:
-        long = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})).json()["id"]
+        long = client.post(
+            "/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 500})
+        ).json()["id"]
         queued = client.post("/api/jobs", **job_files(content_path, [style_path])).json()["id"]
-        wait_for(lambda: job(client, long)["preview"] >= 1 and job(client, long)["step"] >= 2, 60, "a saved preview")
+        wait_for(
+            lambda: job(client, long)["preview"] >= 1 and job(client, long)["step"] >= 2,
+            60,
+            "a saved preview",
+        )
     # The server stopped with `long` running and `queued` waiting.
     with make_client(data) as client:
         record = job(client, long)
-        assert record["state"] == "running" and record["resumed"] == 1 and record["resume_from_image"]
+        assert (
+            record["state"] == "running" and record["resumed"] == 1 and record["resume_from_image"]
+        )
         assert job(client, queued)["state"] == "queued"
-        wait_for(lambda: client.app.state.studio.hub.history.get(long), 60, "the resumed job's first step")
+        wait_for(
+            lambda: client.app.state.studio.hub.history.get(long),
+            60,
+            "the resumed job's first step",
+        )
         first = client.app.state.studio.hub.history[long][0]
-        assert first["step"] == 1 and first["losses"]["content"] > 0  # it starts from the saved image, not the photo
+        assert (
+            first["step"] == 1 and first["losses"]["content"] > 0
+        )  # it starts from the saved image, not the photo
         client.delete(f"/api/jobs/{long}")
         wait_for(state_is(client, queued, "done"), 60, "the queued job to run after the restart")
     with make_client(data) as client:  # the history survives, finished jobs stay as they were
@@ -122,7 +151,9 @@ def test_restart_keeps_history_resumes_running_and_runs_queued(make_client, tmp_
         assert client.get(f"/api/jobs/{queued}/image").status_code == 200
 
 
-def test_a_worker_that_keeps_dying_fails_the_queue_and_refuses_new_jobs(make_client, content_path, style_path):
+def test_a_worker_that_keeps_dying_fails_the_queue_and_refuses_new_jobs(
+    make_client, content_path, style_path
+):
     """Issue 27: after four deaths in a row the worker was marked with the string "broken" and new
     jobs still got 201 and waited for ever. Each process here is killed before it says anything."""
     from stylegram.web.worker import MAX_DEATHS
@@ -130,7 +161,10 @@ def test_a_worker_that_keeps_dying_fails_the_queue_and_refuses_new_jobs(make_cli
     with make_client() as client:
         studio = client.app.state.studio
         slow = {**TINY, "iterations": 500}
-        ids = [client.post("/api/jobs", **job_files(content_path, [style_path], slow)).json()["id"] for _ in range(6)]
+        ids = [
+            client.post("/api/jobs", **job_files(content_path, [style_path], slow)).json()["id"]
+            for _ in range(6)
+        ]
         killed: set[int] = set()
         deadline = time.monotonic() + 60
         while len(killed) <= MAX_DEATHS and time.monotonic() < deadline:
@@ -139,9 +173,13 @@ def test_a_worker_that_keeps_dying_fails_the_queue_and_refuses_new_jobs(make_cli
                 os.kill(process.pid, signal.SIGKILL)
                 killed.add(process.pid)
             time.sleep(0.02)
-        wait_for(lambda: all(job(client, i)["state"] == "failed" for i in ids), 30, "every job to fail")
+        wait_for(
+            lambda: all(job(client, i)["state"] == "failed" for i in ids), 30, "every job to fail"
+        )
         assert "worker process died" in job(client, ids[0])["error"]
-        assert f"died {MAX_DEATHS + 1} times in a row" in job(client, ids[-1])["error"]  # queued, never run
+        assert (
+            f"died {MAX_DEATHS + 1} times in a row" in job(client, ids[-1])["error"]
+        )  # queued, never run
         r = client.post("/api/jobs", **job_files(content_path, [style_path]))
         assert r.status_code == 503 and "until the studio is restarted" in r.json()["error"], r.text
 
@@ -152,10 +190,14 @@ def test_the_studio_estimates_the_time_left_as_the_cli_does(make_client, content
 
     two_scales = {**TINY, "size": 128, "iterations": 8, "scales": 2}
     with make_client() as client:
-        job_id = client.post("/api/jobs", **job_files(content_path, [style_path], two_scales)).json()["id"]
+        job_id = client.post(
+            "/api/jobs", **job_files(content_path, [style_path], two_scales)
+        ).json()["id"]
         progress = [data for kind, data in events_of(client, job_id) if kind == "progress"]
     assert len(progress) == 8 and progress[-1]["done"] == 1.0
     assert progress[3]["done"] < 4 / 8  # the coarse scale's steps are the cheap ones
     first = progress[0]
     for event in progress[1:-1]:
-        assert event["eta"] == round(time_left(event["time"] - first["time"], first["done"], event["done"]), 1)
+        assert event["eta"] == round(
+            time_left(event["time"] - first["time"], first["done"], event["done"]), 1
+        )

@@ -1,6 +1,7 @@
 """The real page in headless Chromium through Playwright, against `stylegram serve` on a free
 loopback port. Every request the page makes is routed, and any that is not to the loopback
 address fails the test. Screenshots go to the test's tmp dir (and $STYLEGRAM_SCREENSHOTS)."""
+
 from __future__ import annotations
 
 import io
@@ -14,10 +15,22 @@ from PIL import Image
 
 from stylegram.web.config import is_loopback
 
-CHROMIUM = [os.environ.get("STYLEGRAM_CHROMIUM", ""), "/usr/bin/chromium", "/usr/bin/chromium-browser",
-            shutil.which("chromium") or "", shutil.which("chromium-browser") or ""]
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+CHROMIUM = [
+    os.environ.get("STYLEGRAM_CHROMIUM", ""),
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    shutil.which("chromium") or "",
+    shutil.which("chromium-browser") or "",
+]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TIMEOUT_MS = 90_000
 
 
@@ -31,8 +44,12 @@ def page(tmp_path):
     exe = chromium()
     if exe is None:
         if required:
-            pytest.fail("STYLEGRAM_REQUIRE_BROWSER=1 but no Chromium was found (apt-get install chromium)")
-        pytest.skip("no Chromium found at /usr/bin/chromium (apt-get install chromium to run the browser tests)")
+            pytest.fail(
+                "STYLEGRAM_REQUIRE_BROWSER=1 but no Chromium was found (apt-get install chromium)"
+            )
+        pytest.skip(
+            "no Chromium found at /usr/bin/chromium (apt-get install chromium to run the browser tests)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -42,8 +59,11 @@ def page(tmp_path):
     outside: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=ARGS, headless=True)
-        context = browser.new_context(accept_downloads=True, bypass_csp=True,  # string predicates need eval
-                                      viewport={"width": 1280, "height": 1400})
+        context = browser.new_context(
+            accept_downloads=True,
+            bypass_csp=True,  # string predicates need eval
+            viewport={"width": 1280, "height": 1400},
+        )
 
         def route(r):
             host = urlparse(r.request.url).hostname
@@ -94,7 +114,9 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
     page.mouse.move(box["x"] + 10, box["y"] + box["height"] * 0.25)
     page.mouse.down()
     for k in range(1, 11):
-        page.mouse.move(box["x"] + box["width"] * k / 10 - 10, box["y"] + box["height"] * 0.25, steps=2)
+        page.mouse.move(
+            box["x"] + box["width"] * k / 10 - 10, box["y"] + box["height"] * 0.25, steps=2
+        )
     page.mouse.up()
     assert "--style-masks 0=mask_0.png" in page.inner_text("#command")
     shot(page, tmp_path, "1-ready")
@@ -109,8 +131,10 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
         page.wait_for_timeout(50)
     page.wait_for_selector("#state[data-state='done']")
     assert len(versions) >= 2, f"the preview changed {len(versions)} times while running"
-    page.wait_for_function("document.getElementById('preview').complete && "
-                           "document.getElementById('preview').naturalWidth == 64")
+    page.wait_for_function(
+        "document.getElementById('preview').complete && "
+        "document.getElementById('preview').naturalWidth == 64"
+    )
     assert "step 8/8" in page.inner_text("#state")
     page.fill("#compare-slider", "50")
     page.dispatch_event("#compare-slider", "input")
@@ -122,7 +146,11 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
     download.value.save_as(str(path))
     result = Image.open(path)
     command = result.text["stylegram:command"]
-    assert max(result.size) == 64 and "--style-masks 0=mask_0.png" in command and "/jobs/" not in command
+    assert (
+        max(result.size) == 64
+        and "--style-masks 0=mask_0.png" in command
+        and "/jobs/" not in command
+    )
     assert '"size": 64' in result.text["stylegram:settings"]
 
     # The mask went with the job: white under the stroke, black elsewhere.
@@ -130,7 +158,11 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
 
     jobs = httpx.get(server + "/api/jobs", timeout=5).json()["jobs"]
     assert jobs[-1]["masks"] is True and "--style-masks 0=mask_0.png" in jobs[-1]["command"]
-    mask = Image.open(io.BytesIO(httpx.get(f"{server}/api/jobs/{jobs[-1]['id']}/files/mask_0.png", timeout=5).content))
+    mask = Image.open(
+        io.BytesIO(
+            httpx.get(f"{server}/api/jobs/{jobs[-1]['id']}/files/mask_0.png", timeout=5).content
+        )
+    )
     w, h = mask.size
     assert mask.getpixel((w // 2, h // 4)) > 200 and mask.getpixel((w // 2, h * 3 // 4)) < 50
 
@@ -138,7 +170,9 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
     page.wait_for_selector(f"#history li[data-id='{jobs[-1]['id']}'][data-state='done']")
     set_tiny(page, 500)
     page.click("#start")
-    page.wait_for_function("/^running · step [1-9]/.test(document.getElementById('state').textContent)")
+    page.wait_for_function(
+        "/^running · step [1-9]/.test(document.getElementById('state').textContent)"
+    )
     page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
     page.click("#cancel")
     page.wait_for_selector("#state[data-state='cancelled']")
@@ -150,8 +184,11 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
     half.paste(255, (0, 0, half.width // 2, half.height))
     half.save(tmp_path / "half.png")
     page.set_input_files("#mask-file", str(tmp_path / "half.png"))
-    page.wait_for_function("document.getElementById('mask-canvas').getContext('2d')"
-                           ".getImageData(20, 100, 1, 1).data[3] > 0", timeout=10_000)
+    page.wait_for_function(
+        "document.getElementById('mask-canvas').getContext('2d')"
+        ".getImageData(20, 100, 1, 1).data[3] > 0",
+        timeout=10_000,
+    )
     alpha = page.evaluate("""() => { const c = document.getElementById('mask-canvas'), g = c.getContext('2d');
         return [g.getImageData(20, c.height * 0.25, 1, 1).data[3], g.getImageData(c.width - 20, c.height * 0.25, 1, 1).data[3]]; }""")
     assert alpha[0] > 100 and alpha[1] == 0, alpha  # and the painted stroke on the right is gone
@@ -159,8 +196,10 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
     page.fill("#unit-index", "7")
     page.select_option("#unit-layer", "relu3_4")
     page.click("#show-unit")
-    page.wait_for_function("document.getElementById('unit-top').naturalWidth > 0 && "
-                           "document.getElementById('unit-map').naturalWidth > 0")
+    page.wait_for_function(
+        "document.getElementById('unit-top').naturalWidth > 0 && "
+        "document.getElementById('unit-map').naturalWidth > 0"
+    )
     page.click("#explain")
     page.wait_for_selector("#explain-list li")
     shot(page, tmp_path, "4-units")

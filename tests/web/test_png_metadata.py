@@ -1,4 +1,5 @@
 """Settings in the PNG's text chunks: save_image(metadata=...), and the CLI writes them."""
+
 from __future__ import annotations
 
 import json
@@ -14,14 +15,32 @@ from stylegram.transfer.config import png_metadata
 def test_png_metadata_round_trip(tmp_path):
     config = StyleConfig(size=64, style_blend=(1.0, 3.0), preserve_colors="luminance")
     meta = png_metadata(config, "my photo.jpg", ["a.jpg", "b.jpg"], "out.png")
-    assert json.loads(meta["stylegram:settings"]) == {"preserve_colors": "luminance", "size": 64,
-                                                      "style_blend": [1.0, 3.0]}
+    assert json.loads(meta["stylegram:settings"]) == {
+        "preserve_colors": "luminance",
+        "size": 64,
+        "style_blend": [1.0, 3.0],
+    }
     assert shlex.split(meta["stylegram:command"]) == [
-        "stylegram", "stylize", "my photo.jpg", "a.jpg", "b.jpg", "-o", "out.png", "--size", "64",
-        "--style-blend", "1.0", "3.0", "--preserve-colors", "luminance"]
+        "stylegram",
+        "stylize",
+        "my photo.jpg",
+        "a.jpg",
+        "b.jpg",
+        "-o",
+        "out.png",
+        "--size",
+        "64",
+        "--style-blend",
+        "1.0",
+        "3.0",
+        "--preserve-colors",
+        "luminance",
+    ]
     save_image(Image.new("RGB", (8, 8), "red"), tmp_path / "x.png", metadata=meta)
     assert Image.open(tmp_path / "x.png").text == meta
-    save_image(Image.new("RGB", (8, 8), "red"), tmp_path / "x.jpg", metadata=meta)  # other formats: ignored
+    save_image(
+        Image.new("RGB", (8, 8), "red"), tmp_path / "x.jpg", metadata=meta
+    )  # other formats: ignored
     assert Image.open(tmp_path / "x.jpg").size == (8, 8)
 
 
@@ -31,9 +50,24 @@ def test_the_cli_embeds_its_settings(tmp_path, monkeypatch, content_path, style_
     from stylegram.cli import build_parser, main
     from stylegram.cli.options import config_from_args
 
-    monkeypatch.setattr(transfer, "stylize", lambda content, styles, config, callback, **_: Image.new("RGB", (64, 48)))
+    monkeypatch.setattr(
+        transfer,
+        "stylize",
+        lambda content, styles, config, callback, **_: Image.new("RGB", (64, 48)),
+    )
     out = tmp_path / "out.png"
-    argv = ["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "64", "--tv-weight", "5", "-q"]
+    argv = [
+        "stylize",
+        str(content_path),
+        str(style_path),
+        "-o",
+        str(out),
+        "--size",
+        "64",
+        "--tv-weight",
+        "5",
+        "-q",
+    ]
     assert main(argv) == 0
     text = Image.open(out).text
     assert json.loads(text["stylegram:settings"]) == {"size": 64, "tv_weight": 5.0}

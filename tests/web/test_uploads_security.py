@@ -1,5 +1,6 @@
 """Every bad upload is refused with a 4xx and a one-line JSON error, and leaves nothing behind;
 the guard: loopback host names, the token, the origin; paths cannot leave the data dir."""
+
 from __future__ import annotations
 
 import io
@@ -16,7 +17,9 @@ from .conftest import TINY, png_bytes
 
 
 def noise_png(w: int, h: int) -> bytes:
-    return png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)))
+    return png_bytes(
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8))
+    )
 
 
 def post(client, content, styles, config=TINY, masks=None, extra=None):
@@ -33,26 +36,85 @@ def test_bad_uploads_are_refused_and_leave_nothing(make_client, tmp_path, conten
     cases = [  # (what, response, status, words in the message)
         ("no content", lambda c: post(c, None, [paint]), 400, "content"),
         ("no style", lambda c: post(c, good, []), 400, "style"),
-        ("text named .png", lambda c: post(c, b"hello, I am text" * 10, [paint]), 415, "not an image"),
+        (
+            "text named .png",
+            lambda c: post(c, b"hello, I am text" * 10, [paint]),
+            415,
+            "not an image",
+        ),
         ("a PDF", lambda c: post(c, good, [b"%PDF-1.4\n" + b"x" * 200]), 415, "not an image"),
         ("truncated JPEG", lambda c: post(c, good[:3000], [paint]), 400, "truncated"),
         ("empty file", lambda c: post(c, b"", [paint]), 400, "empty"),
         ("file too large", lambda c: post(c, noise_png(400, 400), [paint]), 413, "limit is 0.3 MB"),
-        ("too many pixels", lambda c: post(c, png_bytes(Image.new("RGB", (1500, 1000))), [paint]), 413, "megapixels"),
-        ("image too small", lambda c: post(c, png_bytes(Image.new("RGB", (8, 8))), [paint]), 400, "at least"),
+        (
+            "too many pixels",
+            lambda c: post(c, png_bytes(Image.new("RGB", (1500, 1000))), [paint]),
+            413,
+            "megapixels",
+        ),
+        (
+            "image too small",
+            lambda c: post(c, png_bytes(Image.new("RGB", (8, 8))), [paint]),
+            400,
+            "at least",
+        ),
         ("config not JSON", lambda c: post(c, good, [paint], "{size: 64"), 400, "not valid JSON"),
         ("config not object", lambda c: post(c, good, [paint], "[1, 2]"), 400, "JSON object"),
-        ("unknown setting", lambda c: post(c, good, [paint], {"colour": 1}), 400, "unknown setting 'colour'"),
-        ("server-only setting", lambda c: post(c, good, [paint], {"weights": "/etc/passwd"}), 400, "weights cannot"),
-        ("init file", lambda c: post(c, good, [paint], {"init": "/etc/passwd"}), 400, "init must be"),
-        ("bad value", lambda c: post(c, good, [paint], {"content_weight": -1}), 400,
-         "content_weight must be at least 0, not -1"),
-        ("bad choice", lambda c: post(c, good, [paint], {"quality": "best"}), 400, "quality must be one of"),
-        ("blend count", lambda c: post(c, good, [paint], {"style_blend": [1, 2]}), 400, "style_blend has 2 values"),
-        ("size over the server's limit", lambda c: post(c, good, [paint], {"size": 4096}), 400, "at most 1024"),
-        ("mask count", lambda c: post(c, good, [paint, paint], masks=[small_png]), 400, "one mask per style"),
+        (
+            "unknown setting",
+            lambda c: post(c, good, [paint], {"colour": 1}),
+            400,
+            "unknown setting 'colour'",
+        ),
+        (
+            "server-only setting",
+            lambda c: post(c, good, [paint], {"weights": "/etc/passwd"}),
+            400,
+            "weights cannot",
+        ),
+        (
+            "init file",
+            lambda c: post(c, good, [paint], {"init": "/etc/passwd"}),
+            400,
+            "init must be",
+        ),
+        (
+            "bad value",
+            lambda c: post(c, good, [paint], {"content_weight": -1}),
+            400,
+            "content_weight must be at least 0, not -1",
+        ),
+        (
+            "bad choice",
+            lambda c: post(c, good, [paint], {"quality": "best"}),
+            400,
+            "quality must be one of",
+        ),
+        (
+            "blend count",
+            lambda c: post(c, good, [paint], {"style_blend": [1, 2]}),
+            400,
+            "style_blend has 2 values",
+        ),
+        (
+            "size over the server's limit",
+            lambda c: post(c, good, [paint], {"size": 4096}),
+            400,
+            "at most 1024",
+        ),
+        (
+            "mask count",
+            lambda c: post(c, good, [paint, paint], masks=[small_png]),
+            400,
+            "one mask per style",
+        ),
         ("bad mask", lambda c: post(c, good, [paint], masks=[b"nope" * 50]), 415, "not an image"),
-        ("unknown field", lambda c: post(c, good, [paint], extra={"path": "../x"}), 400, "unknown form field"),
+        (
+            "unknown field",
+            lambda c: post(c, good, [paint], extra={"path": "../x"}),
+            400,
+            "unknown form field",
+        ),
         ("not multipart", lambda c: c.post("/api/jobs", json={"size": 64}), 415, "multipart"),
     ]
     data = tmp_path / "data"
@@ -85,20 +147,35 @@ def test_guard_host_origin_token_and_paths(make_client, tmp_path):
         evil = TestClient(client.app, base_url="http://evil.example")  # DNS rebinding
         r = evil.get("/api/jobs")
         assert r.status_code == 403 and "loopback" in r.json()["error"]
-        r = client.post("/api/jobs", headers={"origin": "http://evil.example"}, files={"content": ("a", b"x")})
+        r = client.post(
+            "/api/jobs", headers={"origin": "http://evil.example"}, files={"content": ("a", b"x")}
+        )
         assert r.status_code == 403 and "origin" in r.json()["error"]
-        for path in ("/api/jobs/../../etc/passwd", "/api/jobs/0123456789abcdef", "/api/jobs/..%2F..%2Fjob.json",
-                     "/static/../app.py", "/static/%2e%2e/app.py"):
+        for path in (
+            "/api/jobs/../../etc/passwd",
+            "/api/jobs/0123456789abcdef",
+            "/api/jobs/..%2F..%2Fjob.json",
+            "/static/../app.py",
+            "/static/%2e%2e/app.py",
+        ):
             assert client.get(path).status_code == 404, path
         page = client.get("/")
-        assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
+        assert (
+            page.status_code == 200
+            and "default-src 'self'" in page.headers["content-security-policy"]
+        )
         assert client.get("/static/app.js").status_code == 200
 
     token = "correct-horse-battery"
     with make_client(tmp_path / "other", host="0.0.0.0", token=token) as client:
         assert client.get("/api/jobs").status_code == 401
-        assert client.get("/api/jobs", headers={"authorization": "Bearer wrong-token"}).status_code == 401
-        assert client.get("/api/jobs", headers={"authorization": f"Bearer {token}"}).status_code == 200
+        assert (
+            client.get("/api/jobs", headers={"authorization": "Bearer wrong-token"}).status_code
+            == 401
+        )
+        assert (
+            client.get("/api/jobs", headers={"authorization": f"Bearer {token}"}).status_code == 200
+        )
         assert client.get("/api/jobs", headers={"x-stylegram-token": token}).status_code == 200
         assert client.get("/?token=nope", follow_redirects=False).status_code == 401
         r = client.get(f"/?token={token}", follow_redirects=False)
@@ -111,19 +188,26 @@ def test_non_loopback_needs_a_token(capsys):
 
     assert main(["serve", "--host", "0.0.0.0"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("stylegram: error: --token is required when listening on 0.0.0.0") and err.count("\n") == 1
+    assert (
+        err.startswith("stylegram: error: --token is required when listening on 0.0.0.0")
+        and err.count("\n") == 1
+    )
 
 
 def test_unit_explorer(make_client, content_path, style_path):
     with make_client() as client:
         layers = client.get("/api/units").json()["layers"]
-        assert [l["name"] for l in layers][:2] == ["relu1_2", "relu2_2"]
+        assert [layer["name"] for layer in layers][:2] == ["relu1_2", "relu2_2"]
         r = client.get("/api/units/relu3_4/7/top.png?k=2")
         assert r.status_code == 200 and r.headers["content-type"] == "image/png"
-        assert Image.open(io.BytesIO(r.content)).width > Image.open(io.BytesIO(r.content)).height  # a row
+        assert (
+            Image.open(io.BytesIO(r.content)).width > Image.open(io.BytesIO(r.content)).height
+        )  # a row
         assert client.get("/api/units/relu3_4/9999/top.png").status_code == 400
         photo = {"image": ("p.jpg", content_path.read_bytes(), "image/jpeg")}
-        r = client.post("/api/units/activation", files=photo, data={"layer": "relu3_4", "unit": "7"})
+        r = client.post(
+            "/api/units/activation", files=photo, data={"layer": "relu3_4", "unit": "7"}
+        )
         assert r.status_code == 200, r.text
         heat = Image.open(io.BytesIO(r.content))
         w, h = Image.open(content_path).size
@@ -133,14 +217,20 @@ def test_unit_explorer(make_client, content_path, style_path):
         rgb = np.asarray(heat.convert("RGB")).astype(int)
         excess = rgb[..., 0] - rgb[..., 1]
         assert excess.max() > 100 and excess.std() > 5 and excess.min() >= -1
-        r = client.post("/api/units/explain", files={"image": ("s.jpg", style_path.read_bytes(), "image/jpeg")},
-                        data={"layer": "relu2_2"})
+        r = client.post(
+            "/api/units/explain",
+            files={"image": ("s.jpg", style_path.read_bytes(), "image/jpeg")},
+            data={"layer": "relu2_2"},
+        )
         found = r.json()
         assert r.status_code == 200 and len(found["channels"]) == 6
         energies = [c["energy"] for c in found["channels"]]
         assert energies == sorted(energies, reverse=True) and 0 < sum(energies) <= 1
-        r = client.post("/api/units/explain", files={"image": ("s.txt", b"text" * 30, "text/plain")},
-                        data={"layer": "relu2_2"})
+        r = client.post(
+            "/api/units/explain",
+            files={"image": ("s.txt", b"text" * 30, "text/plain")},
+            data={"layer": "relu2_2"},
+        )
         assert r.status_code == 415
 
 
@@ -150,11 +240,16 @@ def test_explorer_refuses_an_image_too_thin_for_the_layer_with_one_json_line(mak
 
     thin = {"image": ("thin.png", png_bytes(Image.new("RGB", (400, 1))), "image/png")}
     with make_client() as client:
-        for route, data in (("/api/units/activation", {"layer": "relu5_4", "unit": "0"}),
-                            ("/api/units/explain", {"layer": "relu5_4"})):
+        for route, data in (
+            ("/api/units/activation", {"layer": "relu5_4", "unit": "0"}),
+            ("/api/units/explain", {"layer": "relu5_4"}),
+        ):
             r = client.post(route, files=thin, data=data)
             assert r.status_code == 400, r.text
-            assert "thin.png' is 400×1 px" in r.json()["error"] and "relu5_4 needs at least 16" in r.json()["error"]
+            assert (
+                "thin.png' is 400×1 px" in r.json()["error"]
+                and "relu5_4 needs at least 16" in r.json()["error"]
+            )
 
 
 def test_the_web_api_refuses_what_the_cli_refuses(make_client, content_path, style_path):
@@ -162,10 +257,16 @@ def test_the_web_api_refuses_what_the_cli_refuses(make_client, content_path, sty
     from tests.web.conftest import TINY, job_files
 
     with make_client() as client:
-        r = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "max_memory": "1K"}))
+        r = client.post(
+            "/api/jobs", **job_files(content_path, [style_path], {**TINY, "max_memory": "1K"})
+        )
         assert r.status_code == 400 and "the budget is 0.0 GB" in r.json()["error"], r.text
-        r = client.post("/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 10**9}))
-        assert r.status_code == 400 and "iterations must be at most 100000" in r.json()["error"], r.text
+        r = client.post(
+            "/api/jobs", **job_files(content_path, [style_path], {**TINY, "iterations": 10**9})
+        )
+        assert r.status_code == 400 and "iterations must be at most 100000" in r.json()["error"], (
+            r.text
+        )
         assert client.get("/api/jobs").json() == {"jobs": []}
 
 
@@ -183,7 +284,9 @@ def test_the_store_removes_only_its_own_half_made_job_folders(tmp_path):
     assert (jobs / ".new-keep" / "notes.txt").read_text() == "important" and not half.exists()
 
 
-def test_pipes_in_job_folders_never_block_the_studio(make_client, tmp_path, content_path, style_path):
+def test_pipes_in_job_folders_never_block_the_studio(
+    make_client, tmp_path, content_path, style_path
+):
     """The fourth independent check: a FIFO named job.json hung the start-up, one named
     current.png every request after it."""
     import os
@@ -215,7 +318,9 @@ def test_deleting_a_job_removes_only_the_studios_files(make_client, content_path
 
     with make_client() as client:
         job_id = client.post("/api/jobs", **job_files(content_path, [style_path])).json()["id"]
-        wait_for(lambda: client.get(f"/api/jobs/{job_id}").json()["state"] in FINISHED, 60, "the job")
+        wait_for(
+            lambda: client.get(f"/api/jobs/{job_id}").json()["state"] in FINISHED, 60, "the job"
+        )
         folder = client.app.state.studio.store.dir(job_id)
         (folder / "my-notes.txt").write_text("mine")
         assert client.delete(f"/api/jobs/{job_id}").json()["deleted"]
