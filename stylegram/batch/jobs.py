@@ -26,7 +26,7 @@ from ..settings import ConfigError, field_types
 from ..transfer import Iterate, StyleConfig, stylize
 from ..transfer.config import check_size, check_styles, min_side
 from ..units.scan import list_images
-from ..vgg import VGG, load_vgg
+from ..vgg import VGG, Pooling, load_vgg
 
 # Settings that name files or the machine: they cannot differ per job, or cannot travel as bytes.
 NOT_SWEEPABLE = ("weights", "device", "style_masks", "content_mask", "init")
@@ -153,7 +153,8 @@ def parse_sweep(spec: str, base: StyleConfig) -> list[tuple[str, dict]]:
     if field not in sweepable:
         why = "cannot be swept" if field in types else "is not a stylize setting"
         raise ConfigError("sweep", f"{spec!r}: '{field}' {why}; choose from {', '.join(sweepable)}")
-    out, raws = [], []
+    out: list[tuple[str, dict]] = []
+    raws: list[str] = []
     for raw in (v.strip() for v in values.split(",")):
         try:
             value = _parse_value(raw, *types[field])
@@ -265,9 +266,9 @@ class Models:
     def __init__(self) -> None:
         self._nets: dict[tuple, VGG] = {}
 
-    def get(self, weights: str | None, pooling: str = "max") -> VGG:
+    def get(self, weights: str | None, pooling: Pooling = "max") -> VGG:
         if (weights, pooling) not in self._nets:
-            self._nets[(weights, pooling)] = load_vgg(weights, pooling=pooling)  # type: ignore[arg-type]
+            self._nets[(weights, pooling)] = load_vgg(weights, pooling=pooling)
         return self._nets[(weights, pooling)]
 
 
@@ -277,9 +278,10 @@ def run_task(
     """Run one job; a user error (an unreadable or too small image) is its outcome, not an exception."""
     start = time.perf_counter()
     try:
-        config = StyleConfig(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in task.settings.items()}
-        )
+        settings: dict[str, typing.Any] = {  # checked by StyleConfig itself
+            k: tuple(v) if isinstance(v, list) else v for k, v in task.settings.items()
+        }
+        config = StyleConfig(**settings)
         content = image_from_bytes(task.content, task.content_name)
         style = image_from_bytes(task.style, task.style_name)
         # Checked here, where the images' names are known; stylize's own check sees only pixels.

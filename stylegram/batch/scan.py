@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import describe
+from ..geometry import Precision
 from ..units.config import ScanConfig
-from ..units.scan import Hit, hits_of, scan
+from ..units.scan import Hit, Rank, hits_of, scan
 from ..units.topk import TopK, merge_top_k
 from ..vgg import LayerInfo, layer_infos
 from .cluster import InFlight, register_vgg, worker_plugin
@@ -35,15 +36,15 @@ class ScanSpec:
     layers: tuple[str, ...]
     units: Mapping[str, Sequence[int]]  # per layer, the channels to rank
     k: int
-    rank: str
+    rank: Rank
     size: int
-    precision: str
+    precision: Precision
     batch_size: int
     max_outside: float
     weights: str | None
 
     @staticmethod
-    def of(config: ScanConfig, units: Mapping[str, Sequence[int]], rank: str = "max") -> ScanSpec:
+    def of(config: ScanConfig, units: Mapping[str, Sequence[int]], rank: Rank = "max") -> ScanSpec:
         return ScanSpec(
             tuple(units),
             units,
@@ -90,7 +91,7 @@ def scan_part(first: int, names: Sequence[str], blobs: Sequence[bytes], spec: Sc
             max_outside=spec.max_outside,
         )
         tops = {
-            layer: result.top_k(layer, spec.units[layer], spec.k, rank=spec.rank).shifted(first)  # type: ignore
+            layer: result.top_k(layer, spec.units[layer], spec.k, rank=spec.rank).shifted(first)
             for layer in spec.layers
         }
     finally:

@@ -34,9 +34,12 @@ SUBCOMMANDS = (stylize, layers, units, explain, video, batch, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(
         prog="stylegram", description="Neural style transfer and a look inside VGG."
     )
+    parser.add_argument("--version", action="version", version=f"stylegram {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(sub)

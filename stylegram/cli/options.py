@@ -29,7 +29,12 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> Non
     types = field_types(config_cls)
     for f in fields(config_cls):
         hint, _ = types[f.name]
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        if f.default is not MISSING:
+            default = f.default
+        elif f.default_factory is not MISSING:
+            default = f.default_factory()
+        else:  # settings.option() always gives one
+            raise TypeError(f"{config_cls.__name__}.{f.name} has no default")
         kw: dict = {"help": f.metadata.get("help", ""), "dest": f.name}
         if hint is bool:
             kw["action"] = "store_true"

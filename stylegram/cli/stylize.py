@@ -8,11 +8,15 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..transfer.config import StyleConfig
 from .files import checkpoint_path, snapshot_name, style_inputs, stylize_files
 from .options import add_config_options, config_from_args
 from .signals import interrupted_exit_code
+
+if TYPE_CHECKING:
+    from .progress import Progress
 
 
 def demo_images() -> tuple[Path, Path]:
@@ -103,7 +107,8 @@ class _Run:
 
     def __init__(self, args: argparse.Namespace, config: StyleConfig, plans, checkpoint) -> None:
         self.args, self.config, self.plans, self.checkpoint = args, config, plans, checkpoint
-        self.progress = None  # made at the first step, so an early error has no empty bar before it
+        # Made at the first step, so an early error has no empty bar before it.
+        self.progress: Progress | None = None
         self.last = None
 
     def on_step(self, event) -> None:
@@ -166,13 +171,16 @@ def run(args: argparse.Namespace) -> int:
     from ..image import save_image
     from ..transfer import stylize
     from ..transfer.config import png_metadata
+    from ..transfer.plan import placement
     from .checkpoint import Checkpoint, job_key
 
     start = time.perf_counter()
     config, plans = _prepare(args)
     if not args.quiet:
+        device, precision = placement(config)
         print(
-            f"plan: {len(plans)} scales, peak about {max(p.peak for p in plans) / 2**30:.1f} GB",
+            f"plan: on {device.type} ({precision}), {len(plans)} scales,"
+            f" peak about {max(p.peak for p in plans) / 2**30:.1f} GB",
             file=sys.stderr,
         )
         for scale in plans:

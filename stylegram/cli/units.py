@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..files import FilePlan
 from ..units.config import ScanConfig, UnitsConfig
+from ..units.scan import Rank
 from .files import units_files
 from .options import add_config_options, config_from_args
 
@@ -169,7 +170,7 @@ def scan_units(
     vgg,
     units: dict[str, list[int]],
     files: FilePlan,
-    rank: str = "max",
+    rank: Rank = "max",
 ):
     """Scan `args.images` for `units`, on the Dask cluster of --scheduler (or $STYLEGRAM_SCHEDULER)
     if one is given, else here. Either result answers `top(layer, units[layer], config.top, rank=rank)`."""
@@ -186,7 +187,7 @@ def scan_on_scheduler(
     config: ScanConfig,
     units: dict[str, list[int]],
     scheduler: str,
-    rank: str,
+    rank: Rank,
     files: FilePlan,
 ):
     """The same scan in parts on a Dask cluster (stylegram.batch.scan); the images travel as bytes."""

@@ -101,6 +101,7 @@ def _prepare(args):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..transfer.plan import placement
     from ..vgg import load_vgg, resolve_device
     from ..video import io
     from ..video.quality import warping_error
@@ -115,6 +116,12 @@ def run(args: argparse.Namespace) -> int:
         work.remove_if_unused()  # a refused input leaves no work folder behind
         raise
     passes = video.passes if video.temporal_weight > 0 else 1
+    if not args.quiet:
+        device, precision = placement(style)
+        print(
+            f"plan: on {device.type} ({precision}), {len(frames)} frames, {passes} pass(es)",
+            file=sys.stderr,
+        )
     done_before = work.count_done(passes, len(frames))
     todo = passes * len(frames) - done_before
     if done_before and not args.quiet:

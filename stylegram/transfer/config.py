@@ -126,10 +126,13 @@ class StyleConfig:
     max_memory: str | None = option(
         None,
         "memory budget, like 6G or 512M: the plan keeps every scale's"
-        " estimated peak within it (default: 70%% of the memory available, cgroup limits included)",
+        " estimated peak within it (default: 70%% of the memory available on the device: a GPU's"
+        " free memory, or the machine's with cgroup limits included)",
         metavar="SIZE",
     )
-    device: str | None = option(None, "cpu, cuda or mps (default: cpu)", metavar="DEVICE")
+    device: str = option(
+        "auto", "auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps", metavar="DEVICE"
+    )
     seed: int | None = option(
         None, "random seed for a reproducible run", min=0, max=MAX_SEED, metavar="N"
     )

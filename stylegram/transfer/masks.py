@@ -59,7 +59,7 @@ def parse_style_masks(specs: Sequence[str], n_styles: int) -> dict[int, str]:
 
 def load_mask(source: str | os.PathLike | Image.Image, size: Size) -> Tensor:
     """A mask as (1, 1, H, W) in [0, 1] at `size` = (W, H); an empty mask is an error."""
-    grey = open_mask(source).resize(size, Image.BILINEAR)
+    grey = open_mask(source).resize(size, Image.Resampling.BILINEAR)
     mask = to_tensor(grey.convert("RGB"))[:, :1]
     if float(mask.max()) <= 0:
         raise ValueError(f"mask '{source}' is empty: it has no pixel above black")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -115,7 +116,9 @@ def tiled_features(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> di
         s = network.info[name].stride
         if name not in out:
             out[name] = core.new_zeros((1, core.shape[1], h // s, w // s))
-        out[name][(slice(None), slice(None), *where)] = core
+        # Built apart: mypy takes x[(a, *b)] for x[a, *b], syntax that Python 3.10 lacks.
+        index = (slice(None), slice(None), *where)
+        out[name][index] = core
     return out
 
 
@@ -219,6 +222,7 @@ def _tiled(
             cost = weights.style * weights.layers[n] * losses.gram_loss(gram, region.grams[n], mask)
             cost.backward()
             style = style + cost.detach()
+            assert gram.grad is not None  # set by cost.backward(): cost is a function of gram
             slopes[r, n] = gram.grad / count  # ∂J/∂N_rl
         # Pass 2: per tile, the core's share of ∇J.
         content = image.new_zeros(())
@@ -232,7 +236,7 @@ def _tiled(
             sum(extra.values()).backward()
             pixel.update({k: v.detach() for k, v in extra.items()})
         terms = {"content": content, "style": style, **pixel}
-        terms["total"] = sum(terms.values())
+        terms["total"] = cast(Tensor, sum(terms.values()))  # not the int 0: terms is not empty
         return terms
 
     return evaluate

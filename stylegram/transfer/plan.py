@@ -2,8 +2,9 @@
 
 For every scale the planner picks: the whole image in one pass, or tiles (and their core size),
 and the L-BFGS history length, so that the estimated peak stays within the budget. The budget
-is `--max-memory`, or by default a safe share of the memory this process may use: the machine's
-available memory or its cgroup's limit, whichever is lower. A job that cannot fit is refused
+is `--max-memory`, or by default a safe share of the memory the job may use on its device: on a
+CUDA GPU its free memory, on MPS the working set Metal recommends less what it holds already,
+on the CPU the machine's available memory or its cgroup's limit, whichever is lower. A job that cannot fit is refused
 before any work, with a message that says what would fit.
 """
 
@@ -16,6 +17,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from ..geometry import Size
 from ..image import ImageLike, image_size, long_side_size
@@ -115,8 +118,26 @@ def parse_memory(text: str) -> int:
     return int(value)
 
 
-def available_memory() -> int:
-    """Bytes this process may still use: MemAvailable, lowered to the cgroup's limit if any."""
+def placement(config: StyleConfig) -> tuple[torch.device, str]:
+    """Where a job runs and in what precision: `config.device` resolved ("auto": CUDA, then MPS,
+    then the CPU) and `config.precision` on it ("auto": bf16 where that device is fast in it)."""
+    device = resolve_device(config.device)
+    return device, precision_on(device, config.precision)
+
+
+def available_memory(device: torch.device | None = None) -> int:
+    """Bytes a job on `device` may still use. A CUDA GPU: its free memory. MPS: the working set
+    Metal recommends, less what the driver holds. The CPU (and None): MemAvailable, lowered to
+    the cgroup's limit if any.
+
+    Departure on GPUs: the per-pixel figures above were measured as peak RSS on CPUs, and the
+    GPU's allocator and cuDNN's workspaces differ; until a GPU run calibrates them
+    (benchmarks/gpu.sh), the same figures stand for both.
+    """
+    if device is not None and device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device is not None and device.type == "mps":
+        return max(0, torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
     free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -220,9 +241,11 @@ def plan_job(
     precision: str,
     max_memory: int | None,
     tile_size: int | None = None,
+    device: torch.device | None = None,
 ) -> list[ScalePlan]:
-    """The plan of every scale, or ValueError saying what would fit."""
-    budget = max_memory if max_memory is not None else int(DEFAULT_SHARE * available_memory())
+    """The plan of every scale, or ValueError saying what would fit. Without `max_memory` the
+    budget is a share of what `device` has available (`available_memory`)."""
+    budget = max_memory if max_memory is not None else int(DEFAULT_SHARE * available_memory(device))
     align, pad = tiling.alignment(infos, layers), tiling.halo(infos, layers)
     plans = []
     for size, steps in sizes_and_steps:
@@ -259,11 +282,13 @@ def plan(
         (long_side_size(size, long_side), steps)
         for long_side, steps in schedule(config, size, need)
     ]
+    device, precision = placement(config)
     return plan_job(
         sizes,
         infos,
         layers_used(config),
-        precision=precision_on(resolve_device(config.device), config.precision),
+        precision=precision,
         max_memory=parse_memory(config.max_memory) if config.max_memory else None,
         tile_size=config.tile_size,
+        device=device,
     )

@@ -35,10 +35,12 @@ def gaps(model: VGG, output: Image.Image, content: Image.Image, style: Image.Ima
     pixel count; Gram matrices are divided by H·W.
     """
     w, h = output.size
-    c = content.convert("RGB").resize((w, h), Image.LANCZOS)
+    c = content.convert("RGB").resize((w, h), Image.Resampling.LANCZOS)
     sw, sh = style.size
     k = math.sqrt(w * h / (sw * sh))
-    s = style.convert("RGB").resize((max(1, round(sw * k)), max(1, round(sh * k))), Image.LANCZOS)
+    s = style.convert("RGB").resize(
+        (max(1, round(sw * k)), max(1, round(sh * k))), Image.Resampling.LANCZOS
+    )
     device = next(model.parameters()).device
     layers = (GAP_CONTENT_LAYER, *GAP_STYLE_LAYERS)
 

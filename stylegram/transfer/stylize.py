@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from PIL import Image
@@ -86,7 +87,10 @@ def _style_grams(
         )
     if inputs.style_masks is None:
         return [
-            {n: sum(b * g[n] for b, g in zip(inputs.blend, grams, strict=True)) for n in layers}
+            {  # cast: a Tensor, not sum()'s int 0, as there is at least one style
+                n: cast(Tensor, sum(b * g[n] for b, g in zip(inputs.blend, grams, strict=True)))
+                for n in layers
+            }
         ]
     return grams
 
@@ -259,7 +263,9 @@ def stylize(
     job = _Job(model, inputs, config, device, callback, extra_terms, gamma)
     image = job.run(plans, init, resume)
     if config.preserve_colors == "luminance":
-        photo = to_tensor(inputs.photo.resize((image.shape[-1], image.shape[-2]), Image.LANCZOS))
+        photo = to_tensor(
+            inputs.photo.resize((image.shape[-1], image.shape[-2]), Image.Resampling.LANCZOS)
+        )
         image = color.with_chroma_of(image.cpu(), photo)
     return to_pil(image)
 

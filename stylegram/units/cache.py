@@ -13,6 +13,7 @@ so a changed folder or network never reads stale numbers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -88,10 +89,12 @@ class ChunkInfo:
 def weights_fingerprint(vgg: VGG) -> str:
     """A short hash of the network's weights (every bias and the first filter bank)."""
     h = hashlib.sha256()
-    for name, conv in vgg.convs.items():
+    for name in vgg.convs:
+        bias = vgg.conv(name).bias
+        assert bias is not None  # VGG's convolutions all have one
         h.update(name.encode())
-        h.update(conv.bias.detach().float().cpu().numpy().tobytes())
-    h.update(vgg.convs["conv1_1"].weight.detach().float().cpu().numpy().tobytes())
+        h.update(bias.detach().float().cpu().numpy().tobytes())
+    h.update(vgg.conv("conv1_1").weight.detach().float().cpu().numpy().tobytes())
     h.update(f"{vgg.pooling} {vgg.preprocessing}".encode())
     return h.hexdigest()[:16]
 
@@ -181,7 +184,7 @@ class ActivationCache:
         for layer, s in stats.items():
             write_atomic(
                 self._layer_path(chunk, layer),
-                lambda f, s=s: np.savez(f, max=s.max, argmax=s.argmax, mean=s.mean),
+                functools.partial(np.savez, max=s.max, argmax=s.argmax, mean=s.mean),
             )
         text = json.dumps({"sizes": info.sizes, "skipped": info.skipped})
         write_text_atomic(text, self._info_path(chunk))
@@ -191,7 +194,7 @@ class ActivationCache:
         try:
             raw = json.loads(read_own(path).decode("utf-8"))
             sizes = [tuple(s) if s is not None else None for s in raw["sizes"]]
-            return ChunkInfo(sizes, [tuple(s) for s in raw["skipped"]])  # type: ignore[arg-type]
+            return ChunkInfo(sizes, [tuple(s) for s in raw["skipped"]])
         except FileNotFoundError:
             raise ValueError(f"'{path}': cache file missing") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -40,13 +40,15 @@ class ScanConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        # Each subclass has its own `layers` field, with its own default; ScanConfig has none.
+        layers = self.layers  # type: ignore[attr-defined]
         try:
-            check_layers(self.layers)  # type: ignore[attr-defined]
+            check_layers(layers)
         except ValueError as exc:
             raise ConfigError(
                 "layers", str(exc).replace("unknown layer", "has an unknown layer")
             ) from None
-        if not self.layers:  # type: ignore[attr-defined]
+        if not layers:
             raise ConfigError("layers", "is empty; give at least one layer")
 
 

@@ -35,6 +35,9 @@ class FourierImage(torch.nn.Module):
         generator: for a reproducible start.
     """
 
+    scale: Tensor  # buffers, declared for the type checker
+    colors: Tensor
+
     def __init__(
         self, batch: int, size: int, *, decay: float = 1.0, generator: torch.Generator | None = None
     ) -> None:

@@ -197,8 +197,12 @@ class Scan:
         return len(self.images) - len(self.skipped)
 
     def frame(self, image: int) -> Frame:
-        w, h = self._infos[image // CHUNK].sizes[image % CHUNK]  # type: ignore[misc]
-        return Frame(w, h, self.size)
+        size = self._infos[image // CHUNK].sizes[image % CHUNK]
+        if size is None:
+            raise ValueError(
+                f"image {image} '{self.images[image]}' was unreadable; it has no frame"
+            )
+        return Frame(*size, self.size)
 
     def top(
         self, layer: str, units: Sequence[int], k: int, *, rank: Rank = "max"

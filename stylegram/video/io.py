@@ -65,7 +65,9 @@ def probe(path: str | os.PathLike, *, fps: float | None = None) -> ClipInfo:
         if not frames:
             raise ValueError(f"'{path}': folder has no frames ({', '.join(FRAME_EXTENSIONS)})")
         rate = Fraction(fps or 25).limit_denominator(1001)
-        return ClipInfo(path, open_image(frames[0]).size, rate, len(frames) / rate, frames)
+        # float(): an int / Fraction is a Fraction, which before Python 3.12 refuses ':.2f'.
+        duration = float(len(frames) / rate)
+        return ClipInfo(path, open_image(frames[0]).size, rate, duration, frames)
     readable_file(path, "video file")  # a FIFO would block FFmpeg forever
     av = _av()
     try:
@@ -126,7 +128,7 @@ def read(
     if info.frame_paths:
         first, last = round(start * info.fps), end * info.fps
         chosen = [p for k, p in enumerate(info.frame_paths) if first <= k < last]
-        frames = [open_image(p).resize(size, Image.LANCZOS) for p in chosen]
+        frames = [open_image(p).resize(size, Image.Resampling.LANCZOS) for p in chosen]
     else:
         frames = _decode(info, size, start, end)
     if not frames:
@@ -152,7 +154,9 @@ def _decode(info: ClipInfo, size: Size, start: float, end: float) -> list[Image.
                     continue
                 if t >= end - 1e-6:
                     break
-                frames.append(frame.to_image().convert("RGB").resize(size, Image.LANCZOS))
+                frames.append(
+                    frame.to_image().convert("RGB").resize(size, Image.Resampling.LANCZOS)
+                )
         except av.FFmpegError as exc:
             if not frames:
                 raise ValueError(f"'{info.path}': cannot decode ({exc})") from None

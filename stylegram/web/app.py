@@ -136,8 +136,9 @@ class Studio:
             command,
         )
         self.queue.dispatch()
+        now = self.store.get(job["id"]) or job  # or deleted already (cancelled, then deleted)
         return JSONResponse(
-            {"id": job["id"], "state": self.store.get(job["id"])["state"]},
+            {"id": job["id"], "state": now["state"]},
             status_code=201,
             headers={"location": f"/api/jobs/{job['id']}"},
         )
@@ -291,7 +292,9 @@ def create_app(config: ServeConfig) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error},
+        # Starlette types every handler as taking any Exception; a dict cannot tie the key's
+        # class to the handler's argument (Kludex/starlette#1142, #2403).
+        exception_handlers={HTTPException: http_error},  # type: ignore[dict-item]
         middleware=[Middleware(Guard, token=config.token)],
     )
     app.state.studio = studio

@@ -8,13 +8,17 @@ import io
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
 from torch.nn import functional as F
 
 from ..image import resize_long_side, to_pil, to_tensor
+
+if TYPE_CHECKING:
+    from ..units import Scan
+    from ..vgg import VGG
 
 SCAN_SIZE = 128  # small, so that the first scan of a folder takes seconds, not minutes
 MAP_SIDE = 320  # long side of the photo an activation map is computed on
@@ -37,14 +41,15 @@ class Explorer:
     def __init__(self, images: str | None, cache_dir: Path) -> None:
         self.images, self.cache_dir = images, cache_dir
         self._lock = threading.Lock()
-        self._vgg = self._scan = None
+        self._vgg: VGG | None = None
+        self._scan: Scan | None = None
 
-    def _ready(self):
+    def _ready(self) -> tuple[VGG, Scan]:
         from ..units import list_images, scan
         from ..units.scan import DEFAULT_LAYERS
         from ..vgg import load_vgg
 
-        if self._scan is None:
+        if self._vgg is None or self._scan is None:  # i.e. no _scan yet: _vgg is set first
             self._vgg = load_vgg()
             paths = list_images(self.images) if self.images else bundled_images()
             self._scan = scan(

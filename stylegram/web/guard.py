@@ -74,6 +74,8 @@ class Guard:
         return None
 
     def authorised(self, request: Request) -> bool:
+        if self.token is None:  # nothing to match; refuse() does not ask then
+            return False
         auth = request.headers.get("authorization", "")
         given = [
             auth[7:] if auth.lower().startswith("bearer ") else "",

@@ -60,20 +60,21 @@ class JobQueue:
             return
         if self.worker.current is not None:
             return
-        job = self.store.next_queued()
-        if job is None:
+        queued = self.store.next_queued()
+        if queued is None:
             return
-        job = self.store.update(job["id"], state="running", started=time.time(), step=0)
+        job = self.store.update(queued["id"], state="running", started=time.time(), step=0)
         self.hub.forget(job["id"])
         self.worker.submit({**job, "dir": str(self.store.dir(job["id"]))})
         self.hub.publish(job["id"], {"type": "state", "id": job["id"], "state": "running"})
 
     def on_event(self, event: dict[str, Any]) -> None:
         job_id, kind = event["id"], event["type"]
-        if self.store.get(job_id) is None:
+        record = self.store.get(job_id)
+        if record is None:
             return
         if kind == "progress":
-            changes = {
+            changes: dict[str, Any] = {
                 k: event[k]
                 for k in ("step", "steps", "scale", "n_scales", "size", "losses")
                 if k in event
@@ -89,11 +90,7 @@ class JobQueue:
             job = self.store.update(job_id, persist="preview" in event, **changes)
         elif kind in ("done", "failed", "cancelled"):
             state = {"done": "done", "failed": "failed", "cancelled": "cancelled"}[kind]
-            extra = (
-                {"preview": event["preview"], "step": self.store.get(job_id)["steps"]}
-                if kind == "done"
-                else {}
-            )
+            extra = {"preview": event["preview"], "step": record["steps"]} if kind == "done" else {}
             job = self.store.update(
                 job_id,
                 state=state,
@@ -107,7 +104,7 @@ class JobQueue:
                 self.worker.current = None
             event["job"] = public(job)
         else:
-            job = self.store.get(job_id)
+            job = record
         event["state"] = job["state"]
         self.hub.publish(job_id, event)
         self.dispatch()

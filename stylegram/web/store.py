@@ -12,6 +12,7 @@ in a hidden folder and renamed into place, so a failed upload leaves nothing beh
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import itertools
 import json
@@ -164,7 +165,7 @@ class JobStore:
         queued = [j for j in self.list() if j["state"] == "queued"]
         return queued[0] if queued else None
 
-    def recover(self) -> list[str]:
+    def recover(self) -> builtins.list[str]:  # plain `list` here is the method above
         """After a restart: a job that was running is queued again, resuming from its last saved
         preview when there is one, and marked interrupted when it cannot run again."""
         recovered = []

@@ -107,9 +107,10 @@ def parse_config(text: str | None, n_styles: int, limits: ServeConfig) -> StyleC
     if given.get("init", "content") not in ("content", "random"):
         raise UploadError(400, "init must be 'content' or 'random' in the web API")
     try:
-        config = StyleConfig(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
-        )
+        settings: dict[str, Any] = {  # checked by StyleConfig itself
+            k: tuple(v) if isinstance(v, list) else v for k, v in given.items()
+        }
+        config = StyleConfig(**settings)
         check_styles(config, n_styles)
     except ConfigError as exc:
         raise UploadError(400, str(exc)) from None

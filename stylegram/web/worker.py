@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -165,19 +166,23 @@ class Worker:
     def start(self) -> None:
         """Get ready; the process itself starts with the first job, so an idle studio costs nothing."""
         self._loop = asyncio.get_running_loop()
-        self._process = None
+        self._process: BaseProcess | None = None
 
     def _spawn(self) -> None:
+        assert self._loop is not None  # submit() needs self._process, which start() makes too
         self._tasks, self._events = self._ctx.Queue(), self._ctx.Queue()
-        self._cancel = self._ctx.Value(ctypes.c_longlong, NO_JOB, lock=False)
-        self._process = self._ctx.Process(
+        self._cancel = self._ctx.RawValue(ctypes.c_longlong, NO_JOB)  # Value(lock=False), typed
+        process = self._ctx.Process(
             target=worker_main,
             name="stylegram-worker",
             daemon=True,
             args=(self._tasks, self._events, self._cancel, self._interval),
         )
-        self._process.start()
-        self._reader = threading.Thread(target=self._read, name="stylegram-events", daemon=True)
+        self._process = process
+        process.start()
+        self._reader = threading.Thread(
+            target=self._read, args=(process, self._loop), name="stylegram-events", daemon=True
+        )
         self._reader.start()
 
     def submit(self, task: dict[str, Any]) -> None:
@@ -189,9 +194,9 @@ class Worker:
     def cancel(self, seq: int) -> None:
         self._cancel.value = seq
 
-    def _read(self) -> None:
+    def _read(self, process: BaseProcess, loop: asyncio.AbstractEventLoop) -> None:
         """A thread: move events from the process onto the event loop; notice a dead process."""
-        events, process = self._events, self._process
+        events = self._events
         while True:
             try:
                 event = events.get(timeout=0.5)
@@ -199,7 +204,7 @@ class Worker:
                 if self._stopping:
                     return
                 if not process.is_alive():
-                    self._loop.call_soon_threadsafe(self._died, process.exitcode)
+                    loop.call_soon_threadsafe(self._died, process.exitcode)
                     return
                 continue
             except (EOFError, OSError):
@@ -207,7 +212,7 @@ class Worker:
             if event is STOP:
                 return
             self.deaths = 0
-            self._loop.call_soon_threadsafe(self._on_event, event)
+            loop.call_soon_threadsafe(self._on_event, event)
 
     def _died(self, exitcode) -> None:
         if self._stopping:

@@ -130,26 +130,38 @@ def test_a_work_folder_refuses_another_job(tmp_path):
         WorkFolder(tmp_path / "w", {"input": "b.mp4"})
 
 
-def test_multi_pass_sweeps_forward_then_backward(frames, small_style, vgg, tmp_path):
-    style = StyleConfig(size=64, scales=1, iterations=1, seed=0, precision="fp32")
+def test_multi_pass_sweeps_forward_then_backward_and_flickers_less(
+    photo, small_style, vgg, tmp_path
+):
+    """Ruder et al.'s multi-pass: a forward sweep, then a backward one in which each frame is held
+    to the next as well. On a pan with an occluding disc the second sweep must lower the
+    warping error, not only change pixels (issue 27). Measured: 0.00099 after the first sweep,
+    0.00055 after the second."""
+    from stylegram.video.quality import warping_error
+
+    from .conftest import pan_frames
+
+    frames = pan_frames(photo, n=4, disc=True)
+    style = StyleConfig(size=96, scales=1, iterations=20, seed=0, precision="fp32")
     events = []
     work = WorkFolder(tmp_path / "w", {"test": "passes"})
     out = stylize_frames(
-        frames[:3],
+        frames,
         [small_style],
         style,
-        VideoConfig(frame_iterations=1, passes=2),
+        VideoConfig(frame_iterations=16, passes=2),
         work,
         model=vgg,
         callback=events.append,
     )
-    assert [(e.pass_, e.index) for e in events] == [(0, 0), (0, 1), (0, 2), (1, 2), (1, 1), (1, 0)]
-    assert len(list((tmp_path / "w" / "pass2").glob("*.png"))) == 3
-    first_pass = [np.asarray(work.load(0, k)) for k in range(3)]
-    assert [im.size for im in out] == [frames[0].size] * 3
-    assert any(
-        (np.asarray(o) != f).any() for o, f in zip(out, first_pass, strict=True)
-    )  # the second sweep changed them
+    assert [(e.pass_, e.index) for e in events] == [(0, k) for k in range(4)] + [
+        (1, k) for k in (3, 2, 1, 0)
+    ]
+    assert len(list((tmp_path / "w" / "pass2").glob("*.png"))) == 4
+    assert [im.size for im in out] == [frames[0].size] * 4
+    first_pass = [work.load(0, k) for k in range(4)]
+    before, after = warping_error(first_pass, frames), warping_error(out, frames)
+    assert after <= 0.8 * before, (before, after)
 
 
 def test_long_term_offsets_are_kept_sorted_and_once():
