@@ -175,6 +175,12 @@ class VGG(nn.Module):
         x = (rgb.float() - mean) / std
         return x.flip(1) if self.preprocessing == "caffe" else x
 
+    def preprocess_transpose(self, signal: Tensor) -> Tensor:
+        """A signal at the network's input carried back to RGB: the transpose of `preprocess`'s
+        linear part (the per-channel 1/std and, for Caffe, the BGR flip), as a gradient is."""
+        std = torch.tensor(self._std, device=signal.device).view(1, 3, 1, 1)
+        return (signal.flip(1) if self.preprocessing == "caffe" else signal) / std
+
     def forward(self, rgb: Tensor, layers: Iterable[str]) -> dict[str, Tensor]:
         """Activations of `layers` for RGB images in [0, 1], shape (B, 3, H, W).
 

@@ -92,6 +92,7 @@ def units_files(args: argparse.Namespace, weights: str | None) -> FilePlan:
     files = FilePlan()
     files.read("--weights", weights)
     _report_files(files, args, units_report.REPORT_NAMES)
+    files.own("-o", Path(args.output) / units_report.HITS, "keeps each patch and projection in")
     files.check()
     return files
 

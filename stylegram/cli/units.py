@@ -246,9 +246,18 @@ def run(args: argparse.Namespace) -> int:
         for layer in config.layers
     }
     optimized = _optimize(args, config, vgg, units) if config.optimize else None
-    write_units_report(
-        args.output, result, hits, rank=config.rank, top=config.top, optimized=optimized
-    )
+    method = config.projection_method
+    with _projector(args, vgg, hits, method) as project:
+        write_units_report(
+            args.output,
+            result,
+            hits,
+            rank=config.rank,
+            top=config.top,
+            optimized=optimized,
+            project=project,
+            method=method or "deconv",
+        )
     if not args.quiet:
         print(
             f"{result.n_read} images, {len(config.layers)} layers in {time.perf_counter() - start:.1f} s; "
@@ -277,3 +286,33 @@ def _optimize(
         progress.update(i, label=layer)
     progress.close()
     return out
+
+
+@contextlib.contextmanager
+def _projector(args: argparse.Namespace, vgg, hits: dict, method):
+    """The report's projector (units.project) with a progress bar over every hit, or None."""
+    if method is None:
+        yield None
+        return
+    from ..units.project import project_hits
+    from .progress import Progress
+
+    total = sum(len(h) for per_unit in hits.values() for h in per_unit)
+    progress = Progress(total, unit="patches", quiet=args.quiet, desc=method)
+    done = 0
+
+    def project(batch, load):
+        nonlocal done
+        first = done
+
+        def advance(n: int) -> None:
+            progress.update(first + n)
+
+        out = project_hits(vgg, batch, load, method=method, callback=advance)
+        done += len(batch)
+        return out
+
+    try:
+        yield project
+    finally:
+        progress.close()

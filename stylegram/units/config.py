@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..geometry import Precision
 from ..settings import ConfigError, check_fields, option
 from ..vgg import STYLE_LAYERS, check_layers, layer_infos
+from .project import Method
 from .scan import DEFAULT_LAYERS, MAX_OUTSIDE, Rank, parse_units
 
 
@@ -71,6 +72,21 @@ class UnitsConfig(ScanConfig):
     opt_size: int = option(
         128, "with --optimize: side of the synthesised image", min=32, max=1024, metavar="PX"
     )
+    projections: bool = option(
+        False,
+        "also draw each patch's projection, the pixels that drive the unit there"
+        " (Zeiler & Fergus's deconvnet), beside it and as its own PNG",
+    )
+    projection: Method | None = option(
+        None,
+        "the projection's method: deconv (Zeiler & Fergus) or guided (guided backpropagation,"
+        " Springenberg et al.); implies --projections",
+    )
+
+    @property
+    def projection_method(self) -> Method | None:
+        """The method projections are drawn with, or None when none are asked for."""
+        return self.projection or ("deconv" if self.projections else None)
 
     def __post_init__(self) -> None:
         super().__post_init__()

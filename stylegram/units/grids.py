@@ -65,11 +65,17 @@ def block(
     return stack(rows, dim=-2, gap=gap)
 
 
+def pair(patch: Tensor, projection: Tensor, cell: int) -> Tensor:
+    """A patch and its projection side by side, each `cell × cell`: Zeiler & Fergus's pair."""
+    return stack([resize_cell(patch, cell), resize_cell(projection, cell)], dim=-1, gap=1)
+
+
 def unit_grid(
     rows: Sequence[tuple[str, Sequence[Tensor]]],
     *,
     cell: int,
     beside: Sequence[Tensor | None] | None = None,
+    projections: Sequence[Sequence[Tensor]] | None = None,
     title: str | None = None,
 ) -> Tensor:
     """One row per unit: its label, its top patches across, then an optional extra image.
@@ -79,17 +85,22 @@ def unit_grid(
         cell: the display size of every patch.
         beside: per row, an image to show after a wider gap (the activation-maximisation
             image), or None.
+        projections: per row, one picture per patch, drawn right of its patch as a pair.
         title: a heading above the grid.
     """
     label_width = 8 * max(len(label) for label, _ in rows) + 12
     lines = []
     for i, (label, patches) in enumerate(rows):
         parts = [text_image(label, height=cell, width=label_width, font_size=13)]
-        parts.append(
-            block(patches, cell=cell, columns=len(patches))
-            if patches
-            else torch.full((1, 3, cell, cell), BACKGROUND)
-        )
+        if projections is not None and patches:
+            pairs = [pair(p, q, cell) for p, q in zip(patches, projections[i], strict=True)]
+            parts.append(stack(pairs, dim=-1, gap=3 * GAP))
+        else:
+            parts.append(
+                block(patches, cell=cell, columns=len(patches))
+                if patches
+                else torch.full((1, 3, cell, cell), BACKGROUND)
+            )
         extra = beside[i] if beside is not None else None
         if extra is not None:
             parts.append(torch.full((1, 3, cell, 3 * GAP), BACKGROUND))
@@ -102,7 +113,11 @@ def unit_grid(
 
 
 def combined_figure(
-    panels: Sequence[tuple[str, Sequence[Sequence[Tensor]]]], *, cell: int = 36, per_row: int = 3
+    panels: Sequence[tuple[str, Sequence[Sequence[Tensor]]]],
+    *,
+    cell: int = 36,
+    per_row: int = 3,
+    projections: Sequence[Sequence[Sequence[Tensor]]] | None = None,
 ) -> Tensor:
     """The lecture figure: per layer a panel of units, each unit a small block of its patches.
 
@@ -110,10 +125,22 @@ def combined_figure(
         panels: ``(title, units)`` per layer, where ``units`` holds each unit's patches.
         cell: display size of every patch.
         per_row: panels per row of the figure.
+        projections: per panel, per unit, a picture per patch: each unit is then drawn as in
+            Zeiler & Fergus's figure, the block of projections left of the block of patches.
     """
     drawn = []
-    for title, units in panels:
-        blocks = [block(patches, cell=cell) for patches in units if patches]
+    for index, (title, units) in enumerate(panels):
+        blocks = [
+            block(patches, cell=cell)
+            if projections is None
+            else stack(
+                [block(projections[index][u], cell=cell), block(patches, cell=cell)],
+                dim=-1,
+                gap=GAP,
+            )
+            for u, patches in enumerate(units)
+            if patches
+        ]
         body = (
             block(blocks, cell=None, gap=4 * GAP)
             if blocks

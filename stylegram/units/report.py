@@ -10,6 +10,7 @@ import html
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from torch import Tensor
 from ..files import read_own
 from ..image import save_image, write_text_atomic
 from .grids import combined_figure, display_cell, unit_grid
+from .project import picture
 from .scan import Hit, Scan, crop_patch, load_scan_image
 
 MANIFEST_VERSION = 1
@@ -29,13 +31,16 @@ class PatchCutter:
     """Cuts hits' receptive fields out of the scan images, keeping recent images decoded."""
 
     def __init__(self, size: int, *, keep: int = 256) -> None:
-        self._load = lru_cache(maxsize=keep)(lambda path: load_scan_image(path, size)[0])
+        self.load: Callable[[str], Tensor] = lru_cache(maxsize=keep)(
+            lambda path: load_scan_image(path, size)[0]
+        )
 
     def __call__(self, hits: Sequence[Hit]) -> list[Tensor]:
-        return [crop_patch(self._load(hit.path), hit.box_scan) for hit in hits]
+        return [crop_patch(self.load(hit.path), hit.box_scan) for hit in hits]
 
 
-def hit_record(hit: Hit) -> dict:
+def hit_record(hit: Hit, files: Mapping[str, str] | None = None) -> dict:
+    """A hit as manifest.json records it; `files` adds its PNGs (``patch``, ``projection``)."""
     return {
         "rank": hit.rank,
         "path": hit.path,
@@ -45,6 +50,7 @@ def hit_record(hit: Hit) -> dict:
         "position": [hit.y, hit.x],
         "box_source": list(hit.box_source),
         "box_scan": list(hit.box_scan),
+        **(files or {}),
     }
 
 
@@ -55,13 +61,18 @@ def manifest(
     rank: str,
     top: int,
     grids: Mapping[str, list[str]] | None = None,
+    hit_files: Mapping[tuple[str, int, int], Mapping[str, str]] | None = None,
+    projection: str | None = None,
 ) -> dict:
     """The JSON-ready record of every layer, unit and rank.
 
     ``box_source`` is the receptive field in the original image's pixels, a `Box` (x0, y0, x1, y1),
     end-exclusive and unclipped: it may run past the border, where the patch is padded with grey.
     ``box_scan`` is the same box in the pixels of the ``size × size`` scan image.
+    With projections, each hit names its ``patch`` and its ``projection`` (PNG paths relative to
+    the report's folder), and ``projection`` at the top says which method drew them.
     """
+    files = hit_files or {}
     layers = {}
     for layer, per_unit in results.items():
         info = scan.info[layer]
@@ -71,7 +82,10 @@ def manifest(
             "receptive_field": info.receptive_field,
             "grids": list((grids or {}).get(layer, [])),
             "units": [
-                {"unit": hits[0].unit if hits else None, "hits": [hit_record(h) for h in hits]}
+                {
+                    "unit": hits[0].unit if hits else None,
+                    "hits": [hit_record(h, files.get((h.layer, h.unit, h.rank))) for h in hits],
+                }
                 for hits in per_unit
             ],
         }
@@ -80,6 +94,7 @@ def manifest(
         "size": scan.size,
         "rank": rank,
         "top": top,
+        "projection": projection,
         "images": len(scan.images),
         "read": scan.n_read,
         "skipped": [{"path": p, "reason": r} for p, r in scan.skipped],
@@ -97,6 +112,22 @@ REPORT_NAMES = (
     "manifest.json",
     "index.html",
 )
+# With projections, each hit's patch and projection as their own PNGs, in this folder of the
+# report's, which the report owns: HITS/<layer>/<unit>_<rank>.png and ..._<method>.png.
+HITS = "hits"
+
+# Computes the projections of a list of hits, one (1, 3, rf, rf) signal each (units.project),
+# given what loads a hit's scan image.
+Projector = Callable[[Sequence[Hit], Callable[[str], Tensor]], list[Tensor]]
+
+
+@dataclass
+class LayerFigures:
+    """What `write_layer_grids` wrote for one layer."""
+
+    grids: list[str]  # file names of the grid pages
+    hit_files: dict[tuple[str, int, int], dict[str, str]]  # (layer, unit, rank) -> its PNGs
+    pictures: list[list[Tensor]]  # projection pictures of the first COMBINED_UNITS units
 
 
 def write_layer_grids(
@@ -106,21 +137,68 @@ def write_layer_grids(
     per_unit: Sequence[Sequence[Hit]],
     cut: PatchCutter,
     optimized: Sequence[Tensor] | None = None,
-) -> list[str]:
-    """One PNG per page of `UNITS_PER_PAGE` units; returns the file names."""
+    project: Projector | None = None,
+    method: str = "deconv",
+) -> LayerFigures:
+    """One PNG per page of `UNITS_PER_PAGE` units. With `project`, every hit's patch and
+    projection are also written as PNGs under `HITS`, and the grids show them in pairs."""
     info = scan.info[layer]
     cell = display_cell(info.receptive_field)
-    names = []
+    result = LayerFigures([], {}, [])
     pages = range(0, len(per_unit), UNITS_PER_PAGE)
     for page, start in enumerate(pages, start=1):
         chunk = per_unit[start : start + UNITS_PER_PAGE]
-        rows = [(f"#{hits[0].unit}" if hits else "-", cut(hits)) for hits in chunk]
+        patches = [cut(hits) for hits in chunk]
+        rows = [
+            (f"#{hits[0].unit}" if hits else "-", p) for hits, p in zip(chunk, patches, strict=True)
+        ]
+        pictures = None
+        if project is not None:
+            pictures = _write_hits(
+                outdir, chunk, patches, cut.load, project, method, result.hit_files
+            )
+            if start == 0:
+                result.pictures = pictures[:COMBINED_UNITS]
         beside = list(optimized[start : start + UNITS_PER_PAGE]) if optimized is not None else None
         title = f"{layer}: receptive field {info.receptive_field} px, stride {info.stride}"
+        if project is not None:
+            title += f"; each patch beside its {method} projection"
         name = f"{layer}.png" if len(pages) == 1 else f"{layer}_p{page}.png"
-        save_image(unit_grid(rows, cell=cell, beside=beside, title=title), outdir / name)
-        names.append(name)
-    return names
+        grid = unit_grid(rows, cell=cell, beside=beside, projections=pictures, title=title)
+        save_image(grid, outdir / name)
+        result.grids.append(name)
+    return result
+
+
+def _write_hits(
+    outdir: Path,
+    units: Sequence[Sequence[Hit]],
+    patches: Sequence[Sequence[Tensor]],
+    load: Callable[[str], Tensor],
+    project: Projector,
+    method: str,
+    hit_files: dict[tuple[str, int, int], dict[str, str]],
+) -> list[list[Tensor]]:
+    """Project the hits of `units`, write each patch and projection picture, record their
+    names in `hit_files`; return the pictures per unit."""
+    flat = [hit for hits in units for hit in hits]
+    signals = iter(project(flat, load))
+    pictures: list[list[Tensor]] = []
+    for hits, cut in zip(units, patches, strict=True):
+        pictures.append([])
+        for hit, patch in zip(hits, cut, strict=True):
+            shown = picture(next(signals))
+            folder = f"{HITS}/{hit.layer}"
+            names = {
+                "patch": f"{folder}/{hit.unit:04d}_{hit.rank}.png",
+                "projection": f"{folder}/{hit.unit:04d}_{hit.rank}_{method}.png",
+            }
+            (outdir / folder).mkdir(parents=True, exist_ok=True)
+            save_image(patch, outdir / names["patch"])
+            save_image(shown, outdir / names["projection"])
+            hit_files[hit.layer, hit.unit, hit.rank] = names
+            pictures[-1].append(shown)
+    return pictures
 
 
 def write_units_report(
@@ -131,6 +209,8 @@ def write_units_report(
     rank: str,
     top: int,
     optimized: Mapping[str, Sequence[Tensor]] | None = None,
+    project: Projector | None = None,
+    method: str = "deconv",
 ) -> list[Path]:
     """Write the grids, ``combined.png``, ``manifest.json`` and ``index.html``; return the paths.
 
@@ -141,6 +221,8 @@ def write_units_report(
         rank: how images were ranked (recorded in the manifest).
         top: the k of top-k.
         optimized: per layer, one activation-maximisation image per unit, shown beside the patches.
+        project: computes hits' projections (`method`, recorded in the manifest); with it, each
+            patch and projection is also written as its own PNG, and the figures show both.
     """
     outdir = Path(outdir)
     before = listed_figures(
@@ -148,22 +230,54 @@ def write_units_report(
         lambda data: [n for e in data["layers"].values() for n in e["grids"]],
     )
     cut = PatchCutter(scan.size)
-    grids = {
-        layer: write_layer_grids(outdir, scan, layer, hits, cut, (optimized or {}).get(layer))
+    figures = {
+        layer: write_layer_grids(
+            outdir, scan, layer, hits, cut, (optimized or {}).get(layer), project, method
+        )
         for layer, hits in results.items()
     }
     panels = [
         (layer, [cut(hits) for hits in per_unit[:COMBINED_UNITS]])
         for layer, per_unit in results.items()
     ]
-    save_image(combined_figure(panels), outdir / "combined.png")
-    data = manifest(scan, results, rank=rank, top=top, grids=grids)
+    pictures = [f.pictures for f in figures.values()] if project is not None else None
+    save_image(combined_figure(panels, projections=pictures), outdir / "combined.png")
+    grids = {layer: f.grids for layer, f in figures.items()}
+    hit_files = {key: names for f in figures.values() for key, names in f.hit_files.items()}
+    data = manifest(
+        scan,
+        results,
+        rank=rank,
+        top=top,
+        grids=grids,
+        hit_files=hit_files,
+        projection=method if project is not None else None,
+    )
     write_text_atomic(json.dumps(data, indent=1), outdir / "manifest.json")
     write_text_atomic(units_page(data), outdir / "index.html")
     remove_figures(outdir, before - {n for names in grids.values() for n in names}, REPORT_NAMES)
+    keep = {name for names in hit_files.values() for name in names.values()}
+    remove_hit_files(outdir, keep)
     return [outdir / n for names in grids.values() for n in names] + [
         outdir / f for f in ("combined.png", "manifest.json", "index.html")
     ]
+
+
+def remove_hit_files(outdir: Path, keep: set[str]) -> None:
+    """Remove the PNGs under `HITS` that this run did not write (an earlier run's units,
+    layers or method), and the folders that leaves empty: the folder is the report's own."""
+    root = outdir / HITS
+    if not root.is_dir() or root.is_symlink():
+        return
+    for path in sorted(root.rglob("*"), reverse=True):  # files before their folders
+        name = path.relative_to(outdir).as_posix()
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()  # only if empty
+            elif path.suffix == ".png" and name not in keep:
+                path.unlink()
+    with contextlib.suppress(OSError):
+        root.rmdir()
 
 
 def listed_figures(record: Path, names: Callable[[dict], list[str]]) -> set[str]:
@@ -203,6 +317,13 @@ def units_page(data: Mapping) -> str:
         "unit's exact receptive field; grey is padding beyond the image border. "
         "Details: <a href='manifest.json'>manifest.json</a>.</p>",
     ]
+    if data.get("projection"):
+        parts.append(
+            f"<p>Right of each patch, its {esc(data['projection'])} projection: the pixels that "
+            "drive the unit there, grey where they do not matter, lighter or darker (and coloured) "
+            "where raising or lowering them would raise the unit. "
+            "See <a href='https://arxiv.org/abs/1311.2901'>Zeiler &amp; Fergus 2014</a>.</p>"
+        )
     if data["skipped"]:
         parts.append(f"<p>{len(data['skipped'])} unreadable file(s) skipped.</p>")
     parts.append("<h2>All layers</h2><img src='combined.png' alt='combined figure'>")

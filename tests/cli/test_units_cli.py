@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import torch
 
 from stylegram import cli
 from stylegram.units.report import hit_record
@@ -54,6 +56,52 @@ def test_units_cli_writes_grids_manifest_and_page(folder, cache_dir, scanned, tm
         [hit_record(h) for h in hits] for hits in scanned.top("relu3_4", [2, 5], 4)
     ]
     assert "combined.png" in (out / "index.html").read_text()
+
+
+def test_units_cli_projections_are_files_named_in_the_manifest(
+    folder, cache_dir, scanned, vgg, tmp_path, capsys
+):
+    """--projection guided (which implies --projections) writes each hit's patch and
+    projection as PNGs of the receptive field's size, names them on the hit in manifest.json,
+    draws them in pairs in the grid; a rerun without it removes them."""
+    from PIL import Image
+
+    from stylegram.units.project import Target, picture, project
+    from stylegram.units.scan import crop_patch, load_scan_image
+
+    out = tmp_path / "units"
+    base = ["units", "--images", folder, "-o", out, "--size", SIZE, "--precision", "fp32"]
+    base += ["--cache", cache_dir, "--layers", "relu2_2", "--units", "1,3", "--top", "3", "-q"]
+    code, err = run_cli([*base, "--projection", "guided"], capsys)
+    assert code == 0, err
+    data = json.loads((out / "manifest.json").read_text())
+    assert data["projection"] == "guided"
+    hits = [h for u in data["layers"]["relu2_2"]["units"] for h in u["hits"]]
+    assert len(hits) == 6
+    rf = vgg.info["relu2_2"].receptive_field
+    for h in hits:
+        assert Image.open(out / h["patch"]).size == (rf, rf)
+        assert Image.open(out / h["projection"]).size == (rf, rf)
+    first = data["layers"]["relu2_2"]["units"][0]
+    hit = first["hits"][0]
+    image = load_scan_image(hit["path"], SIZE)[0]
+    signal = project(
+        vgg, image, "relu2_2", [Target(first["unit"], *hit["position"])], method="guided"
+    )
+    expected = picture(crop_patch(signal, tuple(hit["box_scan"]), fill=0.0))
+    saved = torch.from_numpy(np.array(Image.open(out / hit["projection"]))).permute(2, 0, 1) / 255
+    assert (saved - expected[0]).abs().max() < 1 / 255 + 1e-6
+    with_pairs = Image.open(out / "relu2_2.png").width
+    code, err = run_cli(base, capsys)
+    assert code == 0, err
+    assert not (out / "hits").exists()
+    assert (
+        "projection"
+        not in json.loads((out / "manifest.json").read_text())["layers"]["relu2_2"]["units"][0][
+            "hits"
+        ][0]
+    )
+    assert Image.open(out / "relu2_2.png").width < with_pairs
 
 
 @pytest.mark.parametrize(

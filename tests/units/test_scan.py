@@ -212,7 +212,7 @@ def test_grids_are_paged_so_that_many_units_do_not_make_one_huge_image(
     hits = scanned.top("relu2_2", [0, 1, 2, 3, 4], 2)
     names = report.write_layer_grids(
         tmp_path, scanned, "relu2_2", hits, report.PatchCutter(scanned.size)
-    )
+    ).grids
     assert names == ["relu2_2_p1.png", "relu2_2_p2.png", "relu2_2_p3.png"]
     heights = [Image.open(tmp_path / n).height for n in names]
     assert heights[0] == heights[1] > heights[2]  # two rows, two rows, one row
