@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import describe
 from ..geometry import Precision
+from ..units.cache import Shares
 from ..units.config import ScanConfig
 from ..units.scan import Hit, Rank, hits_of, scan
 from ..units.topk import TopK, merge_top_k
@@ -60,9 +61,11 @@ class ScanSpec:
 
 @dataclass(frozen=True)
 class Partial:
-    """The top-k lists of some parts, and their unreadable files as (image index, reason)."""
+    """The top-k lists of some parts, their channels' Gram shares, and their unreadable files
+    as (image index, reason)."""
 
     tops: dict[str, TopK]
+    shares: dict[str, Shares]
     skipped: list[tuple[int, str]]
 
 
@@ -94,18 +97,20 @@ def scan_part(first: int, names: Sequence[str], blobs: Sequence[bytes], spec: Sc
             layer: result.top_k(layer, spec.units[layer], spec.k, rank=spec.rank).shifted(first)
             for layer in spec.layers
         }
+        shares = {layer: result.shares(layer) for layer in spec.layers}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     index = {str(p): i for i, p in enumerate(paths)}
     skipped = [
         (first + index[p], reason.replace(p, names[index[p]])) for p, reason in result.skipped
     ]
-    return Partial(tops, skipped)
+    return Partial(tops, shares, skipped)
 
 
 def merge_partials(a: Partial, b: Partial, k: int) -> Partial:
     return Partial(
         {layer: merge_top_k([a.tops[layer], b.tops[layer]], k) for layer in a.tops},
+        {layer: a.shares[layer] + b.shares[layer] for layer in a.shares},
         a.skipped + b.skipped,
     )
 
@@ -125,17 +130,27 @@ class ClusterScan:
     def n_read(self) -> int:
         return len(self.images) - len(self.skipped)
 
+    def shares(self, layer: str) -> Shares:
+        """Each channel's share of the Gram energy, summed over the readable images."""
+        if layer not in self.partial.shares:
+            raise ValueError(f"layer '{layer}' was not scanned on the cluster")
+        return self.partial.shares[layer]
+
     def top(
         self, layer: str, units: Sequence[int], k: int, *, rank: str = "max"
     ) -> list[list[Hit]]:
-        if layer not in self.spec.layers or list(units) != list(self.spec.units[layer]):
+        scanned = list(self.spec.units.get(layer, ()))
+        if not set(units) <= set(scanned):
             raise ValueError(f"layer '{layer}' units {list(units)} were not scanned on the cluster")
         if k > self.spec.k or rank != self.spec.rank:
             raise ValueError(
                 f"the cluster scan kept the top {self.spec.k} by {self.spec.rank}, not {k} by {rank}"
             )
+        rows = [scanned.index(u) for u in units]
+        tops = self.partial.tops[layer]
+        chosen = TopK(*(getattr(tops, f)[rows] for f in TopK.__dataclass_fields__))
         return hits_of(
-            merge_top_k([self.partial.tops[layer]], k),
+            merge_top_k([chosen], k),
             layer,
             units,
             self.info[layer],

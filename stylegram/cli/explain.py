@@ -45,9 +45,15 @@ def run(args: argparse.Namespace) -> int:
         )
     vgg = load_vgg(config.weights)
     config = dataclasses.replace(config, layers=vgg.own_layers(config.layers, "--layers"))
-    found = style_components(vgg, style, config.layers, top=config.channels, pairs=config.pairs)
+    # The scan comes first: the photos' Gram shares (a reference) decide which channels are
+    # particular to the painting, so every channel of each layer is scanned for.
+    every = {layer: list(range(vgg.info[layer].channels)) for layer in config.layers}
+    result = scan_units(args, config, vgg, every, files)
+    reference = {layer: result.shares(layer).mean for layer in config.layers}
+    found = style_components(
+        vgg, style, config.layers, top=config.channels, pairs=config.pairs, reference=reference
+    )
     shown = {layer.layer: layer.units() for layer in found}
-    result = scan_units(args, config, vgg, shown, files)
     hits = {
         name: dict(zip(units, result.top(name, units, config.top), strict=True))
         for name, units in shown.items()

@@ -30,7 +30,7 @@ from ..files import read_own
 from ..image import write_atomic, write_text_atomic
 from ..vgg import VGG
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: each channel's energy (mean of a²) beside its max and mean
 CHUNK = 64  # images per cache file
 
 
@@ -41,11 +41,12 @@ class LayerStats:
     max: np.ndarray  # (n, C) float32, -inf for images that could not be read
     argmax: np.ndarray  # (n, C) int32, flat position y·W + x in the feature map
     mean: np.ndarray  # (n, C) float32
+    energy: np.ndarray  # (n, C) float32, mean of a² over the map: the Gram diagonal per position
 
     @staticmethod
     def of(features: Tensor, eligible: Tensor | None = None) -> LayerStats:
         """From activations (n, C, H, W) of one layer, recorded in fp32; the max is taken over
-        the positions where `eligible` (H, W) is true, the mean over all."""
+        the positions where `eligible` (H, W) is true, the mean and energy over all."""
         n, c, h, w = features.shape
         if eligible is None:
             eligible = torch.ones(h, w, dtype=torch.bool)
@@ -57,6 +58,7 @@ class LayerStats:
         # memory, so that reducing over positions reads memory in order.
         positions = features.permute(0, 2, 3, 1).float()
         mean = positions.reshape(n, -1, c).mean(dim=1)
+        energy = positions.reshape(n, -1, c).square().mean(dim=1)
         rows, cols = eligible.any(dim=1).nonzero()[:, 0], eligible.any(dim=0).nonzero()[:, 0]
         y0, y1, x0, x1 = (
             (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
@@ -75,7 +77,33 @@ class LayerStats:
                 .masked_fill(~eligible.flatten()[:, None], -torch.inf)
                 .max(dim=1)
             )
-        return LayerStats(best.numpy(), where.int().numpy(), mean.numpy())
+        return LayerStats(best.numpy(), where.int().numpy(), mean.numpy(), energy.numpy())
+
+    def shares(self) -> Shares:
+        """Each readable image's channel energies as shares of its Gram trace, summed."""
+        readable = ~np.isneginf(self.max[:, 0]) if len(self.max) else np.zeros(0, bool)
+        energy = self.energy[readable].astype(np.float64)
+        trace = energy.sum(axis=1, keepdims=True)
+        shares = np.divide(energy, trace, out=np.zeros_like(energy), where=trace > 0)
+        return Shares(shares.sum(axis=0), int(readable.sum()))
+
+
+@dataclass(frozen=True)
+class Shares:
+    """The sum over images of each image's per-channel share of its Gram trace, G_kk / Σ G_jj,
+    and the number of images: what explain-style compares a painting's shares with. Sums, so
+    that the chunks of a scan and the parts of a cluster scan add up in any order."""
+
+    total: np.ndarray  # (C,) float64
+    images: int
+
+    def __add__(self, other: Shares) -> Shares:
+        return Shares(self.total + other.total, self.images + other.images)
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Each channel's share of a typical image's Gram energy (the mean over images)."""
+        return self.total / max(self.images, 1)
 
 
 @dataclass(frozen=True)
@@ -184,7 +212,9 @@ class ActivationCache:
         for layer, s in stats.items():
             write_atomic(
                 self._layer_path(chunk, layer),
-                functools.partial(np.savez, max=s.max, argmax=s.argmax, mean=s.mean),
+                functools.partial(
+                    np.savez, max=s.max, argmax=s.argmax, mean=s.mean, energy=s.energy
+                ),
             )
         text = json.dumps({"sizes": info.sizes, "skipped": info.skipped})
         write_text_atomic(text, self._info_path(chunk))
@@ -207,7 +237,7 @@ class ActivationCache:
         path = self._layer_path(chunk, layer)
         try:
             with np.load(io.BytesIO(read_own(path))) as z:
-                return LayerStats(z["max"], z["argmax"], z["mean"])
+                return LayerStats(z["max"], z["argmax"], z["mean"], z["energy"])
         except Exception as exc:
             raise ValueError(
                 f"'{path}': unreadable cache file ({type(exc).__name__}); delete the cache folder"
@@ -220,13 +250,12 @@ def _valid(path: Path, n: int, channels: int, positions: int) -> bool:
     positions inside a map of `positions` (a few hundred kB: read whole)."""
     try:
         with np.load(io.BytesIO(read_own(path))) as z:
-            best, where, mean = z["max"], z["argmax"], z["mean"]
+            best, where, mean, energy = z["max"], z["argmax"], z["mean"], z["energy"]
     except Exception:
         return False
     return (
-        all(a.shape == (n, channels) for a in (best, where, mean))
-        and best.dtype.kind == "f"
-        and mean.dtype.kind == "f"
+        all(a.shape == (n, channels) for a in (best, where, mean, energy))
+        and all(a.dtype.kind == "f" for a in (best, mean, energy))
         and where.dtype.kind in "iu"
         and bool(((where >= 0) & (where < positions)).all())
     )

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -30,10 +32,31 @@ from .scan import Hit, crop_patch
 
 @dataclass(frozen=True)
 class Channel:
-    """A channel of a style layer and its share of the Gram trace."""
+    """A channel of a style layer, its share of the painting's Gram trace and, when there is a
+    reference set, its mean share in the reference's images."""
 
     unit: int
     energy: float  # G_kk / trace(G)
+    reference: float | None = None  # the same share, averaged over the reference images
+
+    @property
+    def ratio(self) -> float | None:
+        """How many times the reference's share the painting gives this channel."""
+        return None if self.reference is None else self.energy / max(self.reference, FLOOR)
+
+    @property
+    def particular(self) -> float:
+        """What ranks the channels: with a reference, the channel's term s·log(s/r) in the
+        Kullback-Leibler divergence of the painting's shares s from the reference's r (large for
+        a channel that carries much of the painting and little of the photos); else its share."""
+        if self.reference is None:
+            return self.energy
+        return self.energy * math.log(max(self.energy, FLOOR) / max(self.reference, FLOOR))
+
+
+FLOOR = (
+    1e-6  # shares below this count as this: a channel silent in every photo is not infinitely rare
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +91,9 @@ def style_components(
     top: int = 6,
     pairs: int = 6,
     candidates: int = 32,
+    reference: Mapping[str, np.ndarray] | None = None,
 ) -> list[StyleLayer]:
-    """The strongest channels and most correlated pairs of `style`'s Gram matrix per layer.
+    """The most particular channels and most correlated pairs of `style`'s Gram matrix per layer.
 
     Args:
         vgg: the extractor.
@@ -79,6 +103,9 @@ def style_components(
         pairs: pairs to report per layer, by correlation.
         candidates: pairs are sought among this many highest-energy channels, so that two
             nearly silent channels cannot top the list with a chance alignment.
+        reference: per layer, each channel's mean share of the Gram trace over a reference set
+            (`Scan.shares(layer).mean`): channels are then ranked by `Channel.particular`, what
+            the painting has and the reference lacks; without one, by their share alone.
     """
     check_layers(layers, vgg.arch)
     features = vgg(style, layers)
@@ -89,7 +116,12 @@ def style_components(
         energy = gram.diagonal()
         share = energy / energy.sum().clamp(min=1e-12)
         order = share.argsort(descending=True).tolist()
-        channels = [Channel(u, float(share[u])) for u in order[:top]]
+        ref = reference.get(layer) if reference else None
+        every = [
+            Channel(u, float(share[u]), None if ref is None else float(ref[u]))
+            for u in range(len(share))
+        ]
+        channels = sorted(every, key=lambda c: (-c.particular, c.unit))[:top]
         pool = torch.tensor(order[:candidates])
         norm = energy[pool].sqrt().clamp(min=1e-12)
         corr = gram[pool][:, pool] / norm[:, None] / norm[None, :]  # (K, K) cosine of channel maps
@@ -105,6 +137,13 @@ def style_components(
         boxes = {u: vgg.info[layer].box(*divmod(int(peaks[u]), f.shape[-1])) for u in shown}
         out.append(StyleLayer(layer, channels, found, boxes))
     return out
+
+
+def channel_label(c: Channel) -> str:
+    """``#12 3.1%``, and with a reference ``#12 3.1% x8.2``: its share, times the photos'
+    (an ASCII x: the figures' font has no ×)."""
+    label = f"#{c.unit} {100 * c.energy:.1f}%"
+    return label if c.ratio is None else f"{label} x{c.ratio:.1f}"
 
 
 def _pair_row(
@@ -135,15 +174,18 @@ def layer_figure(
     """The strong channels (style patch, then photo patches) and the correlated pairs."""
     cell = display_cell(receptive_field, smallest=48, largest=96)
     style_patch = {u: crop_patch(style, box) for u, box in found.boxes.items()}
-    rows = [
-        (f"#{c.unit} {100 * c.energy:.1f}%", [style_patch[c.unit]] + cut(hits[c.unit]))
-        for c in found.channels
-    ]
+    rows = [(channel_label(c), [style_patch[c.unit]] + cut(hits[c.unit])) for c in found.channels]
+    particular = any(c.reference is not None for c in found.channels)
     strong = unit_grid(
         rows,
         cell=cell,
-        title=f"{found.layer}: strongest channels (share of Gram energy); "
-        "first patch from the painting, then photos",
+        title=f"{found.layer}: "
+        + (
+            "channels particular to the painting (share of its Gram energy, x times the photos' share)"
+            if particular
+            else "strongest channels (share of Gram energy)"
+        )
+        + "; first patch from the painting, then photos",
     )
     parts = [strong]
     if found.pairs:
@@ -227,9 +269,11 @@ def _page(style_path: str, found: Sequence[StyleLayer]) -> str:
         f"<h1>What makes the style of {html.escape(Path(style_path).name)}</h1>",
         "<img src='style.jpg' style='max-height:300px' alt='style image'>",
         "<p>Style, in Gatys et al.'s words, is \"which high-level texture components (channels) tend to "
-        "occur or not occur together\". Per style layer: the channels carrying most of the Gram matrix's "
-        "energy, each shown by its patch in the painting and its top patches among the photos; then the "
-        "pairs of channels whose maps overlap most. Numbers: <a href='explain.json'>explain.json</a>.</p>",
+        'occur or not occur together". Per style layer: the channels particular to the painting, those '
+        "that carry much more of its Gram energy than of the photos' (ranked by each one's term "
+        "s·log(s/r) of the divergence between the painting's shares s and the photos' r), each shown "
+        "by its patch in the painting and its top patches among the photos; then the pairs of "
+        "channels whose maps overlap most. Numbers: <a href='explain.json'>explain.json</a>.</p>",
     ]
     for layer in found:
         parts.append(

@@ -29,7 +29,7 @@ from ..geometry import Box, Precision, Size
 from ..image import open_image, resize_short_side, short_side_size, to_tensor
 from ..settings import ConfigError
 from ..vgg import VGG, LayerInfo, check_layers, last_relus, network_for
-from .cache import CHUNK, ActivationCache, ChunkInfo, LayerStats
+from .cache import CHUNK, ActivationCache, ChunkInfo, LayerStats, Shares
 from .topk import TopK, chunk_top_k, merge_top_k
 
 Rank = Literal["max", "mean"]
@@ -226,10 +226,19 @@ class Scan:
             self.size,
         )
 
-    def top_k(self, layer: str, units: Sequence[int], k: int, *, rank: Rank = "max") -> TopK:
-        """`top` as arrays, merged one cache chunk at a time (see topk.py)."""
+    def shares(self, layer: str) -> Shares:
+        """Each channel's share of the Gram energy, summed over the readable images."""
+        self._check_layer(layer)
+        parts = [self.cache.read(chunk, layer).shares() for chunk in range(self.cache.n_chunks)]
+        return sum(parts[1:], parts[0])
+
+    def _check_layer(self, layer: str) -> None:
         if layer not in self.layers:
             raise ValueError(f"layer '{layer}' was not scanned (scanned: {', '.join(self.layers)})")
+
+    def top_k(self, layer: str, units: Sequence[int], k: int, *, rank: Rank = "max") -> TopK:
+        """`top` as arrays, merged one cache chunk at a time (see topk.py)."""
+        self._check_layer(layer)
         best: TopK | None = None
         for chunk in range(self.cache.n_chunks):
             part = chunk_top_k(
@@ -390,7 +399,7 @@ def _scan_chunk(
         layer: LayerStats(
             *(
                 np.concatenate([getattr(s, f) for s in parts[layer]])
-                for f in ("max", "argmax", "mean")
+                for f in ("max", "argmax", "mean", "energy")
             )
         )
         for layer in masks
@@ -412,10 +421,12 @@ def _batch_stats(
             np.full((len(ok), channels), -np.inf, np.float32),
             np.zeros((len(ok), channels), np.int32),
             np.full((len(ok), channels), -np.inf, np.float32),
+            np.zeros((len(ok), channels), np.float32),
         )
         if batch:
             read = LayerStats.of(features[layer], eligible)
-            stats.max[rows], stats.argmax[rows], stats.mean[rows] = read.max, read.argmax, read.mean
+            for f in ("max", "argmax", "mean", "energy"):
+                getattr(stats, f)[rows] = getattr(read, f)
         out[layer] = stats
     return out
 

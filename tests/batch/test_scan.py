@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from stylegram import cli
@@ -26,6 +27,11 @@ def test_cluster_scan_equals_local_scan_hit_for_hit(vgg, client, folder, scanned
     for layer in DEFAULT_LAYERS:
         # Hit equality: layer, unit, rank, image, path, value, mean, position and both boxes
         assert result.top(layer, units[layer], 5) == scanned.top(layer, units[layer], 5), layer
+        here, there = scanned.shares(layer), result.shares(layer)
+        assert there.images == here.images
+        np.testing.assert_allclose(there.total, here.total, rtol=1e-9)
+    chosen = units["relu2_2"][3:1:-1]  # a subset of the scanned units, in another order
+    assert result.top("relu2_2", chosen, 5) == scanned.top("relu2_2", chosen, 5)
     assert result.top("relu5_4", units["relu5_4"], 2) == scanned.top("relu5_4", units["relu5_4"], 2)
     with pytest.raises(ValueError, match="kept the top 5"):
         result.top("relu5_4", units["relu5_4"], 6)

@@ -6,6 +6,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -52,6 +53,20 @@ def test_top_k_is_the_true_ranking_over_the_image_set(vgg, scanned, features, la
     by_mean = scanned.top(layer, [1], 3, rank="mean")[0]
     means = a[:, 1].mean(dim=(1, 2)).sort(descending=True).values[:3]
     assert [h.mean for h in by_mean] == pytest.approx(means.tolist(), rel=1e-4)
+
+
+@pytest.mark.parametrize("layer", ["relu1_2", "relu4_4"])
+def test_shares_are_each_images_gram_trace_shares_summed(scanned, features, layer):
+    """Scan.shares, what explain-style compares a painting with: per readable image, each
+    channel's G_kk over the trace, summed over the images, from the cache's energies."""
+    readable, acts = features
+    f = acts[layer].flatten(2).double()  # (N, C, h·w)
+    energy = f.square().sum(2)  # the Gram diagonal per image
+    expected = (energy / energy.sum(1, keepdim=True)).sum(0)
+    found = scanned.shares(layer)
+    assert found.images == len(readable)
+    np.testing.assert_allclose(found.total, expected.numpy(), rtol=1e-4, atol=1e-7)
+    assert found.mean.sum() == pytest.approx(1, rel=1e-5)
 
 
 def _inner_positions(info) -> tuple[int, int]:
