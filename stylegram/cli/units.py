@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     }
     optimized = _optimize(args, config, vgg, units) if config.optimize else None
     method = config.projection_method
-    with _projector(args, vgg, hits, method) as project:
+    with _projector(args, vgg, hits, method, config.size) as project:
         write_units_report(
             args.output,
             result,
@@ -289,15 +289,18 @@ def _optimize(
 
 
 @contextlib.contextmanager
-def _projector(args: argparse.Namespace, vgg, hits: dict, method):
-    """The report's projector (units.project) with a progress bar over every hit, or None."""
+def _projector(args: argparse.Namespace, vgg, hits: dict, method, size: int):
+    """The report's projector (units.project) with a progress bar over the hits that an
+    earlier run did not draw already, or None."""
     if method is None:
         yield None
         return
     from ..units.project import project_hits
+    from ..units.report import finished_hits
     from .progress import Progress
 
-    total = sum(len(h) for per_unit in hits.values() for h in per_unit)
+    finished = finished_hits(Path(args.output), size, method)
+    total = sum(not finished(h) for per_unit in hits.values() for hs in per_unit for h in hs)
     progress = Progress(total, unit="patches", quiet=args.quiet, desc=method)
     done = 0
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from torch import Tensor
 
 from ..files import read_own
-from ..image import save_image, write_text_atomic
+from ..image import open_image, save_image, to_tensor, write_text_atomic
 from .grids import combined_figure, display_cell, unit_grid
 from .project import picture
 from .scan import Hit, Scan, crop_patch, load_scan_image
@@ -139,9 +139,11 @@ def write_layer_grids(
     optimized: Sequence[Tensor] | None = None,
     project: Projector | None = None,
     method: str = "deconv",
+    finished: Callable[[Hit], bool] = lambda hit: False,
 ) -> LayerFigures:
     """One PNG per page of `UNITS_PER_PAGE` units. With `project`, every hit's patch and
-    projection are also written as PNGs under `HITS`, and the grids show them in pairs."""
+    projection are also written as PNGs under `HITS` (but for those `finished` already), and
+    the grids show them in pairs."""
     info = scan.info[layer]
     cell = display_cell(info.receptive_field)
     result = LayerFigures([], {}, [])
@@ -155,7 +157,7 @@ def write_layer_grids(
         pictures = None
         if project is not None:
             pictures = _write_hits(
-                outdir, chunk, patches, cut.load, project, method, result.hit_files
+                outdir, chunk, patches, cut.load, project, method, result.hit_files, finished
             )
             if start == 0:
                 result.pictures = pictures[:COMBINED_UNITS]
@@ -170,6 +172,15 @@ def write_layer_grids(
     return result
 
 
+def hit_names(hit: Hit, method: str) -> dict[str, str]:
+    """Where a hit's patch and projection PNGs go, relative to the report's folder."""
+    folder = f"{HITS}/{hit.layer}"
+    return {
+        "patch": f"{folder}/{hit.unit:04d}_{hit.rank}.png",
+        "projection": f"{folder}/{hit.unit:04d}_{hit.rank}_{method}.png",
+    }
+
+
 def _write_hits(
     outdir: Path,
     units: Sequence[Sequence[Hit]],
@@ -178,27 +189,56 @@ def _write_hits(
     project: Projector,
     method: str,
     hit_files: dict[tuple[str, int, int], dict[str, str]],
+    finished: Callable[[Hit], bool],
 ) -> list[list[Tensor]]:
     """Project the hits of `units`, write each patch and projection picture, record their
-    names in `hit_files`; return the pictures per unit."""
-    flat = [hit for hits in units for hit in hits]
-    signals = iter(project(flat, load))
+    names in `hit_files`; return the pictures per unit. A hit that is `finished` (an earlier
+    run drew the same hit with the same method) keeps its files and is not projected again."""
+    todo = [hit for hits in units for hit in hits if not finished(hit)]
+    signals = dict(zip(todo, project(todo, load), strict=True)) if todo else {}
     pictures: list[list[Tensor]] = []
     for hits, cut in zip(units, patches, strict=True):
         pictures.append([])
         for hit, patch in zip(hits, cut, strict=True):
-            shown = picture(next(signals))
-            folder = f"{HITS}/{hit.layer}"
-            names = {
-                "patch": f"{folder}/{hit.unit:04d}_{hit.rank}.png",
-                "projection": f"{folder}/{hit.unit:04d}_{hit.rank}_{method}.png",
-            }
-            (outdir / folder).mkdir(parents=True, exist_ok=True)
-            save_image(patch, outdir / names["patch"])
-            save_image(shown, outdir / names["projection"])
+            names = hit_names(hit, method)
+            if hit in signals:
+                shown = picture(signals[hit])
+                (outdir / HITS / hit.layer).mkdir(parents=True, exist_ok=True)
+                save_image(patch, outdir / names["patch"])
+                save_image(shown, outdir / names["projection"])
+            else:
+                shown = to_tensor(open_image(outdir / names["projection"]))
             hit_files[hit.layer, hit.unit, hit.rank] = names
             pictures[-1].append(shown)
     return pictures
+
+
+def finished_hits(outdir: Path, size: int, method: str) -> Callable[[Hit], bool]:
+    """Whether an earlier run's manifest.json in `outdir` records this hit (same image, scan
+    size and position) with both its files there, drawn by `method`."""
+    try:
+        data = json.loads(read_own(outdir / "manifest.json").decode("utf-8"))
+        done = (
+            {
+                (layer, unit["unit"], h["rank"]): (h["path"], tuple(h["position"]))
+                for layer, entry in data["layers"].items()
+                for unit in entry["units"]
+                for h in unit["hits"]
+                if "projection" in h
+            }
+            if data.get("size") == size and data.get("projection") == method
+            else {}
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        done = {}
+
+    def finished(hit: Hit) -> bool:
+        names = hit_names(hit, method)
+        return done.get((hit.layer, hit.unit, hit.rank)) == (hit.path, (hit.y, hit.x)) and all(
+            (outdir / name).is_file() for name in names.values()
+        )
+
+    return finished
 
 
 def write_units_report(
@@ -230,9 +270,10 @@ def write_units_report(
         lambda data: [n for e in data["layers"].values() for n in e["grids"]],
     )
     cut = PatchCutter(scan.size)
+    finished = finished_hits(outdir, scan.size, method)
     figures = {
         layer: write_layer_grids(
-            outdir, scan, layer, hits, cut, (optimized or {}).get(layer), project, method
+            outdir, scan, layer, hits, cut, (optimized or {}).get(layer), project, method, finished
         )
         for layer, hits in results.items()
     }

@@ -59,11 +59,12 @@ def test_units_cli_writes_grids_manifest_and_page(folder, cache_dir, scanned, tm
 
 
 def test_units_cli_projections_are_files_named_in_the_manifest(
-    folder, cache_dir, scanned, vgg, tmp_path, capsys
+    folder, cache_dir, scanned, vgg, tmp_path, capsys, monkeypatch
 ):
     """--projection guided (which implies --projections) writes each hit's patch and
     projection as PNGs of the receptive field's size, names them on the hit in manifest.json,
-    draws them in pairs in the grid; a rerun without it removes them."""
+    draws them in pairs in the grid; a rerun projects only the hits it has not drawn; a rerun
+    without projections removes them."""
     from PIL import Image
 
     from stylegram.units.project import Target, picture, project
@@ -92,6 +93,24 @@ def test_units_cli_projections_are_files_named_in_the_manifest(
     saved = torch.from_numpy(np.array(Image.open(out / hit["projection"]))).permute(2, 0, 1) / 255
     assert (saved - expected[0]).abs().max() < 1 / 255 + 1e-6
     with_pairs = Image.open(out / "relu2_2.png").width
+    grid = (out / "relu2_2.png").read_bytes()
+
+    import stylegram.units.project as projecting
+
+    projected = []
+    real = projecting.project_hits
+    monkeypatch.setattr(
+        projecting,
+        "project_hits",
+        lambda vgg, hits, *a, **k: projected.extend(hits) or real(vgg, hits, *a, **k),
+    )
+    code, err = run_cli([*base, "--projection", "guided", "--top", "4"], capsys)
+    assert code == 0, err
+    assert sorted((h.unit, h.rank) for h in projected) == [(1, 3), (3, 3)]  # only the new ranks
+    projected.clear()
+    code, err = run_cli([*base, "--projection", "guided"], capsys)
+    assert code == 0, err
+    assert projected == [] and (out / "relu2_2.png").read_bytes() == grid
     code, err = run_cli(base, capsys)
     assert code == 0, err
     assert not (out / "hits").exists()
