@@ -18,6 +18,7 @@ from ..files import FilePlan
 from ..transfer.config import StyleConfig
 from ..units import explain as explain_report
 from ..units import report as units_report
+from ..units.atlas import ATLAS
 
 
 def checkpoint_path(output: Path) -> Path:
@@ -92,7 +93,13 @@ def units_files(args: argparse.Namespace, weights: str | None) -> FilePlan:
     files = FilePlan()
     files.read("--weights", weights)
     _report_files(files, args, units_report.REPORT_NAMES)
-    files.own("-o", Path(args.output) / units_report.HITS, "keeps each patch and projection in")
+    out = Path(args.output)
+    files.own("-o", out / units_report.HITS, "keeps each patch and projection in")
+    files.own("-o", out / units_report.OPT, "keeps each unit's synthesised image in")
+    files.own("-o", out / ATLAS, "writes its atlas in")
+    if getattr(args, "styles", None):
+        files.read_folder("--styles", args.styles)
+        files.own("-o", out / units_report.STYLES, "writes the paintings' explain-style views in")
     files.check()
     return files
 

@@ -53,6 +53,12 @@ def add_parser(sub) -> None:
         description="For each unit (channel) of each layer, find the image patches that excite it most.",
     )
     add_io_options(p)
+    p.add_argument(
+        "--styles",
+        metavar="DIR",
+        help="paintings: each unit's page lists those that use it most, each with its"
+        " explain-style view (OUTDIR/styles/NAME/)",
+    )
     add_config_options(p, UnitsConfig)
     p.set_defaults(run=run)
 
@@ -229,23 +235,31 @@ def scan_on_scheduler(
 
 def run(args: argparse.Namespace) -> int:
     from ..units.report import write_units_report
-    from ..units.scan import parse_units
+    from ..units.scan import list_images, parse_units
     from ..vgg import load_vgg
 
     config = config_from_args(args, UnitsConfig)
     output_folder(args)
     files = units_files(args, config.weights)
     check_images(args, files)
+    paintings = list_images(args.styles, skip=files.skips) if args.styles else []
     vgg = load_vgg(config.weights)
     config = dataclasses.replace(config, layers=vgg.own_layers(config.layers, "--layers"))
     units = {layer: parse_units(config.units, vgg.info[layer]) for layer in config.layers}
     start = time.perf_counter()
-    result = scan_units(args, config, vgg, units, files, config.rank)
+    # With paintings, every channel is scanned for: their explain-style views show any unit.
+    scanned = (
+        {layer: list(range(vgg.info[layer].channels)) for layer in config.layers}
+        if paintings
+        else units
+    )
+    result = scan_units(args, config, vgg, scanned, files, config.rank)
     hits = {
         layer: result.top(layer, units[layer], config.top, rank=config.rank)
         for layer in config.layers
     }
     optimized = _optimize(args, config, vgg, units) if config.optimize else None
+    used = _paintings(args, config, vgg, result, units, paintings) if paintings else None
     method = config.projection_method
     with _projector(args, vgg, hits, method, config.size) as project:
         write_units_report(
@@ -255,37 +269,132 @@ def run(args: argparse.Namespace) -> int:
             rank=config.rank,
             top=config.top,
             optimized=optimized,
+            optimize=_optimize_settings(config),
             project=project,
             method=method or "deconv",
+            paintings=used,
+            atlas=config.atlas,
         )
     if not args.quiet:
+        page = "atlas/index.html" if config.atlas else "index.html"
         print(
             f"{result.n_read} images, {len(config.layers)} layers in {time.perf_counter() - start:.1f} s; "
-            f"open {Path(args.output) / 'index.html'}",
+            f"open {Path(args.output) / page}",
             file=sys.stderr,
         )
     return 0
 
 
+def _optimize_settings(config: UnitsConfig) -> dict:
+    """What an activation-maximisation image depends on besides its unit: a rerun with the
+    same settings reuses the images it finds."""
+    return {
+        "steps": config.opt_steps,
+        "size": config.opt_size,
+        "precision": config.precision,
+        "weights": config.weights,
+    }
+
+
 def _optimize(
     args: argparse.Namespace, config: UnitsConfig, vgg, units: dict[str, list[int]]
-) -> dict:
+) -> dict[str, dict]:
+    """Per layer, per unit of --opt-units (default: every unit shown), its image; those an
+    earlier run made with the same settings are read back, not made again."""
+    from ..image import open_image, to_tensor
     from ..units.maximize import maximize_units
+    from ..units.report import finished_optimized, optimized_name
+    from ..units.scan import parse_units
     from ..vgg import network_for
     from .progress import Progress
 
-    net, _ = network_for(vgg, config.precision)
-    progress = Progress(len(units), unit="layers", quiet=args.quiet, desc="optimize")
-    out = {}
-    for i, (layer, chosen) in enumerate(units.items(), start=1):
-        out[layer] = list(
-            maximize_units(net, layer, chosen, size=config.opt_size, steps=config.opt_steps).split(
-                1
+    out_dir = Path(args.output)
+    done = finished_optimized(out_dir, _optimize_settings(config))
+    wanted = {
+        layer: [
+            u
+            for u in (
+                parse_units(config.opt_units, vgg.info[layer], option="opt_units")
+                if config.opt_units
+                else chosen
             )
-        )
-        progress.update(i, label=layer)
+            if u in chosen
+        ]
+        for layer, chosen in units.items()
+    }
+    todo = {layer: [u for u in us if (layer, u) not in done] for layer, us in wanted.items()}
+    net, _ = network_for(vgg, config.precision)
+    progress = Progress(
+        sum(map(len, todo.values())), unit="units", quiet=args.quiet, desc="optimize"
+    )
+    out: dict[str, dict] = {}
+    finished = 0
+    for layer, chosen in wanted.items():
+        out[layer] = {
+            u: to_tensor(open_image(out_dir / optimized_name(layer, u)))
+            for u in chosen
+            if (layer, u) in done
+        }
+        if todo[layer]:
+            made = maximize_units(
+                net, layer, todo[layer], size=config.opt_size, steps=config.opt_steps
+            )
+            out[layer].update(zip(todo[layer], made.split(1), strict=True))
+            finished += len(todo[layer])
+            progress.update(finished, label=layer)
     progress.close()
     return out
+
+
+def _paintings(
+    args: argparse.Namespace, config: UnitsConfig, vgg, result, units, paintings
+) -> dict[tuple[str, int], list[dict]]:
+    """Each painting's explain-style view in OUTDIR/styles/NAME/ (ranked against the scanned
+    photos), and per (layer, unit) the five paintings that give it the largest share of their
+    Gram energy."""
+    from ..image import load_image
+    from ..units.explain import painting_shares, style_components, write_style_report
+    from ..units.report import STYLES, PatchCutter
+
+    layers = list(units)
+    reference = {layer: result.shares(layer).mean for layer in layers}
+    cut = PatchCutter(result.size)
+    found: dict[tuple[str, int], list[dict]] = {}
+    for name, path in zip(_style_names(paintings), paintings, strict=True):
+        style = load_image(path, long_side=STYLE_SIDE)
+        folder = Path(args.output) / STYLES / name
+        folder.mkdir(parents=True, exist_ok=True)
+        parts = style_components(vgg, style, layers, reference=reference)
+        shown = {part.layer: part.units() for part in parts}
+        hits = {
+            layer: dict(zip(us, result.top(layer, us, config.top), strict=True))
+            for layer, us in shown.items()
+        }
+        write_style_report(folder, str(path), style, parts, hits, cut, vgg)
+        for layer, share in painting_shares(vgg, style, layers).items():
+            for unit in units[layer]:
+                found.setdefault((layer, unit), []).append(
+                    {
+                        "name": path.name,
+                        "share": float(share[unit]),
+                        "explain": f"{STYLES}/{name}/index.html",
+                    }
+                )
+    return {key: sorted(entries, key=lambda e: -e["share"])[:5] for key, entries in found.items()}
+
+
+STYLE_SIDE = 512  # the paintings' long side, as explain-style's --style-size
+
+
+def _style_names(paths: list[Path]) -> list[str]:
+    """A folder name per painting: its stem, numbered where two paintings share one."""
+    seen: dict[str, int] = {}
+    names = []
+    for path in paths:
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in path.stem) or "painting"
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(stem if seen[stem] == 1 else f"{stem}_{seen[stem]}")
+    return names
 
 
 @contextlib.contextmanager

@@ -83,16 +83,29 @@ class UnitsConfig(ScanConfig):
         " Springenberg et al.); implies --projections",
     )
 
+    opt_units: str | None = option(
+        None,
+        "with --optimize: the units that get an image (default: every unit shown)",
+        metavar="0-15|all|3,7",
+    )
+    atlas: bool = option(
+        False,
+        "also write a browsable atlas (OUTDIR/atlas/index.html): a page per layer and per unit;"
+        " implies --projections",
+    )
+
     @property
     def projection_method(self) -> Method | None:
         """The method projections are drawn with, or None when none are asked for."""
-        return self.projection or ("deconv" if self.projections else None)
+        return self.projection or ("deconv" if self.projections or self.atlas else None)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         infos = layer_infos()
         for layer in self.layers:
             parse_units(self.units, infos[layer])
+            if self.opt_units is not None:
+                parse_units(self.opt_units, infos[layer], option="opt_units")
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,21 @@ class StyleLayer:
         return list(self.boxes)
 
 
+def energy_shares(diagonal: Tensor) -> Tensor:
+    """Each channel's share of the Gram trace, G_kk / Σ G_jj, from the diagonal (C,)."""
+    return diagonal / diagonal.sum().clamp(min=1e-12)
+
+
+@torch.inference_mode()
+def painting_shares(vgg: VGG, style: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
+    """Per layer, each channel's share of `style`'s Gram energy (the atlas's painting lists)."""
+    features = vgg(style, layers)
+    return {
+        layer: energy_shares(features[layer][0].float().flatten(1).square().sum(1))
+        for layer in layers
+    }
+
+
 @torch.inference_mode()
 def style_components(
     vgg: VGG,
@@ -114,7 +129,7 @@ def style_components(
         f = features[layer].float()  # (1, C, h, w)
         gram = mean_gram(f)[0]  # (C, C)
         energy = gram.diagonal()
-        share = energy / energy.sum().clamp(min=1e-12)
+        share = energy_shares(energy)
         order = share.argsort(descending=True).tolist()
         ref = reference.get(layer) if reference else None
         every = [
@@ -277,6 +292,7 @@ def _page(style_path: str, found: Sequence[StyleLayer]) -> str:
     ]
     for layer in found:
         parts.append(
-            f"<h2>{layer.layer}</h2><img src='explain_{layer.layer}.png' alt='{layer.layer}'>"
+            f"<h2 id='{layer.layer}'>{layer.layer}</h2>"
+            f"<img src='explain_{layer.layer}.png' alt='{layer.layer}'>"
         )
     return "\n".join(parts) + "\n"

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ..files import read_own
 from ..image import open_image, save_image, to_tensor, write_text_atomic
+from .atlas import ATLAS, atlas_pages
 from .grids import combined_figure, display_cell, unit_grid
 from .project import picture
 from .scan import Hit, Scan, crop_patch, load_scan_image
@@ -63,6 +64,8 @@ def manifest(
     grids: Mapping[str, list[str]] | None = None,
     hit_files: Mapping[tuple[str, int, int], Mapping[str, str]] | None = None,
     projection: str | None = None,
+    unit_extras: Mapping[tuple[str, int], Mapping] | None = None,
+    optimize: Mapping | None = None,
 ) -> dict:
     """The JSON-ready record of every layer, unit and rank.
 
@@ -70,9 +73,12 @@ def manifest(
     end-exclusive and unclipped: it may run past the border, where the patch is padded with grey.
     ``box_scan`` is the same box in the pixels of the ``size × size`` scan image.
     With projections, each hit names its ``patch`` and its ``projection`` (PNG paths relative to
-    the report's folder), and ``projection`` at the top says which method drew them.
+    the report's folder), and ``projection`` at the top says which method drew them. A unit may
+    also name its ``optimized`` image (made with the settings in ``optimize`` at the top) and
+    list the ``paintings`` that use it most.
     """
     files = hit_files or {}
+    extras = unit_extras or {}
     layers = {}
     for layer, per_unit in results.items():
         info = scan.info[layer]
@@ -85,6 +91,7 @@ def manifest(
                 {
                     "unit": hits[0].unit if hits else None,
                     "hits": [hit_record(h, files.get((h.layer, h.unit, h.rank))) for h in hits],
+                    **(extras.get((layer, hits[0].unit), {}) if hits else {}),
                 }
                 for hits in per_unit
             ],
@@ -95,6 +102,7 @@ def manifest(
         "rank": rank,
         "top": top,
         "projection": projection,
+        "optimize": dict(optimize) if optimize else None,
         "images": len(scan.images),
         "read": scan.n_read,
         "skipped": [{"path": p, "reason": r} for p, r in scan.skipped],
@@ -115,6 +123,8 @@ REPORT_NAMES = (
 # With projections, each hit's patch and projection as their own PNGs, in this folder of the
 # report's, which the report owns: HITS/<layer>/<unit>_<rank>.png and ..._<method>.png.
 HITS = "hits"
+OPT = "opt"  # each unit's activation-maximisation image, OPT/<layer>/<unit>.png
+STYLES = "styles"  # with paintings: each one's explain-style view, STYLES/<name>/
 
 # Computes the projections of a list of hits, one (1, 3, rf, rf) signal each (units.project),
 # given what loads a hit's scan image.
@@ -136,7 +146,7 @@ def write_layer_grids(
     layer: str,
     per_unit: Sequence[Sequence[Hit]],
     cut: PatchCutter,
-    optimized: Sequence[Tensor] | None = None,
+    optimized: Mapping[int, Tensor] | None = None,
     project: Projector | None = None,
     method: str = "deconv",
     finished: Callable[[Hit], bool] = lambda hit: False,
@@ -161,7 +171,11 @@ def write_layer_grids(
             )
             if start == 0:
                 result.pictures = pictures[:COMBINED_UNITS]
-        beside = list(optimized[start : start + UNITS_PER_PAGE]) if optimized is not None else None
+        beside = (
+            [optimized.get(hits[0].unit) if hits else None for hits in chunk]
+            if optimized is not None
+            else None
+        )
         title = f"{layer}: receptive field {info.receptive_field} px, stride {info.stride}"
         if project is not None:
             title += f"; each patch beside its {method} projection"
@@ -241,6 +255,29 @@ def finished_hits(outdir: Path, size: int, method: str) -> Callable[[Hit], bool]
     return finished
 
 
+def optimized_name(layer: str, unit: int) -> str:
+    """Where a unit's activation-maximisation image goes, relative to the report's folder."""
+    return f"{OPT}/{layer}/{unit:04d}.png"
+
+
+def finished_optimized(outdir: Path, settings: Mapping) -> set[tuple[str, int]]:
+    """The (layer, unit) whose activation-maximisation image an earlier run in `outdir` made
+    with the same `settings`, and whose file is there."""
+    try:
+        data = json.loads(read_own(outdir / "manifest.json").decode("utf-8"))
+        if data.get("optimize") != dict(settings):
+            return set()
+        return {
+            (layer, unit["unit"])
+            for layer, entry in data["layers"].items()
+            for unit in entry["units"]
+            if unit.get("optimized") == optimized_name(layer, unit["unit"])
+            and (outdir / unit["optimized"]).is_file()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()
+
+
 def write_units_report(
     outdir: str | os.PathLike,
     scan: Scan,
@@ -248,9 +285,12 @@ def write_units_report(
     *,
     rank: str,
     top: int,
-    optimized: Mapping[str, Sequence[Tensor]] | None = None,
+    optimized: Mapping[str, Mapping[int, Tensor]] | None = None,
+    optimize: Mapping | None = None,
     project: Projector | None = None,
     method: str = "deconv",
+    paintings: Mapping[tuple[str, int], list[dict]] | None = None,
+    atlas: bool = False,
 ) -> list[Path]:
     """Write the grids, ``combined.png``, ``manifest.json`` and ``index.html``; return the paths.
 
@@ -260,9 +300,14 @@ def write_units_report(
         results: per layer, per unit, the hits best first.
         rank: how images were ranked (recorded in the manifest).
         top: the k of top-k.
-        optimized: per layer, one activation-maximisation image per unit, shown beside the patches.
+        optimized: per layer, per unit, an activation-maximisation image, shown beside the
+            unit's patches and written under `OPT`; `optimize` records the settings it was
+            made with, so that a rerun with the same settings can reuse it.
         project: computes hits' projections (`method`, recorded in the manifest); with it, each
             patch and projection is also written as its own PNG, and the figures show both.
+        paintings: per (layer, unit), the paintings that use it most, for the manifest and the
+            atlas: ``{"name", "share", "explain"}`` each.
+        atlas: also write the atlas's pages (units.atlas) under `ATLAS`.
     """
     outdir = Path(outdir)
     before = listed_figures(
@@ -285,6 +330,15 @@ def write_units_report(
     save_image(combined_figure(panels, projections=pictures), outdir / "combined.png")
     grids = {layer: f.grids for layer, f in figures.items()}
     hit_files = {key: names for f in figures.values() for key, names in f.hit_files.items()}
+    extras: dict[tuple[str, int], dict] = {}
+    for layer, per_unit in (optimized or {}).items():
+        for unit, image in per_unit.items():
+            name = optimized_name(layer, unit)
+            (outdir / OPT / layer).mkdir(parents=True, exist_ok=True)
+            save_image(image, outdir / name)
+            extras.setdefault((layer, unit), {})["optimized"] = name
+    for key, found in (paintings or {}).items():
+        extras.setdefault(key, {})["paintings"] = found
     data = manifest(
         scan,
         results,
@@ -293,21 +347,29 @@ def write_units_report(
         grids=grids,
         hit_files=hit_files,
         projection=method if project is not None else None,
+        unit_extras=extras,
+        optimize=optimize if optimized else None,
     )
     write_text_atomic(json.dumps(data, indent=1), outdir / "manifest.json")
     write_text_atomic(units_page(data), outdir / "index.html")
     remove_figures(outdir, before - {n for names in grids.values() for n in names}, REPORT_NAMES)
-    keep = {name for names in hit_files.values() for name in names.values()}
-    remove_hit_files(outdir, keep)
+    prune(outdir, HITS, {name for names in hit_files.values() for name in names.values()})
+    prune(outdir, OPT, {e["optimized"] for e in extras.values() if "optimized" in e})
+    pages = atlas_pages(data) if atlas else {}
+    for name, text in pages.items():
+        (outdir / ATLAS / name).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(text, outdir / ATLAS / name)
+    prune(outdir, ATLAS, {f"{ATLAS}/{name}" for name in pages})
     return [outdir / n for names in grids.values() for n in names] + [
         outdir / f for f in ("combined.png", "manifest.json", "index.html")
     ]
 
 
-def remove_hit_files(outdir: Path, keep: set[str]) -> None:
-    """Remove the PNGs under `HITS` that this run did not write (an earlier run's units,
-    layers or method), and the folders that leaves empty: the folder is the report's own."""
-    root = outdir / HITS
+def prune(outdir: Path, folder: str, keep: set[str]) -> None:
+    """Remove the files in `folder`, one of the report's own (`HITS`, `OPT`, `ATLAS`), that this
+    run did not write (an earlier run's units, layers or method), and the folders that leaves
+    empty. Only the kinds of file the report writes there are removed."""
+    root = outdir / folder
     if not root.is_dir() or root.is_symlink():
         return
     for path in sorted(root.rglob("*"), reverse=True):  # files before their folders
@@ -315,7 +377,7 @@ def remove_hit_files(outdir: Path, keep: set[str]) -> None:
         with contextlib.suppress(OSError):
             if path.is_dir() and not path.is_symlink():
                 path.rmdir()  # only if empty
-            elif path.suffix == ".png" and name not in keep:
+            elif path.suffix in (".png", ".html", ".css", ".js") and name not in keep:
                 path.unlink()
     with contextlib.suppress(OSError):
         root.rmdir()

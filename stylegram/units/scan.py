@@ -135,8 +135,9 @@ def load_scan_image(path: str | os.PathLike, size: int) -> tuple[Tensor, Frame]:
     return to_tensor(resize_short_side(im, size))[..., top : top + size, left : left + size], frame
 
 
-def parse_units(spec: str, info: LayerInfo) -> list[int]:
-    """``"all"``, ``"0-8"`` or ``"3,7,10-12"`` as a list of channel indices of the layer `info`."""
+def parse_units(spec: str, info: LayerInfo, option: str = "units") -> list[int]:
+    """``"all"``, ``"0-8"`` or ``"3,7,10-12"`` as a list of channel indices of the layer `info`;
+    errors name `option`."""
     if spec == "all":
         return list(range(info.channels))
     units: list[int] = []
@@ -146,17 +147,17 @@ def parse_units(spec: str, info: LayerInfo) -> list[int]:
             first, last = int(lo), int(hi or lo)
         except ValueError:
             raise ConfigError(
-                "units", f"{spec!r}: give 'all', a range like 0-8 or a list like 3,7,10-12"
+                option, f"{spec!r}: give 'all', a range like 0-8 or a list like 3,7,10-12"
             ) from None
         if last < first:
             raise ConfigError(
-                "units", f"{spec!r}: the range {part.strip()} runs backwards; write {last}-{first}"
+                option, f"{spec!r}: the range {part.strip()} runs backwards; write {last}-{first}"
             )
         try:  # both ends, before the range is made: "0-99999999999" is no list
             info.check_unit(first)
             info.check_unit(min(last, info.channels))  # names the first unit past the end
         except ValueError as exc:
-            raise ConfigError("units", f"{spec!r}: {exc}") from None
+            raise ConfigError(option, f"{spec!r}: {exc}") from None
         units.extend(range(first, last + 1))
     return units
 

@@ -55,6 +55,7 @@ CHOSEN = {
     "style_layer_weights": (1.0, 2.0, 3.0, 4.0, 5.0),
     "style_masks": ("0=m.png",),
     "units": "0-3",
+    "opt_units": "1,2",
     "init": "random",
     "max_memory": "2G",
     "scheduler": "tcp://127.0.0.1:1",

@@ -1,0 +1,132 @@
+"""The unit atlas (units/atlas.py through `stylegram units --atlas`): every page and picture it
+links to is there, and a rerun does again only what changed."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urldefrag
+
+import pytest
+
+from stylegram import cli
+from tests.conftest import DATA
+from tests.conftest import SCAN_SIZE as SIZE
+
+
+class Links(HTMLParser):
+    """Every href and src of a page, and the ids it defines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        for key in ("href", "src"):
+            if found.get(key):
+                self.targets.append(found[key])
+        if found.get("id"):
+            self.ids.add(found["id"])
+
+
+def parse(path: Path) -> Links:
+    page = Links()
+    page.feed(path.read_text())
+    return page
+
+
+@pytest.fixture(scope="module")
+def paintings(tmp_path_factory):
+    root = tmp_path_factory.mktemp("paintings")
+    for name in ("starry_night.jpg", "the_scream.jpg"):
+        (root / name).write_bytes((DATA / "paintings" / name).read_bytes())
+    return root
+
+
+def run_units(argv, capsys):
+    code = cli.main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    return err
+
+
+def test_atlas_pages_link_only_to_files_that_exist(
+    folder, cache_dir, paintings, tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "atlas_report"
+    common = ["units", "--images", folder, "-o", out, "--cache", cache_dir, "--size", SIZE]
+    common += ["--precision", "fp32", "--layers", "relu2_2", "relu3_4", "-q"]
+    base = [*common, "--units", "0-3", "--top", "3", "--atlas"]
+    base += ["--optimize", "--opt-units", "1", "--opt-steps", "2", "--opt-size", "32"]
+    run_units(base, capsys)
+    atlas = out / "atlas"
+    pages = sorted(atlas.rglob("*.html"))
+    assert {p.relative_to(atlas).as_posix() for p in pages} == {
+        "index.html",
+        "relu2_2.html",
+        "relu3_4.html",
+        *(f"{layer}/{u:04d}.html" for layer in ("relu2_2", "relu3_4") for u in range(4)),
+    }
+    for page in pages:
+        for target in parse(page).targets:
+            file, anchor = urldefrag(target)
+            path = (page.parent / file).resolve()
+            assert path.is_file(), (page, target)
+            if anchor:
+                assert anchor in parse(path).ids, (page, target)
+    unit = (atlas / "relu3_4" / "0001.html").read_text()
+    assert len(re.findall(r"<figure>", unit)) == 3
+    assert len(re.findall(r"_deconv\.png", unit)) == 3  # each patch with its projection
+    assert "rel='prev' href='0000.html'" in unit and "rel='next' href='0002.html'" in unit
+    assert (
+        "Synthesised" in unit and "Synthesised" not in (atlas / "relu3_4" / "0002.html").read_text()
+    )
+    data = json.loads((out / "manifest.json").read_text())
+    assert data["layers"]["relu3_4"]["units"][1]["optimized"] == "opt/relu3_4/0001.png"
+
+    # A rerun that only adds --styles does no scan, no projection and no optimisation again,
+    # and each unit page lists the paintings, linked to their explain-style views.
+    maximize, project, scan = (
+        importlib.import_module(f"stylegram.units.{name}")
+        for name in ("maximize", "project", "scan")
+    )
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the rerun redid finished work")
+
+    monkeypatch.setattr(scan, "_scan_chunk", forbidden)
+    monkeypatch.setattr(project, "project_hits", forbidden)
+    monkeypatch.setattr(maximize, "maximize_units", forbidden)
+    run_units([*base, "--styles", paintings], capsys)
+    unit_page = atlas / "relu2_2" / "0000.html"
+    links = [t for t in parse(unit_page).targets if "styles/" in t]
+    assert sorted(Path(urldefrag(t)[0]).parent.name for t in links) == [
+        "starry_night",
+        "the_scream",
+    ]
+    for page in [unit_page, *(out / "styles").rglob("index.html")]:
+        for target in parse(page).targets:
+            file, anchor = urldefrag(target)
+            if not file.startswith("http"):
+                assert (page.parent / file).is_file(), (page, target)
+            if anchor:
+                assert anchor in parse(page.parent / file).ids
+    shares = [
+        p["share"]
+        for p in json.loads((out / "manifest.json").read_text())["layers"]["relu2_2"]["units"][0][
+            "paintings"
+        ]
+    ]
+    assert shares == sorted(shares, reverse=True) and 0 < shares[-1] <= shares[0] < 1
+
+    # Fewer units: the atlas forgets the others' pages, the report their pictures.
+    monkeypatch.undo()
+    run_units([*common, "--units", "0-1", "--top", "3", "--atlas"], capsys)
+    assert not (atlas / "relu3_4" / "0003.html").exists()
+    assert not list((out / "hits").rglob("0003_*.png"))
+    assert not (out / "opt").exists()  # no --optimize this time
