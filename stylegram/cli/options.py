@@ -48,7 +48,7 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type) -> Non
             else:
                 kw.update(type=hint, metavar=f.metadata.get("metavar"))
             limits = _limits(f.metadata)
-            if default is not None and "default" not in kw["help"]:
+            if default not in (None, ()) and "default" not in kw["help"]:
                 shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
                 kw["help"] += f" (default: {shown}{'; ' + limits if limits else ''})"
             elif limits:

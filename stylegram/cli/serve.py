@@ -37,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--data-dir '{data}' is a file, not a folder")
     if config.images is not None and not Path(config.images).is_dir():
         raise ValueError(f"--images '{config.images}' is not a folder")
+    from ..web.atlases import check_atlas
+
+    for folder in config.atlas:
+        check_atlas(folder)
     _check_port(config.host, config.port)  # before the data folder is made: a busy port is one line
     data.mkdir(parents=True, exist_ok=True)
     if not is_loopback(config.host):

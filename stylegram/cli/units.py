@@ -234,7 +234,10 @@ def scan_on_scheduler(
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..units.report import write_units_report
+    from ..image import image_size
+    from ..units.cache import weights_fingerprint
+    from ..units.explain import prune_views
+    from ..units.report import STYLES, write_units_report
     from ..units.scan import list_images, parse_units
     from ..vgg import load_vgg
 
@@ -243,6 +246,8 @@ def run(args: argparse.Namespace) -> int:
     files = units_files(args, config.weights)
     check_images(args, files)
     paintings = list_images(args.styles, skip=files.skips) if args.styles else []
+    for painting in paintings:  # every header, before the model loads: one line naming it
+        image_size(painting)
     vgg = load_vgg(config.weights)
     config = dataclasses.replace(config, layers=vgg.own_layers(config.layers, "--layers"))
     units = {layer: parse_units(config.units, vgg.info[layer]) for layer in config.layers}
@@ -269,12 +274,15 @@ def run(args: argparse.Namespace) -> int:
             rank=config.rank,
             top=config.top,
             optimized=optimized,
-            optimize=_optimize_settings(config),
+            optimize=_optimize_settings(config, vgg),
             project=project,
             method=method or "deconv",
             paintings=used,
             atlas=config.atlas,
+            network=weights_fingerprint(vgg),
         )
+    # The views of paintings no longer given (all of them, without --styles) go.
+    prune_views(Path(args.output) / STYLES, set(_style_names(paintings)))
     if not args.quiet:
         page = "atlas/index.html" if config.atlas else "index.html"
         print(
@@ -285,14 +293,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _optimize_settings(config: UnitsConfig) -> dict:
+def _optimize_settings(config: UnitsConfig, vgg) -> dict:
     """What an activation-maximisation image depends on besides its unit: a rerun with the
     same settings reuses the images it finds."""
+    from ..units.cache import weights_fingerprint
+    from ..vgg import precision_on
+
     return {
         "steps": config.opt_steps,
         "size": config.opt_size,
-        "precision": config.precision,
-        "weights": config.weights,
+        "precision": precision_on(vgg.conv("conv1_1").weight.device, config.precision),
+        "network": weights_fingerprint(vgg),
     }
 
 
@@ -309,7 +320,7 @@ def _optimize(
     from .progress import Progress
 
     out_dir = Path(args.output)
-    done = finished_optimized(out_dir, _optimize_settings(config))
+    done = finished_optimized(out_dir, _optimize_settings(config, vgg))
     wanted = {
         layer: [
             u
@@ -353,7 +364,11 @@ def _paintings(
     photos), and per (layer, unit) the five paintings that give it the largest share of their
     Gram energy."""
     from ..image import load_image
-    from ..units.explain import painting_shares, style_components, write_style_report
+    from ..units.explain import (
+        painting_shares,
+        style_components,
+        write_style_report,
+    )
     from ..units.report import STYLES, PatchCutter
 
     layers = list(units)
@@ -363,11 +378,11 @@ def _paintings(
     for name, path in zip(_style_names(paintings), paintings, strict=True):
         style = load_image(path, long_side=STYLE_SIDE)
         folder = Path(args.output) / STYLES / name
-        folder.mkdir(parents=True, exist_ok=True)
+        _make_folder(folder, "-o")
         parts = style_components(vgg, style, layers, reference=reference)
         shown = {part.layer: part.units() for part in parts}
         hits = {
-            layer: dict(zip(us, result.top(layer, us, config.top), strict=True))
+            layer: dict(zip(us, result.top(layer, us, config.top, rank=config.rank), strict=True))
             for layer, us in shown.items()
         }
         write_style_report(folder, str(path), style, parts, hits, cut, vgg)
@@ -387,13 +402,18 @@ STYLE_SIDE = 512  # the paintings' long side, as explain-style's --style-size
 
 
 def _style_names(paths: list[Path]) -> list[str]:
-    """A folder name per painting: its stem, numbered where two paintings share one."""
-    seen: dict[str, int] = {}
+    """A folder name per painting: its stem in safe characters, numbered where that name is
+    taken (compared case-folded, as macOS and Windows compare file names)."""
+    taken: set[str] = set()
     names = []
     for path in paths:
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in path.stem) or "painting"
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(stem if seen[stem] == 1 else f"{stem}_{seen[stem]}")
+        name, n = stem, 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{stem}_{n}"
+        taken.add(name.casefold())
+        names.append(name)
     return names
 
 
@@ -404,11 +424,12 @@ def _projector(args: argparse.Namespace, vgg, hits: dict, method, size: int):
     if method is None:
         yield None
         return
+    from ..units.cache import weights_fingerprint
     from ..units.project import project_hits
     from ..units.report import finished_hits
     from .progress import Progress
 
-    finished = finished_hits(Path(args.output), size, method)
+    finished = finished_hits(Path(args.output), size, method, weights_fingerprint(vgg))
     total = sum(not finished(h) for per_unit in hits.values() for hs in per_unit for h in hs)
     progress = Progress(total, unit="patches", quiet=args.quiet, desc=method)
     done = 0

@@ -10,6 +10,8 @@ top-activating patches from a folder of photos, so the abstract channel gets a f
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import html
 import json
 import math
@@ -296,3 +298,20 @@ def _page(style_path: str, found: Sequence[StyleLayer]) -> str:
             f"<img src='explain_{layer.layer}.png' alt='{layer.layer}'>"
         )
     return "\n".join(parts) + "\n"
+
+
+def prune_views(root: Path, keep: set[str]) -> None:
+    """In `root`, a folder of explain-style views (units --styles: OUTDIR/styles/NAME/), remove
+    the views not in `keep` (paintings gone from --styles): only the files `write_style_report`
+    writes, then each folder if that empties it."""
+    if not root.is_dir() or root.is_symlink():
+        return
+    for folder in root.iterdir():
+        if folder.name in keep or not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in folder.iterdir():
+            if path.is_file() and any(fnmatch.fnmatchcase(path.name, p) for p in REPORT_NAMES):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        with contextlib.suppress(OSError):
+            folder.rmdir()

@@ -186,14 +186,22 @@ def project(
     for (x0, y0, x1, y1), members in groups.items():
         part = image[..., y0:y1, x0:x1].to(device)
         top, records = trace(stages, vgg.preprocess(part))
-        signal = torch.zeros((len(members), *top.shape[1:]), device=device)
-        for row, i in enumerate(members):
-            t = targets[i]
-            fy, fx = t.y - y0 // stride, t.x - x0 // stride
-            signal[row, t.unit, fy, fx] = top[0, t.unit, fy, fx]
-        back = project_back(stages, records, signal, method, (y1 - y0, x1 - x0))
-        out[members, :, y0:y1, x0:x1] = vgg.preprocess_transpose(back).cpu()
+        # One forward pass per window, the backward passes BATCH targets at a time: a deep
+        # layer's window is the whole image, and 64 signals at conv1_1 of a 224-px image would
+        # hold 0.8 GB.
+        for start in range(0, len(members), BATCH):
+            chunk = members[start : start + BATCH]
+            signal = torch.zeros((len(chunk), *top.shape[1:]), device=device)
+            for row, i in enumerate(chunk):
+                t = targets[i]
+                fy, fx = t.y - y0 // stride, t.x - x0 // stride
+                signal[row, t.unit, fy, fx] = top[0, t.unit, fy, fx]
+            back = project_back(stages, records, signal, method, (y1 - y0, x1 - x0))
+            out[chunk, :, y0:y1, x0:x1] = vgg.preprocess_transpose(back).cpu()
     return out
+
+
+BATCH = 16  # targets carried back together
 
 
 # Pictures are scaled so that this share of a projection's values lies inside the grey range:

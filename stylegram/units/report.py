@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import html
 import json
 import os
@@ -150,6 +151,7 @@ def write_layer_grids(
     project: Projector | None = None,
     method: str = "deconv",
     finished: Callable[[Hit], bool] = lambda hit: False,
+    drawn: Callable[[Hit], str] = lambda hit: "",
 ) -> LayerFigures:
     """One PNG per page of `UNITS_PER_PAGE` units. With `project`, every hit's patch and
     projection are also written as PNGs under `HITS` (but for those `finished` already), and
@@ -167,7 +169,7 @@ def write_layer_grids(
         pictures = None
         if project is not None:
             pictures = _write_hits(
-                outdir, chunk, patches, cut.load, project, method, result.hit_files, finished
+                outdir, chunk, patches, cut.load, project, method, result.hit_files, finished, drawn
             )
             if start == 0:
                 result.pictures = pictures[:COMBINED_UNITS]
@@ -204,6 +206,7 @@ def _write_hits(
     method: str,
     hit_files: dict[tuple[str, int, int], dict[str, str]],
     finished: Callable[[Hit], bool],
+    drawn: Callable[[Hit], str],
 ) -> list[list[Tensor]]:
     """Project the hits of `units`, write each patch and projection picture, record their
     names in `hit_files`; return the pictures per unit. A hit that is `finished` (an earlier
@@ -222,35 +225,44 @@ def _write_hits(
                 save_image(shown, outdir / names["projection"])
             else:
                 shown = to_tensor(open_image(outdir / names["projection"]))
-            hit_files[hit.layer, hit.unit, hit.rank] = names
+            hit_files[hit.layer, hit.unit, hit.rank] = {**names, "drawn": drawn(hit)}
             pictures[-1].append(shown)
     return pictures
 
 
-def finished_hits(outdir: Path, size: int, method: str) -> Callable[[Hit], bool]:
-    """Whether an earlier run's manifest.json in `outdir` records this hit (same image, scan
-    size and position) with both its files there, drawn by `method`."""
+def drawn_key(hit: Hit, size: int, method: str, network: str) -> str:
+    """What a hit's projection depends on, as a short hash: the network, the scan size, the
+    method, the image file (path, size, modification time) and the position. manifest.json
+    records it as ``drawn`` on each projected hit; a rerun keeps a projection whose key is
+    unchanged and whose files are there."""
+    try:
+        st = os.stat(hit.path)
+        stamp = f"{st.st_size} {st.st_mtime_ns}"
+    except OSError:
+        stamp = "gone"
+    text = f"{network} {size} {method} {hit.path} {stamp} {hit.layer} {hit.unit} {hit.y} {hit.x}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def finished_hits(outdir: Path, size: int, method: str, network: str) -> Callable[[Hit], bool]:
+    """Whether an earlier run's manifest.json in `outdir` drew this hit as this run would
+    (`drawn_key`), with both its files there."""
     try:
         data = json.loads(read_own(outdir / "manifest.json").decode("utf-8"))
-        done = (
-            {
-                (layer, unit["unit"], h["rank"]): (h["path"], tuple(h["position"]))
-                for layer, entry in data["layers"].items()
-                for unit in entry["units"]
-                for h in unit["hits"]
-                if "projection" in h
-            }
-            if data.get("size") == size and data.get("projection") == method
-            else {}
-        )
+        done = {
+            (layer, unit["unit"], h["rank"]): h.get("drawn")
+            for layer, entry in data["layers"].items()
+            for unit in entry["units"]
+            for h in unit["hits"]
+        }
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         done = {}
 
     def finished(hit: Hit) -> bool:
         names = hit_names(hit, method)
-        return done.get((hit.layer, hit.unit, hit.rank)) == (hit.path, (hit.y, hit.x)) and all(
-            (outdir / name).is_file() for name in names.values()
-        )
+        return done.get((hit.layer, hit.unit, hit.rank)) == drawn_key(
+            hit, size, method, network
+        ) and all((outdir / name).is_file() for name in names.values())
 
     return finished
 
@@ -291,6 +303,7 @@ def write_units_report(
     method: str = "deconv",
     paintings: Mapping[tuple[str, int], list[dict]] | None = None,
     atlas: bool = False,
+    network: str = "",
 ) -> list[Path]:
     """Write the grids, ``combined.png``, ``manifest.json`` and ``index.html``; return the paths.
 
@@ -308,6 +321,7 @@ def write_units_report(
         paintings: per (layer, unit), the paintings that use it most, for the manifest and the
             atlas: ``{"name", "share", "explain"}`` each.
         atlas: also write the atlas's pages (units.atlas) under `ATLAS`.
+        network: names the network (cache.weights_fingerprint), for `drawn_key`.
     """
     outdir = Path(outdir)
     before = listed_figures(
@@ -315,10 +329,23 @@ def write_units_report(
         lambda data: [n for e in data["layers"].values() for n in e["grids"]],
     )
     cut = PatchCutter(scan.size)
-    finished = finished_hits(outdir, scan.size, method)
+    finished = finished_hits(outdir, scan.size, method, network)
+
+    def drawn(hit: Hit) -> str:
+        return drawn_key(hit, scan.size, method, network)
+
     figures = {
         layer: write_layer_grids(
-            outdir, scan, layer, hits, cut, (optimized or {}).get(layer), project, method, finished
+            outdir,
+            scan,
+            layer,
+            hits,
+            cut,
+            (optimized or {}).get(layer),
+            project,
+            method,
+            finished,
+            drawn,
         )
         for layer, hits in results.items()
     }
@@ -353,7 +380,11 @@ def write_units_report(
     write_text_atomic(json.dumps(data, indent=1), outdir / "manifest.json")
     write_text_atomic(units_page(data), outdir / "index.html")
     remove_figures(outdir, before - {n for names in grids.values() for n in names}, REPORT_NAMES)
-    prune(outdir, HITS, {name for names in hit_files.values() for name in names.values()})
+    prune(
+        outdir,
+        HITS,
+        {names[kind] for names in hit_files.values() for kind in ("patch", "projection")},
+    )
     prune(outdir, OPT, {e["optimized"] for e in extras.values() if "optimized" in e})
     pages = atlas_pages(data) if atlas else {}
     for name, text in pages.items():

@@ -159,7 +159,7 @@ def parse_units(spec: str, info: LayerInfo, option: str = "units") -> list[int]:
         except ValueError as exc:
             raise ConfigError(option, f"{spec!r}: {exc}") from None
         units.extend(range(first, last + 1))
-    return units
+    return list(dict.fromkeys(units))  # "0-8,5" names unit 5 once
 
 
 def eligible_positions(info: LayerInfo, side: int, size: int, max_outside: float) -> Tensor:

@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from ..files import read_own
 from ..settings import changed_fields, field_types
 from ..transfer.config import PRESETS, StyleConfig, png_metadata
+from .atlases import Atlases
 from .config import ServeConfig
 from .events import stream
 from .explorer import Explorer
@@ -49,6 +50,7 @@ class Studio:
         self.queue = JobQueue(self.data, interval=config.preview_interval)
         self.store, self.hub, self.worker = self.queue.store, self.queue.hub, self.queue.worker
         self.explorer = Explorer(config.images, self.data / "units-cache")
+        self.atlases = Atlases(config.atlas)
 
     def start(self) -> None:
         self.queue.start()
@@ -246,6 +248,16 @@ class Studio:
             return error(getattr(exc, "status", 400), str(exc))
         return Response(data, media_type="image/png")
 
+    async def atlas_list(self, request: Request) -> Response:
+        return JSONResponse({"atlases": self.atlases.listing()})
+
+    async def atlas_unit(self, request: Request) -> Response:
+        p = request.path_params
+        try:
+            return JSONResponse(self.atlases.unit(p["id"], p["layer"], p["unit"]))
+        except ValueError as exc:
+            return error(404, str(exc))
+
     async def unit_explain(self, request: Request) -> Response:
         try:
             im, name, form = await self._image_form(request)
@@ -287,7 +299,14 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/api/units/{layer:str}/{unit:int}/top.png", studio.unit_top),
         Route("/api/units/activation", studio.unit_activation, methods=["POST"]),
         Route("/api/units/explain", studio.unit_explain, methods=["POST"]),
+        Route("/api/atlases", studio.atlas_list),
+        Route("/api/atlases/{id:int}/{layer:str}/{unit:int}", studio.atlas_unit),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        # Each atlas folder as it is on disk: its pages link to its PNGs by relative paths.
+        *(
+            Mount(Atlases.url(i, "").rstrip("/"), StaticFiles(directory=folder))
+            for i, folder in enumerate(studio.atlases.folders)
+        ),
     ]
     app = Starlette(
         routes=routes,

@@ -34,6 +34,11 @@ class ServeConfig:
     images: str | None = option(
         None, "folder of images for the unit explorer (default: the bundled images)", metavar="DIR"
     )
+    atlas: tuple[str, ...] = option(
+        (),
+        "folders made by `stylegram units --atlas` to browse in the studio (several allowed)",
+        metavar="DIR",
+    )
     token: str | None = option(
         None, "secret every API call must send (header or cookie)", metavar="TOKEN"
     )

@@ -129,16 +129,23 @@ class Explorer:
 
     @torch.inference_mode()
     def explain(self, painting: Image.Image, layer: str, name: str = "image") -> dict[str, Any]:
-        """A painting's strongest channels and most correlated pairs at `layer` (explain-style)."""
+        """A painting's most particular channels (against the scanned photos) and most
+        correlated pairs at `layer` (explain-style)."""
         from ..units.explain import style_components
 
         self._check(layer, 0)
         x = self._map_input(painting, layer, name)
         with self._lock:
-            vgg, _ = self._ready()
-            found = style_components(vgg, x, [layer], top=6, pairs=4)[0]
+            vgg, scanned = self._ready()
+            reference = {layer: scanned.shares(layer).mean}
+            found = style_components(vgg, x, [layer], top=6, pairs=4, reference=reference)[0]
         return {
             "layer": layer,
-            "channels": [{"unit": c.unit, "energy": c.energy} for c in found.channels],
+            "painting": name,
+            "photos": len(scanned.images) - len(scanned.skipped),
+            "channels": [
+                {"unit": c.unit, "energy": c.energy, "reference": c.reference, "ratio": c.ratio}
+                for c in found.channels
+            ],
             "pairs": [{"a": p.a, "b": p.b, "correlation": p.correlation} for p in found.pairs],
         }

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from .config import is_loopback
 
 COOKIE = "stylegram_token"
+PRIVATE = ("/api/", "/atlas/")  # what a token guards: the jobs, the pictures, the atlases
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -30,7 +31,7 @@ class Guard:
     """ASGI middleware: the host name, the token and the origin of every request.
 
     - without a token, only loopback host names are served (a DNS-rebinding page cannot read the API);
-    - with a token, every /api call must carry it: `Authorization: Bearer T`, `X-Stylegram-Token: T`
+    - with a token, every /api call and atlas file must carry it: `Authorization: Bearer T`, `X-Stylegram-Token: T`
       or the cookie that `/?token=T` sets;
     - a POST or DELETE from another origin is refused (a web page cannot submit forms to the API).
     """
@@ -65,7 +66,7 @@ class Guard:
                 return error(403, f"origin '{origin}' refused")
         if (
             self.token is not None
-            and request.url.path.startswith("/api/")
+            and request.url.path.startswith(PRIVATE)
             and not self.authorised(request)
         ):
             return error(

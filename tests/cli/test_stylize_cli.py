@@ -56,6 +56,7 @@ CHOSEN = {
     "style_masks": ("0=m.png",),
     "units": "0-3",
     "opt_units": "1,2",
+    "atlas": ("a",),
     "init": "random",
     "max_memory": "2G",
     "scheduler": "tcp://127.0.0.1:1",
@@ -82,9 +83,9 @@ def _changed(cls, f):
 
     from stylegram.settings import field_types
 
-    if f.name in CHOSEN:
-        return CHOSEN[f.name]
     hint, _ = field_types(cls)[f.name]
+    if f.name in CHOSEN and hint is not bool:  # units' --atlas is a flag, serve's a list
+        return CHOSEN[f.name]
     default, meta = f.default, f.metadata
     if hint is bool:
         return not default

@@ -130,3 +130,31 @@ def test_atlas_pages_link_only_to_files_that_exist(
     assert not (atlas / "relu3_4" / "0003.html").exists()
     assert not list((out / "hits").rglob("0003_*.png"))
     assert not (out / "opt").exists()  # no --optimize this time
+
+
+def test_paintings_get_folders_of_their_own_even_where_names_collide():
+    from stylegram.cli.units import _style_names
+
+    paths = [
+        Path(n) for n in ("a b.jpg", "a_b.jpg", "a_b_2.jpg", "Starry.jpg", "starry.png", ".jpg")
+    ]
+    names = _style_names(paths)
+    assert len({n.casefold() for n in names}) == len(names)
+    assert (
+        names[0] == "a_b"
+        and names[3] == "Starry"
+        and all(re.fullmatch(r"[\w-]+", n) for n in names)
+    )
+
+
+def test_the_studio_refuses_a_folder_that_is_no_atlas_in_one_line(tmp_path):
+    from stylegram.web.atlases import check_atlas
+
+    with pytest.raises(ValueError, match="no manifest.json here"):
+        check_atlas(tmp_path)
+    (tmp_path / "atlas").mkdir()
+    (tmp_path / "atlas" / "index.html").write_text("<p>")
+    (tmp_path / "manifest.json").write_text('{"layers": {"relu1_2": {}}}')
+    with pytest.raises(ValueError, match=r"manifest.json': not a units manifest") as caught:
+        check_atlas(tmp_path)
+    assert "\n" not in str(caught.value)

@@ -177,6 +177,7 @@ def test_rerun_reads_the_cache_without_forward_passes(vgg, folder, cache_dir, sc
 def test_parse_units():
     assert parse_units("0-3,7", layer_infos()["relu1_2"]) == [0, 1, 2, 3, 7]
     assert parse_units("all", layer_infos()["relu1_2"]) == list(range(64))
+    assert parse_units("0-3,2,1", layer_infos()["relu1_2"]) == [0, 1, 2, 3]  # each unit once
     with pytest.raises(ValueError, match="unit 512 is out of range for relu5_4"):
         parse_units("510-512", layer_infos()["relu5_4"])
 

@@ -3,6 +3,7 @@ loopback port for the browser tests. Every wait is bounded."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -72,9 +73,10 @@ def make_client(tmp_path):
     return make
 
 
-@pytest.fixture
-def server(tmp_path):
-    """`stylegram serve` on a free loopback port, as a user starts it; its URL."""
+@contextlib.contextmanager
+def serving(tmp_path: Path, *extra: str):
+    """`stylegram serve` on a free loopback port, as a user starts it, with `extra` options;
+    its URL."""
     import httpx
 
     port = free_port()
@@ -92,6 +94,7 @@ def server(tmp_path):
             str(tmp_path / "data"),
             "--preview-interval",
             "0.05",
+            *extra,
         ],
         stdout=log,
         stderr=log,
@@ -117,3 +120,10 @@ def server(tmp_path):
             proc.kill()
             proc.wait(5)
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`stylegram serve` on a free loopback port, as a user starts it; its URL."""
+    with serving(tmp_path) as url:
+        yield url

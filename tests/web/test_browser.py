@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import urlparse
@@ -203,3 +204,70 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
     page.click("#explain")
     page.wait_for_selector("#explain-list li")
     shot(page, tmp_path, "4-units")
+
+
+@pytest.fixture(scope="module")
+def atlas_dir(folder, tmp_path_factory):
+    """An atlas of every unit of relu3_4 (top 9, deconv projections) over the test photos."""
+    from stylegram import cli
+
+    out = tmp_path_factory.mktemp("atlas") / "photos"
+    argv = ["units", "--images", str(folder), "-o", str(out), "--size", "96", "--layers"]
+    argv += ["relu3_4", "--units", "all", "--top", "9", "--atlas", "-q"]
+    assert cli.main(argv) == 0
+    return out
+
+
+def test_the_studio_browses_an_atlas_by_keyboard_and_links_explain_to_its_pages(
+    atlas_dir, page, tmp_path, style_path
+):
+    """serve --atlas: a unit chosen in the number box with the keyboard shows its 9 patches with
+    their projections, ← and → step through the units, and explain-style's list names its layer
+    and painting and links each unit to its atlas page."""
+    from tests.web.conftest import serving
+
+    with serving(tmp_path, "--atlas", str(atlas_dir)) as url:
+        page.goto(url)
+        page.wait_for_selector("#atlas-choice:not(.hidden)")
+        page.select_option("#unit-layer", "relu3_4")
+        page.focus("#unit-index")
+        page.keyboard.press("Control+A")
+        page.keyboard.type("12")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "document.getElementById('atlas-title').textContent === 'relu3_4, unit 12' && "
+            "document.querySelectorAll('#atlas-hits img').length === 18 && "
+            "[...document.querySelectorAll('#atlas-hits img')].every((i) => i.complete && i.naturalWidth > 0)"
+        )
+        assert page.text_content("#atlas-title") == "relu3_4, unit 12"
+        alts = page.eval_on_selector_all("#atlas-hits img", "els => els.map((e) => e.alt)")
+        assert sum(a == "its projection" for a in alts) == 9
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            "document.getElementById('atlas-title').textContent === 'relu3_4, unit 13'"
+        )
+        assert page.input_value("#unit-index") == "13"
+        href = page.get_attribute("#atlas-page", "href")
+        assert href == "/atlas/0/atlas/relu3_4/0013.html"
+        shot(page, tmp_path, "atlas-unit")
+
+        page.set_input_files("#paintings", str(style_path))
+        page.click("#explain")
+        page.wait_for_selector("#explain-list li a")
+        assert page.text_content("#explain-title").startswith(f"relu3_4 of {style_path.name}")
+        links = page.eval_on_selector_all(
+            "#explain-list a", "els => els.map((e) => e.getAttribute('href'))"
+        )
+        assert links and all(re.fullmatch(r"/atlas/0/atlas/relu3_4/\d{4}\.html", h) for h in links)
+        page.click("#explain-list button")
+        page.wait_for_function(
+            "document.getElementById('map-caption').textContent.includes('starry_night')"
+        )
+        shot(page, tmp_path, "atlas-explain")
+
+        # The atlas's own pages, as the studio serves them: a unit page and its keys.
+        page.goto(url + href)
+        page.wait_for_selector("figure img")
+        assert len(page.query_selector_all("figure img")) == 18
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_url("**/0012.html")

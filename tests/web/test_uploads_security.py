@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -225,7 +226,13 @@ def test_unit_explorer(make_client, content_path, style_path):
         found = r.json()
         assert r.status_code == 200 and len(found["channels"]) == 6
         energies = [c["energy"] for c in found["channels"]]
-        assert energies == sorted(energies, reverse=True) and 0 < sum(energies) <= 1
+        assert 0 < sum(energies) <= 1 and found["painting"] == "s.jpg" and found["photos"] == 2
+        # ranked by what the painting has more of than the scanned photos: s·log(s/r)
+        terms = [c["energy"] * math.log(c["energy"] / c["reference"]) for c in found["channels"]]
+        assert terms == sorted(terms, reverse=True) and terms[0] > 0
+        assert all(
+            c["ratio"] == pytest.approx(c["energy"] / c["reference"]) for c in found["channels"]
+        )
         r = client.post(
             "/api/units/explain",
             files={"image": ("s.txt", b"text" * 30, "text/plain")},
