@@ -10,7 +10,7 @@ import sys
 from ..units.config import ExplainConfig
 from .files import explain_files
 from .options import add_config_options, config_from_args
-from .units import add_io_options, check_images, output_folder, scan_units
+from .units import add_io_options, check_images, every_unit, output_folder, scan_units
 
 
 def add_parser(sub) -> None:
@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, layers=vgg.own_layers(config.layers, "--layers"))
     # The scan comes first: the photos' Gram shares (a reference) decide which channels are
     # particular to the painting, so every channel of each layer is scanned for.
-    every = {layer: list(range(vgg.info[layer].channels)) for layer in config.layers}
-    result = scan_units(args, config, vgg, every, files)
+    result = scan_units(args, config, vgg, every_unit(vgg, config.layers), files)
     reference = {layer: result.shares(layer).mean for layer in config.layers}
     found = style_components(
         vgg, style, config.layers, top=config.channels, pairs=config.pairs, reference=reference

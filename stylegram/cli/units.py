@@ -170,6 +170,12 @@ def scan_folder(args: argparse.Namespace, config: ScanConfig, vgg, layers, files
     return result
 
 
+def every_unit(vgg, layers) -> dict[str, list[int]]:
+    """Every channel of each of `layers`: what explain-style's views scan for, since the
+    ranking against the photos may show any unit."""
+    return {layer: list(range(vgg.info[layer].channels)) for layer in layers}
+
+
 def scan_units(
     args: argparse.Namespace,
     config: ScanConfig,
@@ -253,20 +259,17 @@ def run(args: argparse.Namespace) -> int:
     units = {layer: parse_units(config.units, vgg.info[layer]) for layer in config.layers}
     start = time.perf_counter()
     # With paintings, every channel is scanned for: their explain-style views show any unit.
-    scanned = (
-        {layer: list(range(vgg.info[layer].channels)) for layer in config.layers}
-        if paintings
-        else units
-    )
+    scanned = every_unit(vgg, config.layers) if paintings else units
     result = scan_units(args, config, vgg, scanned, files, config.rank)
     hits = {
         layer: result.top(layer, units[layer], config.top, rank=config.rank)
         for layer in config.layers
     }
-    optimized = _optimize(args, config, vgg, units) if config.optimize else None
+    network = weights_fingerprint(vgg)  # keys the pictures a rerun may reuse
+    optimized = _optimize(args, config, vgg, units, network) if config.optimize else None
     used = _paintings(args, config, vgg, result, units, paintings) if paintings else None
     method = config.projection_method
-    with _projector(args, vgg, hits, method, config.size) as project:
+    with _projector(args, vgg, hits, method, config.size, network) as project:
         write_units_report(
             args.output,
             result,
@@ -274,12 +277,12 @@ def run(args: argparse.Namespace) -> int:
             rank=config.rank,
             top=config.top,
             optimized=optimized,
-            optimize=_optimize_settings(config, vgg),
+            optimize=_optimize_settings(config, vgg, network),
             project=project,
             method=method or "deconv",
             paintings=used,
             atlas=config.atlas,
-            network=weights_fingerprint(vgg),
+            network=network,
         )
     # The views of paintings no longer given (all of them, without --styles) go.
     prune_views(Path(args.output) / STYLES, set(_style_names(paintings)))
@@ -293,22 +296,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _optimize_settings(config: UnitsConfig, vgg) -> dict:
+def _optimize_settings(config: UnitsConfig, vgg, network: str) -> dict:
     """What an activation-maximisation image depends on besides its unit: a rerun with the
     same settings reuses the images it finds."""
-    from ..units.cache import weights_fingerprint
     from ..vgg import precision_on
 
     return {
         "steps": config.opt_steps,
         "size": config.opt_size,
         "precision": precision_on(vgg.conv("conv1_1").weight.device, config.precision),
-        "network": weights_fingerprint(vgg),
+        "network": network,
     }
 
 
 def _optimize(
-    args: argparse.Namespace, config: UnitsConfig, vgg, units: dict[str, list[int]]
+    args: argparse.Namespace, config: UnitsConfig, vgg, units: dict[str, list[int]], network: str
 ) -> dict[str, dict]:
     """Per layer, per unit of --opt-units (default: every unit shown), its image; those an
     earlier run made with the same settings are read back, not made again."""
@@ -320,7 +322,7 @@ def _optimize(
     from .progress import Progress
 
     out_dir = Path(args.output)
-    done = finished_optimized(out_dir, _optimize_settings(config, vgg))
+    done = finished_optimized(out_dir, _optimize_settings(config, vgg, network))
     wanted = {
         layer: [
             u
@@ -363,12 +365,10 @@ def _paintings(
     """Each painting's explain-style view in OUTDIR/styles/NAME/ (ranked against the scanned
     photos), and per (layer, unit) the five paintings that give it the largest share of their
     Gram energy."""
+    import torch
+
     from ..image import load_image
-    from ..units.explain import (
-        painting_shares,
-        style_components,
-        write_style_report,
-    )
+    from ..units.explain import feature_shares, style_components, write_style_report
     from ..units.report import STYLES, PatchCutter
 
     layers = list(units)
@@ -379,14 +379,16 @@ def _paintings(
         style = load_image(path, long_side=STYLE_SIDE)
         folder = Path(args.output) / STYLES / name
         _make_folder(folder, "-o")
-        parts = style_components(vgg, style, layers, reference=reference)
+        with torch.inference_mode():  # one forward pass for the view and the shares
+            features = vgg(style, layers)
+        parts = style_components(vgg, style, layers, reference=reference, features=features)
         shown = {part.layer: part.units() for part in parts}
         hits = {
             layer: dict(zip(us, result.top(layer, us, config.top, rank=config.rank), strict=True))
             for layer, us in shown.items()
         }
         write_style_report(folder, str(path), style, parts, hits, cut, vgg)
-        for layer, share in painting_shares(vgg, style, layers).items():
+        for layer, share in feature_shares(features).items():
             for unit in units[layer]:
                 found.setdefault((layer, unit), []).append(
                     {
@@ -418,18 +420,17 @@ def _style_names(paths: list[Path]) -> list[str]:
 
 
 @contextlib.contextmanager
-def _projector(args: argparse.Namespace, vgg, hits: dict, method, size: int):
+def _projector(args: argparse.Namespace, vgg, hits: dict, method, size: int, network: str):
     """The report's projector (units.project) with a progress bar over the hits that an
     earlier run did not draw already, or None."""
     if method is None:
         yield None
         return
-    from ..units.cache import weights_fingerprint
     from ..units.project import project_hits
     from ..units.report import finished_hits
     from .progress import Progress
 
-    finished = finished_hits(Path(args.output), size, method, weights_fingerprint(vgg))
+    finished = finished_hits(Path(args.output), size, method, network)
     total = sum(not finished(h) for per_unit in hits.values() for hs in per_unit for h in hs)
     progress = Progress(total, unit="patches", quiet=args.quiet, desc=method)
     done = 0

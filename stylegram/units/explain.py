@@ -89,13 +89,12 @@ def energy_shares(diagonal: Tensor) -> Tensor:
     return diagonal / diagonal.sum().clamp(min=1e-12)
 
 
-@torch.inference_mode()
-def painting_shares(vgg: VGG, style: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
-    """Per layer, each channel's share of `style`'s Gram energy (the atlas's painting lists)."""
-    features = vgg(style, layers)
+def feature_shares(features: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Per layer of `features` (one image's, as VGG returns them), each channel's share of its
+    Gram energy (the atlas's painting lists)."""
     return {
-        layer: energy_shares(features[layer][0].float().flatten(1).square().sum(1))
-        for layer in layers
+        layer: energy_shares(f[0].float().flatten(1).square().sum(1))
+        for layer, f in features.items()
     }
 
 
@@ -109,6 +108,7 @@ def style_components(
     pairs: int = 6,
     candidates: int = 32,
     reference: Mapping[str, np.ndarray] | None = None,
+    features: Mapping[str, Tensor] | None = None,
 ) -> list[StyleLayer]:
     """The most particular channels and most correlated pairs of `style`'s Gram matrix per layer.
 
@@ -123,9 +123,11 @@ def style_components(
         reference: per layer, each channel's mean share of the Gram trace over a reference set
             (`Scan.shares(layer).mean`): channels are then ranked by `Channel.particular`, what
             the painting has and the reference lacks; without one, by their share alone.
+        features: `style`'s activations at `layers`, if the caller has them already.
     """
     check_layers(layers, vgg.arch)
-    features = vgg(style, layers)
+    if features is None:
+        features = vgg(style, layers)
     out = []
     for layer in layers:
         f = features[layer].float()  # (1, C, h, w)
