@@ -363,6 +363,16 @@ def save_image(
     return write_atomic(path, lambda f: im.save(f, format=fmt, **extra))
 
 
+def png_text(path: str | os.PathLike, key: str) -> str | None:
+    """The text chunk `key` that `save_image(metadata=...)` put into a PNG, or None: no such
+    chunk, file or image. Reads the header only, not the pixels."""
+    try:
+        with Image.open(path) as im:
+            return getattr(im, "text", {}).get(key)
+    except (OSError, ValueError):
+        return None
+
+
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
     """Write a text file (a manifest, a page) atomically."""
     # A file name that is not UTF-8 (a surrogate in `text`) is written back as its own bytes.

@@ -6,8 +6,10 @@
     engines.py   the engine interface, the local engine, and the batch loop
     cluster.py   the Dask engine: a worker plugin holding VGG, bytes in and out, retries
     scan.py      unit scans in parts on a cluster, merged in a tree
+    maximize.py  activation maximisation on a cluster, one task per unit
 
-Dask is imported only by cluster.py and scan.py, and only when a scheduler is given.
+Dask is imported only by cluster.py (scan.py and maximize.py through it), and only when a
+scheduler is given.
 """
 
 from .config import BatchConfig

@@ -22,11 +22,12 @@ from pathlib import Path
 from PIL import Image
 
 from ..files import readable_file
+from ..geometry import Precision
 from ..settings import ConfigError, field_types
 from ..transfer import Iterate, StyleConfig, stylize
 from ..transfer.config import check_size, check_styles, min_side
 from ..units.scan import list_images
-from ..vgg import VGG, Pooling, load_vgg
+from ..vgg import VGG, Pooling, load_vgg, network_for
 
 # Settings that name files or the machine: they cannot differ per job, or cannot travel as bytes.
 NOT_SWEEPABLE = ("weights", "device", "style_masks", "content_mask", "init")
@@ -261,15 +262,24 @@ def image_from_bytes(data: bytes, name: str) -> Image.Image:
 
 
 class Models:
-    """VGG networks loaded once and kept, one per (weights, pooling)."""
+    """VGG networks loaded once and kept, one per (weights, pooling), and their copies in the
+    precision a task computes in."""
 
     def __init__(self) -> None:
         self._nets: dict[tuple, VGG] = {}
+        self._copies: dict[tuple, VGG] = {}
 
     def get(self, weights: str | None, pooling: Pooling = "max") -> VGG:
         if (weights, pooling) not in self._nets:
             self._nets[(weights, pooling)] = load_vgg(weights, pooling=pooling)
         return self._nets[(weights, pooling)]
+
+    def network(self, weights: str | None, precision: Precision) -> VGG:
+        """The max-pooling network of `weights` as `vgg.network_for` gives it for `precision`
+        (a bf16 copy made once, not per task)."""
+        if (weights, precision) not in self._copies:
+            self._copies[(weights, precision)], _ = network_for(self.get(weights), precision)
+        return self._copies[(weights, precision)]
 
 
 def run_task(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import itertools
 import os
 import shutil
 import sys
@@ -42,7 +43,8 @@ def add_io_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",
-        help="scan on a Dask cluster: its scheduler's address (default: $STYLEGRAM_SCHEDULER, else here)",
+        help="work on a Dask cluster (the scan; units --optimize too, a unit per task): its"
+        " scheduler's address (default: $STYLEGRAM_SCHEDULER, else here)",
     )
 
 
@@ -186,12 +188,17 @@ def scan_units(
 ):
     """Scan `args.images` for `units`, on the Dask cluster of --scheduler (or $STYLEGRAM_SCHEDULER)
     if one is given, else here. Either result answers `top(layer, units[layer], config.top, rank=rank)`."""
-    from ..batch.cluster import SCHEDULER_ENV
-
-    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV)
+    scheduler = _scheduler(args)
     if scheduler:
         return scan_on_scheduler(args, config, units, scheduler, rank, files)
     return scan_folder(args, config, vgg, list(units), files)
+
+
+def _scheduler(args: argparse.Namespace) -> str | None:
+    """The Dask scheduler of --scheduler or $STYLEGRAM_SCHEDULER, or None: work here."""
+    from ..batch.cluster import SCHEDULER_ENV
+
+    return args.scheduler or os.environ.get(SCHEDULER_ENV)
 
 
 def scan_on_scheduler(
@@ -312,17 +319,17 @@ def _optimize_settings(config: UnitsConfig, vgg, network: str) -> dict:
 def _optimize(
     args: argparse.Namespace, config: UnitsConfig, vgg, units: dict[str, list[int]], network: str
 ) -> dict[str, dict]:
-    """Per layer, per unit of --opt-units (default: every unit shown), its image; those an
-    earlier run made with the same settings are read back, not made again."""
+    """Per layer, per unit of --opt-units (default: every unit shown), its image, made here or
+    on the cluster of --scheduler, one task per unit. Each is written as soon as it is made
+    (an interrupted run keeps it); those an earlier run made with the same settings are read
+    back, not made again."""
     from ..image import open_image, to_tensor
-    from ..units.maximize import maximize_units
-    from ..units.report import finished_optimized, optimized_name
+    from ..units.report import finished_optimized, optimized_name, save_optimized
     from ..units.scan import parse_units
-    from ..vgg import network_for
     from .progress import Progress
 
     out_dir = Path(args.output)
-    done = finished_optimized(out_dir, _optimize_settings(config, vgg, network))
+    settings = _optimize_settings(config, vgg, network)
     wanted = {
         layer: [
             u
@@ -335,28 +342,56 @@ def _optimize(
         ]
         for layer, chosen in units.items()
     }
-    todo = {layer: [u for u in us if (layer, u) not in done] for layer, us in wanted.items()}
+    todo = [
+        (layer, u)
+        for layer, us in wanted.items()
+        for u in us
+        if not finished_optimized(out_dir, settings, layer, u)
+    ]
+    progress = Progress(len(todo), unit="units", quiet=args.quiet, desc="optimize")
+    try:
+        for done, (layer, unit, image) in enumerate(
+            _maximized(args, config, vgg, todo, settings), 1
+        ):
+            save_optimized(out_dir, layer, unit, image, settings)
+            progress.update(done, label=layer)
+    finally:
+        progress.close()
+    return {
+        layer: {u: to_tensor(open_image(out_dir / optimized_name(layer, u))) for u in us}
+        for layer, us in wanted.items()
+    }
+
+
+def _maximized(args: argparse.Namespace, config: UnitsConfig, vgg, todo, settings: dict):
+    """(layer, unit, image) for each (layer, unit) of `todo`: on the cluster of --scheduler, one
+    task per unit, in the order they finish; else here, a batch of units at a time."""
+    scheduler = _scheduler(args)
+    if scheduler:
+        from ..batch.cluster import connect
+        from ..batch.maximize import MaximizeSpec, maximize_on_cluster
+
+        client = connect(scheduler)
+        spec = MaximizeSpec(
+            config.opt_size, config.opt_steps, settings["precision"], config.weights
+        )
+        try:
+            yield from maximize_on_cluster(client, todo, spec)
+        finally:
+            client.close()
+        return
+    from ..units.maximize import BATCH, maximize_units
+    from ..vgg import network_for
+
     net, _ = network_for(vgg, config.precision)
-    progress = Progress(
-        sum(map(len, todo.values())), unit="units", quiet=args.quiet, desc="optimize"
-    )
-    out: dict[str, dict] = {}
-    finished = 0
-    for layer, chosen in wanted.items():
-        out[layer] = {
-            u: to_tensor(open_image(out_dir / optimized_name(layer, u)))
-            for u in chosen
-            if (layer, u) in done
-        }
-        if todo[layer]:
-            made = maximize_units(
-                net, layer, todo[layer], size=config.opt_size, steps=config.opt_steps
+    for layer, group in itertools.groupby(todo, key=lambda item: item[0]):
+        chosen = [unit for _, unit in group]
+        for start in range(0, len(chosen), BATCH):
+            chunk = chosen[start : start + BATCH]
+            made = maximize_units(net, layer, chunk, size=config.opt_size, steps=config.opt_steps)
+            yield from (
+                (layer, unit, image) for unit, image in zip(chunk, made.split(1), strict=True)
             )
-            out[layer].update(zip(todo[layer], made.split(1), strict=True))
-            finished += len(todo[layer])
-            progress.update(finished, label=layer)
-    progress.close()
-    return out
 
 
 def _paintings(

@@ -18,7 +18,7 @@ from pathlib import Path
 from torch import Tensor
 
 from ..files import read_own
-from ..image import open_image, save_image, to_tensor, write_text_atomic
+from ..image import open_image, png_text, save_image, to_tensor, write_text_atomic
 from .atlas import ATLAS, atlas_pages
 from .grids import combined_figure, display_cell, unit_grid
 from .project import picture
@@ -272,22 +272,21 @@ def optimized_name(layer: str, unit: int) -> str:
     return f"{OPT}/{layer}/{unit:04d}.png"
 
 
-def finished_optimized(outdir: Path, settings: Mapping) -> set[tuple[str, int]]:
-    """The (layer, unit) whose activation-maximisation image an earlier run in `outdir` made
-    with the same `settings`, and whose file is there."""
-    try:
-        data = json.loads(read_own(outdir / "manifest.json").decode("utf-8"))
-        if data.get("optimize") != dict(settings):
-            return set()
-        return {
-            (layer, unit["unit"])
-            for layer, entry in data["layers"].items()
-            for unit in entry["units"]
-            if unit.get("optimized") == optimized_name(layer, unit["unit"])
-            and (outdir / unit["optimized"]).is_file()
-        }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return set()
+OPTIMIZE_KEY = "stylegram:optimize"  # the PNG text chunk holding an image's settings
+
+
+def save_optimized(outdir: Path, layer: str, unit: int, image: Tensor, settings: Mapping) -> None:
+    """Write a unit's activation-maximisation image as soon as it is made, its settings inside
+    it: an interrupted run keeps every finished image, and the next run reuses it."""
+    (outdir / OPT / layer).mkdir(parents=True, exist_ok=True)
+    text = json.dumps(dict(settings), sort_keys=True)
+    save_image(image, outdir / optimized_name(layer, unit), metadata={OPTIMIZE_KEY: text})
+
+
+def finished_optimized(outdir: Path, settings: Mapping, layer: str, unit: int) -> bool:
+    """Whether the unit's activation-maximisation image in `outdir` was made with `settings`."""
+    found = png_text(outdir / optimized_name(layer, unit), OPTIMIZE_KEY)
+    return found == json.dumps(dict(settings), sort_keys=True)
 
 
 def write_units_report(
@@ -314,8 +313,8 @@ def write_units_report(
         rank: how images were ranked (recorded in the manifest).
         top: the k of top-k.
         optimized: per layer, per unit, an activation-maximisation image, shown beside the
-            unit's patches and written under `OPT`; `optimize` records the settings it was
-            made with, so that a rerun with the same settings can reuse it.
+            unit's patches; each is already under `OPT` (`save_optimized`), made with the
+            settings `optimize`, which the manifest records.
         project: computes hits' projections (`method`, recorded in the manifest); with it, each
             patch and projection is also written as its own PNG, and the figures show both.
         paintings: per (layer, unit), the paintings that use it most, for the manifest and the
@@ -359,11 +358,8 @@ def write_units_report(
     hit_files = {key: names for f in figures.values() for key, names in f.hit_files.items()}
     extras: dict[tuple[str, int], dict] = {}
     for layer, per_unit in (optimized or {}).items():
-        for unit, image in per_unit.items():
-            name = optimized_name(layer, unit)
-            (outdir / OPT / layer).mkdir(parents=True, exist_ok=True)
-            save_image(image, outdir / name)
-            extras.setdefault((layer, unit), {})["optimized"] = name
+        for unit in per_unit:
+            extras.setdefault((layer, unit), {})["optimized"] = optimized_name(layer, unit)
     for key, found in (paintings or {}).items():
         extras.setdefault(key, {})["paintings"] = found
     data = manifest(

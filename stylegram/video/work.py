@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image
 
 from ..files import read_own
-from ..image import open_image, save_image, write_text_atomic
+from ..image import open_image, png_text, save_image, write_text_atomic
 
 
 def file_id(path: str | os.PathLike) -> dict[str, Any]:
@@ -95,8 +95,7 @@ class WorkFolder:
 
     def gamma(self, pass_: int, index: int) -> float | None:
         """The L-BFGS curvature scale saved with a finished frame, or None (Adam, or none saved)."""
-        with Image.open(self.path(pass_, index)) as im:
-            text = getattr(im, "text", {}).get(GAMMA_KEY)
+        text = png_text(self.path(pass_, index), GAMMA_KEY)
         try:
             gamma = float(text) if text else None
         except ValueError:

@@ -149,3 +149,26 @@ def test_the_scheduler_forgets_each_part_once_it_is_merged(vgg, client, folder):
     # Two parts per worker thread in flight, one finished part waiting for a partner, the one in
     # hand, and one whose release the scheduler may not have processed yet; before, all 14.
     assert max(known) <= 2 * 2 + 3, known
+
+
+def test_units_optimize_on_the_cluster_makes_the_local_pictures(
+    client, folder, cache_dir, tmp_path, capsys
+):
+    """--optimize with --scheduler: one task per unit, each picture what a local batch makes
+    to the eye (units.maximize seeds each unit by itself), written by the client."""
+    from stylegram.image import load_image
+
+    common = ["units", "--images", folder, "--size", SCAN_SIZE, "--precision", "fp32", "-q"]
+    common += ["--layers", "relu3_1", "--units", "3,40", "--top", "2"]
+    common += ["--optimize", "--opt-steps", "8", "--opt-size", "64"]
+    here, there = tmp_path / "here", tmp_path / "there"
+    assert cli.main([str(a) for a in [*common, "-o", here, "--cache", cache_dir]]) == 0
+    argv = [*common, "-o", there, "--scheduler", client.scheduler.address]
+    assert cli.main([str(a) for a in argv]) == 0, capsys.readouterr().err
+    name = "opt/relu3_1/{:04d}.png".format
+    a3, a40, b3, b40 = (load_image(d / name(u)) for d in (here, there) for u in (3, 40))
+    between_units = float((a3 - a40).abs().mean())
+    assert float((a3 - b3).abs().mean()) < 0.1 * between_units
+    assert float((a40 - b40).abs().mean()) < 0.1 * between_units
+    units = json.loads((there / "manifest.json").read_text())["layers"]["relu3_1"]["units"]
+    assert [u["optimized"] for u in units] == [name(3), name(40)]

@@ -158,3 +158,45 @@ def test_the_studio_refuses_a_folder_that_is_no_atlas_in_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"manifest.json': not a units manifest") as caught:
         check_atlas(tmp_path)
     assert "\n" not in str(caught.value)
+
+
+def test_an_interrupted_optimisation_keeps_its_images(
+    folder, cache_dir, tmp_path, capsys, monkeypatch
+):
+    """Each synthesised image is written as it is made, its settings inside it: after a Ctrl-C
+    the next run makes only the units still missing, and a changed setting makes them all again."""
+    maximize = importlib.import_module("stylegram.units.maximize")
+    real, made = maximize.maximize_units, []
+
+    def interrupted_after_one_batch(net, layer, units, **kwargs):
+        if made:
+            raise KeyboardInterrupt
+        made.append((layer, list(units)))
+        return real(net, layer, units, **kwargs)
+
+    out = tmp_path / "opt_report"
+    argv = ["units", "--images", folder, "-o", out, "--cache", cache_dir, "--size", SIZE, "-q"]
+    argv += ["--precision", "fp32", "--layers", "relu1_2", "relu2_2", "--units", "0-1"]
+    argv += ["--top", "2", "--optimize", "--opt-steps", "2", "--opt-size", "32"]
+    argv = [str(a) for a in argv]
+    monkeypatch.setattr(maximize, "maximize_units", interrupted_after_one_batch)
+    assert cli.main(argv) == 130
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "opt").rglob("*.png")) == [
+        "opt/relu1_2/0000.png",
+        "opt/relu1_2/0001.png",
+    ]
+
+    def recorded(net, layer, units, **kwargs):
+        made.append((layer, list(units)))
+        return real(net, layer, units, **kwargs)
+
+    monkeypatch.setattr(maximize, "maximize_units", recorded)
+    made.clear()
+    run_units(argv, capsys)
+    assert made == [("relu2_2", [0, 1])]
+    units = json.loads((out / "manifest.json").read_text())["layers"]["relu1_2"]["units"]
+    assert [u["optimized"] for u in units] == ["opt/relu1_2/0000.png", "opt/relu1_2/0001.png"]
+
+    made.clear()
+    run_units([*argv, "--opt-steps", "3"], capsys)
+    assert made == [("relu1_2", [0, 1]), ("relu2_2", [0, 1])]
