@@ -3,8 +3,9 @@
 - A `Box` is ``(x0, y0, x1, y1)`` in pixels, end-exclusive, like PIL's crop box. Boxes may run
   past the image border (a receptive field does); whoever uses one clips or pads.
 - A `Size` is ``(W, H)``, like PIL's ``Image.size``. Tensors keep torch's ``(B, C, H, W)``.
-- `Precision` is the network's number format: ``"fp32"``, ``"bf16"``, or ``"auto"`` for bf16
-  wherever the device computes it fast (see `vgg.network_for`). Losses are fp32 either way.
+- `Precision` is the network's number format as asked: ``"fp32"``, ``"bf16"``, or ``"auto"``
+  for bf16 wherever the device computes it fast. `Resolved` is what it came to on a device
+  (`vgg.precision_on`): ``"fp32"`` or ``"bf16"``, never ``"auto"``. Losses are fp32 either way.
 
 Every manifest key that holds a box says which frame it is in (``box_source``, ``box_scan``).
 """
@@ -18,6 +19,7 @@ from torch import Tensor
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 Size = tuple[int, int]  # W, H
 Precision = Literal["auto", "fp32", "bf16"]
+Resolved = Literal["fp32", "bf16"]
 
 
 def crop(image: Tensor, box: Box) -> Tensor:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .files import readable_file
-from .geometry import Box, Precision
+from .geometry import Box, Precision, Resolved
 
 Arch = Literal["vgg16", "vgg19"]
 Pooling = Literal["max", "avg"]
@@ -68,8 +68,8 @@ class LayerInfo:
                 f" (0-{self.channels - 1})"
             )
 
-    def box(self, y: int, x: int) -> Box:
-        """The receptive field of feature position (y, x) as a `Box` of input pixels.
+    def box(self, x: int, y: int) -> Box:
+        """The receptive field of feature position (x, y) (column, row) as a `Box` of input pixels.
 
         It may extend past the image border; callers pad or clip as they need.
         """
@@ -265,7 +265,7 @@ def bf16_supported(device: torch.device) -> bool:
     return False
 
 
-def network_for(model: VGG, precision: Precision) -> tuple[VGG, str]:
+def network_for(model: VGG, precision: Precision) -> tuple[VGG, Resolved]:
     """The network to compute with, and its precision's name: a bf16 channels-last copy of
     `model` where `precision` asks for it or is "auto" and the device is fast in bf16.
 
@@ -277,7 +277,7 @@ def network_for(model: VGG, precision: Precision) -> tuple[VGG, str]:
     return (model.fast_copy(torch.bfloat16), name) if name == "bf16" else (model, name)
 
 
-def precision_on(device: torch.device, precision: Precision) -> str:
+def precision_on(device: torch.device, precision: Precision) -> Resolved:
     """What `precision` means on `device`: "bf16" or "fp32" ("auto" is bf16 where it is fast)."""
     return (
         "bf16"

@@ -37,6 +37,16 @@ def style_path() -> Path:
     return DATA / "paintings" / "starry_night.jpg"
 
 
+def stylize_argv(content, style, out, *options) -> list[str]:
+    """The command line `stylize content style -o out options`, each item as a string."""
+    return [str(a) for a in ("stylize", content, style, "-o", out, *options)]
+
+
+def units_argv(images, out, *options) -> list[str]:
+    """The command line `units --images images -o out options`, each item as a string."""
+    return [str(a) for a in ("units", "--images", images, "-o", out, *options)]
+
+
 def thumbnail(path: Path, side: int = 96) -> Image.Image:
     im = Image.open(path).convert("RGB")
     im.thumbnail((side, side))

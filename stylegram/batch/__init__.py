@@ -14,7 +14,7 @@ scheduler is given.
 
 from .config import BatchConfig
 from .engines import Engine, LocalEngine, Summary, run_batch
-from .jobs import Job, Outcome, Task, parse_sweep, plan
+from .jobs import Job, Outcome, Task, make_jobs, parse_sweep
 
 __all__ = [
     "BatchConfig",
@@ -24,7 +24,7 @@ __all__ = [
     "Outcome",
     "Summary",
     "Task",
+    "make_jobs",
     "parse_sweep",
-    "plan",
     "run_batch",
 ]

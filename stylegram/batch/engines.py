@@ -78,7 +78,7 @@ def run_batch(
     its manifest line as it arrives.
 
     Args:
-        jobs: from `plan`; their output names are distinct.
+        jobs: from `make_jobs`; their output names are distinct.
         outdir: an existing folder.
         engine: where the jobs run.
         on_outcome: called after each job's file and line are written.

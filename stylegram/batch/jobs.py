@@ -181,7 +181,7 @@ def parse_sweep(spec: str, base: StyleConfig) -> list[tuple[str, dict]]:
     return out
 
 
-def plan(
+def make_jobs(
     contents: Sequence[Path],
     styles: Sequence[Path],
     base: StyleConfig,
@@ -192,7 +192,7 @@ def plan(
     """Every job of a batch, checked before any work: settings, sweeps, and distinct output names."""
     if base.style_masks or base.content_mask:
         raise ConfigError(
-            "style_masks", "and --content-mask belong to one content image; a batch cannot use them"
+            "style_masks", "and a content mask belong to one content image; a batch cannot use them"
         )
     if base.init not in ("content", "random"):
         raise ConfigError(
@@ -224,7 +224,7 @@ def plan(
             if (other.content.path, other.style.path) == (job.content.path, job.style.path):
                 raise ValueError(
                     f"'{job.output}': two jobs would write it: the same photo and painting with the same"
-                    " settings (a value repeated in --sweep, or a file given twice)"
+                    " settings (a value repeated in a sweep, or a file given twice)"
                 )
             raise ValueError(
                 f"'{job.output}': two jobs would write it ({other.content.path} with {other.style.path},"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from ..errors import describe
-from ..geometry import Precision
+from ..geometry import Resolved
 from ..units.maximize import maximize_units
 from .cluster import InFlight, register_vgg, worker_plugin
 
@@ -26,7 +26,7 @@ class MaximizeSpec:
 
     size: int
     steps: int
-    precision: Precision  # resolved where the run was asked for ("bf16" or "fp32"), so every worker
+    precision: Resolved  # resolved where the run was asked for ("bf16" or "fp32"), so every worker
     # computes in the precision the pictures' settings name, whatever its own CPU prefers
     weights: str | None
 

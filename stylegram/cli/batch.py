@@ -92,7 +92,7 @@ def _check_inputs(args: argparse.Namespace, jobs) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..batch import plan, run_batch
+    from ..batch import make_jobs, run_batch
     from ..batch.cluster import SCHEDULER_ENV
     from ..batch.jobs import input_files
     from ..batch.manifest import Manifest
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_weights(style.weights)  # the model loads in each job, after the output folder is made
     Manifest(out).check()
-    jobs = plan(
+    jobs = make_jobs(
         input_files(args.contents, "content", skip=files.skips),
         input_files(args.styles, "style", skip=files.skips),
         style,

@@ -31,7 +31,9 @@ from ..image import write_atomic
 from ..transfer.config import StyleConfig
 from ..transfer.stylize import Iterate, Resume
 
-VERSION = 3  # 3: MAGIC first; 2: with the optimiser's state; 1 (without it); all still read
+# 4: L-BFGS's γ as "gamma" (lbfgs.learnt_gamma reads 3's "h_diag"); 3: MAGIC first;
+# 2: with the optimiser's state; 1: without it. All are still read.
+VERSION = 4
 MAGIC = b"stylegram checkpoint\n"
 
 
@@ -44,7 +46,7 @@ def job_key(inputs: Sequence[str], config: StyleConfig) -> str:
 
 
 def _header_key(f: IO[bytes]) -> str | None:
-    """The job key in a version-3 file's header (MAGIC, then the key on a line), leaving `f`
+    """The job key in a version-3 or later file's header (MAGIC, then the key on a line), leaving `f`
     at the archive; None, with `f` at its start, for a file without the header."""
     if f.read(len(MAGIC)) == MAGIC:
         return f.readline(128).rstrip(b"\n").decode("ascii", "replace")
@@ -65,7 +67,7 @@ def _state(path: Path) -> dict | None:
         return None
     if (
         not isinstance(state, dict)
-        or state.get("version") not in (1, 2, VERSION)
+        or state.get("version") not in (1, 2, 3, VERSION)
         or "key" not in state
     ):
         return None

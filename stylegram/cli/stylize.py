@@ -114,15 +114,17 @@ class _Run:
     def on_step(self, event) -> None:
         from ..image import save_image
         from ..transfer.plan import work_done
+        from ..transfer.stylize import finished_scale
         from .progress import Progress
 
         args, output = self.args, self.args.output
         scale_done = event.step == sum(p.steps for p in self.plans[: event.scale + 1])
-        if scale_done or not args.checkpoint_every:
-            # The optimiser's state is kept only for a checkpoint, and is of no use once its
-            # scale is done: held here, a finished scale's L-BFGS history (hundreds of MB at
-            # 2048 px) would stay alive through the next scale's start.
+        if not args.checkpoint_every:  # the optimiser's state is kept only for a checkpoint
             event = dataclasses.replace(event, optimizer=None)
+        elif scale_done:
+            # Held here, a finished scale's L-BFGS history (hundreds of MB at 2048 px) would
+            # stay alive through the next scale's start; the next scale needs only its γ.
+            event = dataclasses.replace(event, optimizer=finished_scale(event.optimizer))
         self.last = event
         if self.progress is None:  # after this run's first step: the pace counts from here
             self.progress = Progress(
@@ -170,19 +172,15 @@ class _Run:
 def run(args: argparse.Namespace) -> int:
     from ..image import save_image
     from ..transfer import stylize
-    from ..transfer.config import png_metadata
-    from ..transfer.plan import placement
+    from ..transfer.plan import plan_line
+    from ..transfer.provenance import png_metadata
     from .checkpoint import Checkpoint, job_key
 
     start = time.perf_counter()
     config, plans = _prepare(args)
     if not args.quiet:
-        device, precision = placement(config)
-        print(
-            f"plan: on {device.type} ({precision}), {len(plans)} scales,"
-            f" peak about {max(p.peak for p in plans) / 2**30:.1f} GB",
-            file=sys.stderr,
-        )
+        peak = max(p.peak for p in plans) / 2**30
+        print(plan_line(config, f"{len(plans)} scales, peak about {peak:.1f} GB"), file=sys.stderr)
         for scale in plans:
             print(f"  {scale.describe()}", file=sys.stderr)
     checkpoint = Checkpoint(checkpoint_path(args.output), job_key(_inputs(args, config), config))

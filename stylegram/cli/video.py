@@ -86,7 +86,7 @@ def _prepare(args):
         "--work-dir" if video.work_dir else "-o (its work folder)",
     )
     info = io.probe(args.input, fps=video.fps)
-    io.check_span(info, video.start, video.duration)
+    io.check_span(info, video.start)
     size = io.working_size(info.size, style.size)
     if min(size) < min_side(style):  # checked here: stylize sees each frame's pixels, not its name
         raise ValueError(
@@ -101,7 +101,7 @@ def _prepare(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..transfer.plan import placement
+    from ..transfer.plan import plan_line
     from ..vgg import load_vgg, resolve_device
     from ..video import io
     from ..video.quality import warping_error
@@ -117,11 +117,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     passes = video.passes if video.temporal_weight > 0 else 1
     if not args.quiet:
-        device, precision = placement(style)
-        print(
-            f"plan: on {device.type} ({precision}), {len(frames)} frames, {passes} pass(es)",
-            file=sys.stderr,
-        )
+        print(plan_line(style, f"{len(frames)} frames, {passes} pass(es)"), file=sys.stderr)
     done_before = work.count_done(passes, len(frames))
     todo = passes * len(frames) - done_before
     if done_before and not args.quiet:

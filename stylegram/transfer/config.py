@@ -6,7 +6,6 @@ when it is built, so the API and the CLI refuse the same values with the same wo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -199,23 +198,3 @@ def min_side(config: StyleConfig, infos: dict[str, LayerInfo] | None = None) -> 
     """The smallest side of a content or style image: twice the deepest layer's stride, so that
     every layer used has at least 2×2 positions (one position has no texture to compare)."""
     return 2 * deepest_stride(infos or layer_infos(), layers_used(config))
-
-
-def png_metadata(
-    config: StyleConfig, content: str, styles: Sequence[str], output: str
-) -> dict[str, str]:
-    """PNG text chunks that say how a picture was made: the settings and the equivalent command."""
-    import json
-    import shlex
-
-    from ..settings import as_flags, changed_fields
-
-    changes = changed_fields(config)
-    command = shlex.join(
-        ["stylegram", "stylize", content, *styles, "-o", output, *as_flags(changes)]
-    )
-    return {
-        "Software": "stylegram",
-        "stylegram:settings": json.dumps(changes, sort_keys=True),
-        "stylegram:command": command,
-    }

@@ -19,11 +19,13 @@ class LBFGS:
         self, history: int, dtype: torch.dtype | None = None, gamma: float | None = None
     ) -> None:
         """`dtype` stores the pairs in a narrower type (bf16 halves their memory); sums run in the
-        gradient's type. `gamma`, the curvature scale γ of an earlier run on a similar problem
-        (its `state()["h_diag"]`), makes the first step −γ·∇J instead of torch's short one."""
-        self.history, self.dtype, self.gamma = history, dtype, gamma
+        gradient's type. `gamma`, the curvature scale γ an earlier run on a similar problem learnt
+        (`learnt_gamma` of its state), makes the first step −γ·∇J instead of torch's short one."""
+        self.history, self.dtype = history, dtype
         self.pairs: list[tuple[Tensor, Tensor, float]] = []  # (s, y, 1 / yᵀs), oldest first
-        self.h_diag = gamma or 1.0  # the initial inverse Hessian, γ·I with γ = sᵀy / yᵀy
+        # The initial inverse Hessian is γ·I, γ = sᵀy / yᵀy of the newest pair (torch's H_diag);
+        # None while nothing has been learnt, when it is I.
+        self.gamma = gamma
         self.last: tuple[Tensor, Tensor] | None = None  # (∇J, step) of the previous call
 
     def step(self, grad: Tensor) -> Tensor:
@@ -35,7 +37,7 @@ class LBFGS:
             if ys > 1e-10:  # J is not convex: skip pairs with no positive curvature, as torch does
                 self.pairs.append((self._keep(s), self._keep(y), 1 / ys))
                 del self.pairs[: -self.history]
-                self.h_diag = ys / float(y.dot(y))
+                self.gamma = ys / float(y.dot(y))
         if self.last is None and self.gamma is not None:
             # Departure from torch: the first step is −γ·∇J with the γ it was given, as L-BFGS's
             # second step would be after a first one. Torch's short first step, of length
@@ -43,26 +45,28 @@ class LBFGS:
             # a whole step spent learning γ (transfer/stylize.py says where γ comes from).
             step = grad * -self.gamma
         else:
-            step = self._direction(grad) if self.last is not None else grad
-            if self.last is None or float(grad.dot(step)) > -1e-9:
+            direction = self._direction(grad) if self.last is not None else None
+            if direction is None or float(grad.dot(direction)) > -1e-9:
                 # The first step, or an uphill one (torch would stop moving for good): forget the
-                # pairs and take a short steepest-descent step, torch's first step.
-                self.pairs, self.h_diag = [], 1.0
+                # pairs and γ, and take a short steepest-descent step, torch's first step.
+                self.pairs, self.gamma = [], None
                 step = grad * -min(1.0, 1.0 / max(float(grad.abs().sum()), 1e-12))
+            else:
+                step = direction
         self.last = (grad.clone(), step)
         return step
 
     def state(self) -> dict:
         """What the next step depends on, to resume it exactly: references, not copies (the
         tensors held here are never changed in place, only replaced)."""
-        return {"pairs": list(self.pairs), "h_diag": self.h_diag, "last": self.last}
+        return {"pairs": list(self.pairs), "gamma": self.gamma, "last": self.last}
 
     def restore(self, state: dict, device: torch.device | str) -> None:
         """Continue from a `state()` (loaded from a file, perhaps onto another device)."""
         self.pairs = [(s.to(device), y.to(device), float(rho)) for s, y, rho in state["pairs"]][
             -self.history :
         ]
-        self.h_diag = float(state["h_diag"])
+        self.gamma = learnt_gamma(state)
         self.last = None if state["last"] is None else tuple(t.to(device) for t in state["last"])
 
     def _keep(self, t: Tensor) -> Tensor:
@@ -76,8 +80,22 @@ class LBFGS:
             alpha = rho * float(s.to(q.dtype).dot(q))
             q.add_(y.to(q.dtype), alpha=-alpha)
             alphas.append(alpha)
-        r = q.mul_(self.h_diag)
+        r = q.mul_(self.gamma or 1.0)
         for (s, y, rho), alpha in zip(self.pairs, reversed(alphas), strict=True):
             beta = rho * float(y.to(r.dtype).dot(r))
             r.add_(s.to(r.dtype), alpha=alpha - beta)
         return r
+
+
+def learnt_gamma(state: dict) -> float | None:
+    """The γ of a `LBFGS.state()`, or None where nothing was learnt. Checkpoints before
+    format 4 hold it under torch's name, "h_diag", with 1.0 for nothing learnt."""
+    if "gamma" in state:
+        return None if state["gamma"] is None else float(state["gamma"])
+    return float(state["h_diag"]) if state["pairs"] else None
+
+
+def without_history(state: dict) -> dict:
+    """A `state()` without its pairs and last step: all a later run takes from a finished one
+    is γ, and the pairs are two image-sized vectors each."""
+    return {"pairs": [], "gamma": learnt_gamma(state), "last": None}

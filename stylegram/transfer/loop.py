@@ -40,7 +40,7 @@ def optimize(
 
     `history` is L-BFGS's number of remembered steps: each costs two image-sized vectors, kept
     in `history_dtype` (default: the image's). `gamma`, an earlier run's L-BFGS curvature scale
-    (its state's "h_diag"), sets the length of the first step (transfer/lbfgs.py).
+    (lbfgs.learnt_gamma of its state), sets the length of the first step (transfer/lbfgs.py).
 
     After each step `report` gets the optimiser's state: L-BFGS's pairs and the gradient's scale,
     as references that stay valid (nothing in them is changed in place). Passing such a state
@@ -63,13 +63,13 @@ def optimize(
         assert image.grad is not None, "the objective must leave ∇J in image.grad"
         if scale is None:
             # The optimiser sees J scaled so that the first gradient's largest pixel is 0.01.
-            # L-BFGS skips its curvature update when yᵀs ≤ 0 (J is not convex) and then steps
-            # by -∇J itself: unscaled, that moved pixels by 1e4 at 128 px here. The picture is
-            # unchanged: the scale is fixed for the whole run of this size.
+            # Until L-BFGS holds a pair (it skips those with yᵀs ≤ 0: J is not convex), its
+            # step is -∇J itself: unscaled, that moved pixels by 1e4 at 128 px here. The
+            # picture is unchanged: the scale is fixed for the whole run of this size.
             scale = 0.01 / max(float(image.grad.abs().max()), 1e-12)
         values = {k: float(v) for k, v in terms.items()}
         if not math.isfinite(values["total"]):
-            advice = "a smaller --learning-rate" if optimizer == "adam" else "--optimizer adam"
+            advice = "a smaller learning rate" if optimizer == "adam" else "the Adam optimizer"
             raise ValueError(
                 f"the optimisation diverged at step {step + 1} (loss {values['total']});"
                 f" try smaller weights or {advice}"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..geometry import Size
+from ..geometry import Resolved, Size
 from ..image import ImageLike, image_size, long_side_size
 from ..vgg import LayerInfo, layer_infos, precision_on, resolve_device
 from . import tiling
@@ -118,11 +118,18 @@ def parse_memory(text: str) -> int:
     return int(value)
 
 
-def placement(config: StyleConfig) -> tuple[torch.device, str]:
+def placement(config: StyleConfig) -> tuple[torch.device, Resolved]:
     """Where a job runs and in what precision: `config.device` resolved ("auto": CUDA, then MPS,
     then the CPU) and `config.precision` on it ("auto": bf16 where that device is fast in it)."""
     device = resolve_device(config.device)
     return device, precision_on(device, config.precision)
+
+
+def plan_line(config: StyleConfig, what: str) -> str:
+    """The line a command starts with: where its job runs and in what precision (`placement`),
+    then `what` (its scales, its frames)."""
+    device, precision = placement(config)
+    return f"plan: on {device.type} ({precision}), {what}"
 
 
 def available_memory(device: torch.device | None = None) -> int:
@@ -177,13 +184,13 @@ def _cgroup_room() -> int:
     return 2**62
 
 
-def _whole_peak(pixels: int, precision: str, history: int) -> int:
+def _whole_peak(pixels: int, precision: Resolved, history: int) -> int:
     return BASELINE + pixels * (
         NETWORK_BYTES_PER_PIXEL[precision] + PIXEL_BYTES * (WORKING_IMAGES + 2 * history)
     )
 
 
-def _tiled_peak(pixels: int, tile: int, precision: str, history: int) -> int:
+def _tiled_peak(pixels: int, tile: int, precision: Resolved, history: int) -> int:
     full = pixels * (
         PIXEL_BYTES * WORKING_IMAGES
         + TILED_PAIR_BYTES * 2 * history
@@ -197,7 +204,7 @@ def plan_scale(
     steps: int,
     *,
     budget: int,
-    precision: str,
+    precision: Resolved,
     halo: int,
     align: int,
     tile_size: int | None = None,
@@ -243,7 +250,7 @@ def plan_job(
     infos: dict[str, LayerInfo],
     layers,
     *,
-    precision: str,
+    precision: Resolved,
     max_memory: int | None,
     tile_size: int | None = None,
     device: torch.device | None = None,

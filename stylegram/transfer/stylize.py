@@ -20,6 +20,8 @@ from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil,
 from ..vgg import VGG, load_vgg, network_for, resolve_device
 from . import color, masks, objective, tiling
 from .config import StyleConfig, check_size, check_styles, layers_used, min_side
+from .lbfgs import learnt_gamma as lbfgs_gamma
+from .lbfgs import without_history
 from .loop import optimize
 from .objective import ExtraTerms
 from .plan import ScalePlan, plan, release_freed_memory
@@ -229,7 +231,7 @@ def stylize(
             overrides `config.init` (the video's warped previous frame, say).
         extra_terms: more weighted terms of J, added to its total; see `ExtraTerms`.
         resume: continue an interrupted job from its last saved image (see `Resume`).
-        gamma: L-BFGS's curvature scale from an earlier job on a similar image (the ``"h_diag"``
+        gamma: L-BFGS's curvature scale from an earlier job on a similar image (`learnt_gamma`
             of its last `Iterate.optimizer`): the length of this job's first step, as between
             scales (transfer/lbfgs.py). The video hands it from one frame to the next.
 
@@ -403,7 +405,15 @@ class _Job:
 
 
 def learnt_gamma(optimizer: dict | None) -> float | None:
-    """The curvature scale γ of an optimiser state (`Iterate.optimizer`) if L-BFGS has learnt one
-    (it has pairs), for `stylize(gamma=...)`; None for Adam's state or L-BFGS's before its second step."""
+    """The curvature scale γ of an optimiser state (`Iterate.optimizer`) if L-BFGS has learnt one,
+    for `stylize(gamma=...)`; None for Adam's state or L-BFGS's before its second step."""
     lbfgs = (optimizer or {}).get("lbfgs")
-    return lbfgs["h_diag"] if lbfgs and lbfgs["pairs"] else None
+    return lbfgs_gamma(lbfgs) if lbfgs else None
+
+
+def finished_scale(optimizer: dict | None) -> dict | None:
+    """What a scale's last `Iterate.optimizer` leaves the next scale (its γ, not its history,
+    hundreds of MB at 2048 px): a checkpoint taken there resumes as the run went on."""
+    if not optimizer or not optimizer.get("lbfgs"):
+        return None
+    return {**optimizer, "lbfgs": without_history(optimizer["lbfgs"])}

@@ -27,7 +27,9 @@ import torch
 from torch import Tensor
 
 from ..files import read_own
+from ..geometry import Resolved
 from ..image import write_atomic, write_text_atomic
+from ..settings import ConfigError
 from ..vgg import VGG
 
 CACHE_VERSION = 2  # 2: each channel's energy (mean of a²) beside its max and mean
@@ -146,7 +148,7 @@ class ActivationCache:
         *,
         size: int,
         vgg: VGG,
-        precision: str,
+        precision: Resolved,
         max_outside: float,
     ) -> None:
         key = (
@@ -160,9 +162,10 @@ class ActivationCache:
             )
         self.dir = Path(root) / h.hexdigest()[:20]
         if self.dir.is_symlink():  # it would lead the chunks into a folder that is not the cache's
-            raise ValueError(
-                f"'{self.dir}': is a link; the activation cache writes only into folders of its own;"
-                " remove the link or choose another --cache"
+            raise ConfigError(
+                "cache",
+                f"'{self.dir}': is a link; the activation cache writes only into folders of its"
+                " own; remove the link or choose another",
             )
         self.n_images = len(images)
 
@@ -205,9 +208,10 @@ class ActivationCache:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ValueError(
+            raise ConfigError(
+                "cache",
                 f"'{self.dir}': cannot make the activation cache here ({exc.strerror or exc});"
-                " choose another --cache"
+                " choose another",
             ) from None
         for layer, s in stats.items():
             write_atomic(

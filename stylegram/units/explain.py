@@ -153,7 +153,10 @@ def style_components(
             dict.fromkeys([c.unit for c in channels] + [u for p in found for u in (p.a, p.b)])
         )
         peaks = f[0].flatten(1).argmax(dim=1)  # (C,) flat position of each channel's peak
-        boxes = {u: vgg.info[layer].box(*divmod(int(peaks[u]), f.shape[-1])) for u in shown}
+        width = f.shape[-1]
+        boxes = {
+            u: vgg.info[layer].box(int(peaks[u]) % width, int(peaks[u]) // width) for u in shown
+        }
         out.append(StyleLayer(layer, channels, found, boxes))
     return out
 

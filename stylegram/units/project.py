@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..geometry import Box
+from ..geometry import Box, Size
 from ..vgg import VGG
 
 Method = Literal["deconv", "guided"]
@@ -133,19 +133,19 @@ def _input_sizes(stages: Sequence[Stage], size: tuple[int, int]) -> list[tuple[i
     return sizes
 
 
-def window(vgg: VGG, layer: str, y: int, x: int, size: tuple[int, int]) -> Box:
-    """The part of an image of `size` (H, W) whose pixels decide the projection of `layer`'s
-    unit at (y, x): its receptive field, clipped to the image, with the left and top edges
+def window(vgg: VGG, layer: str, x: int, y: int, size: Size) -> Box:
+    """The part of an image of `size` (W, H) whose pixels decide the projection of `layer`'s
+    unit at (x, y): its receptive field, clipped to the image, with the left and top edges
     moved out to multiples of the layer's stride so that every pooling grid lines up with the
     whole image's. Every forward value that the backward pass reads (a switch, a ReLU's sign)
     belongs to a position whose own receptive field lies inside the unit's, so inside this
     window it is computed from the same pixels and never from the window's zero padding: the
     projection is the same as on the whole image (tests/units/test_project.py compares them)."""
     info = vgg.info[layer]
-    x0, y0, x1, y1 = info.box(y, x)
+    x0, y0, x1, y1 = info.box(x, y)
     stride = info.stride
     left, top = max(0, x0 // stride * stride), max(0, y0 // stride * stride)
-    return left, top, min(size[1], x1), min(size[0], y1)
+    return left, top, min(size[0], x1), min(size[1], y1)
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def project(
     out = torch.zeros(len(targets), 3, h, w)
     groups: dict[Box, list[int]] = {}
     for i, t in enumerate(targets):
-        box = window(vgg, layer, t.y, t.x, (h, w)) if crop else (0, 0, w, h)
+        box = window(vgg, layer, t.x, t.y, (w, h)) if crop else (0, 0, w, h)
         groups.setdefault(box, []).append(i)
     stride = vgg.info[layer].stride
     device = vgg.conv("conv1_1").weight.device

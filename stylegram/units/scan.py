@@ -166,7 +166,7 @@ def eligible_positions(info: LayerInfo, side: int, size: int, max_outside: float
     """(side, side) bool: the positions whose receptive field lies at most `max_outside` of its
     width past the border of a ``size × size`` image on each axis (all, if none qualifies)."""
     limit = max_outside * info.receptive_field
-    x0 = torch.tensor([info.box(0, x)[0] for x in range(side)])
+    x0 = torch.tensor([info.box(x, 0)[0] for x in range(side)])
     ok = (x0 >= -limit) & (x0 + info.receptive_field <= size + limit)
     if not ok.any():
         ok[:] = True
@@ -271,7 +271,7 @@ def hits_of(
         for col in np.flatnonzero(top.score[row] > -math.inf):
             image = int(top.image[row, col])
             y, x = divmod(int(top.position[row, col]), side)
-            box = info.box(y, x)
+            box = info.box(x, y)
             frame = Frame(int(top.width[row, col]), int(top.height[row, col]), size)
             hits[-1].append(
                 Hit(

@@ -70,6 +70,6 @@ def check_style_for_video(style: StyleConfig, video: VideoConfig) -> None:
         # The optimised image is grey while the warped previous frame has colour.
         raise ConfigError(
             "preserve_colors",
-            "luminance cannot be combined with a temporal loss yet; use histogram"
-            " or --temporal-weight 0",
+            "luminance cannot be combined with a temporal loss yet; use histogram, or a temporal"
+            " weight of 0",
         )

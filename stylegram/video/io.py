@@ -55,7 +55,8 @@ def _av():
 def probe(path: str | os.PathLike, *, fps: float | None = None) -> ClipInfo:
     """Open the input far enough to know its size, rate and length; ValueError on any problem.
 
-    `fps` is the rate of a folder of frames (default 25); a file's own rate always wins.
+    `fps` is the rate of a folder of frames (default 25), and of a file whose stream names none;
+    a file's own rate wins.
     """
     path = Path(path)
     if not path.exists():
@@ -88,7 +89,8 @@ def probe(path: str | os.PathLike, *, fps: float | None = None) -> ClipInfo:
         elif stream.frames:
             duration = stream.frames / float(rate)
         else:
-            duration = float("inf")  # unknown: read() finds out
+            # Unknown: check_span passes any --start, and read() says when none is left.
+            duration = float("inf")
         size = (stream.codec_context.width, stream.codec_context.height)
         return ClipInfo(
             path, size, Fraction(rate), duration, has_audio=bool(container.streams.audio)
@@ -100,7 +102,7 @@ def frame_files(folder: Path) -> tuple[Path, ...]:
     return tuple(sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS))
 
 
-def check_span(info: ClipInfo, start: float, duration: float | None) -> None:
+def check_span(info: ClipInfo, start: float) -> None:
     """--start must fall inside the clip, and the clip must have some length."""
     if not start and info.duration <= 0:
         raise ValueError(
@@ -206,7 +208,7 @@ def check_output(path: str | os.PathLike) -> Path:
             if path.is_dir()
             else []
         )
-        if foreign:  # the folder is replaced as a whole: only one of frames we wrote
+        if foreign:  # the folder is replaced as a whole: only one holding nothing but our frames
             raise ValueError(
                 f"'{path}': the folder holds files that are not frames of stylegram's (such as"
                 f" '{sorted(foreign)[0]}'), and the frames replace the folder; choose a new or empty folder"

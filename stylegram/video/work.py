@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..files import read_own
 from ..image import open_image, png_text, save_image, write_text_atomic
+from ..settings import ConfigError
 
 
 def file_id(path: str | os.PathLike) -> dict[str, Any]:
@@ -45,14 +46,16 @@ class WorkFolder:
             except (OSError, ValueError):
                 held = None
             if held != self.job:
-                raise ValueError(
-                    f"'{self.root}': the work folder holds frames of another job (other input, styles"
-                    " or settings); remove it or choose another --work-dir"
+                raise ConfigError(
+                    "work_dir",
+                    f"'{self.root}': the work folder holds frames of another job (other input,"
+                    " styles or settings); remove it or choose another",
                 )
         elif self.root.exists() and any(self.root.iterdir()):
-            raise ValueError(
+            raise ConfigError(
+                "work_dir",
                 f"'{self.root}': the work folder is not empty and is not a stylegram job; choose"
-                " another --work-dir"
+                " another",
             )
         for entry in self.root.iterdir() if self.root.is_dir() else ():
             if entry.name.startswith("pass") and (entry.is_symlink() or not entry.is_dir()):

@@ -28,14 +28,15 @@ from starlette.staticfiles import StaticFiles
 
 from ..files import read_own
 from ..settings import changed_fields, field_types
-from ..transfer.config import PRESETS, StyleConfig, png_metadata
+from ..transfer.config import PRESETS, StyleConfig
+from ..transfer.provenance import png_metadata
 from .atlases import Atlases
 from .config import ServeConfig
 from .events import stream
 from .explorer import Explorer
 from .guard import COOKIE, Guard, error
 from .queue import BROKEN, JobQueue, public
-from .store import INPUT_FILE
+from .store import INPUT_FILE, mask_name
 from .uploads import SERVER_ONLY, UploadError, decode_image, read_job
 
 STATIC = Path(__file__).parent / "static"
@@ -123,7 +124,7 @@ class Studio:
         names, shown = job_input.names, job_input.config
         if job_input.masks:
             shown = replace(
-                shown, style_masks=tuple(f"{i}=mask_{i}.png" for i in range(len(job_input.masks)))
+                shown, style_masks=tuple(f"{i}={mask_name(i)}" for i in range(len(job_input.masks)))
             )
         command = png_metadata(shown, names["content"], names["styles"], "stylized.png")[
             "stylegram:command"

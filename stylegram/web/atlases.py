@@ -10,26 +10,28 @@ from pathlib import Path
 from typing import Any
 
 from ..files import read_own
+from ..settings import ConfigError
 from ..units.atlas import ATLAS, unit_page_name
 
 
 def check_atlas(folder: str | Path) -> Path:
-    """`folder` if it holds an atlas, else a ValueError in one line saying what is missing."""
+    """`folder` if it holds an atlas, else a ConfigError in one line saying what is missing."""
     path = Path(folder)
     if not path.is_dir():
-        raise ValueError(f"--atlas '{folder}': not a folder")
+        raise ConfigError("atlas", f"'{folder}': not a folder")
     for needed in ("manifest.json", f"{ATLAS}/index.html"):
         if not (path / needed).is_file():
-            raise ValueError(
-                f"--atlas '{folder}': no {needed} here; make an atlas with"
-                f" stylegram units --images DIR -o '{folder}' --atlas"
+            raise ConfigError(
+                "atlas",
+                f"'{folder}': no {needed} here; make an atlas with"
+                f" stylegram units --images DIR -o '{folder}' --atlas",
             )
     read_manifest(path)
     return path
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    """An atlas folder's manifest.json, checked for what the studio reads; a ValueError in one
+    """An atlas folder's manifest.json, checked for what the studio reads; a ConfigError in one
     line naming the file otherwise."""
     path = folder / "manifest.json"
     try:
@@ -43,11 +45,12 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             raise KeyError("a layer's channels or a unit's hits")
         return data
     except OSError as exc:
-        raise ValueError(f"--atlas '{path}': cannot read it ({exc.strerror or exc})") from None
+        raise ConfigError("atlas", f"'{path}': cannot read it ({exc.strerror or exc})") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(
-            f"--atlas '{path}': not a units manifest ({type(exc).__name__}: {exc});"
-            " make the atlas again with stylegram units --atlas"
+        raise ConfigError(
+            "atlas",
+            f"'{path}': not a units manifest ({type(exc).__name__}: {exc});"
+            " make the atlas again with stylegram units --atlas",
         ) from None
 
 

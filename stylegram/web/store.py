@@ -42,6 +42,11 @@ JOB_FILE = re.compile(
 )
 
 
+def mask_name(i: int) -> str:
+    """The file of painting i's mask in a job folder, and its name in the job's command."""
+    return f"mask_{i}.png"
+
+
 def _leftover_of_ours(folder: Path) -> bool:
     """A half-made or half-deleted job folder of the store's: its name and every file in it are
     the store's own (anything else there was not written by the studio, and stays)."""
@@ -102,7 +107,7 @@ class JobStore:
             for i, im in enumerate(styles):
                 im.save(tmp / f"style_{i}.png")
             for i, im in enumerate(masks or []):
-                im.save(tmp / f"mask_{i}.png")
+                im.save(tmp / mask_name(i))
             record = {
                 "id": job_id,
                 "seq": next(self._seq),

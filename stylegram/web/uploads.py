@@ -17,7 +17,6 @@ from typing import Any
 from PIL import Image
 
 from ..image import decode_image as image_decode
-from ..settings import ConfigError
 from ..transfer.config import StyleConfig, check_size, check_styles, min_side
 from ..transfer.plan import plan
 from .config import ServeConfig
@@ -112,9 +111,7 @@ def parse_config(text: str | None, n_styles: int, limits: ServeConfig) -> StyleC
         }
         config = StyleConfig(**settings)
         check_styles(config, n_styles)
-    except ConfigError as exc:
-        raise UploadError(400, str(exc)) from None
-    except ValueError as exc:
+    except ValueError as exc:  # a ConfigError too
         raise UploadError(400, str(exc)) from None
     if config.size > limits.max_size:
         raise UploadError(

@@ -36,18 +36,18 @@ def _run_job(
 ) -> None:
     """Run one job; every outcome is sent as an event, never raised."""
     from ..image import open_image, save_image, to_tensor
-    from ..settings import ConfigError
     from ..transfer import StyleConfig, stylize
-    from ..transfer.config import png_metadata
     from ..transfer.plan import plan, work_done
+    from ..transfer.provenance import png_metadata
     from ..vgg import load_vgg
+    from .store import mask_name
 
     folder, seq, job_id = Path(task["dir"]), task["seq"], task["id"]
     n = task["n_styles"]
     try:
         settings = dict(task["config"])
         if task["masks"]:
-            settings["style_masks"] = tuple(f"{i}={folder / f'mask_{i}.png'}" for i in range(n))
+            settings["style_masks"] = tuple(f"{i}={folder / mask_name(i)}" for i in range(n))
         config = StyleConfig(**settings)
         init = None
         if task.get("resume_from_image") and (folder / "current.png").exists():
@@ -96,7 +96,7 @@ def _run_job(
         if task[
             "masks"
         ]:  # the command names the masks as the page offers them, not the server's paths
-            config = replace(config, style_masks=tuple(f"{i}=mask_{i}.png" for i in range(n)))
+            config = replace(config, style_masks=tuple(f"{i}={mask_name(i)}" for i in range(n)))
         meta = png_metadata(
             config, names.get("content", "content.png"), names.get("styles", []), "stylized.png"
         )
@@ -104,9 +104,7 @@ def _run_job(
         send({"id": job_id, "type": "done", "time": time.time(), "preview": last["preview"] + 1})
     except Cancelled:
         send({"id": job_id, "type": "cancelled", "time": time.time()})
-    except ConfigError as exc:
-        send({"id": job_id, "type": "failed", "error": str(exc), "time": time.time()})
-    except ValueError as exc:
+    except ValueError as exc:  # a ConfigError too
         send({"id": job_id, "type": "failed", "error": str(exc), "time": time.time()})
     except MemoryError:
         send(
@@ -144,7 +142,7 @@ def worker_main(tasks, events, cancel, interval: float) -> None:
         _run_job(task, models, cancel, events.put, interval)
 
 
-MAX_DEATHS = 3  # deaths in a row, with no event between, after which the worker is broken
+MAX_DEATHS = 3  # deaths in a row (no event between) that get a new process; one more breaks it
 
 
 class Worker:
@@ -161,7 +159,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self.deaths = 0  # in a row, without an event between: a process that cannot start
-        self.broken = False  # after MAX_DEATHS such deaths: no job is given to it again
+        self.broken = False  # after MAX_DEATHS + 1 such deaths: no job is given to it again
 
     def start(self) -> None:
         """Get ready; the process itself starts with the first job, so an idle studio costs nothing."""

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from stylegram import cli
-from stylegram.batch import LocalEngine, plan, run_batch
+from stylegram.batch import LocalEngine, make_jobs, run_batch
 from stylegram.batch.cluster import DaskEngine
 from stylegram.batch.manifest import Manifest
 from stylegram.settings import ConfigError
@@ -32,7 +32,7 @@ def local_engine():
 
 
 def jobs_of(data: Path, config: StyleConfig = TINY, contents=CONTENTS, styles=STYLES):
-    return plan(
+    return make_jobs(
         [data / "photos" / f"{c}.jpg" for c in contents],
         [data / "paintings" / f"{s}.jpg" for s in styles],
         config,
@@ -225,13 +225,15 @@ def test_bad_input_is_one_line_before_any_work(data, tmp_path, capsys, case, mes
 def test_plan_pairs_sweeps_and_refuses_clashing_names(data, tmp_path):
     photos = [data / "photos" / f"{c}.jpg" for c in CONTENTS]
     paintings = [data / "paintings" / f"{s}.jpg" for s in STYLES]
-    jobs = plan(photos, paintings, TINY, sweeps=["style_weight=1e-3,1e-2", "quality=draft,high"])
+    jobs = make_jobs(
+        photos, paintings, TINY, sweeps=["style_weight=1e-3,1e-2", "quality=draft,high"]
+    )
     assert len(jobs) == 3 * 2 * 2 * 2 and len({j.key for j in jobs}) == 24
     assert "chelsea__starry_night__style_weight-1e-2_quality-high.png" in {j.output for j in jobs}
     assert {(j.config.style_weight, j.config.quality) for j in jobs} == {
         (w, q) for w in (1e-3, 1e-2) for q in ("draft", "high")
     }
-    zipped = plan(photos[:2], paintings, TINY, pairwise=True)
+    zipped = make_jobs(photos[:2], paintings, TINY, pairwise=True)
     assert [(j.content.path.stem, j.style.path.stem) for j in zipped] == [
         ("chelsea", "starry_night"),
         ("coffee", "the_scream"),
@@ -239,16 +241,16 @@ def test_plan_pairs_sweeps_and_refuses_clashing_names(data, tmp_path):
     with pytest.raises(
         ValueError, match="^zip pairs contents with styles one to one, but there are 3 contents"
     ):
-        plan(photos, paintings, TINY, pairwise=True)
+        make_jobs(photos, paintings, TINY, pairwise=True)
     (tmp_path / "chelsea.png").write_bytes((data / "photos" / "coffee.jpg").read_bytes())
     with pytest.raises(ValueError, match="'chelsea__starry_night.png': two jobs would write it"):
-        plan([photos[0], tmp_path / "chelsea.png"], paintings[:1], TINY)
+        make_jobs([photos[0], tmp_path / "chelsea.png"], paintings[:1], TINY)
     with pytest.raises(ValueError, match="style_blend has 2 values but there are 1 style images"):
-        plan(photos, paintings, StyleConfig(style_blend=(1, 2)))
+        make_jobs(photos, paintings, StyleConfig(style_blend=(1, 2)))
     with pytest.raises(
         ConfigError, match="^sweep 'weights=a,b': 'weights' cannot be swept"
     ) as refused:
-        plan(photos, paintings, TINY, sweeps=["weights=a,b"])
+        make_jobs(photos, paintings, TINY, sweeps=["weights=a,b"])
     assert refused.value.for_cli().startswith(
         "--sweep 'weights=a,b'"
     )  # the API names the field, the CLI the flag
@@ -276,7 +278,7 @@ def test_a_job_names_its_image_when_it_is_too_small(data, tmp_path):
     from stylegram.batch.jobs import Models, run_task, task_of
 
     Image.new("RGB", (20, 16)).save(tmp_path / "tiny.png")
-    job = plan([tmp_path / "tiny.png"], [data / "paintings" / "wave_crop.jpg"], TINY)[0]
+    job = make_jobs([tmp_path / "tiny.png"], [data / "paintings" / "wave_crop.jpg"], TINY)[0]
     outcome = run_task(task_of(job), Models())
     assert outcome.png is None and outcome.error.startswith(
         f"content image '{tmp_path / 'tiny.png'}' is 20×16 px"

@@ -29,6 +29,7 @@ from stylegram.transfer.config import StyleConfig
 
 QUICK = ["--size", "64", "--iterations", "2", "--scales", "1", "-q"]
 ROOT = Path(__file__).resolve().parents[2]
+BOMB = r"bomb.png': 400,000,000 pixels is over"  # the message for png_header(20_000, 20_000)
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -91,16 +92,20 @@ class Case:
     message: str  # a regular expression the one line must match
 
 
-def S(*extra: str) -> tuple[str, ...]:
+def S(
+    *extra: str, content: str = "{content}", style: str = "{style}", out: str = "{out}"
+) -> tuple[str, ...]:
     """stylize content style -o out, quick settings, and `extra`."""
-    return ("stylize", "{content}", "{style}", "-o", "{out}", *QUICK, *extra)
+    return ("stylize", content, style, "-o", out, *QUICK, *extra)
 
 
 def U(*extra: str) -> tuple[str, ...]:
+    """units over the images into a folder of its own, at size 64, and `extra`."""
     return ("units", "--images", "{images}", "-o", "{tmp}/units", "--size", "64", "-q", *extra)
 
 
 def E(*extra: str, style: str = "{style}") -> tuple[str, ...]:
+    """explain-style style over the images into a folder of its own, at size 64, and `extra`."""
     return (
         "explain-style",
         style,
@@ -118,23 +123,21 @@ def E(*extra: str, style: str = "{style}") -> tuple[str, ...]:
 CASES = {
     # 1. outputs that are inputs
     "out-is-content": Case(
-        ("stylize", "{content}", "{style}", "-o", "{content}", *QUICK),
+        S(out="{content}"),
         r"content.jpg' \(-o\) would overwrite '.*content.jpg' \(the photo\), which this run reads",
     ),
     "out-is-style": Case(
-        ("stylize", "{content}", "{style}", "-o", "{style}", *QUICK),
-        r"style.jpg' \(-o\) would overwrite '.*style.jpg' \(the painting\)",
+        S(out="{style}"), r"style.jpg' \(-o\) would overwrite '.*style.jpg' \(the painting\)"
     ),
     "out-is-mask": Case(
-        ("stylize", "{content}", "{style}", "-o", "{mask}", "--content-mask", "{mask}", *QUICK),
+        S("--content-mask", "{mask}", out="{mask}"),
         r"mask.png' \(-o\) would overwrite '.*mask.png' \(--content-mask\)",
     ),
     "out-links-to-content": Case(
-        ("stylize", "{content}", "{style}", "-o", "{link}", *QUICK),
-        r"link.jpg' \(-o\) would overwrite '.*content.jpg' \(the photo\)",
+        S(out="{link}"), r"link.jpg' \(-o\) would overwrite '.*content.jpg' \(the photo\)"
     ),
     "out-is-init": Case(
-        ("stylize", "{content}", "{style}", "-o", "{init}", "--init", "{init}", *QUICK),
+        S("--init", "{init}", out="{init}"),
         r"init.png' \(-o\) would overwrite '.*init.png' \(--init\)",
     ),
     # 4. settings that made units and explain-style fail after the whole scan
@@ -143,21 +146,12 @@ CASES = {
     ),
     "channels-0": Case(E("--channels", "0"), r"--channels must be at least 1, not 0"),
     # 5. images over PIL's pixel limit
-    "bomb-content": Case(
-        ("stylize", "{bomb}", "{style}", "-o", "{out}", *QUICK),
-        r"bomb.png': 400,000,000 pixels is over",
-    ),
-    "bomb-style": Case(
-        ("stylize", "{content}", "{bomb}", "-o", "{out}", *QUICK),
-        r"bomb.png': 400,000,000 pixels is over",
-    ),
-    "big-style": Case(
-        ("stylize", "{content}", "{big}", "-o", "{out}", *QUICK),
-        r"big.png': 100,000,000 pixels is over",
-    ),
-    "bomb-init": Case(S("--init", "{bomb}"), r"bomb.png': 400,000,000 pixels is over"),
-    "bomb-mask": Case(S("--content-mask", "{bomb}"), r"bomb.png': 400,000,000 pixels is over"),
-    "bomb-explain": Case(E(style="{bomb}"), r"bomb.png': 400,000,000 pixels is over"),
+    "bomb-content": Case(S(content="{bomb}"), BOMB),
+    "bomb-style": Case(S(style="{bomb}"), BOMB),
+    "big-style": Case(S(style="{big}"), r"big.png': 100,000,000 pixels is over"),
+    "bomb-init": Case(S("--init", "{bomb}"), BOMB),
+    "bomb-mask": Case(S("--content-mask", "{bomb}"), BOMB),
+    "bomb-explain": Case(E(style="{bomb}"), BOMB),
     # 6. unwritable output or cache folder of units and explain-style
     "units-out-in-file": Case(
         ("units", "--images", "{images}", "-o", "{text}/sub", "-q"),
@@ -223,13 +217,8 @@ CASES = {
         S("--content-weight", "-1"), r"--content-weight must be at least 0, not -1"
     ),
     # and the classics, which must stay as they are
-    "content-not-image": Case(
-        ("stylize", "{text}", "{style}", "-o", "{out}", *QUICK), r"notes.txt': not an image"
-    ),
-    "style-missing": Case(
-        ("stylize", "{content}", "{tmp}/nope.jpg", "-o", "{out}", *QUICK),
-        r"nope.jpg': no such file",
-    ),
+    "content-not-image": Case(S(content="{text}"), r"notes.txt': not an image"),
+    "style-missing": Case(S(style="{tmp}/nope.jpg"), r"nope.jpg': no such file"),
 }
 
 
@@ -270,26 +259,18 @@ def _run(argv, capsys) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+TWO_UNITS = ["--units", "0-1", "--top", 2]  # units 0 and 1, with their top two images
+
+
+def _units(images, out, *options) -> list:
+    """units over `images` into the report folder `out` at size 64, and `options`."""
+    return ["units", "--images", images, "-o", out, "--size", 64, *options]
+
+
 def test_a_bomb_among_the_images_is_skipped_and_counted(files, tmp_path, capsys):
     shutil.copy(files["bomb"], files["images"] / "bomb.png")
     code, err = _run(
-        [
-            "units",
-            "--images",
-            files["images"],
-            "-o",
-            tmp_path / "units",
-            "--size",
-            64,
-            "--layers",
-            "relu2_2",
-            "--units",
-            "0-1",
-            "--top",
-            2,
-            "-q",
-        ],
-        capsys,
+        _units(files["images"], tmp_path / "units", "--layers", "relu2_2", *TWO_UNITS, "-q"), capsys
     )
     assert code == 0, err
     assert "skipped" in err and "bomb.png': 400,000,000 pixels is over" in err
@@ -339,20 +320,7 @@ def test_a_full_disk_after_the_scan_keeps_the_cache_and_the_previous_report(
     files, tmp_path, capsys, monkeypatch
 ):
     out = tmp_path / "out"
-    argv = [
-        "units",
-        "--images",
-        files["images"],
-        "-o",
-        out,
-        "--size",
-        64,
-        "--layers",
-        "relu2_1",
-        "--units",
-        "0-1",
-        "-q",
-    ]
+    argv = _units(files["images"], out, "--layers", "relu2_1", "--units", "0-1", "-q")
     assert _run(argv, capsys)[0] == 0
     manifest = (out / "manifest.json").read_bytes()
     _full_disk(monkeypatch)
@@ -367,35 +335,15 @@ def test_unreadable_images_only_leave_no_cache(tmp_path, capsys):
     images = tmp_path / "images"
     images.mkdir()
     (images / "a.jpg").write_bytes(b"not a jpeg")
-    code, err = _run(
-        ["units", "--images", images, "-o", tmp_path / "out", "--size", 64, "-q"], capsys
-    )
+    code, err = _run(_units(images, tmp_path / "out", "-q"), capsys)
     assert code == 1 and "none of the 1 image files could be read" in err
     assert not (tmp_path / "out").exists()
 
 
 def test_a_damaged_cache_file_is_computed_again(files, tmp_path, capsys):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    argv = [
-        "units",
-        "--images",
-        files["images"],
-        "-o",
-        out,
-        "--cache",
-        cache,
-        "--size",
-        64,
-        "--layers",
-        "relu2_1",
-        "--units",
-        "0-1",
-        "--top",
-        2,
-        "--precision",
-        "fp32",
-        "-q",
-    ]
+    argv = _units(files["images"], out, "--cache", cache, "--layers", "relu2_1", *TWO_UNITS)
+    argv += ["--precision", "fp32", "-q"]
     assert _run(argv, capsys)[0] == 0
     first = (out / "manifest.json").read_text()
     (npz,) = cache.rglob("c000000_relu2_1.npz")
@@ -412,20 +360,7 @@ def test_a_damaged_cache_file_is_computed_again(files, tmp_path, capsys):
 
 def test_a_rerun_with_fewer_layers_removes_their_grids(files, tmp_path, capsys):
     out = tmp_path / "out"
-    base = [
-        "units",
-        "--images",
-        files["images"],
-        "-o",
-        out,
-        "--size",
-        64,
-        "--units",
-        "0-1",
-        "--top",
-        2,
-        "-q",
-    ]
+    base = _units(files["images"], out, *TWO_UNITS, "-q")
     assert _run([*base, "--layers", "relu1_2", "relu2_2"], capsys)[0] == 0
     assert (out / "relu2_2.png").exists()
     (out / "notes.png").write_bytes(b"the user's own file")
@@ -436,25 +371,8 @@ def test_a_rerun_with_fewer_layers_removes_their_grids(files, tmp_path, capsys):
 
 def test_an_explain_rerun_with_fewer_layers_removes_their_figures(files, tmp_path, capsys):
     out = tmp_path / "out"
-    base = [
-        "explain-style",
-        files["style"],
-        "--images",
-        files["images"],
-        "-o",
-        out,
-        "--size",
-        64,
-        "--style-size",
-        64,
-        "--channels",
-        2,
-        "--pairs",
-        1,
-        "--top",
-        2,
-        "-q",
-    ]
+    explain = ["explain-style", files["style"], "--images", files["images"], "-o", out, "-q"]
+    base = [*explain, "--size", 64, "--style-size", 64, "--channels", 2, "--pairs", 1, "--top", 2]
     assert _run([*base, "--layers", "relu1_1", "relu2_1"], capsys)[0] == 0
     assert (out / "explain_relu2_1.png").exists()
     assert _run([*base, "--layers", "relu1_1"], capsys)[0] == 0
@@ -565,7 +483,7 @@ def test_adam_divergence_advises_a_smaller_learning_rate():
         return {"total": loss.detach()}
 
     with pytest.raises(
-        ValueError, match=r"diverged at step 1 .* try smaller weights or a smaller --learning-rate$"
+        ValueError, match=r"diverged at step 1 .* try smaller weights or a smaller learning rate$"
     ):
         optimize(torch.rand(1, 3, 8, 8), 3, objective, optimizer="adam", report=lambda *a: None)
 

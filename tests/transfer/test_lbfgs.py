@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from stylegram.transfer.lbfgs import LBFGS
+from stylegram.transfer.lbfgs import LBFGS, learnt_gamma
 
 
 def _rosenbrock(x: torch.Tensor) -> torch.Tensor:
@@ -68,7 +68,7 @@ def test_a_given_gamma_makes_the_first_step_a_full_one():
     learnt, y = LBFGS(history=10), torch.full_like(d, -0.5)  # another run on the same problem
     for _ in range(5):
         y += learnt.step(d * y)
-    gamma = learnt.state()["h_diag"]
+    gamma = learnt_gamma(learnt.state())
     first = LBFGS(history=10, gamma=gamma).step(d * x)
     torch.testing.assert_close(first, -gamma * d * x)
     assert cost(x + first) < 0.5 * cost(x)

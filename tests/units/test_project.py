@@ -50,7 +50,7 @@ def test_projection_is_zero_outside_the_receptive_field_and_the_window_changes_n
     whole = project(vgg, photo, layer, targets, method=method, crop=False)
     windowed = project(vgg, photo, layer, targets, method=method)
     for signal, fast, t in zip(whole, windowed, targets, strict=True):
-        x0, y0, x1, y1 = vgg.info[layer].box(t.y, t.x)
+        x0, y0, x1, y1 = vgg.info[layer].box(t.x, t.y)
         inside = torch.zeros_like(signal, dtype=torch.bool)
         inside[:, max(0, y0) : y1, max(0, x0) : x1] = True
         assert signal[~inside].abs().max() == 0
@@ -83,7 +83,7 @@ def test_an_edge_unit_projects_onto_its_edge(vgg, vertical):
     unit = int((here - there).argmax())
     assert there[unit] < 0.1 * here[unit]  # tuned to this orientation
     (signal,) = project(vgg, image, layer, [Target(unit, y, x)], method="deconv")
-    x0, y0, x1, y1 = vgg.info[layer].box(y, x)
+    x0, y0, x1, y1 = vgg.info[layer].box(x, y)
     seen = signal.sum(0)[y0:y1, x0:x1]
 
     def pattern(im):

@@ -9,7 +9,8 @@ from PIL import Image
 
 from stylegram.image import save_image
 from stylegram.transfer import StyleConfig
-from stylegram.transfer.config import png_metadata
+from stylegram.transfer.provenance import png_metadata
+from tests.conftest import stylize_argv
 
 
 def test_png_metadata_round_trip(tmp_path):
@@ -56,18 +57,7 @@ def test_the_cli_embeds_its_settings(tmp_path, monkeypatch, content_path, style_
         lambda content, styles, config, callback, **_: Image.new("RGB", (64, 48)),
     )
     out = tmp_path / "out.png"
-    argv = [
-        "stylize",
-        str(content_path),
-        str(style_path),
-        "-o",
-        str(out),
-        "--size",
-        "64",
-        "--tv-weight",
-        "5",
-        "-q",
-    ]
+    argv = stylize_argv(content_path, style_path, out, "--size", "64", "--tv-weight", "5", "-q")
     assert main(argv) == 0
     text = Image.open(out).text
     assert json.loads(text["stylegram:settings"]) == {"size": 64, "tv_weight": 5.0}
