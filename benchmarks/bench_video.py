@@ -160,29 +160,21 @@ def main() -> None:
         long_term=tuple(args.long_term) if args.long_term else None,
     )
     k = min(args.baseline_frames, len(frames))
+    alone = dataclasses.replace(video, temporal_weight=0)  # no temporal term: each frame on its own
     with tempfile.TemporaryDirectory() as tmp:
+
+        def each_frame_alone(config: StyleConfig, name: str) -> tuple[list, list[float]]:
+            """The first k frames stylized each on its own with `config`, working in tmp/name."""
+            return run(frames[:k], style_im, config, alone, model, Path(tmp) / name)
+
         start = time.perf_counter()
         temporal, secs = run(
             frames, style_im, style, video, model, args.keep or Path(tmp) / "temporal"
         )
         total = time.perf_counter() - start
-        independent, ind_secs = run(
-            frames[:k],
-            style_im,
-            style,
-            dataclasses.replace(video, temporal_weight=0),
-            model,
-            Path(tmp) / "independent",
-        )
+        independent, ind_secs = each_frame_alone(style, "independent")
         same_steps = dataclasses.replace(style, scales=1, iterations=args.frame_iterations)
-        cheap, _ = run(
-            frames[:k],
-            style_im,
-            same_steps,
-            dataclasses.replace(video, temporal_weight=0),
-            model,
-            Path(tmp) / "cheap",
-        )
+        cheap, _ = each_frame_alone(same_steps, "cheap")
 
     e_t = warping_error(temporal[:k], frames[:k])
     e_i, e_c = warping_error(independent, frames[:k]), warping_error(cheap, frames[:k])

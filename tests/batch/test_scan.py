@@ -11,7 +11,9 @@ from stylegram import cli
 from stylegram.batch.scan import ScanSpec, scan_on_cluster
 from stylegram.units.config import UnitsConfig
 from stylegram.units.scan import DEFAULT_LAYERS, list_images
-from tests.conftest import SCAN_SIZE
+from tests.conftest import SCAN_SIZE, units_argv
+
+NO_ANSWER = ["--scheduler", "tcp://127.0.0.1:9"]  # the discard port: no scheduler answers there
 
 
 def test_cluster_scan_equals_local_scan_hit_for_hit(vgg, client, folder, scanned):
@@ -38,17 +40,7 @@ def test_cluster_scan_equals_local_scan_hit_for_hit(vgg, client, folder, scanned
 
 
 def test_units_cli_with_a_scheduler_that_does_not_answer(folder, tmp_path, capsys):
-    code = cli.main(
-        [
-            "units",
-            "--images",
-            str(folder),
-            "-o",
-            str(tmp_path / "o"),
-            "--scheduler",
-            "tcp://127.0.0.1:9",
-        ]
-    )
+    code = cli.main(units_argv(folder, tmp_path / "o", *NO_ANSWER))
     err = capsys.readouterr().err
     assert (
         code == 1
@@ -58,19 +50,7 @@ def test_units_cli_with_a_scheduler_that_does_not_answer(folder, tmp_path, capsy
 
 
 def test_units_cli_says_that_a_cluster_scan_does_not_use_cache(folder, tmp_path, capsys):
-    code = cli.main(
-        [
-            "units",
-            "--images",
-            str(folder),
-            "-o",
-            str(tmp_path / "o"),
-            "--cache",
-            str(tmp_path / "c"),
-            "--scheduler",
-            "tcp://127.0.0.1:9",
-        ]
-    )
+    code = cli.main(units_argv(folder, tmp_path / "o", "--cache", tmp_path / "c", *NO_ANSWER))
     lines = capsys.readouterr().err.splitlines()
     assert code == 1 and len(lines) == 2
     assert lines[0] == (

@@ -18,8 +18,16 @@ import torch
 from PIL import Image
 
 from stylegram import cli
+from tests.conftest import stylize_argv, units_argv
 
 QUICK = ["--size", "64", "--iterations", "2", "--scales", "1", "-q"]
+UNITS_QUICK = ["--layers", "relu1_2", "--top", "1", "--size", "64", "-q"]
+VIDEO_QUICK = ["--size", "48", "--iterations", "1", "--scales", "1", "-q"]
+
+
+def cmd(*items) -> list[str]:
+    """A command line of these items, each as a string (paths included)."""
+    return [str(a) for a in items]
 
 
 def digest(root: Path) -> dict[str, str]:
@@ -116,23 +124,10 @@ def test_a_checkpoint_name_that_is_a_folder_or_not_ours_is_refused_before_work(
 
 
 def test_units_does_not_scan_its_own_report(work, capsys):
-    argv = [
-        "units",
-        "--images",
-        work,
-        "-o",
-        work / "out",
-        "--layers",
-        "relu1_2",
-        "--top",
-        "2",
-        "--size",
-        "64",
-        "-q",
-    ]
+    argv = units_argv(work, work / "out", "--layers", "relu1_2", "--top", "2", "--size", "64", "-q")
     photos = digest(work / "photos")
     for _ in range(2):
-        assert cli.main([str(a) for a in argv]) == 0, capsys.readouterr().err
+        assert cli.main(argv) == 0, capsys.readouterr().err
         manifest = json.loads((work / "out" / "manifest.json").read_text())
         # photo.png, init_0002.png, style.jpg and the four photos; not combined.png or the grids
         assert manifest["images"] == 7, manifest["images"]
@@ -212,33 +207,14 @@ def test_messages_name_the_problem(work, capsys, no_model):
         capsys,
         r"batch.jsonl': cannot read the batch's record \(not a text file\)",
     )
+    batch = ["batch", work / "photo.png", "--styles", work / "style.jpg", "-o", work / "b"]
     refused(
-        [
-            "batch",
-            work / "photo.png",
-            "--styles",
-            work / "style.jpg",
-            "-o",
-            work / "b",
-            "--sweep",
-            "size=64,64",
-            *QUICK,
-        ],
+        [*batch, "--sweep", "size=64,64", *QUICK],
         capsys,
         r"--sweep 'size=64,64': 64 repeats the value 64; give each value once",
     )
     refused(
-        [
-            "batch",
-            work / "photo.png",
-            "--styles",
-            work / "style.jpg",
-            "-o",
-            work / "b",
-            "--sweep",
-            "style_weight=1e5,100000",
-            *QUICK,
-        ],
+        [*batch, "--sweep", "style_weight=1e5,100000", *QUICK],
         capsys,
         r"100000 repeats the value 1e5",
     )
@@ -289,44 +265,13 @@ def test_weights_of_the_wrong_shape_are_one_line_before_use(work, capsys):
 def test_a_vgg16_file_runs_units_with_its_own_default_layers(work, capsys):
     weights = _vgg16_state(work)
     out = work / "u16"
-    assert (
-        cli.main(
-            [
-                "units",
-                "--images",
-                str(work / "photos"),
-                "-o",
-                str(out),
-                "--weights",
-                str(weights),
-                "--size",
-                "64",
-                "--top",
-                "1",
-                "--units",
-                "0-1",
-                "-q",
-            ]
-        )
-        == 0
-    ), capsys.readouterr().err
+    on_vgg16 = units_argv(work / "photos", out, "--weights", weights)
+    argv = [*on_vgg16, "--size", "64", "--top", "1", "--units", "0-1", "-q"]
+    assert cli.main(argv) == 0, capsys.readouterr().err
     layers = json.loads((out / "manifest.json").read_text())["layers"]
     assert list(layers) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
     refused(
-        [
-            "units",
-            "--images",
-            work / "photos",
-            "-o",
-            out,
-            "--weights",
-            weights,
-            "--layers",
-            "relu3_4",
-            "--size",
-            "64",
-            "-q",
-        ],
+        [*on_vgg16, "--layers", "relu3_4", "--size", "64", "-q"],
         capsys,
         r"--layers relu3_4: this network is VGG16, which has no such layer; its"
         r" ReLU layers are relu1_1, .*relu5_3",
@@ -334,19 +279,9 @@ def test_a_vgg16_file_runs_units_with_its_own_default_layers(work, capsys):
 
 
 def test_a_cache_chunk_of_the_wrong_shape_is_computed_again_with_a_note(work, capsys):
-    argv = [
-        "units",
-        "--images",
-        str(work / "photos"),
-        "-o",
-        str(work / "u"),
-        "--layers",
-        "relu1_2",
-        "--top",
-        "1",
-        "--size",
-        "64",
-    ]
+    argv = units_argv(
+        work / "photos", work / "u", "--layers", "relu1_2", "--top", "1", "--size", "64"
+    )
     assert cli.main(argv) == 0
     first = (work / "u" / "manifest.json").read_text()
     chunk = next((work / "u" / ".cache").rglob("c000000_relu1_2.npz"))
@@ -412,14 +347,9 @@ def test_a_frames_folder_is_replaced_whole_and_never_holds_stale_frames(tmp_path
 def test_a_one_frame_gif_says_so_without_blaming_start(tmp_path, capsys, data, no_model):
     pytest.importorskip("av")
     Image.new("RGB", (32, 32)).save(tmp_path / "one.gif")
+    painting = data / "paintings" / "starry_night.jpg"
     refused(
-        [
-            "video",
-            tmp_path / "one.gif",
-            data / "paintings" / "starry_night.jpg",
-            "-o",
-            tmp_path / "o.mp4",
-        ],
+        ["video", tmp_path / "one.gif", painting, "-o", tmp_path / "o.mp4"],
         capsys,
         r"one.gif': has no length \(a single frame\?\)",
     )
@@ -510,22 +440,8 @@ def test_a_name_too_long_for_the_side_files_is_one_line_before_work(work, capsys
 
 
 def test_a_literal_star_in_an_output_name_is_a_name(work, capsys):
-    assert (
-        cli.main(
-            [
-                str(a)
-                for a in [
-                    "stylize",
-                    work / "photo.png",
-                    work / "style.jpg",
-                    "-o",
-                    work / "p*.png",
-                    *QUICK,
-                ]
-            ]
-        )
-        == 0
-    ), capsys.readouterr().err
+    argv = stylize_argv(work / "photo.png", work / "style.jpg", work / "p*.png", *QUICK)
+    assert cli.main(argv) == 0, capsys.readouterr().err
     assert (work / "p*.png").is_file() and (work / "photo.png").is_file()
 
 
@@ -533,53 +449,16 @@ def test_a_link_named_like_a_report_file_does_not_hide_the_photo_it_points_to(wo
     report = work / "rep"
     report.mkdir()
     (report / "index.html").symlink_to(work / "photos" / sorted(os.listdir(work / "photos"))[0])
-    assert (
-        cli.main(
-            [
-                str(a)
-                for a in [
-                    "units",
-                    "--images",
-                    work / "photos",
-                    "-o",
-                    report,
-                    "--layers",
-                    "relu1_2",
-                    "--top",
-                    "1",
-                    "--size",
-                    "64",
-                    "-q",
-                ]
-            ]
-        )
-        == 0
-    ), capsys.readouterr().err
+    argv = units_argv(work / "photos", report, *UNITS_QUICK)
+    assert cli.main(argv) == 0, capsys.readouterr().err
     assert json.loads((report / "manifest.json").read_text())["images"] == 4
 
 
 def test_a_scan_reads_file_names_that_are_not_utf8(work, capsys):
     odd = os.fsencode(work / "photos") + b"/bad\xff_.jpg"
     shutil.copy(work / "photo.png", odd)
-    assert (
-        cli.main(
-            [
-                "units",
-                "--images",
-                str(work / "photos"),
-                "-o",
-                str(work / "u"),
-                "--layers",
-                "relu1_2",
-                "--top",
-                "1",
-                "--size",
-                "64",
-                "-q",
-            ]
-        )
-        == 0
-    ), capsys.readouterr().err
+    argv = units_argv(work / "photos", work / "u", *UNITS_QUICK)
+    assert cli.main(argv) == 0, capsys.readouterr().err
     assert json.loads((work / "u" / "manifest.json").read_text())["images"] == 5
 
 
@@ -615,18 +494,7 @@ def test_video_frame_folders_hold_only_frames_and_keep_no_work_folder_after_a_re
     out = work / "outf"
     (out / "00002.png").mkdir(parents=True)  # a folder with a frame's name
     (out / "00002.png" / "notes.txt").write_text("precious")
-    argv = [
-        "video",
-        frames,
-        work / "style.jpg",
-        "--size",
-        "48",
-        "--iterations",
-        "1",
-        "--scales",
-        "1",
-        "-q",
-    ]
+    argv = ["video", frames, work / "style.jpg", *VIDEO_QUICK]
     refused([*argv, "-o", out], capsys, r"outf': the folder holds files that are not frames")
     refused(
         [*argv[:3], "--size", "32", "-o", work / "o.gif"],
@@ -648,23 +516,7 @@ def test_video_frame_folders_hold_only_frames_and_keep_no_work_folder_after_a_re
 
 def test_changed_frames_under_the_same_names_are_another_job(work, frames, capsys):
     pytest.importorskip("av")
-    argv = [
-        str(a)
-        for a in [
-            "video",
-            frames,
-            work / "style.jpg",
-            "-o",
-            work / "r.gif",
-            "--size",
-            "48",
-            "--iterations",
-            "1",
-            "--scales",
-            "1",
-            "-q",
-        ]
-    ]
+    argv = cmd("video", frames, work / "style.jpg", "-o", work / "r.gif", *VIDEO_QUICK)
     assert cli.main(argv) == 0, capsys.readouterr().err
     Image.new("RGB", (48, 32), (0, 0, 200)).save(frames / "00001.png")
     os.utime(frames / "00001.png", ns=(1, 1))
@@ -681,10 +533,7 @@ def test_a_finished_run_removes_its_own_checkpoint_and_no_other(work, capsys):
         Iterate(1, 2, 0, 1, (8, 8), {}, torch.zeros(1, 3, 8, 8))
     )
     saved = side.read_bytes()
-    argv = [
-        str(a)
-        for a in ["stylize", work / "photo.png", work / "style.jpg", "-o", work / "o.png", *QUICK]
-    ]
+    argv = stylize_argv(work / "photo.png", work / "style.jpg", work / "o.png", *QUICK)
     assert cli.main(argv) == 0, capsys.readouterr().err
     assert side.read_bytes() == saved  # left for its own job's rerun
     assert cli.main([*argv, "--checkpoint-every", "1"]) == 0  # this job's own is removed when done
@@ -718,35 +567,15 @@ def test_finished_files_carry_no_temporary_mark(tmp_path):
 
 def test_bad_weights_are_one_line_before_a_batch_or_a_video_makes_anything(work, frames, capsys):
     (work / "bad.pth").write_bytes(b"garbage")
+    style, bad = work / "style.jpg", ["--weights", work / "bad.pth"]
     refused(
-        [
-            "batch",
-            work / "photos",
-            "--styles",
-            work / "style.jpg",
-            "-o",
-            work / "out",
-            "--weights",
-            work / "bad.pth",
-            *QUICK,
-        ],
+        ["batch", work / "photos", "--styles", style, "-o", work / "out", *bad, *QUICK],
         capsys,
         r"bad.pth' is not a torch.save file",
     )
     pytest.importorskip("av")
     refused(
-        [
-            "video",
-            frames,
-            work / "style.jpg",
-            "-o",
-            work / "o.gif",
-            "--weights",
-            work / "bad.pth",
-            "--size",
-            "48",
-            "-q",
-        ],
+        ["video", frames, style, "-o", work / "o.gif", *bad, "--size", "48", "-q"],
         capsys,
         r"bad.pth' is not a torch.save file",
     )
@@ -791,25 +620,7 @@ def test_a_path_through_a_link_and_dotdot_is_written_where_the_system_finds_it(t
 def test_a_cache_folder_that_is_a_link_is_refused_not_written_through(work, capsys):
     """The fifth independent check: a link named like the cache's own folder led its chunks into
     a user's folder."""
-    argv = [
-        str(a)
-        for a in [
-            "units",
-            "--images",
-            work / "photos",
-            "-o",
-            work / "u",
-            "--cache",
-            work / "c",
-            "--layers",
-            "relu1_2",
-            "--top",
-            "1",
-            "--size",
-            "64",
-            "-q",
-        ]
-    ]
+    argv = units_argv(work / "photos", work / "u", "--cache", work / "c", *UNITS_QUICK)
     assert cli.main(argv) == 0
     (folder,) = (work / "c").iterdir()
     shutil.rmtree(folder)
@@ -824,23 +635,7 @@ def test_a_pass_folder_of_the_work_folder_that_is_a_link_is_refused(work, frames
     """The sixth independent check: with a matching job.json, a work folder's pass1 that linked
     to a user's folder (or to the input frames) was read from and written into."""
     pytest.importorskip("av")
-    argv = [
-        str(a)
-        for a in [
-            "video",
-            frames,
-            work / "style.jpg",
-            "-o",
-            work / "o.gif",
-            "--size",
-            "48",
-            "--iterations",
-            "1",
-            "--scales",
-            "1",
-            "-q",
-        ]
-    ]
+    argv = cmd("video", frames, work / "style.jpg", "-o", work / "o.gif", *VIDEO_QUICK)
     assert cli.main(argv) == 0, capsys.readouterr().err
     work_dir = work / "o.gif.frames"
     shutil.rmtree(work_dir / "pass1")

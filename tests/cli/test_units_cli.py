@@ -20,27 +20,16 @@ def run_cli(argv, capsys):
     return code, capsys.readouterr().err
 
 
+def on_the_scan(folder, out, cache_dir) -> list:
+    """--images and -o, with the size, precision and cache of the `scanned` fixture's scan."""
+    settings = ["--size", SIZE, "--precision", "fp32", "--cache", cache_dir]
+    return ["--images", folder, "-o", out, *settings]
+
+
 def test_units_cli_writes_grids_manifest_and_page(folder, cache_dir, scanned, tmp_path, capsys):
     out = tmp_path / "units"
     code, err = run_cli(
-        [
-            "units",
-            "--images",
-            folder,
-            "-o",
-            out,
-            "--size",
-            SIZE,
-            "--precision",
-            "fp32",
-            "--cache",
-            cache_dir,
-            "--units",
-            "2,5",
-            "--top",
-            "4",
-            "-q",
-        ],
+        ["units", *on_the_scan(folder, out, cache_dir), "--units", "2,5", "--top", "4", "-q"],
         capsys,
     )
     assert code == 0, err
@@ -71,8 +60,8 @@ def test_units_cli_projections_are_files_named_in_the_manifest(
     from stylegram.units.scan import crop_patch, load_scan_image
 
     out = tmp_path / "units"
-    base = ["units", "--images", folder, "-o", out, "--size", SIZE, "--precision", "fp32"]
-    base += ["--cache", cache_dir, "--layers", "relu2_2", "--units", "1,3", "--top", "3", "-q"]
+    base = ["units", *on_the_scan(folder, out, cache_dir)]
+    base += ["--layers", "relu2_2", "--units", "1,3", "--top", "3", "-q"]
     code, err = run_cli([*base, "--projection", "guided"], capsys)
     assert code == 0, err
     data = json.loads((out / "manifest.json").read_text())
@@ -144,30 +133,9 @@ def test_empty_folder_is_a_one_line_error(tmp_path, capsys):
 
 def test_explain_style_cli(folder, cache_dir, style_path, tmp_path, capsys):
     out = tmp_path / "explain"
+    explain = ["explain-style", style_path, *on_the_scan(folder, out, cache_dir)]
     code, err = run_cli(
-        [
-            "explain-style",
-            style_path,
-            "--images",
-            folder,
-            "-o",
-            out,
-            "--size",
-            SIZE,
-            "--precision",
-            "fp32",
-            "--cache",
-            cache_dir,
-            "--layers",
-            "relu2_1",
-            "relu3_1",
-            "--style-size",
-            128,
-            "--top",
-            3,
-            "-q",
-        ],
-        capsys,
+        [*explain, "--layers", "relu2_1", "relu3_1", "--style-size", 128, "--top", 3, "-q"], capsys
     )
     assert code == 0, err
     assert {"explain_relu2_1.png", "explain_relu3_1.png", "explain.json", "index.html"} <= {

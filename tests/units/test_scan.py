@@ -190,14 +190,20 @@ def test_a_changed_image_file_is_scanned_again(vgg, data, tmp_path, monkeypatch)
     folder.mkdir()
     for path in photos:
         shutil.copy(path, folder / path.name)
-    first = scan(
-        vgg,
-        list_images(folder),
-        layers=["relu2_2"],
-        size=64,
-        cache_dir=tmp_path / "cache",
-        precision="fp32",
-    ).top("relu2_2", [3], 3)[0]
+
+    def top_hits():
+        """relu2_2's unit 3 over the folder, scanned through the cache: its top three hits."""
+        scanned = scan(
+            vgg,
+            list_images(folder),
+            layers=["relu2_2"],
+            size=64,
+            cache_dir=tmp_path / "cache",
+            precision="fp32",
+        )
+        return scanned.top("relu2_2", [3], 3)[0]
+
+    first = top_hits()
     # Replace one image by another picture: the cache key (size, mtime) changes with it.
     changed = folder / photos[0].name
     shutil.copy(sorted((data / "scan").iterdir())[-1], changed)
@@ -205,14 +211,7 @@ def test_a_changed_image_file_is_scanned_again(vgg, data, tmp_path, monkeypatch)
     calls = []
     forward = type(vgg).forward
     monkeypatch.setattr(type(vgg), "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
-    again = scan(
-        vgg,
-        list_images(folder),
-        layers=["relu2_2"],
-        size=64,
-        cache_dir=tmp_path / "cache",
-        precision="fp32",
-    ).top("relu2_2", [3], 3)[0]
+    again = top_hits()
     assert calls, "the changed folder was read from the stale cache"
     assert sorted(h.value for h in again) != sorted(h.value for h in first)
 
