@@ -2,7 +2,9 @@
 
 A mask is a greyscale image the size of the content (resized if not): white paints, black
 does not, grey blends. At each layer the mask is averaged down to the feature map's size and
-guides the Gram matrix there (losses.mean_gram with a mask).
+guides the Gram matrix there (losses.mean_gram with a mask). A style whose mask is all black
+paints nowhere, as long as another style's mask paints somewhere (the studio sends a painting
+nobody painted so); if every style's mask is black, nothing would be painted: an error.
 """
 
 from __future__ import annotations
@@ -57,13 +59,32 @@ def parse_style_masks(specs: Sequence[str], n_styles: int) -> dict[int, str]:
     return masks
 
 
-def load_mask(source: str | os.PathLike | Image.Image, size: Size) -> Tensor:
-    """A mask as (1, 1, H, W) in [0, 1] at `size` = (W, H); an empty mask is an error."""
+def load_mask(
+    source: str | os.PathLike | Image.Image, size: Size, *, may_be_empty: bool = False
+) -> Tensor:
+    """A mask as (1, 1, H, W) in [0, 1] at `size` = (W, H); an empty (all black) one is an
+    error unless `may_be_empty`."""
     grey = open_mask(source).resize(size, Image.Resampling.BILINEAR)
     mask = to_tensor(grey.convert("RGB"))[:, :1]
-    if float(mask.max()) <= 0:
+    if not may_be_empty and is_empty(mask):
         raise ValueError(f"mask '{source}' is empty: it has no pixel above black")
     return mask
+
+
+def is_empty(mask: Tensor) -> bool:
+    return float(mask.max()) <= 0
+
+
+def load_style_masks(paths: dict[int, str], n_styles: int, size: Size) -> list[Tensor]:
+    """Each style's mask (`parse_style_masks`), any of them empty but not all."""
+    loaded = [load_mask(paths[i], size, may_be_empty=True) for i in range(n_styles)]
+    if all(map(is_empty, loaded)):
+        raise ValueError(
+            "every style mask is empty: "
+            + ", ".join(f"'{paths[i]}'" for i in range(n_styles))
+            + " have no pixel above black; paint where a style goes"
+        )
+    return loaded
 
 
 def normalise_overlaps(masks: list[Tensor]) -> list[Tensor]:

@@ -172,9 +172,12 @@ def _open_inputs(
     mask_paths = masks.parse_style_masks(config.style_masks or (), len(styles))
     style_masks = None
     if mask_paths:
-        style_masks = masks.normalise_overlaps(
-            [masks.load_mask(mask_paths[i], photo.size) for i in range(len(styles))]
-        )
+        loaded = masks.load_style_masks(mask_paths, len(styles), photo.size)
+        # A style whose mask is empty paints nowhere: it has no target at all (masks.py).
+        painting = [i for i, m in enumerate(loaded) if not masks.is_empty(m)]
+        style_ims = [style_ims[i] for i in painting]
+        style_masks = masks.normalise_overlaps([loaded[i] for i in painting])
+        blend = blend[painting]
     content_mask = masks.load_mask(config.content_mask, photo.size) if config.content_mask else None
     kept, style_ims = _recolour(photo, style_ims, config.preserve_colors)
     return _Inputs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -141,15 +142,32 @@ def test_bad_mask_specs(specs, n, message):
         parse_style_masks(specs, n)
 
 
-def test_an_empty_mask_is_refused(vgg, small_content, small_style, tmp_path):
+def test_when_every_style_mask_is_empty_nothing_would_be_painted(
+    vgg, small_content, small_style, tmp_path
+):
     Image.new("L", (40, 30), 0).save(tmp_path / "black.png")
-    with pytest.raises(ValueError, match="mask '.*black.png' is empty"):
+    with pytest.raises(ValueError, match="every style mask is empty: '.*black.png' have no pixel"):
         stylize(
             small_content,
             [small_style],
             StyleConfig(**QUICK, style_masks=(f"0={tmp_path / 'black.png'}",)),
             model=vgg,
         )
+
+
+def test_a_style_with_an_empty_mask_paints_nowhere(vgg, small_content, small_style, data, tmp_path):
+    """Two paintings, one mask painted (the studio's unpainted painting): the picture is the one
+    painting alone under its mask, to the bit. The CLI and the studio share this rule."""
+    scream = Image.open(data / "paintings" / "the_scream.jpg").convert("RGB").resize((76, 96))
+    left, _ = _half_masks(tmp_path, small_content.size)
+    Image.new("L", small_content.size, 0).save(tmp_path / "black.png")
+    both = StyleConfig(**QUICK, style_masks=(f"0={left}", f"1={tmp_path / 'black.png'}"))
+    alone = StyleConfig(**QUICK, style_masks=(f"0={left}",))
+    with_unpainted = stylize(small_content, [small_style, scream], both, model=vgg)
+    np.testing.assert_array_equal(
+        np.asarray(with_unpainted),
+        np.asarray(stylize(small_content, [small_style], alone, model=vgg)),
+    )
 
 
 def test_the_content_mask_keeps_the_content_only_where_it_is_white(

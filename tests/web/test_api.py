@@ -9,9 +9,10 @@ import os
 import signal
 import time
 
+import numpy as np
 from PIL import Image
 
-from .conftest import TINY, job_files, wait_for
+from .conftest import TINY, job_files, png_bytes, wait_for
 
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 
@@ -200,4 +201,32 @@ def test_the_studio_estimates_the_time_left_as_the_cli_does(make_client, content
     for event in progress[1:-1]:
         assert event["eta"] == round(
             time_left(event["time"] - first["time"], first["done"], event["done"]), 1
+        )
+
+
+def test_a_painting_without_a_painted_mask_paints_nowhere(make_client, content_path, style_path):
+    """Two paintings, the first's mask painted and the second's not (all black, as the page
+    sends it): the job is done, and its picture is the first painting's alone under its mask,
+    byte for byte; the second painting is nowhere in it."""
+    from tests.conftest import DATA
+
+    w, h = Image.open(content_path).size
+    painted = Image.new("L", (w, h), 0)
+    painted.paste(255, (0, 0, w // 2, h))
+    black = Image.new("L", (w, h), 0)
+    scream = DATA / "paintings" / "the_scream.jpg"
+    with make_client() as client:
+        ids = [
+            client.post("/api/jobs", **job_files(content_path, styles, masks=masks)).json()["id"]
+            for styles, masks in (
+                ([style_path, scream], [png_bytes(painted), png_bytes(black)]),
+                ([style_path], [png_bytes(painted)]),
+            )
+        ]
+        for job_id in ids:
+            wait_for(state_is(client, job_id, *FINISHED), 120, "the job to finish")
+            assert job(client, job_id)["state"] == "done", job(client, job_id)["error"]
+        both, alone = (client.get(f"/api/jobs/{i}/image").content for i in ids)
+        assert np.array_equal(
+            np.asarray(Image.open(io.BytesIO(both))), np.asarray(Image.open(io.BytesIO(alone)))
         )

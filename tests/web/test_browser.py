@@ -271,3 +271,91 @@ def test_the_studio_browses_an_atlas_by_keyboard_and_links_explain_to_its_pages(
         assert len(page.query_selector_all("figure img")) == 18
         page.keyboard.press("ArrowLeft")
         page.wait_for_url("**/0012.html")
+
+
+def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
+    server, page, tmp_path, content_path, style_path
+):
+    """Issue 28's first round, each part failing on the page before it: a message about the
+    pictures clears when they change (6); a painting is chosen by its name or colour dot, and
+    with the arrow keys (7); adding or removing a painting keeps the masks painted (8); the
+    command before Start is one the CLI takes, and after it the masks download (2); a painting
+    left unpainted paints nowhere and the job is done (1); the explorer says a bad unit where
+    the person looks, and drops the last unit's map (6); at 390 px nothing scrolls sideways (5)."""
+    import shlex
+
+    import httpx
+
+    from stylegram.cli import build_parser
+    from tests.conftest import DATA
+
+    page.goto(server)
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("#explain")
+    assert page.inner_text("#explorer-notice") == "add a painting first"
+    page.set_input_files("#photo", str(content_path))
+    assert page.inner_text("#explorer-notice") == ""
+    scream, wreck = DATA / "paintings" / "the_scream.jpg", DATA / "paintings" / "shipwreck.jpg"
+    page.set_input_files("#paintings", [str(style_path), str(scream)])
+    page.wait_for_function("document.getElementById('mask-canvas').width > 100")
+    set_tiny(page, 4)
+    item = "#styles li:nth-child({}) ".format
+    page.click(item(2) + ".name")
+    assert "active" in page.get_attribute(item(2).strip(), "class")
+    page.focus(item(2) + "input[type=radio]")
+    page.keyboard.press("ArrowUp")
+    assert "active" in page.get_attribute(item(1).strip(), "class")
+    assert page.is_checked(item(1) + "input[type=radio]")
+
+    box = page.locator("#mask-canvas").bounding_box()
+    y = box["y"] + box["height"] * 0.25
+    page.mouse.move(box["x"] + 10, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, y, steps=8)
+    page.mouse.up()
+    stroke = (
+        "() => { const c = document.getElementById('mask-canvas');"
+        " return c.getContext('2d').getImageData(c.width * 0.25, c.height * 0.25, 1, 1).data[3]; }"
+    )
+    assert page.evaluate(stroke) > 0
+    page.set_input_files("#paintings", str(wreck))
+    page.wait_for_selector(item(3).strip())
+    assert page.evaluate(stroke) > 0, "adding a painting erased the mask"
+    page.click(item(3) + "button")
+    assert page.locator("#styles li").count() == 2
+    assert page.evaluate(stroke) > 0, "removing a painting erased the mask"
+
+    command = page.inner_text("#command")
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert list(args.style_masks) == ["0=mask_0.png", "1=mask_1.png"], command
+
+    page.click("#start")
+    page.wait_for_function(
+        "['done', 'failed'].includes(document.getElementById('state').dataset.state)"
+    )
+    assert page.get_attribute("#state", "data-state") == "done", page.inner_text("#state")
+    links = page.locator("#mask-links a")
+    assert links.count() == 2
+    for k in range(2):
+        href = links.nth(k).get_attribute("href")
+        assert Image.open(io.BytesIO(httpx.get(server + href, timeout=5).content)).mode == "L"
+
+    shot(page, tmp_path, "paintings-done")
+    page.select_option("#unit-layer", "relu3_4")
+    page.fill("#unit-index", "3")
+    page.click("#show-unit")
+    page.wait_for_function("document.getElementById('unit-map').naturalWidth > 0")
+    page.fill("#unit-index", "9999")
+    page.press("#unit-index", "Enter")
+    assert "relu3_4 has no unit 9999" in page.inner_text("#explorer-notice")
+    assert page.inner_text("#notice") == "" and page.get_attribute("#unit-map", "src") is None
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    long = "'/home/someone/" + "a_very_long_folder_name/" * 12 + "photo.jpg': not an image"
+    page.evaluate(
+        "(t) => ['notice', 'state', 'explorer-notice'].forEach((id) =>"
+        " { document.getElementById(id).textContent = t; })",
+        long,
+    )
+    shot(page, tmp_path, "phone")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -2,7 +2,7 @@
 import { follow, getJSON, postForm, remove } from "./api.js";
 import { MaskPainter, TINTS } from "./mask.js";
 import { LossPlot } from "./plot.js";
-import { initExplorer } from "./explorer.js";
+import { clearExplorerNotice, initExplorer } from "./explorer.js";
 
 const $ = (id) => document.getElementById(id);
 // The StyleConfig fields a person touches, in this order; the rest keep the CLI's defaults.
@@ -61,7 +61,8 @@ function showCommand() {
   for (const [name, value] of Object.entries(settings())) {
     parts.push(`--${name.replaceAll("_", "-")}`, ...(Array.isArray(value) ? value.map(String) : [String(value)]));
   }
-  if (painter.painted) state.paintings.forEach((p, i) => parts.push("--style-masks", `${i}=mask_${i}.png`));
+  // One --style-masks with every painting's mask: the CLI takes the option's last use only.
+  if (painter.painted) parts.push("--style-masks", ...state.paintings.map((p, i) => `${i}=mask_${i}.png`));
   $("command").textContent = parts.map(quote).join(" ");
 }
 
@@ -75,32 +76,48 @@ function setPhoto(file) {
   refresh();
 }
 
+// Each painting: a radio button (its colour dot and name are its label) chooses the painting
+// the brush paints for, with the mouse or the arrow keys; its blend weight; a remove button.
 function addPaintings(files) {
   for (const file of files) {
     const li = document.createElement("li");
-    const blend = Object.assign(document.createElement("input"), { type: "range", min: 0, max: 1, step: 0.05, value: 1, className: "blend", title: "blend weight" });
+    const pick = Object.assign(document.createElement("input"), { type: "radio", name: "painting" });
+    const label = document.createElement("label");
+    label.append(Object.assign(document.createElement("span"), { className: "swatch" }),
+      Object.assign(document.createElement("span"), { className: "name", textContent: file.name }));
+    const img = Object.assign(document.createElement("img"), { src: URL.createObjectURL(file), alt: "" });
+    const blend = Object.assign(document.createElement("input"), { type: "range", min: 0, max: 1, step: 0.05, value: 1, className: "blend" });
     blend.addEventListener("input", showCommand);
-    const swatch = Object.assign(document.createElement("span"), { className: "swatch" });
-    const img = Object.assign(document.createElement("img"), { src: URL.createObjectURL(file), alt: file.name });
-    const drop = Object.assign(document.createElement("button"), { type: "button", textContent: "×", title: "remove" });
-    li.append(swatch, img, Object.assign(document.createElement("span"), { textContent: file.name }), blend, drop);
-    const entry = { file, blend, li };
-    li.addEventListener("click", (e) => { if (e.target === li || e.target === img) selectStyle(state.paintings.indexOf(entry)); });
-    drop.addEventListener("click", () => { state.paintings.splice(state.paintings.indexOf(entry), 1); li.remove(); painter.reset(state.paintings.length); refresh(); });
+    const drop = Object.assign(document.createElement("button"), { type: "button", textContent: "×" });
+    label.prepend(pick);
+    li.append(img, label, blend, drop);
+    const entry = { file, blend, li, pick, drop };
+    pick.addEventListener("change", () => selectStyle(state.paintings.indexOf(entry)));
+    img.addEventListener("click", () => selectStyle(state.paintings.indexOf(entry)));
+    drop.addEventListener("click", () => {
+      const i = state.paintings.indexOf(entry);
+      state.paintings.splice(i, 1); li.remove(); painter.remove(i); refresh();
+    });
     state.paintings.push(entry);
+    painter.add();
     $("styles").append(li);
   }
-  painter.reset(state.paintings.length);
   refresh();
 }
 
 function selectStyle(i) { painter.active = i; painter.draw(); refresh(); }
 
 function refresh() {
+  notice(""); clearExplorerNotice();  // earlier messages were about the inputs as they were
   state.paintings.forEach((p, i) => {
+    const name = p.file.name;
     p.li.classList.toggle("active", i === painter.active);
+    p.pick.checked = i === painter.active;
+    p.pick.setAttribute("aria-label", `paint where ${name} goes`);
     p.li.querySelector(".swatch").style.background = TINTS[i % TINTS.length];
     p.blend.classList.toggle("hidden", state.paintings.length < 2);
+    p.blend.setAttribute("aria-label", `blend weight of ${name}`);
+    p.drop.setAttribute("aria-label", `remove ${name}`);
   });
   $("start").disabled = !(state.photo && state.paintings.length);
   showCommand();
@@ -165,7 +182,19 @@ function show(job) {
     $("download").classList.remove("hidden");
   }
   if (j.command) $("command").textContent = j.command;
+  showMaskLinks(j);
   if (finished) loadHistory();
+}
+
+// A job's command names its masks as files beside it: they download from here.
+function showMaskLinks(j) {
+  const links = $("mask-links");
+  links.classList.toggle("hidden", !j.masks);
+  if (!j.masks || !j.n_styles) return;
+  links.replaceChildren("the masks it names: ", ...Array.from({ length: j.n_styles }, (_, i) => {
+    const name = `mask_${i}.png`;
+    return Object.assign(document.createElement("a"), { href: `/api/jobs/${j.id}/files/${name}`, download: name, textContent: name });
+  }));
 }
 
 async function cancel() {
@@ -227,7 +256,7 @@ async function main() {
   $("copy-command").addEventListener("click", copyCommand);
   $("compare-slider").addEventListener("input", (e) => { $("compare-clip").style.clipPath = `inset(0 ${100 - e.target.value}% 0 0)`; });
   await loadHistory();
-  initExplorer(() => state.photo, () => state.paintings[0]?.file, notice);
+  initExplorer(() => state.photo, () => state.paintings[0]?.file);
   document.body.dataset.ready = "1";
 }
 

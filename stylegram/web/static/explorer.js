@@ -5,7 +5,14 @@ import { getJSON, postForBlob, postForm } from "./api.js";
 const $ = (id) => document.getElementById(id);
 const pad = (n) => String(n).padStart(4, "0");
 
-export async function initExplorer(photo, painting, notice) {
+// The explorer's messages stand in the explorer, where the person looking at it reads them;
+// each action clears the last one.
+const notice = (text) => { $("explorer-notice").textContent = text || ""; };
+
+// The pictures changed: a message about them as they were ("add a painting first") is stale.
+export function clearExplorerNotice() { notice(""); }
+
+export async function initExplorer(photo, painting) {
   const info = await getJSON("/api/units");
   const { atlases } = await getJSON("/api/atlases");
   const layer = () => $("unit-layer").value, unit = () => Number($("unit-index").value);
@@ -43,20 +50,34 @@ export async function initExplorer(photo, painting, notice) {
   // The studio's own network answers maps and explain only for the layers it scanned.
   const mapped = () => info.layers.some((l) => l.name === layer());
 
+  function clearMap() {
+    $("unit-map").removeAttribute("src"); $("unit-map").alt = "";
+    $("map-caption").textContent = "activation over your photo";
+  }
+
   async function showMap(picture, caption) {
-    if (!picture || !mapped()) { $("unit-map").removeAttribute("src"); return; }
+    if (!picture || !mapped()) { clearMap(); return; }
     const form = new FormData();
     form.append("image", picture); form.append("layer", layer()); form.append("unit", String(unit()));
     try {
       $("unit-map").src = URL.createObjectURL(await postForBlob("/api/units/activation", form));
       $("unit-map").alt = `${layer()} unit ${unit()} over ${caption}`;
       $("map-caption").textContent = `activation over ${caption}`;
-    } catch (e) { notice(e.message); }
+    } catch (e) { notice(e.message); clearMap(); }
   }
 
   let shown = 0;  // the latest request: an older answer arriving late is dropped
   async function show(over) {
     const l = layer(), u = unit(), chosen = atlas(), ticket = ++shown;
+    notice("");
+    const list = units();
+    if (!Number.isInteger(u) || !list.includes(u)) {
+      const range = chosen ? `the atlas has pages for ${list.length} of its units, ${list[0]} to ${list[list.length - 1]}`
+        : `it has units 0 to ${list.length - 1}`;
+      notice(`${l} has no unit ${$("unit-index").value}: ${range}`);
+      $("unit-top").removeAttribute("src"); $("atlas-hits").replaceChildren(); clearMap();
+      return;
+    }
     $("atlas-unit").classList.toggle("hidden", !chosen);
     $("top-figure").classList.toggle("hidden", Boolean(chosen));
     if (chosen) {

@@ -3,19 +3,33 @@ export const TINTS = ["#e4572e", "#29335c", "#f3a712", "#669bbc", "#a8c686", "#8
 
 export class MaskPainter {
   constructor(canvas, photo) {
-    this.canvas = canvas; this.photo = photo; this.masks = []; this.active = 0;
-    this.tool = "brush"; this.size = 24; this.painted = false; this.down = false;
+    this.canvas = canvas; this.photo = photo; this.masks = []; this.marked = []; this.active = 0;
+    this.tool = "brush"; this.size = 24; this.down = false;
     canvas.addEventListener("pointerdown", (e) => { this.down = true; canvas.setPointerCapture(e.pointerId); this.stroke(e); });
     canvas.addEventListener("pointermove", (e) => this.down && this.stroke(e));
     canvas.addEventListener("pointerup", () => { this.down = false; this.last = null; });
   }
 
-  // New photo or new number of styles: fresh, empty masks at the photo's own size.
+  // Whether any style's mask has been painted or loaded: only then are masks sent.
+  get painted() { return this.marked.some(Boolean); }
+
+  // A new photo: fresh, empty masks at its own size, one per style.
   reset(n) {
     const w = this.photo.naturalWidth || 1, h = this.photo.naturalHeight || 1;
     this.canvas.width = w; this.canvas.height = h;
-    this.masks = Array.from({ length: n }, () => Object.assign(document.createElement("canvas"), { width: w, height: h }));
-    this.painted = false; this.active = Math.min(this.active, Math.max(n - 1, 0)); this.draw();
+    this.masks = Array.from({ length: n }, () => this.blank());
+    this.marked = this.masks.map(() => false);
+    this.active = Math.min(this.active, Math.max(n - 1, 0)); this.draw();
+  }
+
+  blank() { return Object.assign(document.createElement("canvas"), { width: this.canvas.width, height: this.canvas.height }); }
+
+  // A style added or removed: the other styles keep what was painted for them.
+  add() { this.masks.push(this.blank()); this.marked.push(false); this.draw(); }
+  remove(i) {
+    this.masks.splice(i, 1); this.marked.splice(i, 1);
+    if (this.active > i || this.active >= this.masks.length) this.active = Math.max(this.active - 1, 0);
+    this.draw();
   }
 
   stroke(e) {
@@ -26,7 +40,7 @@ export class MaskPainter {
     c.globalCompositeOperation = this.tool === "eraser" ? "destination-out" : "source-over";
     c.strokeStyle = c.fillStyle = "#fff"; c.lineCap = "round"; c.lineWidth = this.size * k;
     c.beginPath(); c.moveTo((this.last || p).x, (this.last || p).y); c.lineTo(p.x, p.y); c.stroke();
-    this.last = p; this.painted = true; this.draw();
+    this.last = p; this.marked[this.active] = true; this.draw();
   }
 
   clear() { this.reset(this.masks.length); }
@@ -42,7 +56,7 @@ export class MaskPainter {
       d[i + 3] = Math.round(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]); d[i] = d[i + 1] = d[i + 2] = 255;
     }
     c.putImageData(pixels, 0, 0); c.globalCompositeOperation = "source-over";
-    this.painted = true; this.draw();
+    this.marked[this.active] = true; this.draw();
   }
 
   // Every style's mask tinted in its colour, over the photo.
