@@ -48,10 +48,12 @@ def identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def temporaries(path: Path) -> Path:
+def temporaries(path: Path, *, pattern: bool = False) -> Path:
     """The glob of the temporary files `path` is written through (image.write_atomic makes
-    ".NAME.PID.XXXXXXXX.tmp" beside it): declared with every write, and cleaned up by this name."""
-    return path.parent / f".{glob.escape(path.name)}.*.tmp"
+    ".NAME.PID.XXXXXXXX.tmp" beside it): declared with every write, and cleaned up by this name.
+    With `pattern`, `path`'s name is itself a glob (``*`` for any text), for a family of files."""
+    name = path.name if pattern else glob.escape(path.name)
+    return path.parent / f".{name}.*.tmp"
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -111,11 +113,16 @@ class FilePlan:
     def read_folder(self, option: str, path: str | os.PathLike) -> None:
         self.read_folders.append(Entry.of(option, path))
 
-    def write(self, option: str, path: str | os.PathLike) -> None:
-        """A file the run writes, and the temporary files it is written through (image.write_atomic)."""
+    def write(self, option: str, path: str | os.PathLike, *, temporary: bool = True) -> None:
+        """A file the run writes, and the temporary files it is written through
+        (image.write_atomic); without `temporary`, the caller declares those for many names at
+        once with `write_family` (one glob per name made 100,000 snapshots take minutes)."""
         p = Path(path)
         self.writes.append(Entry.of(option, p))
-        self.writes.append(Entry.of(f"{option} (its temporary file)", temporaries(p), family=True))
+        if temporary:
+            self.writes.append(
+                Entry.of(f"{option} (its temporary file)", temporaries(p), family=True)
+            )
 
     def write_family(self, option: str, pattern: str | os.PathLike) -> None:
         """Files whose names match `pattern` (``*`` for any text), in its folder."""

@@ -10,11 +10,12 @@ command lines that collide on purpose).
 from __future__ import annotations
 
 import argparse
+import glob
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..batch.manifest import MANIFEST
-from ..files import FilePlan
+from ..files import FilePlan, temporaries
 from ..transfer.config import StyleConfig
 from ..units import explain as explain_report
 from ..units import report as units_report
@@ -29,6 +30,12 @@ def checkpoint_path(output: Path) -> Path:
 def snapshot_name(output: Path, step: int) -> Path:
     """The file --save-every writes at `step`: OUT_0050.png."""
     return output.with_name(f"{output.stem}_{step:04d}{output.suffix}")
+
+
+def snapshot_temporaries(output: Path) -> Path:
+    """One glob for the temporary files of every `snapshot_name` of `output`."""
+    family = output.with_name(f"{glob.escape(output.stem)}_*{glob.escape(output.suffix)}")
+    return temporaries(family, pattern=True)
 
 
 def snapshot_names(output: Path, every: int, total_steps: int) -> list[Path]:
@@ -66,8 +73,11 @@ def stylize_files(args: argparse.Namespace, config: StyleConfig, total_steps: in
     _style_reads(files, [args.content], args.styles, config)
     output = Path(args.output)
     files.write("-o", output)
-    for snapshot in snapshot_names(output, args.save_every, total_steps):
-        files.write("--save-every", snapshot)
+    snapshots = snapshot_names(output, args.save_every, total_steps)
+    for snapshot in snapshots:
+        files.write("--save-every", snapshot, temporary=False)
+    if snapshots:  # their temporary files, one glob for all of them
+        files.write_family("--save-every (its temporary files)", snapshot_temporaries(output))
     files.write(
         "--checkpoint-every" if args.checkpoint_every else "-o (its checkpoint)",
         checkpoint_path(output),
