@@ -71,11 +71,16 @@ def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
         ],
     )
     j, grad = _evaluate(network, image, targets, weights, whole)
-    tiles = tiling.tiles(256, 170, 128, tiling.halo(vgg.info, LAYERS), 16)
-    assert len(tiles) == 4
+    # bf16 is emulated, slowly, on CPUs without it, where this test was the suite's longest
+    # (121 s): there, two tiles and one seam; in fp32, four tiles and the halo's check.
+    core, count = (128, 4) if precision == "fp32" else (192, 2)
+    tiles = tiling.tiles(256, 170, core, tiling.halo(vgg.info, LAYERS), 16)
+    assert len(tiles) == count
     j_tiled, grad_tiled = _evaluate(network, image, targets, weights, tiles)
     assert j_tiled == pytest.approx(j, rel=0.005)
     assert float((grad_tiled - grad).norm() / grad.norm()) < 0.01
+    if precision == "bf16":  # the halo's check below is geometry, the same in either precision
+        return
     # A halo too small for relu5_1 lets the tiles' own borders in: the test above would fail.
     _, grad_bad = _evaluate(network, image, targets, weights, tiling.tiles(256, 170, 128, 16, 16))
     assert float((grad_bad - grad).norm() / grad.norm()) > 0.01
