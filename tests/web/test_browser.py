@@ -95,6 +95,19 @@ def shot(page, tmp_path: Path, name: str) -> None:
         shutil.copy(path, Path(keep) / path.name)
 
 
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it stands (the PyPI package
+    axe-playwright-python bundles axe-core and injects it: nothing is fetched)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def set_tiny(page, iterations: int) -> None:
     page.fill("#f-size", "64")
     page.fill("#f-iterations", str(iterations))
@@ -291,6 +304,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
 
     page.goto(server)
     page.wait_for_selector("body[data-ready='1']")
+    assert not serious_violations(page), "empty page"
     page.click("#explain")
     assert page.inner_text("#explorer-notice") == "add a painting first"
     page.set_input_files("#photo", str(content_path))
@@ -325,6 +339,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
     assert page.locator("#styles li").count() == 2
     assert page.evaluate(stroke) > 0, "removing a painting erased the mask"
 
+    assert not serious_violations(page), "inputs loaded"
     command = page.inner_text("#command")
     args = build_parser().parse_args(shlex.split(command)[1:])
     assert list(args.style_masks) == ["0=mask_0.png", "1=mask_1.png"], command
@@ -334,6 +349,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
         "['done', 'failed'].includes(document.getElementById('state').dataset.state)"
     )
     assert page.get_attribute("#state", "data-state") == "done", page.inner_text("#state")
+    assert page.text_content("#announce") == "job done"  # the live region says it once
     links = page.locator("#mask-links a")
     assert links.count() == 2
     for k in range(2):
@@ -341,6 +357,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
         assert Image.open(io.BytesIO(httpx.get(server + href, timeout=5).content)).mode == "L"
 
     shot(page, tmp_path, "paintings-done")
+    assert not serious_violations(page), "done"
     page.select_option("#unit-layer", "relu3_4")
     page.fill("#unit-index", "3")
     page.click("#show-unit")
@@ -349,6 +366,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
     page.press("#unit-index", "Enter")
     assert "relu3_4 has no unit 9999" in page.inner_text("#explorer-notice")
     assert page.inner_text("#notice") == "" and page.get_attribute("#unit-map", "src") is None
+    assert not serious_violations(page), "explorer error"
 
     page.set_viewport_size({"width": 390, "height": 844})
     long = "'/home/someone/" + "a_very_long_folder_name/" * 12 + "photo.jpg': not an image"
@@ -359,3 +377,4 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
     )
     shot(page, tmp_path, "phone")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert not serious_violations(page), "phone width, long messages"

@@ -169,6 +169,9 @@ function show(job) {
   const eta = j.eta != null ? ` · about ${Math.ceil(j.eta)} s left` : "";
   const where = j.steps ? ` · step ${j.step}/${j.steps} · scale ${(j.scale ?? 0) + 1}/${j.n_scales} · ${j.size?.join("×")}` : "";
   $("state").textContent = `${j.state}${where}${j.state === "running" ? eta : ""}${j.error ? " · " + j.error : ""}`;
+  if ($("state").dataset.state !== j.state) {  // said once per change, not at every step
+    $("announce").textContent = `job ${j.state}${j.error ? ": " + j.error : ""}`;
+  }
   $("state").dataset.state = j.state;
   if (j.preview && j.preview !== previous) {
     $("preview").src = `/api/jobs/${j.id}/image?v=${j.preview}`;
@@ -222,9 +225,11 @@ async function loadHistory() {
     for (const src of thumbs) li.append(Object.assign(document.createElement("img"), { src, alt: "", loading: "lazy" }));
     const text = Object.entries(job.config).map(([k, v]) => `${k} ${v}`).join(", ") || "defaults";
     li.append(Object.assign(document.createElement("div"), { textContent: `${job.state} · ${text}` }));
-    const open = Object.assign(document.createElement("button"), { type: "button", textContent: "load settings" });
+    const when = new Date(job.created * 1000).toLocaleTimeString();
+    const open = Object.assign(document.createElement("button"), { type: "button", textContent: "load settings", ariaLabel: `load the settings of the job of ${when}` });
     open.addEventListener("click", () => { loadSettings(job.config); watch(job.id); });
-    const del = Object.assign(document.createElement("button"), { type: "button", textContent: job.state === "running" || job.state === "queued" ? "cancel" : "delete" });
+    const verb = job.state === "running" || job.state === "queued" ? "cancel" : "delete";
+    const del = Object.assign(document.createElement("button"), { type: "button", textContent: verb, ariaLabel: `${verb} the job of ${when}` });
     del.addEventListener("click", async () => { await remove(`/api/jobs/${job.id}`).catch((e) => notice(e.message)); loadHistory(); });
     li.append(open, del);
     list.append(li);
