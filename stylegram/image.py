@@ -241,7 +241,8 @@ def chmod_like_open(path: str | os.PathLike, mode: int = 0o666) -> None:
 
 
 # Temporary files of write_atomic: ".NAME.PID.XXXXXXXX.tmp" beside NAME (before the pid was in
-# the name: ".NAME.XXXXXXXX.tmp"). One left by a killed writer is removed on the next write.
+# the name: ".NAME.XXXXXXXX.tmp"). One left by a killed writer is removed by a later write into
+# its folder (`_sweep`).
 STALE_AFTER_S = 300  # a temporary file untouched this long has no live writer
 
 
@@ -279,19 +280,20 @@ def _marked(path: Path) -> bool:
         return False
 
 
-def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+def remove_stale_temporaries(path: str | os.PathLike, *, every_name: bool = False) -> list[Path]:
     """Remove write_atomic's leftovers for `path` (a writer killed by SIGKILL or a power cut):
     only regular files of our own name pattern that carry our mark (`mark_temporary`), whose
-    writing process is gone or which nobody has touched for `STALE_AFTER_S`. Returns the files
-    removed."""
+    writing process is gone or which nobody has touched for `STALE_AFTER_S`; with `every_name`,
+    those of every file in `path`'s folder. Returns the files removed."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     removed: list[Path] = []
     try:
-        candidates = list(parent.glob(temporaries(path).name))
+        candidates = list(parent.glob(".*.tmp" if every_name else temporaries(path).name))
     except OSError:
         return removed
-    ours = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{{8}}\.tmp")
+    name = ".+?" if every_name else re.escape(path.name)  # shortest first: "a.png.123." has a pid
+    ours = re.compile(rf"\.{name}\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{{8}}\.tmp")
     now = time.time()
     for tmp in candidates:
         found = ours.fullmatch(tmp.name)
@@ -313,19 +315,34 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+# When this process last removed the leftovers in each folder it writes to (time.monotonic()).
+_SWEPT: dict[Path, float] = {}
+SWEEP_EVERY_S = 10.0
+
+
+def _sweep(folder: Path) -> None:
+    """Every leftover in `folder`, at most once every `SWEEP_EVERY_S`: listing a folder of
+    thousands of files before each of thousands of writes (a unit atlas's patches) took 3.5 ms
+    a file, and a leftover waits at most that long for the next write there."""
+    now = time.monotonic()
+    if now - _SWEPT.get(folder, -math.inf) >= SWEEP_EVERY_S:
+        _SWEPT[folder] = now
+        remove_stale_temporaries(folder / "any", every_name=True)
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file atomically: `write` fills a temporary file beside `path`, then a rename.
 
     A crash, Ctrl-C, SIGTERM or full disk mid-write never leaves a half-written file at `path`,
     and the old file, if any, stays intact; the temporary file is removed (and one left by a
-    killed writer is removed on the next write of `path`). Images, manifests, caches and
+    killed writer is removed by a later write into its folder, `_sweep`). Images, manifests, caches and
     checkpoints go through it. Two writers keep the same promise their own way: a folder built
     beside its place and renamed into it (a studio job, a folder of PNG frames), and the video
     encoder, which FFmpeg writes under a temporary name that is then renamed.
     """
     path = Path(path)
     parent = folder_of(path)
-    remove_stale_temporaries(parent / path.name)
+    _sweep(parent)
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
@@ -365,12 +382,14 @@ def save_image(
 
 def png_text(path: str | os.PathLike, key: str) -> str | None:
     """The text chunk `key` that `save_image(metadata=...)` put into a PNG, or None: no such
-    chunk, file or image. Reads the header only, not the pixels."""
+    chunk, file or image. Reads the chunks before the pixels, where PIL writes them, and does
+    not decode the pixels (``Image.text`` would)."""
     try:
         with Image.open(path) as im:
-            return getattr(im, "text", {}).get(key)
+            value = im.info.get(key)
     except (OSError, ValueError):
         return None
+    return str(value) if isinstance(value, str) else None
 
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:

@@ -72,3 +72,16 @@ def test_a_file_with_a_temporary_name_but_no_mark_is_never_removed(tmp_path):
     os.utime(photo, (old, old))
     write_text_atomic("done", tmp_path / "out.png")
     assert photo.read_text() == "a user's file"
+
+
+def test_a_write_cleans_up_the_leftovers_of_every_name_in_its_folder(tmp_path):
+    """A folder is swept of every name's leftovers at its first write (then at most every
+    SWEEP_EVERY_S), so thousands of writes into one folder list it once, not each time."""
+    dead = _dead_pid()
+    leftovers = [tmp_path / f".{name}.{dead}.abcd1234.tmp" for name in ("a.png", "b.v2.png")]
+    live = tmp_path / f".c.png.{os.getppid()}.abcd1234.tmp"
+    for path in [*leftovers, live]:
+        path.write_text("half")
+        mark_temporary(path)
+    write_text_atomic("done", tmp_path / "notes.txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "notes.txt"]

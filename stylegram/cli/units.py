@@ -350,9 +350,9 @@ def _optimize(
     ]
     progress = Progress(len(todo), unit="units", quiet=args.quiet, desc="optimize")
     try:
-        for done, (layer, unit, image) in enumerate(
-            _maximized(args, config, vgg, todo, settings), 1
-        ):
+        # Nothing to make (a rerun): no cluster is contacted, no network copied.
+        made = _maximized(args, config, vgg, todo, settings) if todo else iter(())
+        for done, (layer, unit, image) in enumerate(made, 1):
             save_optimized(out_dir, layer, unit, image, settings)
             progress.update(done, label=layer)
     finally:

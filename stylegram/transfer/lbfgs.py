@@ -23,8 +23,8 @@ class LBFGS:
         (`learnt_gamma` of its state), makes the first step −γ·∇J instead of torch's short one."""
         self.history, self.dtype = history, dtype
         self.pairs: list[tuple[Tensor, Tensor, float]] = []  # (s, y, 1 / yᵀs), oldest first
-        # The initial inverse Hessian is γ·I, γ = sᵀy / yᵀy of the newest pair (torch's H_diag);
-        # None while nothing has been learnt, when it is I.
+        # The initial inverse Hessian is γ·I, γ = sᵀy / yᵀy of the newest pair (torch's H_diag),
+        # or the γ given; None when there is neither (at the start, after a reset): I.
         self.gamma = gamma
         self.last: tuple[Tensor, Tensor] | None = None  # (∇J, step) of the previous call
 
@@ -88,8 +88,8 @@ class LBFGS:
 
 
 def learnt_gamma(state: dict) -> float | None:
-    """The γ of a `LBFGS.state()`, or None where nothing was learnt. Checkpoints before
-    format 4 hold it under torch's name, "h_diag", with 1.0 for nothing learnt."""
+    """The γ of a `LBFGS.state()` (learnt, or the one it was given), or None. Checkpoints before
+    format 4 hold it under torch's name, "h_diag", with 1.0 for none."""
     if "gamma" in state:
         return None if state["gamma"] is None else float(state["gamma"])
     return float(state["h_diag"]) if state["pairs"] else None

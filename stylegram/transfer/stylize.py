@@ -65,6 +65,7 @@ class _Inputs:
     content: Image.Image  # what the optimisation keeps: the photo, or its luminance
     photo: Image.Image  # the content as given, for its chroma under preserve_colors=luminance
     styles: list[Image.Image]
+    sources: list[ImageLike]  # where each of `styles` came from, for messages
     blend: list[float]  # sums to 1
     style_masks: list[Tensor] | None  # one (1, 1, H, W) per style, in content pixels
     content_mask: Tensor | None
@@ -176,12 +177,13 @@ def _open_inputs(
         # A style whose mask is empty paints nowhere: it has no target at all (masks.py).
         painting = [i for i, m in enumerate(loaded) if not masks.is_empty(m)]
         style_ims = [style_ims[i] for i in painting]
+        styles = [styles[i] for i in painting]
         style_masks = masks.normalise_overlaps([loaded[i] for i in painting])
         blend = blend[painting]
     content_mask = masks.load_mask(config.content_mask, photo.size) if config.content_mask else None
     kept, style_ims = _recolour(photo, style_ims, config.preserve_colors)
     return _Inputs(
-        kept, photo, style_ims, (blend / blend.sum()).tolist(), style_masks, content_mask
+        kept, photo, style_ims, styles, (blend / blend.sum()).tolist(), style_masks, content_mask
     )
 
 
@@ -263,7 +265,10 @@ def stylize(
     need = min_side(config, model.info)
     inputs = _open_inputs(content, styles, config, need)
     check_style_scale(
-        config, [im.size for im in inputs.styles], model.min_size(config.style_layers), styles
+        config,
+        [im.size for im in inputs.styles],
+        model.min_size(config.style_layers),
+        inputs.sources,
     )
     job = _Job(model, inputs, config, device, callback, extra_terms, gamma)
     image = job.run(plans, init, resume)
@@ -378,7 +383,12 @@ class _Job:
         def report(values: dict[str, float], current: Tensor, optimizer: dict) -> None:
             nonlocal step
             step += 1
-            self.gamma = learnt_gamma(optimizer) or self.gamma
+            learnt = lbfgs_gamma(optimizer["lbfgs"]) if optimizer.get("lbfgs") else None
+            self.gamma = learnt or self.gamma
+            # The γ the next scale (or frame) starts with, beside the optimiser's own: after an
+            # uphill reset L-BFGS has none, and the run carries the one it had before, so a
+            # checkpoint must keep this one to resume as the run went on.
+            optimizer = {**optimizer, "gamma": self.gamma}
             if self.callback is not None:
                 self.callback(
                     Iterate(
@@ -408,9 +418,14 @@ class _Job:
 
 
 def learnt_gamma(optimizer: dict | None) -> float | None:
-    """The curvature scale γ of an optimiser state (`Iterate.optimizer`) if L-BFGS has learnt one,
-    for `stylize(gamma=...)`; None for Adam's state or L-BFGS's before its second step."""
-    lbfgs = (optimizer or {}).get("lbfgs")
+    """The curvature scale γ a run carries on from an optimiser state (`Iterate.optimizer`):
+    the first step of its next scale or frame, for `stylize(gamma=...)`; None if it has none
+    (Adam, or L-BFGS before it learnt one)."""
+    if not optimizer:
+        return None
+    if "gamma" in optimizer:
+        return optimizer["gamma"]
+    lbfgs = optimizer.get("lbfgs")  # a checkpoint before format 4 kept only L-BFGS's own
     return lbfgs_gamma(lbfgs) if lbfgs else None
 
 

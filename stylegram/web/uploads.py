@@ -192,5 +192,9 @@ async def _read_form(form, limits: ServeConfig) -> JobInput:
     except ValueError as exc:
         raise UploadError(400, str(exc)) from None
     masks = [(await _file(part, "mask", limits))[0].convert("L") for part in mask_parts] or None
+    if masks and all(m.getextrema()[1] == 0 for m in masks):
+        # transfer.masks' rule, checked before the job is queued: its message would name the
+        # job's files on the server.
+        raise UploadError(400, "every mask is black: paint where a painting goes, or send none")
     names = {"content": content_name, "styles": style_names}
     return JobInput(content, styles, masks, config, names)

@@ -155,6 +155,21 @@ def test_when_every_style_mask_is_empty_nothing_would_be_painted(
         )
 
 
+def test_a_style_scale_error_names_the_painting_it_is_about(vgg, small_content, data, tmp_path):
+    """With an unpainted painting left out, the paintings that remain keep their own names."""
+    wide = Image.open(data / "paintings" / "starry_night.jpg").convert("RGB").resize((200, 40))
+    wide.save(tmp_path / "wide.png")
+    Image.new("L", small_content.size, 0).save(tmp_path / "black.png")
+    Image.new("L", small_content.size, 255).save(tmp_path / "white.png")
+    config = StyleConfig(
+        **{**QUICK, "style_scale": 0.3},
+        style_masks=(f"0={tmp_path / 'black.png'}", f"1={tmp_path / 'white.png'}"),
+    )
+    painting = data / "paintings" / "the_scream.jpg"
+    with pytest.raises(ValueError, match=r"makes style image '.*wide.png'"):
+        stylize(small_content, [painting, tmp_path / "wide.png"], config, model=vgg)
+
+
 def test_a_style_with_an_empty_mask_paints_nowhere(vgg, small_content, small_style, data, tmp_path):
     """Two paintings, one mask painted (the studio's unpainted painting): the picture is the one
     painting alone under its mask, to the bit. The CLI and the studio share this rule."""

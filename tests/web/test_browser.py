@@ -225,7 +225,7 @@ def atlas_dir(folder, tmp_path_factory):
     from stylegram import cli
 
     out = tmp_path_factory.mktemp("atlas") / "photos"
-    argv = ["units", "--images", str(folder), "-o", str(out), "--size", "96", "--layers"]
+    argv = ["units", "--images", str(folder), "-o", str(out), "--size", "64", "--layers"]
     argv += ["relu3_4", "--units", "all", "--top", "9", "--atlas", "-q"]
     assert cli.main(argv) == 0
     return out

@@ -34,6 +34,7 @@ def post(client, content, styles, config=TINY, masks=None, extra=None):
 def test_bad_uploads_are_refused_and_leave_nothing(make_client, tmp_path, content_path, style_path):
     good, paint = content_path.read_bytes(), style_path.read_bytes()
     small_png = noise_png(96, 96)
+    black_png = png_bytes(Image.new("L", (96, 96), 0))
     cases = [  # (what, response, status, words in the message)
         ("no content", lambda c: post(c, None, [paint]), 400, "content"),
         ("no style", lambda c: post(c, good, []), 400, "style"),
@@ -110,6 +111,12 @@ def test_bad_uploads_are_refused_and_leave_nothing(make_client, tmp_path, conten
             "one mask per style",
         ),
         ("bad mask", lambda c: post(c, good, [paint], masks=[b"nope" * 50]), 415, "not an image"),
+        (
+            "every mask black",  # painted, then erased: refused before it queues, no server path
+            lambda c: post(c, good, [paint, paint], masks=[black_png, black_png]),
+            400,
+            "every mask is black",
+        ),
         (
             "unknown field",
             lambda c: post(c, good, [paint], extra={"path": "../x"}),

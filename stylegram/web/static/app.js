@@ -73,7 +73,7 @@ function setPhoto(file) {
   const url = URL.createObjectURL(file);
   $("mask-photo").onload = () => painter.reset(state.paintings.length);
   $("mask-photo").src = url; $("compare-photo").src = url;
-  refresh();
+  picturesChanged();
 }
 
 // Each painting: a radio button (its colour dot and name are its label) chooses the painting
@@ -96,19 +96,26 @@ function addPaintings(files) {
     img.addEventListener("click", () => selectStyle(state.paintings.indexOf(entry)));
     drop.addEventListener("click", () => {
       const i = state.paintings.indexOf(entry);
-      state.paintings.splice(i, 1); li.remove(); painter.remove(i); refresh();
+      state.paintings.splice(i, 1); li.remove(); painter.remove(i); picturesChanged();
     });
     state.paintings.push(entry);
     painter.add();
     $("styles").append(li);
   }
-  refresh();
+  picturesChanged();
 }
 
 function selectStyle(i) { painter.active = i; painter.draw(); refresh(); }
 
+// The pictures changed: messages about them as they were are stale, and so are the last job's
+// mask links (the command shown is the new pictures').
+function picturesChanged() {
+  notice(""); clearExplorerNotice();
+  $("mask-links").classList.add("hidden"); delete $("mask-links").dataset.job;
+  refresh();
+}
+
 function refresh() {
-  notice(""); clearExplorerNotice();  // earlier messages were about the inputs as they were
   state.paintings.forEach((p, i) => {
     const name = p.file.name;
     p.li.classList.toggle("active", i === painter.active);
@@ -192,6 +199,8 @@ function show(job) {
 // A job's command names its masks as files beside it: they download from here.
 function showMaskLinks(j) {
   const links = $("mask-links");
+  if (links.dataset.job === j.id) return;  // made once per job: a click or focus survives the steps
+  links.dataset.job = j.id;
   links.classList.toggle("hidden", !j.masks);
   if (!j.masks || !j.n_styles) return;
   links.replaceChildren("the masks it names: ", ...Array.from({ length: j.n_styles }, (_, i) => {

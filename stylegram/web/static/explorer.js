@@ -70,12 +70,13 @@ export async function initExplorer(photo, painting) {
   async function show(over) {
     const l = layer(), u = unit(), chosen = atlas(), ticket = ++shown;
     notice("");
-    const list = units();
-    if (!Number.isInteger(u) || !list.includes(u)) {
-      const range = chosen ? `the atlas has pages for ${list.length} of its units, ${list[0]} to ${list[list.length - 1]}`
-        : `it has units 0 to ${list.length - 1}`;
-      notice(`${l} has no unit ${$("unit-index").value}: ${range}`);
-      $("unit-top").removeAttribute("src"); $("atlas-hits").replaceChildren(); clearMap();
+    // Any unit of the layer may be shown (explain lists units an atlas has no page for: their
+    // maps still show); only a number the layer does not have is refused.
+    const channels = (chosen ? chosen.layers : info.layers).find((x) => x.name === l).channels;
+    if (!Number.isInteger(u) || u < 0 || u >= channels) {
+      notice(`${l} has no unit ${$("unit-index").value}: it has units 0 to ${channels - 1}`);
+      $("unit-top").removeAttribute("src"); $("unit-top").alt = "";
+      $("atlas-hits").replaceChildren(); $("atlas-title").textContent = ""; clearMap();
       return;
     }
     $("atlas-unit").classList.toggle("hidden", !chosen);

@@ -49,6 +49,7 @@ export class MaskPainter {
   async load(file) {
     const mask = this.masks[this.active]; if (!mask) return;
     const bitmap = await createImageBitmap(file);
+    const index = this.masks.indexOf(mask); if (index < 0) return;  // its painting was removed meanwhile
     const c = mask.getContext("2d");
     c.globalCompositeOperation = "copy"; c.drawImage(bitmap, 0, 0, mask.width, mask.height);
     const pixels = c.getImageData(0, 0, mask.width, mask.height), d = pixels.data;
@@ -56,7 +57,7 @@ export class MaskPainter {
       d[i + 3] = Math.round(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]); d[i] = d[i + 1] = d[i + 2] = 255;
     }
     c.putImageData(pixels, 0, 0); c.globalCompositeOperation = "source-over";
-    this.marked[this.active] = true; this.draw();
+    this.marked[index] = true; this.draw();
   }
 
   // Every style's mask tinted in its colour, over the photo.
