@@ -383,8 +383,7 @@ class _Job:
         def report(values: dict[str, float], current: Tensor, optimizer: dict) -> None:
             nonlocal step
             step += 1
-            learnt = lbfgs_gamma(optimizer["lbfgs"]) if optimizer.get("lbfgs") else None
-            self.gamma = learnt or self.gamma
+            self.gamma = learnt_gamma(optimizer) or self.gamma
             # The γ the next scale (or frame) starts with, beside the optimiser's own: after an
             # uphill reset L-BFGS has none, and the run carries the one it had before, so a
             # checkpoint must keep this one to resume as the run went on.

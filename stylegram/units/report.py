@@ -275,18 +275,23 @@ def optimized_name(layer: str, unit: int) -> str:
 OPTIMIZE_KEY = "stylegram:optimize"  # the PNG text chunk holding an image's settings
 
 
+def _settings_text(settings: Mapping) -> str:
+    """The settings as the PNG chunk holds them, the same text for the same settings."""
+    return json.dumps(dict(settings), sort_keys=True)
+
+
 def save_optimized(outdir: Path, layer: str, unit: int, image: Tensor, settings: Mapping) -> None:
     """Write a unit's activation-maximisation image as soon as it is made, its settings inside
     it: an interrupted run keeps every finished image, and the next run reuses it."""
     (outdir / OPT / layer).mkdir(parents=True, exist_ok=True)
-    text = json.dumps(dict(settings), sort_keys=True)
-    save_image(image, outdir / optimized_name(layer, unit), metadata={OPTIMIZE_KEY: text})
+    metadata = {OPTIMIZE_KEY: _settings_text(settings)}
+    save_image(image, outdir / optimized_name(layer, unit), metadata=metadata)
 
 
 def finished_optimized(outdir: Path, settings: Mapping, layer: str, unit: int) -> bool:
     """Whether the unit's activation-maximisation image in `outdir` was made with `settings`."""
     found = png_text(outdir / optimized_name(layer, unit), OPTIMIZE_KEY)
-    return found == json.dumps(dict(settings), sort_keys=True)
+    return found == _settings_text(settings)
 
 
 def write_units_report(
