@@ -378,3 +378,103 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
     shot(page, tmp_path, "phone")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert not serious_violations(page), "phone width, long messages"
+
+
+def tab_to(page, selector: str, presses: int = 80) -> None:
+    """Press Tab until `selector` has the focus: it is reachable by keyboard, in the tab order."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+    raise AssertionError(f"{selector} is not reached by {presses} presses of Tab")
+
+
+def choose_files(page, selector: str, files) -> None:
+    """Reach a file input by Tab and give it `files`, as the system's file chooser that Space
+    opens there would. (Space itself is not pressed: Playwright's file-chooser event raced it
+    here, one time in three.)"""
+    tab_to(page, selector)
+    page.set_input_files(selector, files)
+
+
+def test_a_job_is_an_address_and_the_page_follows_every_job(
+    server, page, tmp_path, content_path, style_path
+):
+    """Issue 28: the whole job by keyboard alone; the job is the address /#job=<id>, and a
+    reload mid-job brings back its photo, paintings, mask, settings (the largest seed exactly),
+    picture and plot (3); with two jobs, History follows both as they run, Cancel there stops
+    the one it names, and the live panel keeps the one started last (4)."""
+    from tests.conftest import DATA
+
+    half = Image.new("L", Image.open(content_path).size, 0)
+    half.paste(255, (0, 0, half.width // 2, half.height))
+    half.save(tmp_path / "half.png")
+    scream = DATA / "paintings" / "the_scream.jpg"
+    seed = str(2**63 - 1)
+
+    page.goto(server)
+    page.wait_for_selector("body[data-ready='1']")
+    choose_files(page, "#photo", str(content_path))
+    choose_files(page, "#paintings", [str(style_path), str(scream)])
+    page.wait_for_function("document.getElementById('mask-canvas').width > 100")
+    choose_files(page, "#mask-file", str(tmp_path / "half.png"))  # for the first painting
+    for field, value in [("size", "64"), ("iterations", "3000"), ("scales", "1"), ("seed", seed)]:
+        tab_to(page, f"#f-{field}")
+        page.keyboard.press("Control+A")
+        page.keyboard.type(value)
+    tab_to(page, "#f-optimizer")
+    page.keyboard.type("adam")
+    assert page.input_value("#f-optimizer") == "adam"
+    tab_to(page, "#start")
+    page.keyboard.press("Enter")
+    page.wait_for_function("/^running · step [1-9]/.test(document.getElementById('state').textContent)")
+    first = page.evaluate("location.hash").removeprefix("#job=")
+    assert re.fullmatch(r"[0-9a-f]+", first), page.url
+
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#state[data-state='running']")
+    assert page.evaluate("location.hash") == f"#job={first}"
+    names = page.locator("#styles .name").all_inner_texts()
+    assert names == [style_path.name, scream.name], names
+    assert page.evaluate("[...document.getElementById('photo').files].map((f) => f.name)") == [
+        content_path.name
+    ]
+    assert [page.input_value(f"#f-{f}") for f in ("size", "iterations", "seed", "optimizer")] == [
+        "64", "3000", seed, "adam"
+    ]
+    page.wait_for_function("document.getElementById('preview').naturalWidth == 64")
+    page.wait_for_function(  # the plot drew the steps before the reload
+        "(() => { const c = document.getElementById('plot');"
+        " return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v) => v); })()"
+    )
+    alpha = page.evaluate("""() => { const c = document.getElementById('mask-canvas'), g = c.getContext('2d');
+        return [g.getImageData(20, c.height / 2, 1, 1).data[3], g.getImageData(c.width - 20, c.height / 2, 1, 1).data[3]]; }""")
+    assert alpha[0] > 0 and alpha[1] == 0, alpha  # the mask came back: the left half
+    assert f"--seed {seed}" in page.inner_text("#command")
+    shot(page, tmp_path, "reloaded")
+
+    # A second, short job from the restored inputs: the live panel shows it, queued; History
+    # follows the first one's steps, and its Cancel stops that one, not the one shown.
+    page.fill("#f-iterations", "3")
+    page.click("#start")
+    page.wait_for_function(f"location.hash !== '#job={first}'")
+    second = page.evaluate("location.hash").removeprefix("#job=")
+    running = f"#history li[data-id='{first}'][data-state='running'] .what"
+    page.wait_for_selector(f"#history li[data-id='{second}'][data-state='queued']")
+    step = page.inner_text(running)
+    page.wait_for_function(
+        "(t) => { const e = document.querySelector(\"" + running + "\"); return e && e.textContent !== t; }",
+        arg=step,
+    )
+    assert page.get_attribute("#state", "data-state") == "queued"
+    assert not serious_violations(page), "two jobs, one running"
+    page.click(f"#history li[data-id='{first}'] .act")
+    page.wait_for_selector(f"#history li[data-id='{first}'][data-state='cancelled']")
+    page.wait_for_selector("#state[data-state='done']")
+    assert page.evaluate("location.hash") == f"#job={second}"
+
+    page.click(f"#history li[data-id='{first}'] button:text('open')")
+    page.wait_for_function(f"location.hash === '#job={first}'")
+    page.wait_for_selector("#state[data-state='cancelled']")
+    assert page.input_value("#f-iterations") == "3000"

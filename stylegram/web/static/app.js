@@ -1,10 +1,11 @@
 // The studio page: pictures, masks, settings, the live job, history. No build step, no CDN.
-import { follow, getJSON, postForm, remove } from "./api.js";
+import { FINISHED, follow, getJSON, postForm, remove } from "./api.js";
 import { MaskPainter, TINTS } from "./mask.js";
 import { LossPlot } from "./plot.js";
 import { clearExplorerNotice, initExplorer } from "./explorer.js";
 
 const $ = (id) => document.getElementById(id);
+const when = (job) => new Date(job.created * 1000).toLocaleTimeString();
 // The StyleConfig fields a person touches, in this order; the rest keep the CLI's defaults.
 const SHOWN = ["size", "quality", "iterations", "scales", "content_weight", "style_weight", "tv_weight",
   "style_scale", "preserve_colors", "seed", "optimizer", "pooling", "init"];
@@ -23,7 +24,11 @@ function buildControls(fields) {
     state.fields[name] = f;
     const label = Object.assign(document.createElement("label"), { htmlFor: `f-${name}`, textContent: name.replaceAll("_", " "), title: f.help });
     let input;
-    if (name === "init") f.choices = ["content", "random"];  // a file path is the CLI's alone
+    if (name === "init") {  // a file path is the CLI's alone
+      f.choices = ["content", "random"];
+      f.help = "start from the photo ('content') or from random noise";
+      label.title = f.help;
+    }
     if (f.choices) {
       input = document.createElement("select");
       for (const c of f.choices) input.append(new Option(c, c, false, c === f.default));
@@ -40,18 +45,25 @@ function buildControls(fields) {
   }
 }
 
-// The settings that differ from the CLI's defaults, typed as StyleConfig wants them.
+// The settings that differ from the CLI's defaults, typed as StyleConfig wants them. An
+// integer keeps its digits (a BigInt): a Number rounds those above 2^53, as the largest seed.
 function settings() {
   const out = {};
   for (const [name, f] of Object.entries(state.fields)) {
     const raw = $(`f-${name}`).value;
     if (raw === "") continue;
-    const value = f.choices ? raw : Number(raw);
-    if (value !== f.default) out[name] = value;
+    const value = f.choices ? raw : f.type === "int" && /^-?\d+$/.test(raw) ? BigInt(raw) : Number(raw);
+    if (f.default === null || String(value) !== String(f.default)) out[name] = value;
   }
   const blend = state.paintings.map((p) => Number(p.blend.value));
   if (blend.some((w) => w !== blend[0])) out.style_blend = blend;  // all equal is the default
   return out;
+}
+
+// The settings as JSON, integers written with all their digits (JSON.stringify refuses BigInts).
+function configJSON(values) {
+  const text = (v) => (typeof v === "bigint" ? v.toString() : JSON.stringify(v));
+  return `{${Object.entries(values).map(([k, v]) => `${JSON.stringify(k)}:${text(v)}`).join(",")}}`;
 }
 
 function quote(s) { return /^[\w./=-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`; }
@@ -68,25 +80,29 @@ function showCommand() {
 
 // ---------------------------------------------------------------- pictures
 
+// Resolves once the mask canvas has the photo's size (fresh, empty masks).
 function setPhoto(file) {
   state.photo = file;
   const url = URL.createObjectURL(file);
-  $("mask-photo").onload = () => painter.reset(state.paintings.length);
+  const ready = new Promise((resolve) => {
+    $("mask-photo").onload = () => { painter.reset(state.paintings.length); resolve(); };
+  });
   $("mask-photo").src = url; $("compare-photo").src = url;
   picturesChanged();
+  return ready;
 }
 
 // Each painting: a radio button (its colour dot and name are its label) chooses the painting
 // the brush paints for, with the mouse or the arrow keys; its blend weight; a remove button.
-function addPaintings(files) {
-  for (const file of files) {
+function addPaintings(files, blends = []) {
+  for (const [k, file] of files.entries()) {
     const li = document.createElement("li");
     const pick = Object.assign(document.createElement("input"), { type: "radio", name: "painting" });
     const label = document.createElement("label");
     label.append(Object.assign(document.createElement("span"), { className: "swatch" }),
       Object.assign(document.createElement("span"), { className: "name", textContent: file.name }));
     const img = Object.assign(document.createElement("img"), { src: URL.createObjectURL(file), alt: "" });
-    const blend = Object.assign(document.createElement("input"), { type: "range", min: 0, max: 1, step: 0.05, value: 1, className: "blend" });
+    const blend = Object.assign(document.createElement("input"), { type: "range", min: 0, max: 1, step: 0.05, value: blends[k] ?? 1, className: "blend" });
     blend.addEventListener("input", showCommand);
     const drop = Object.assign(document.createElement("button"), { type: "button", textContent: "×" });
     label.prepend(pick);
@@ -134,7 +150,11 @@ function dropZone(zone, input, take) {
   input.addEventListener("change", () => take([...input.files]));
   zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("over"); take([...e.dataTransfer.files]); });
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault(); zone.classList.remove("over");
+    input.files = e.dataTransfer.files;  // the input names what was dropped, not "No file chosen"
+    take([...e.dataTransfer.files]);
+  });
 }
 
 // ---------------------------------------------------------------- the job
@@ -145,16 +165,60 @@ async function start() {
   for (const p of state.paintings) form.append("style", p.file, p.file.name);
   const masks = await painter.blobs();
   (masks || []).forEach((blob, i) => form.append("mask", blob, `mask_${i}.png`));
-  form.append("config", JSON.stringify(settings()));
+  form.append("config", configJSON(settings()));
   try {
     const { id } = await postForm("/api/jobs", form);
-    notice(""); watch(id);
+    notice(""); watch(id); loadHistory();
   } catch (e) { notice(e.message); }
+}
+
+// ---------------------------------------------------------------- a job is an address
+
+// `/#job=<id>` is the job shown: a reload, another tab or a History entry opens it with its
+// photo, paintings, masks and settings back in the controls, and its live picture and plot.
+function jobInAddress() { return /^#job=([0-9a-f]{1,40})$/.exec(location.hash)?.[1] ?? null; }
+
+async function fileOf(url, name) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${name}: ${response.status} ${response.statusText}`);
+  return new File([await response.blob()], name, { type: "image/png" });
+}
+
+// A file input names files the page put there (a job's, read back), as it would the person's.
+function holds(input, files) {
+  const transfer = new DataTransfer();
+  for (const file of files) transfer.items.add(file);
+  input.files = transfer.files;
+}
+
+async function openJob(id) {
+  if (state.job?.id === id && state.source) return;  // shown already (the address follows `watch`)
+  let job;
+  try { job = await getJSON(`/api/jobs/${id}`); } catch (e) {
+    notice(`job ${id}: ${e.message}`); history.replaceState(null, "", location.pathname); return;
+  }
+  const files = `/api/jobs/${id}/files`, names = job.names || {};
+  try {
+    const photo = await fileOf(`${files}/content.png`, names.content || "photo.png");
+    const paintings = await Promise.all(Array.from({ length: job.n_styles },
+      (_, i) => fileOf(`${files}/style_${i}.png`, names.styles?.[i] || `painting_${i}.png`)));
+    const masks = job.masks ? await Promise.all(paintings.map((_, i) => fileOf(`${files}/mask_${i}.png`, `mask_${i}.png`))) : [];
+    for (const p of state.paintings) p.li.remove();
+    state.paintings = [];
+    addPaintings(paintings, job.config.style_blend || []);
+    await setPhoto(photo);
+    for (const [i, mask] of masks.entries()) await painter.load(mask, i);
+    holds($("photo"), [photo]); holds($("paintings"), paintings);
+  } catch (e) { notice(`job ${id}: its pictures could not be read back (${e.message})`); }
+  loadSettings(job.config);
+  watch(id);
 }
 
 function watch(id) {
   state.source?.close();
   state.job = { id };
+  if (jobInAddress() !== id) history.replaceState(null, "", `#job=${id}`);
+  for (const li of $("history").children) li.classList.toggle("shown", li.dataset.id === id);
   plot.reset();
   $("preview").removeAttribute("src");
   delete $("preview").dataset.version;
@@ -184,8 +248,9 @@ function show(job) {
     $("preview").src = `/api/jobs/${j.id}/image?v=${j.preview}`;
     $("preview").dataset.version = j.preview;
   }
-  const finished = ["done", "failed", "cancelled", "interrupted"].includes(j.state);
+  const finished = FINISHED.includes(j.state);
   $("cancel").disabled = finished;
+  $("cancel").setAttribute("aria-label", `cancel the job shown, started ${when(j)}`);
   if (j.state === "done") {
     $("download").href = `/api/jobs/${j.id}/image?download=1`;
     $("download").setAttribute("download", `stylegram-${j.id}.png`);
@@ -224,25 +289,56 @@ async function copyCommand() {
 
 // ---------------------------------------------------------------- history
 
+// Every job, newest first, each with its state and step as it runs: while any job is queued or
+// running the list is read again each second, and its entries are updated in place (a button
+// keeps its focus). The live panel follows one job; this follows them all.
+let polling = null;
+
 async function loadHistory() {
   const { jobs } = await getJSON("/api/jobs");
-  const list = $("history"); list.replaceChildren();
+  const list = $("history"), seen = new Set();
   for (const job of jobs.slice().reverse()) {
-    const li = document.createElement("li"); li.dataset.id = job.id; li.dataset.state = job.state;
-    const thumbs = [`/api/jobs/${job.id}/files/content.png`, `/api/jobs/${job.id}/files/style_0.png`];
-    if (job.state === "done" || job.preview > 0) thumbs.push(`/api/jobs/${job.id}/image?v=${job.preview}`);
-    for (const src of thumbs) li.append(Object.assign(document.createElement("img"), { src, alt: "", loading: "lazy" }));
-    const text = Object.entries(job.config).map(([k, v]) => `${k} ${v}`).join(", ") || "defaults";
-    li.append(Object.assign(document.createElement("div"), { textContent: `${job.state} · ${text}` }));
-    const when = new Date(job.created * 1000).toLocaleTimeString();
-    const open = Object.assign(document.createElement("button"), { type: "button", textContent: "load settings", ariaLabel: `load the settings of the job of ${when}` });
-    open.addEventListener("click", () => { loadSettings(job.config); watch(job.id); });
-    const verb = job.state === "running" || job.state === "queued" ? "cancel" : "delete";
-    const del = Object.assign(document.createElement("button"), { type: "button", textContent: verb, ariaLabel: `${verb} the job of ${when}` });
-    del.addEventListener("click", async () => { await remove(`/api/jobs/${job.id}`).catch((e) => notice(e.message)); loadHistory(); });
-    li.append(open, del);
-    list.append(li);
+    seen.add(job.id);
+    const li = list.querySelector(`li[data-id="${job.id}"]`) || newHistoryEntry(job);
+    updateHistoryEntry(li, job);
+    list.append(li);  // in order: existing entries move, none is rebuilt
   }
+  for (const li of [...list.children]) if (!seen.has(li.dataset.id)) li.remove();
+  clearTimeout(polling);
+  if (jobs.some((j) => !FINISHED.includes(j.state))) {
+    polling = setTimeout(() => loadHistory().catch((e) => notice(e.message)), 1000);
+  }
+}
+
+function newHistoryEntry(job) {
+  const li = document.createElement("li"); li.dataset.id = job.id;
+  for (const src of [`/api/jobs/${job.id}/files/content.png`, `/api/jobs/${job.id}/files/style_0.png`]) {
+    li.append(Object.assign(document.createElement("img"), { src, alt: "", loading: "lazy" }));
+  }
+  li.append(Object.assign(document.createElement("img"), { className: "result", alt: "" }),
+    Object.assign(document.createElement("div"), { className: "what" }));
+  const open = Object.assign(document.createElement("button"), { type: "button", textContent: "open", ariaLabel: `open the job of ${when(job)}` });
+  open.addEventListener("click", () => openJob(job.id));
+  const act = Object.assign(document.createElement("button"), { type: "button", className: "act" });
+  act.addEventListener("click", async () => { await remove(`/api/jobs/${job.id}`).catch((e) => notice(e.message)); loadHistory(); });
+  li.append(open, act);
+  return li;
+}
+
+function updateHistoryEntry(li, job) {
+  li.dataset.state = job.state;
+  li.classList.toggle("shown", job.id === state.job?.id);
+  const result = li.querySelector(".result");
+  if (job.state === "done" || job.preview > 0) {
+    const src = `/api/jobs/${job.id}/image?v=${job.preview}`;
+    if (result.getAttribute("src") !== src) result.src = src;
+  }
+  const text = Object.entries(job.config).map(([k, v]) => `${k} ${v}`).join(", ") || "defaults";
+  const where = job.state === "running" && job.steps ? ` · step ${job.step}/${job.steps}` : "";
+  li.querySelector(".what").textContent = `${job.state}${where} · ${text}`;
+  const verb = FINISHED.includes(job.state) ? "delete" : "cancel";
+  const act = li.querySelector(".act");
+  act.textContent = verb; act.ariaLabel = `${verb} the job of ${when(job)}`;
 }
 
 function loadSettings(config) {
@@ -270,6 +366,8 @@ async function main() {
   $("copy-command").addEventListener("click", copyCommand);
   $("compare-slider").addEventListener("input", (e) => { $("compare-clip").style.clipPath = `inset(0 ${100 - e.target.value}% 0 0)`; });
   await loadHistory();
+  window.addEventListener("hashchange", () => { const id = jobInAddress(); if (id) openJob(id); });
+  if (jobInAddress()) await openJob(jobInAddress());
   initExplorer(() => state.photo, () => state.paintings[0]?.file);
   document.body.dataset.ready = "1";
 }

@@ -45,11 +45,12 @@ export class MaskPainter {
 
   clear() { this.reset(this.masks.length); }
 
-  // An uploaded mask for the active style: its brightness becomes the painted amount.
-  async load(file) {
-    const mask = this.masks[this.active]; if (!mask) return;
+  // An uploaded mask for style `index` (the active one by default): its brightness becomes the
+  // painted amount.
+  async load(file, index = this.active) {
+    const mask = this.masks[index]; if (!mask) return;
     const bitmap = await createImageBitmap(file);
-    const index = this.masks.indexOf(mask); if (index < 0) return;  // its painting was removed meanwhile
+    index = this.masks.indexOf(mask); if (index < 0) return;  // its painting was removed meanwhile
     const c = mask.getContext("2d");
     c.globalCompositeOperation = "copy"; c.drawImage(bitmap, 0, 0, mask.width, mask.height);
     const pixels = c.getImageData(0, 0, mask.width, mask.height), d = pixels.data;
