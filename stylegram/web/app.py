@@ -5,6 +5,7 @@ process. See docs/web.md for the API and the security model."""
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from contextlib import asynccontextmanager
 from dataclasses import MISSING, fields, replace
@@ -37,7 +38,7 @@ from .explorer import Explorer
 from .guard import COOKIE, Guard, error
 from .queue import BROKEN, JobQueue, public
 from .store import INPUT_FILE, mask_name
-from .uploads import SERVER_ONLY, UploadError, decode_image, read_job
+from .uploads import SERVER_ONLY, UploadError, decode_image, parse_config, read_job
 
 STATIC = Path(__file__).parent / "static"
 
@@ -121,14 +122,8 @@ class Studio:
             job_input = await read_job(request, self.config)
         except UploadError as exc:
             return error(exc.status, str(exc))
-        names, shown = job_input.names, job_input.config
-        if job_input.masks:
-            shown = replace(
-                shown, style_masks=tuple(f"{i}={mask_name(i)}" for i in range(len(job_input.masks)))
-            )
-        command = png_metadata(shown, names["content"], names["styles"], "stylized.png")[
-            "stylegram:command"
-        ]
+        names = job_input.names
+        command = job_command(job_input.config, names, len(job_input.masks or ()))
         job = await run_in_threadpool(
             self.store.create,
             job_input.content,
@@ -145,6 +140,31 @@ class Studio:
             status_code=201,
             headers={"location": f"/api/jobs/{job['id']}"},
         )
+
+    async def command(self, request: Request) -> Response:
+        """The command a job of these settings and pictures would be, before it is one: the page's
+        *Copy as command*, and its check of the settings as they are typed. JSON in:
+        ``{"config": {...}, "content": name, "styles": [names], "masks": bool}``; out:
+        ``{"command": ...}``, or ``{"refused": reason}`` (200: the check's answer, in the words
+        a job with these settings would be refused with)."""
+        body = await request.body()
+        if len(body) > 65_536:
+            return error(413, "a command request is at most 64 KB")
+        try:
+            given = json.loads(body)
+            content, styles = str(given["content"]), [str(s) for s in given["styles"]]
+            masks = bool(given.get("masks"))
+            config_text = json.dumps(given.get("config") or {})
+        except (ValueError, KeyError, TypeError):
+            return error(400, "send JSON: config, content, styles and masks")
+        if not styles:
+            return error(400, "add a painting first")
+        try:
+            config = parse_config(config_text, len(styles), self.config)
+        except UploadError as exc:
+            return JSONResponse({"refused": str(exc)})
+        names = {"content": content, "styles": styles}
+        return JSONResponse({"command": job_command(config, names, len(styles) if masks else 0)})
 
     async def list_jobs(self, request: Request) -> Response:
         return JSONResponse({"jobs": [public(j) for j in self.store.list()]})
@@ -269,6 +289,16 @@ class Studio:
             return error(getattr(exc, "status", 400), str(exc))
 
 
+def job_command(config: StyleConfig, names: dict[str, Any], masks: int) -> str:
+    """The `stylegram stylize` line a job is, with its `masks` named as the files that download
+    beside it (store.mask_name): the studio's one way to write it, before and after Start."""
+    if masks:
+        config = replace(config, style_masks=tuple(f"{i}={mask_name(i)}" for i in range(masks)))
+    return png_metadata(config, names["content"], names["styles"], "stylized.png")[
+        "stylegram:command"
+    ]
+
+
 async def http_error(request: Request, exc: HTTPException) -> Response:
     return error(exc.status_code, exc.detail if isinstance(exc.detail, str) else "error")
 
@@ -291,6 +321,7 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/api/settings", studio.settings),
         Route("/api/jobs", studio.create_job, methods=["POST"]),
         Route("/api/jobs", studio.list_jobs, methods=["GET"]),
+        Route("/api/command", studio.command, methods=["POST"]),
         Route(job, studio.get_job, methods=["GET"]),
         Route(job, studio.delete_job, methods=["DELETE"]),
         Route(job + "/events", studio.events),

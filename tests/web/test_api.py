@@ -230,3 +230,37 @@ def test_a_painting_without_a_painted_mask_paints_nowhere(make_client, content_p
         assert np.array_equal(
             np.asarray(Image.open(io.BytesIO(both))), np.asarray(Image.open(io.BytesIO(alone)))
         )
+
+
+def test_the_command_before_start_is_the_one_the_job_gets(make_client, content_path, style_path):
+    """POST /api/command writes the command as a job's is written (masks as the files that
+    download beside it, names quoted), checks the settings as a job would (a one-line 400), and
+    equals the command of the job then started with the same settings and pictures."""
+    import shlex
+
+    from stylegram.cli import build_parser
+
+    settings = {"size": 64, "iterations": 2, "seed": 2**63 - 1, "style_blend": [1, 3]}
+    names = {"content": "my photo.jpg", "styles": [style_path.name, style_path.name]}
+    with make_client() as client:
+        before = client.post("/api/command", json={"config": settings, **names, "masks": True})
+        assert before.status_code == 200, before.text
+        command = before.json()["command"]
+        args = build_parser().parse_args(shlex.split(command)[1:])
+        assert args.content == "my photo.jpg" and args.seed == 2**63 - 1
+        assert list(args.style_masks) == ["0=mask_0.png", "1=mask_1.png"], command
+        bad = client.post("/api/command", json={"config": {"size": 10}, **names, "masks": False})
+        assert bad.status_code == 200 and "size" in bad.json()["refused"], bad.text
+        assert "\n" not in bad.json()["refused"]
+        w, h = Image.open(content_path).size
+        white = png_bytes(Image.new("L", (w, h), 255))
+        files = job_files(content_path, [style_path, style_path], masks=[white, white])
+        files["data"] = {"config": json.dumps(settings)}
+        files["files"] = [
+            ("content", ("my photo.jpg", f[1][1], f[1][2])) if f[0] == "content" else f
+            for f in files["files"]
+        ]
+        started = client.post("/api/jobs", **files)
+        assert started.status_code == 201, started.text
+        assert job(client, started.json()["id"])["command"] == command
+        client.delete(f"/api/jobs/{started.json()['id']}")

@@ -108,6 +108,13 @@ def serious_violations(page) -> list[str]:
     ]
 
 
+def command_says(page, text: str) -> None:
+    """Wait for the command shown to contain `text` (the server writes it: POST /api/command)."""
+    page.wait_for_function(
+        "(t) => document.getElementById('command').textContent.includes(t)", arg=text
+    )
+
+
 def set_tiny(page, iterations: int) -> None:
     page.fill("#f-size", "64")
     page.fill("#f-iterations", str(iterations))
@@ -132,7 +139,7 @@ def test_upload_run_watch_download_mask_cancel(server, page, tmp_path, content_p
             box["x"] + box["width"] * k / 10 - 10, box["y"] + box["height"] * 0.25, steps=2
         )
     page.mouse.up()
-    assert "--style-masks 0=mask_0.png" in page.inner_text("#command")
+    command_says(page, "--style-masks 0=mask_0.png")
     shot(page, tmp_path, "1-ready")
 
     page.click("#start")
@@ -340,6 +347,11 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
     assert page.evaluate(stroke) > 0, "removing a painting erased the mask"
 
     assert not serious_violations(page), "inputs loaded"
+    page.fill("#f-size", "10")  # refused as it is typed, with the CLI's words
+    command_says(page, "settings: size")
+    assert page.get_attribute("#command", "data-invalid") == "1"
+    page.fill("#f-size", "64")
+    command_says(page, "--style-masks 0=mask_0.png 1=mask_1.png")
     command = page.inner_text("#command")
     args = build_parser().parse_args(shlex.split(command)[1:])
     assert list(args.style_masks) == ["0=mask_0.png", "1=mask_1.png"], command
@@ -451,7 +463,7 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
     alpha = page.evaluate("""() => { const c = document.getElementById('mask-canvas'), g = c.getContext('2d');
         return [g.getImageData(20, c.height / 2, 1, 1).data[3], g.getImageData(c.width - 20, c.height / 2, 1, 1).data[3]]; }""")
     assert alpha[0] > 0 and alpha[1] == 0, alpha  # the mask came back: the left half
-    assert f"--seed {seed}" in page.inner_text("#command")
+    command_says(page, f"--seed {seed}")
     shot(page, tmp_path, "reloaded")
 
     # A second, short job from the restored inputs: the live panel shows it, queued; History

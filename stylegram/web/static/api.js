@@ -18,6 +18,10 @@ export async function postForm(url, form) {
   return (await check(await fetch(url, { method: "POST", body: form }))).json();
 }
 
+export async function postJSON(url, text) {
+  return (await check(await fetch(url, { method: "POST", body: text, headers: { "content-type": "application/json" } }))).json();
+}
+
 export async function postForBlob(url, form) {
   return (await check(await fetch(url, { method: "POST", body: form }))).blob();
 }

@@ -1,5 +1,5 @@
 // The studio page: pictures, masks, settings, the live job, history. No build step, no CDN.
-import { FINISHED, follow, getJSON, postForm, remove } from "./api.js";
+import { FINISHED, follow, getJSON, postForm, postJSON, remove } from "./api.js";
 import { MaskPainter, TINTS } from "./mask.js";
 import { LossPlot } from "./plot.js";
 import { clearExplorerNotice, initExplorer } from "./explorer.js";
@@ -66,16 +66,22 @@ function configJSON(values) {
   return `{${Object.entries(values).map(([k, v]) => `${JSON.stringify(k)}:${text(v)}`).join(",")}}`;
 }
 
-function quote(s) { return /^[\w./=-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`; }
+// The command these settings and pictures make, written by the server as it writes a job's
+// (POST /api/command): one way to write it, and the settings checked as they are typed. The
+// answer to the latest request wins; an earlier one arriving late is dropped.
+let asked = 0;
 
-function showCommand() {
-  const parts = ["stylegram", "stylize", state.photo?.name || "photo.jpg", ...state.paintings.map((p) => p.file.name), "-o", "stylized.png"];
-  for (const [name, value] of Object.entries(settings())) {
-    parts.push(`--${name.replaceAll("_", "-")}`, ...(Array.isArray(value) ? value.map(String) : [String(value)]));
-  }
-  // One --style-masks with every painting's mask: the CLI takes the option's last use only.
-  if (painter.painted) parts.push("--style-masks", ...state.paintings.map((p, i) => `${i}=mask_${i}.png`));
-  $("command").textContent = parts.map(quote).join(" ");
+async function showCommand() {
+  const command = $("command"), mine = ++asked;
+  if (!state.paintings.length) { command.textContent = ""; delete command.dataset.invalid; return; }
+  const body = `{"config":${configJSON(settings())},"content":${JSON.stringify(state.photo?.name || "photo.jpg")},`
+    + `"styles":${JSON.stringify(state.paintings.map((p) => p.file.name))},"masks":${painter.painted}}`;
+  let answer;
+  try { answer = await postJSON("/api/command", body); } catch (e) { answer = { refused: e.message }; }
+  const invalid = answer.refused !== undefined, text = invalid ? `settings: ${answer.refused}` : answer.command;
+  if (mine !== asked) return;
+  command.textContent = text;
+  if (invalid) command.dataset.invalid = "1"; else delete command.dataset.invalid;
 }
 
 // ---------------------------------------------------------------- pictures
@@ -280,6 +286,7 @@ async function cancel() {
 }
 
 async function copyCommand() {
+  if ($("command").dataset.invalid) { notice($("command").textContent); return; }
   const text = $("command").textContent;
   try { await navigator.clipboard.writeText(text); notice("command copied"); } catch (e) {
     const range = document.createRange(); range.selectNodeContents($("command"));
