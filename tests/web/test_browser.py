@@ -95,17 +95,25 @@ def shot(page, tmp_path: Path, name: str) -> None:
         shutil.copy(path, Path(keep) / path.name)
 
 
-def serious_violations(page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it stands (the PyPI package
-    axe-playwright-python bundles axe-core and injects it: nothing is fetched)."""
+def problems(page) -> list[str]:
+    """What is wrong with the page as it stands: axe-core's serious and critical findings (the
+    PyPI package axe-playwright-python bundles axe-core and injects it: nothing is fetched), and
+    whether it scrolls sideways at a phone's 390×844 (the viewport is put back after)."""
     from axe_playwright_python.sync_playwright import Axe
 
     found = Axe().run(page).response["violations"]
-    return [
+    out = [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
         for v in found
         if v["impact"] in ("serious", "critical")
     ]
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+        out.append("the page scrolls sideways at 390 px")
+    if size is not None:
+        page.set_viewport_size(size)
+    return out
 
 
 def command_says(page, text: str) -> None:
@@ -311,7 +319,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
 
     page.goto(server)
     page.wait_for_selector("body[data-ready='1']")
-    assert not serious_violations(page), "empty page"
+    assert not problems(page), "empty page"
     page.click("#explain")
     assert page.inner_text("#explorer-notice") == "add a painting first"
     page.set_input_files("#photo", str(content_path))
@@ -346,7 +354,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
     assert page.locator("#styles li").count() == 2
     assert page.evaluate(stroke) > 0, "removing a painting erased the mask"
 
-    assert not serious_violations(page), "inputs loaded"
+    assert not problems(page), "inputs loaded"
     page.fill("#f-size", "10")  # refused as it is typed, with the CLI's words
     command_says(page, "settings: size")
     assert page.get_attribute("#command", "data-invalid") == "1"
@@ -369,7 +377,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
         assert Image.open(io.BytesIO(httpx.get(server + href, timeout=5).content)).mode == "L"
 
     shot(page, tmp_path, "paintings-done")
-    assert not serious_violations(page), "done"
+    assert not problems(page), "done"
     page.select_option("#unit-layer", "relu3_4")
     page.fill("#unit-index", "3")
     page.click("#show-unit")
@@ -378,7 +386,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
     page.press("#unit-index", "Enter")
     assert "relu3_4 has no unit 9999" in page.inner_text("#explorer-notice")
     assert page.inner_text("#notice") == "" and page.get_attribute("#unit-map", "src") is None
-    assert not serious_violations(page), "explorer error"
+    assert not problems(page), "explorer error"
 
     page.set_viewport_size({"width": 390, "height": 844})
     long = "'/home/someone/" + "a_very_long_folder_name/" * 12 + "photo.jpg': not an image"
@@ -389,7 +397,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
     )
     shot(page, tmp_path, "phone")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert not serious_violations(page), "phone width, long messages"
+    assert not problems(page), "phone width, long messages"
 
 
 def tab_to(page, selector: str, presses: int = 80) -> None:
@@ -465,6 +473,7 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
     assert alpha[0] > 0 and alpha[1] == 0, alpha  # the mask came back: the left half
     command_says(page, f"--seed {seed}")
     shot(page, tmp_path, "reloaded")
+    assert not problems(page), "a running job, reopened"
 
     # A second, short job from the restored inputs: the live panel shows it, queued; History
     # follows the first one's steps, and its Cancel stops that one, not the one shown.
@@ -480,7 +489,7 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
         arg=step,
     )
     assert page.get_attribute("#state", "data-state") == "queued"
-    assert not serious_violations(page), "two jobs, one running"
+    assert not problems(page), "two jobs, one running"
     page.click(f"#history li[data-id='{first}'] .act")
     page.wait_for_selector(f"#history li[data-id='{first}'][data-state='cancelled']")
     page.wait_for_selector("#state[data-state='done']")
@@ -490,3 +499,4 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
     page.wait_for_function(f"location.hash === '#job={first}'")
     page.wait_for_selector("#state[data-state='cancelled']")
     assert page.input_value("#f-iterations") == "3000"
+    assert not problems(page), "a cancelled job, opened from History"
