@@ -320,6 +320,7 @@ def test_paintings_masks_command_and_messages_as_a_new_user_meets_them(
     page.goto(server)
     page.wait_for_selector("body[data-ready='1']")
     assert not problems(page), "empty page"
+    assert not page.is_visible("#plot") and not page.is_visible("#compare-slider")
     page.click("#explain")
     assert page.inner_text("#explorer-notice") == "add a painting first"
     page.set_input_files("#photo", str(content_path))

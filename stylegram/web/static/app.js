@@ -224,6 +224,7 @@ function watch(id) {
   state.source?.close();
   state.job = { id };
   if (jobInAddress() !== id) history.replaceState(null, "", `#job=${id}`);
+  $("live").dataset.job = id;  // the compare slider and the plot show from now on
   for (const li of $("history").children) li.classList.toggle("shown", li.dataset.id === id);
   plot.reset();
   $("preview").removeAttribute("src");

@@ -9,7 +9,7 @@ export class LossPlot {
 
   draw() {
     const c = this.canvas.getContext("2d"), W = this.canvas.width, H = this.canvas.height;
-    const left = 44, right = 8, top = 18, bottom = 18;  // the legend above, the axes' labels beside
+    const left = 54, right = 8, top = 18, bottom = 18;  // the legend above, the axes' labels beside
     c.clearRect(0, 0, W, H);
     if (this.points.length < 1) return;
     const names = Object.keys(this.points[0].losses);
@@ -26,11 +26,12 @@ export class LossPlot {
     c.strokeStyle = c.fillStyle = AXIS; c.lineWidth = 1; c.font = "10px system-ui, sans-serif";
     c.beginPath(); c.moveTo(left, top); c.lineTo(left, H - bottom); c.lineTo(W - right, H - bottom); c.stroke();
     let ticks = [];
-    for (let k = Math.ceil(lo); k <= Math.floor(hi); k++) ticks.push(10 ** k);
+    const every = Math.ceil((Math.floor(hi) - Math.ceil(lo) + 1) / 4);  // at most four, evenly
+    for (let k = Math.floor(hi); k >= Math.ceil(lo); k -= every) ticks.push(10 ** k);
     if (ticks.length < 2) ticks = [10 ** lo, 10 ** hi];
     c.textAlign = "right"; c.textBaseline = "middle";
     for (const v of ticks) {
-      c.fillText(v.toPrecision(2).replace(/\.?0+(e|$)/, "$1"), left - 4, y(v));
+      c.fillText(String(Number(v.toPrecision(2))), left - 4, y(v));
       c.beginPath(); c.moveTo(left - 2, y(v)); c.lineTo(left, y(v)); c.stroke();
     }
     c.textBaseline = "top";
