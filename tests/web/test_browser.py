@@ -448,7 +448,9 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
     assert page.input_value("#f-optimizer") == "adam"
     tab_to(page, "#start")
     page.keyboard.press("Enter")
-    page.wait_for_function("/^running · step [1-9]/.test(document.getElementById('state').textContent)")
+    page.wait_for_function(
+        "/^running · step [1-9]/.test(document.getElementById('state').textContent)"
+    )
     first = page.evaluate("location.hash").removeprefix("#job=")
     assert re.fullmatch(r"[0-9a-f]+", first), page.url
 
@@ -462,7 +464,10 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
         content_path.name
     ]
     assert [page.input_value(f"#f-{f}") for f in ("size", "iterations", "seed", "optimizer")] == [
-        "64", "3000", seed, "adam"
+        "64",
+        "3000",
+        seed,
+        "adam",
     ]
     page.wait_for_function("document.getElementById('preview').naturalWidth == 64")
     page.wait_for_function(  # the plot drew the steps before the reload
@@ -486,7 +491,9 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
     page.wait_for_selector(f"#history li[data-id='{second}'][data-state='queued']")
     step = page.inner_text(running)
     page.wait_for_function(
-        "(t) => { const e = document.querySelector(\"" + running + "\"); return e && e.textContent !== t; }",
+        '(t) => { const e = document.querySelector("'
+        + running
+        + '"); return e && e.textContent !== t; }',
         arg=step,
     )
     assert page.get_attribute("#state", "data-state") == "queued"
