@@ -1,0 +1,125 @@
+"""The photorealism regulariser of Luan et al. (2017), `Σ_c V_c(O)ᵀ L V_c(O)`, with L the matting
+Laplacian of the photo (Levin, Lischinski & Weiss 2008) over 3×3 windows, never built.
+
+For a window k of the photo I, with colour mean μ_k, colour covariance Σ_k and
+Δ_k = Σ_k + (ε/|w|)·1 (|w| = 9 pixels), Levin et al.'s L satisfies, for any channel v,
+
+    vᵀ L v = Σ_k |w| · (var_k(v) − d_kᵀ Δ_k⁻¹ d_k),    d_k = cov_k(I, v),
+
+the part of v's variance in each window that no affine function of the photo's colours explains
+(a ridge fit, penalty ε). An output that is locally an affine recolouring of the photo costs
+nothing; invented edges and texture cost their variance. Every quantity is a 3×3 box mean of
+the photo, of v, or of their products (He, Sun & Tang 2010), so memory and time are O(pixels).
+Windows lie wholly inside the image (their centres are not on its border), as in Levin et al.
+
+The term reads one pixel around each window centre, so it is computed a band of rows at a time
+with a one-row halo: the bands' windows partition the image's, and their sums are the whole
+image's value and gradient exactly (as the smoothness term is, transfer/objective.py).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+WINDOW = 9  # |w|: pixels in a 3×3 window
+# Levin et al.'s ε, and Luan et al.'s (their matting Laplacian's epsilon).
+EPS = 1e-7
+
+
+def _box(x: Tensor) -> Tensor:
+    """Means over every 3×3 window wholly inside the image: (..., H, W) -> (..., H-2, W-2)."""
+    shape = x.shape
+    out = F.avg_pool2d(x.reshape(-1, 1, *shape[-2:]), 3, stride=1)
+    return out.reshape(*shape[:-2], *out.shape[-2:])
+
+
+def _spread(x: Tensor) -> Tensor:
+    """The transpose of `_box`'s sum: each pixel gets the sum over the windows that hold it,
+    (..., H-2, W-2) -> (..., H, W)."""
+    shape = x.shape
+    ones = x.new_ones((1, 1, 3, 3))
+    out = F.conv_transpose2d(x.reshape(-1, 1, *shape[-2:]), ones)
+    return out.reshape(*shape[:-2], *out.shape[-2:])
+
+
+def window_stats(photo: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
+    """Each window's colour mean μ (3, h, w) and Δ⁻¹ = (Σ + ε/|w|·1)⁻¹ (h, w, 3, 3), in float64,
+    for a photo (1, 3, H, W) in [0, 1]; h, w = H − 2, W − 2."""
+    im = photo[0].double()
+    mu = _box(im)
+    cov = _box(im[:, None] * im[None]) - mu[:, None] * mu[None]  # (3, 3, h, w)
+    delta = cov.permute(2, 3, 0, 1) + (eps / WINDOW) * torch.eye(
+        3, dtype=im.dtype, device=im.device
+    )
+    return mu, torch.linalg.inv(delta)
+
+
+def _fit(photo: Tensor, image: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Per window and channel of `image`: its mean p̄ (c, h, w), its covariance with the photo's
+    colours d (c, 3, h, w), and the ridge fit's coefficients a = Δ⁻¹d (c, 3, h, w)."""
+    mu, inv = window_stats(photo, eps)
+    im, v = photo[0].double(), image[0].double()
+    mean = _box(v)
+    d = _box(im[None] * v[:, None]) - mu[None] * mean[:, None]
+    a = torch.einsum("hwij,cjhw->cihw", inv, d)
+    return mean, d, a
+
+
+def window_energy(image: Tensor, photo: Tensor, eps: float = EPS) -> Tensor:
+    """Σ_c |w|·(var_k(v_c) − d_kᵀΔ_k⁻¹d_k) per window k (h, w), float64: the windows' shares of
+    Σ_c V_cᵀ L V_c for an image (1, C, H, W) and the photo (1, 3, H, W) of L."""
+    mean, d, a = _fit(photo, image, eps)
+    var = _box(image[0].double().pow(2)) - mean.pow(2)
+    return WINDOW * (var - (d * a).sum(1)).sum(0)
+
+
+def laplacian_product(photo: Tensor, v: Tensor, eps: float = EPS) -> Tensor:
+    """L·v for each channel of v (1, C, H, W), matrix-free (He, Sun & Tang 2010), float64:
+
+        (L v)_i = Σ_{k ∋ i} (v_i − a_kᵀ I_i − b_k),    b_k = p̄_k − a_kᵀ μ_k,
+
+    with a_k, p̄_k as in `_fit`. The gradient of `window_energy(v).sum()` is 2·L·v."""
+    mu, _ = window_stats(photo, eps)
+    mean, _, a = _fit(photo, v, eps)
+    b = mean - (a * mu[None]).sum(1)
+    im = photo[0].double()
+    count = _spread(torch.ones_like(mean[:1]))
+    spread_a = _spread(a)  # (c, 3, H, W)
+    return (count * v[0].double() - _spread(b) - (spread_a * im[None]).sum(1))[None]
+
+
+@torch.no_grad()
+def photo_term(
+    image: Tensor, photo: Tensor, weight: float, eps: float = EPS, rows: int = 256
+) -> Tensor:
+    """weight · Σ_c V_cᵀ L V_c / (H·W), its gradient added to image.grad, computed a band of
+    `rows` window rows at a time (see the module's docstring): the value, detached, float32."""
+    h, w = image.shape[-2:]
+    if image.grad is None:
+        image.grad = torch.zeros_like(image)
+    total = torch.zeros((), dtype=torch.float64, device=image.device)
+    scale = weight / (h * w)
+    # Window centres run over rows 1 … h−2; a band of centres [c0, c1) reads rows c0−1 … c1.
+    for c0 in range(1, h - 1, rows):
+        c1 = min(h - 1, c0 + rows)
+        with torch.enable_grad():
+            band = image[..., c0 - 1 : c1 + 1, :].detach().requires_grad_(True)
+            value = scale * window_energy(band, photo[..., c0 - 1 : c1 + 1, :], eps).sum()
+            value.backward()
+        assert band.grad is not None
+        image.grad[..., c0 - 1 : c1 + 1, :] += band.grad.to(image.grad.dtype)
+        total += value.detach()
+    return total.float()
+
+
+def local_affine_residual(output: Tensor, photo: Tensor, eps: float = 1e-6) -> float:
+    """The share of the output's local variance that no affine recolouring of the photo explains:
+    Σ_k,c (var − dᵀΔ⁻¹d) / Σ_k,c var over the 3×3 windows (0: the photo, recoloured; issue 26's
+    yardstick of photorealism). Images (1, 3, H, W) in [0, 1] of one size."""
+    with torch.no_grad():
+        mean, d, a = _fit(photo, output, eps)
+        var = _box(output[0].double().pow(2)) - mean.pow(2)
+        unexplained = (var - (d * a).sum(1)).clamp_min(0)
+        return float(unexplained.sum() / var.sum().clamp_min(1e-12))

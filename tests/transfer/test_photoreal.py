@@ -1,0 +1,87 @@
+"""The photorealism regulariser (transfer/photoreal.py) against Levin et al.'s matting Laplacian
+built entry by entry from its formula, on images small enough for a dense matrix."""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from stylegram.transfer import photoreal
+
+EPS = 1e-3  # larger than the default so that Δ is well conditioned on random pixels
+
+
+def explicit_laplacian(photo: torch.Tensor, eps: float) -> torch.Tensor:
+    """L_ij = Σ_{k: i,j ∈ w_k} (δ_ij − (1 + (I_i − μ_k)ᵀ(Σ_k + ε/9·1)⁻¹(I_j − μ_k)) / 9), over
+    the 3×3 windows wholly inside the image (Levin, Lischinski & Weiss 2008, eq. 12)."""
+    _, _, h, w = photo.shape
+    pixels = photo[0].double().reshape(3, -1).T  # (h·w, 3)
+    lap = torch.zeros(h * w, h * w, dtype=torch.float64)
+    for y, x in itertools.product(range(1, h - 1), range(1, w - 1)):
+        idx = [(y + dy) * w + (x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        colours = pixels[idx]
+        mu = colours.mean(0)
+        cov = (colours - mu).T @ (colours - mu) / 9
+        inv = torch.linalg.inv(cov + eps / 9 * torch.eye(3, dtype=torch.float64))
+        centred = colours - mu
+        block = torch.eye(9, dtype=torch.float64) - (1 + centred @ inv @ centred.T) / 9
+        lap[torch.tensor(idx)[:, None], torch.tensor(idx)[None]] += block
+    return lap
+
+
+def random_pair(h: int = 6, w: int = 7, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 3, h, w, generator=g, dtype=torch.float64), torch.rand(
+        1, 3, h, w, generator=g, dtype=torch.float64
+    )
+
+
+def test_the_matrix_free_product_and_energy_equal_the_matrix_from_the_formula():
+    photo, v = random_pair()
+    lap = explicit_laplacian(photo, EPS)
+    flat = v[0].reshape(3, -1)  # one row per channel
+    expected = (flat @ lap.T).reshape(v.shape)
+    assert torch.allclose(photoreal.laplacian_product(photo, v, EPS), expected, atol=1e-9)
+    quadratic = float((flat @ lap * flat).sum())
+    assert abs(float(photoreal.window_energy(v, photo, EPS).sum()) - quadratic) < 1e-9 * abs(
+        quadratic
+    )
+    assert quadratic > 0 and torch.linalg.eigvalsh(lap).min() > -1e-9  # L is PSD
+
+
+def test_the_energy_gradient_is_twice_the_product():
+    photo, v = random_pair(seed=1)
+    v.requires_grad_(True)
+    photoreal.window_energy(v, photo, EPS).sum().backward()
+    assert v.grad is not None
+    assert torch.allclose(
+        v.grad, 2 * photoreal.laplacian_product(photo, v.detach(), EPS), atol=1e-9
+    )
+
+
+def test_bands_give_the_whole_images_value_and_gradient():
+    photo, image = random_pair(11, 9, seed=2)
+    results = []
+    for rows in (1, 2, 4, 1000):  # one window row per band, … , the whole image at once
+        x = image.clone()
+        value = photoreal.photo_term(x, photo, weight=3.0, eps=EPS, rows=rows)
+        results.append((float(value), x.grad))
+    whole_value, whole_grad = results[-1]
+    expected = 3.0 * float(photoreal.window_energy(image, photo, EPS).sum()) / (11 * 9)
+    assert abs(whole_value - expected) < 1e-6 * expected
+    for value, grad in results[:-1]:
+        assert abs(value - whole_value) < 1e-6 * whole_value
+        assert torch.allclose(grad, whole_grad, atol=1e-12)
+
+
+def test_the_residual_is_zero_for_a_recoloured_photo_and_high_for_noise(content_path):
+    from stylegram.image import open_image, resize_long_side, to_tensor
+
+    photo = to_tensor(resize_long_side(open_image(content_path), 96)).double()
+    mix = torch.tensor([[0.5, 0.3, 0.1], [0.1, 0.7, 0.0], [0.2, 0.2, 0.4]], dtype=torch.float64)
+    recoloured = torch.einsum("ij,bjhw->bihw", mix, photo) + 0.1
+    noise = torch.rand(photo.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert photoreal.local_affine_residual(photo, photo) < 1e-3
+    assert photoreal.local_affine_residual(recoloured, photo) < 1e-3
+    assert photoreal.local_affine_residual(noise, photo) > 0.5
