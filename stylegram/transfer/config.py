@@ -39,6 +39,8 @@ PRESETS: dict[str, Preset] = {
 }
 
 MAX_SEED = 2**63 - 1
+# The photorealism term's weight under --photorealistic (transfer/photoreal.py).
+PHOTO_WEIGHT = 1000.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,18 @@ class StyleConfig:
     style_weight: float = option(1.0, "β, weight of the style cost", min=0, metavar="B")
     tv_weight: float = option(
         2.5, "weight of the total-variation smoothness term", min=0, metavar="T"
+    )
+    photorealistic: bool = option(
+        False,
+        "photo to photo (Luan et al. 2017): the output keeps the photo's edges and takes the"
+        " style image's look, through the photorealism term; sets --photo-weight's default",
+    )
+    photo_weight: float | None = option(
+        None,
+        "weight of the photorealism term, the photo's matting Laplacian (default: 0, or"
+        f" {PHOTO_WEIGHT:g} with --photorealistic)",
+        min=0,
+        metavar="W",
     )
     content_layers: tuple[str, ...] = option(
         CONTENT_LAYERS, "layers whose activations keep the content", metavar="LAYER"
@@ -188,6 +202,13 @@ def check_size(what: str, source: ImageLike, size: Size, need: int) -> None:
         raise ValueError(
             f"{what} {name} is {w}×{h} px; at least {need}×{need} is needed for these layers"
         )
+
+
+def photo_weight(config: StyleConfig) -> float:
+    """The photorealism term's weight: as given, else the --photorealistic preset's, else 0."""
+    if config.photo_weight is not None:
+        return config.photo_weight
+    return PHOTO_WEIGHT if config.photorealistic else 0.0
 
 
 def layers_used(config: StyleConfig) -> set[str]:

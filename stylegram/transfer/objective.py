@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from ..geometry import Box, crop
 from ..gram import gram_count, gram_matrix
 from ..vgg import VGG
-from . import losses
+from . import losses, photoreal
 from .loop import Objective
 
 # Extra weighted terms of J for the part `box` of the image (the video's temporal loss, say).
@@ -56,6 +56,7 @@ class Targets:
     content: dict[str, Tensor]  # layer -> features of the content image over the whole scale
     content_masks: dict[str, Tensor] | None  # layer -> (1, 1, h, w)
     regions: list[Region]
+    photo: Tensor | None = None  # the photo of the matting Laplacian, (1, 3, H, W), if weighted
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Weights:
     style: float  # β
     tv: float
     layers: dict[str, float]  # λ_l
+    photo: float = 0.0  # the photorealism term's weight (transfer/photoreal.py)
 
 
 def core_slice(
@@ -161,6 +163,15 @@ def _pixel_terms(
     return terms
 
 
+def _photo_term(image: Tensor, targets: Targets, weights: Weights) -> dict[str, Tensor]:
+    """The photorealism term, its gradient already in image.grad (photoreal.photo_term, in
+    bands of about 2^18 pixels); nothing when it is not weighted."""
+    if not weights.photo or targets.photo is None:
+        return {}
+    rows = max(8, 2**18 // image.shape[-1])
+    return {"photo": photoreal.photo_term(image, targets.photo, weights.photo, rows=rows)}
+
+
 def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -> Objective:
     def evaluate(image: Tensor) -> dict[str, Tensor]:
         feats = network(image, _layers(targets, weights))
@@ -188,6 +199,7 @@ def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -
             "content": weights.content * content,
             "style": weights.style * style,
             **_pixel_terms(image, weights, box, extra_terms),
+            **_photo_term(image, targets, weights),
         }
         terms["total"] = sum(terms.values(), zero)
         terms["total"].backward()
@@ -235,7 +247,12 @@ def _tiled(
         if extra:
             sum(extra.values()).backward()
             pixel.update({k: v.detach() for k, v in extra.items()})
-        terms = {"content": content, "style": style, **pixel}
+        terms = {
+            "content": content,
+            "style": style,
+            **pixel,
+            **_photo_term(image, targets, weights),
+        }
         terms["total"] = cast(Tensor, sum(terms.values()))  # not the int 0: terms is not empty
         return terms
 

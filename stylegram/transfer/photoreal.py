@@ -123,3 +123,19 @@ def local_affine_residual(output: Tensor, photo: Tensor, eps: float = 1e-6) -> f
         var = _box(output[0].double().pow(2)) - mean.pow(2)
         unexplained = (var - (d * a).sum(1)).clamp_min(0)
         return float(unexplained.sum() / var.sum().clamp_min(1e-12))
+
+
+def affine_smooth(output: Tensor, photo: Tensor, eps: float = 1e-4) -> Tensor:
+    """The output made locally an affine recolouring of the photo: every 3×3 window's ridge fit
+    (a_k, b_k) of the output on the photo's colours, averaged over the windows that hold each
+    pixel, applied to the photo there. This is the guided filter (He, Sun & Tang 2013) with the
+    photo as guide: the fast approximation of Luan et al.'s closed-form smoothing post-process.
+    Images (1, 3, H, W) in [0, 1]; the result is clamped to [0, 1], in the output's dtype."""
+    with torch.no_grad():
+        mu, _ = window_stats(photo, eps)
+        mean, _, a = _fit(photo, output, eps)
+        b = mean - (a * mu[None]).sum(1)
+        count = _spread(torch.ones_like(mean[:1]))
+        im = photo[0].double()
+        smooth = ((_spread(a) * im[None]).sum(1) + _spread(b)) / count
+        return smooth[None].clamp(0, 1).to(output.dtype)

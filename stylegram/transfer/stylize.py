@@ -19,7 +19,7 @@ from ..geometry import Size
 from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
 from ..vgg import VGG, load_vgg, network_for, resolve_device
 from . import color, masks, objective, tiling
-from .config import StyleConfig, check_size, check_styles, layers_used, min_side
+from .config import StyleConfig, check_size, check_styles, layers_used, min_side, photo_weight
 from .lbfgs import learnt_gamma as lbfgs_gamma
 from .lbfgs import without_history
 from .loop import optimize
@@ -130,7 +130,8 @@ def _targets(
         for g, m in zip(grams, style_masks or [None] * len(grams), strict=True)
     ]
     cmasks = at_layers(content_mask, config.content_layers) if content_mask is not None else None
-    return objective.Targets(feats, cmasks, regions)
+    photo = content if photo_weight(config) else None  # the matting Laplacian's photo
+    return objective.Targets(feats, cmasks, regions, photo)
 
 
 def _scaled_masks(inputs: _Inputs, size: Size, device) -> tuple[list[Tensor] | None, Tensor | None]:
@@ -320,7 +321,11 @@ class _Job:
             else default_style_layer_weights(config.style_layers)
         )
         self.weights = objective.Weights(
-            config.content_weight, config.style_weight, config.tv_weight, weights
+            config.content_weight,
+            config.style_weight,
+            config.tv_weight,
+            weights,
+            photo_weight(config),
         )
         seed = config.seed if config.seed is not None else torch.seed()
         self.generator = torch.Generator().manual_seed(seed)

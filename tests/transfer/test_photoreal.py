@@ -85,3 +85,28 @@ def test_the_residual_is_zero_for_a_recoloured_photo_and_high_for_noise(content_
     assert photoreal.local_affine_residual(photo, photo) < 1e-3
     assert photoreal.local_affine_residual(recoloured, photo) < 1e-3
     assert photoreal.local_affine_residual(noise, photo) > 0.5
+
+
+def test_photorealistic_keeps_the_photos_edges(vgg, content_path):
+    """A photo restyled after another photo (issue 26): with --photorealistic the output is far
+    nearer a local affine recolouring of the photo than the same run without it, and still
+    takes the reference's look (its style cost falls well below the photo's own)."""
+    from stylegram import StyleConfig, stylize
+    from stylegram.cli import build_parser
+    from stylegram.image import open_image, resize_long_side, to_tensor
+    from tests.conftest import DATA
+
+    reference = DATA / "photos" / "coffee.jpg"
+    assert build_parser().parse_args(["stylize", "--photorealistic"]).photorealistic is True
+    photo = to_tensor(resize_long_side(open_image(content_path), 96))
+    residual, style = {}, {}
+    for realistic in (False, True):
+        config = StyleConfig(size=96, iterations=30, scales=1, seed=0, photorealistic=realistic)
+        losses: list[dict] = []
+        out = stylize(content_path, reference, config, model=vgg, callback=losses.append)
+        losses = [e.losses for e in losses]
+        residual[realistic] = photoreal.local_affine_residual(to_tensor(out), photo)
+        style[realistic] = (losses[0]["style"], losses[-1]["style"])
+        assert ("photo" in losses[-1]) is realistic
+    assert residual[True] < 0.25 * residual[False], residual
+    assert style[True][1] < 0.5 * style[True][0], style

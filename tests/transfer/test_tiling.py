@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -88,8 +90,10 @@ def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
 
 def test_tiled_equals_one_pass_with_style_and_content_masks(vgg, problem):
     """Issue 27: the tiled path's masked weighting (the guided Gram's normaliser, the mask's
-    share) was written by hand beside the losses' and only the unmasked case was tested."""
+    share) was written by hand beside the losses' and only the unmasked case was tested. With
+    the photorealism term too (issue 26), which both paths take from the whole image in bands."""
     content, style, image, weights = problem
+    weights = dataclasses.replace(weights, photo=1000.0)
     w, h = 256, 170
     ramp = (
         torch.linspace(0, 1, w).expand(1, 1, h, w).contiguous()
@@ -110,8 +114,11 @@ def test_tiled_equals_one_pass_with_style_and_content_masks(vgg, problem):
             objective.Region(painting, layer_masks(ramp, STYLE_LAYERS)),
             objective.Region(flipped, layer_masks((1 - ramp) ** 2, STYLE_LAYERS)),
         ],
+        photo=content,
     )
     j, grad = _evaluate(vgg, image, targets, weights, tiling.whole(w, h))
+    without = dataclasses.replace(weights, photo=0.0)
+    assert j > _evaluate(vgg, image, targets, without, tiling.whole(w, h))[0]
     tiles = tiling.tiles(w, h, 128, tiling.halo(vgg.info, LAYERS), 16)
     j_tiled, grad_tiled = _evaluate(vgg, image, targets, weights, tiles)
     assert len(tiles) == 4 and j_tiled == pytest.approx(j, rel=1e-4)
