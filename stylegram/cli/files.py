@@ -54,6 +54,7 @@ def style_inputs(
     weights, which `_style_reads` adds: they are no part of a job's identity."""
     found = [("the photo", c) for c in contents] + [("the painting", s) for s in styles]
     found.append(("--content-mask", config.content_mask))
+    found += [("--content-seg", config.content_seg), ("--style-seg", config.style_seg)]
     found += [("--style-masks", spec.partition("=")[2]) for spec in config.style_masks or ()]
     if config.init not in ("content", "random"):
         found.append(("--init", config.init))

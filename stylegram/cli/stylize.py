@@ -68,6 +68,8 @@ def _check_inputs(args: argparse.Namespace, config: StyleConfig) -> None:
     """Decode every input file and check --style-scale against the styles now, before the model
     loads, so that a bad file or setting is one line within a second, not after a minute."""
     from ..image import open_image
+    from ..transfer import segmentation
+    from ..transfer.config import check_styles
     from ..transfer.schedule import check_style_scale
     from ..vgg import min_size
 
@@ -75,6 +77,14 @@ def _check_inputs(args: argparse.Namespace, config: StyleConfig) -> None:
     check_style_scale(
         config, [sizes[str(s)] for s in args.styles], min_size(config.style_layers), args.styles
     )
+    check_styles(config, len(args.styles))
+    if config.content_seg is not None and config.style_seg is not None:
+        segmentation.read_pairs(
+            config.content_seg,
+            config.style_seg,
+            sizes[str(args.content)],
+            sizes[str(args.styles[0])],
+        )
 
 
 def _prepare(args: argparse.Namespace):

@@ -129,6 +129,18 @@ class StyleConfig:
     content_mask: str | None = option(
         None, "where the content cost applies (white = keep the content)", metavar="MASK"
     )
+    content_seg: str | None = option(
+        None,
+        "a segmentation of the photo in the palette's colours (blue, green, black, white, red,"
+        " yellow, grey, light blue, purple): each region takes its look from the style image's"
+        " region of the same colour (with --style-seg); a region without a partner keeps the photo",
+        metavar="IMG",
+    )
+    style_seg: str | None = option(
+        None,
+        "the style image's segmentation, in the same colours (with --content-seg)",
+        metavar="IMG",
+    )
     tile_size: int | None = option(
         None,
         "evaluate scales larger than this many pixels a side in tiles of this core size, rounded to the"
@@ -171,6 +183,13 @@ class StyleConfig:
             )
         if self.style_blend is not None and sum(self.style_blend) <= 0:
             raise ConfigError("style_blend", f"{list(self.style_blend)} sums to zero")
+        if (self.content_seg is None) != (self.style_seg is None):
+            missing = "style_seg" if self.style_seg is None else "content_seg"
+            raise ConfigError(missing, "is needed too: the two segmentations are paired")
+        if self.content_seg is not None and self.style_masks:
+            raise ConfigError(
+                "style_masks", "cannot be combined with segmentations: give one or the other"
+            )
         if self.max_memory is not None:
             from .plan import parse_memory
 
@@ -192,6 +211,10 @@ def check_styles(config: StyleConfig, n_styles: int) -> None:
         raise ConfigError(
             "style_blend",
             f"has {len(config.style_blend)} values but there are {n_styles} style images",
+        )
+    if config.style_seg is not None and n_styles != 1:
+        raise ConfigError(
+            "style_seg", f"segments one style image, and there are {n_styles}: give one"
         )
 
 

@@ -16,9 +16,10 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from ..geometry import Size
+from ..gram import mean_gram
 from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
 from ..vgg import VGG, load_vgg, network_for, resolve_device
-from . import color, masks, objective, tiling
+from . import color, masks, objective, segmentation, tiling
 from .config import StyleConfig, check_size, check_styles, layers_used, min_side, photo_weight
 from .lbfgs import learnt_gamma as lbfgs_gamma
 from .lbfgs import without_history
@@ -69,6 +70,9 @@ class _Inputs:
     blend: list[float]  # sums to 1
     style_masks: list[Tensor] | None  # one (1, 1, H, W) per style, in content pixels
     content_mask: Tensor | None
+    # Where in each style image its Grams are taken, (1, 1, H, W) in its pixels (segmentation.py):
+    # one per entry of `styles`; None for the whole image.
+    style_regions: list[Tensor] | None = None
 
 
 def _style_grams(
@@ -81,13 +85,21 @@ def _style_grams(
     layers = config.style_layers
     smallest = network.min_size(layers)  # a style image keeps every style layer at least 1×1
     grams = []
-    for im in inputs.styles:
+    for i, im in enumerate(inputs.styles):
         side = style_long_side(long_side, config.style_scale, im.size, smallest)
         style = to_tensor(resize_long_side(im, side)).to(device)
         w, h = style.shape[-1], style.shape[-2]
-        grams.append(
-            objective.mean_grams(network, style, layers, _tiles(network, config, w, h, core))
-        )
+        if inputs.style_regions is None:
+            tiles = _tiles(network, config, w, h, core)
+            grams.append(objective.mean_grams(network, style, layers, tiles))
+            continue
+        # A segmented region: the guided Gram of its part of the style image, in one pass.
+        region = F.interpolate(inputs.style_regions[i], size=(h, w), mode="area").to(device)
+        strides = {n: network.info[n].stride for n in layers}
+        at = masks.at_layers(region, (0, 0, w, h), strides)
+        with torch.no_grad():
+            feats = network(style, layers)
+            grams.append({n: mean_gram(feats[n], at[n])[0] for n in layers})
     if inputs.style_masks is None:
         return [
             {  # cast: a Tensor, not sum()'s int 0, as there is at least one style
@@ -181,10 +193,27 @@ def _open_inputs(
         styles = [styles[i] for i in painting]
         style_masks = masks.normalise_overlaps([loaded[i] for i in painting])
         blend = blend[painting]
+    style_regions = None
+    if config.content_seg is not None and config.style_seg is not None:
+        # One region per colour the segmentations share, each with the one style image.
+        pairs = segmentation.read_pairs(
+            config.content_seg, config.style_seg, photo.size, style_ims[0].size
+        )
+        style_ims, styles = [style_ims[0]] * len(pairs), [styles[0]] * len(pairs)
+        style_masks = [p.photo for p in pairs]
+        style_regions = [p.style for p in pairs]
+        blend = torch.ones(len(pairs), dtype=torch.float64)
     content_mask = masks.load_mask(config.content_mask, photo.size) if config.content_mask else None
     kept, style_ims = _recolour(photo, style_ims, config.preserve_colors)
     return _Inputs(
-        kept, photo, style_ims, styles, (blend / blend.sum()).tolist(), style_masks, content_mask
+        kept,
+        photo,
+        style_ims,
+        styles,
+        (blend / blend.sum()).tolist(),
+        style_masks,
+        content_mask,
+        style_regions,
     )
 
 

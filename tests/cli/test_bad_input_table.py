@@ -78,6 +78,19 @@ def files(tmp_path, data) -> dict[str, Path]:
     )  # over twice PIL's limit: DecompressionBombError
     f["big"].write_bytes(png_header(10_000, 10_000))  # over the limit: PIL only warns
     f["text"].write_text("not a folder")
+    w, h = photo.size  # segmentations (issue 26): blue above, white below, and bad ones
+    for name, size, colour in [
+        ("seg_content", (w, h), (0, 0, 255)),
+        ("seg_style", (96, 76), (0, 0, 255)),
+        ("seg_small", (50, 50), (0, 0, 255)),
+        ("seg_orange", (w, h), (255, 140, 0)),
+        ("seg_green", (w, h), (0, 255, 0)),
+    ]:
+        seg = Image.new("RGB", size, (255, 255, 255))
+        seg.paste(colour, (0, 0, size[0], size[1] // 2))
+        f[name] = tmp_path / f"{name}.png"
+        seg.save(f[name])
+    Image.new("RGB", (w, h), (0, 255, 0)).save(f["seg_green"])  # green only: no partner
     f["link"] = tmp_path / "link.jpg"
     f["link"].symlink_to(f["content"])
     f["images"].mkdir()
@@ -215,6 +228,30 @@ CASES = {
     ),
     "flag-not-field": Case(
         S("--content-weight", "-1"), r"--content-weight must be at least 0, not -1"
+    ),
+    # segmentations (issue 26), refused before the model loads
+    "seg-wrong-size": Case(
+        S("--content-seg", "{seg_small}", "--style-seg", "{seg_style}"),
+        r"segmentation '.*seg_small.png' is 50×50 but its image is 96×64: draw it at the image's size",
+    ),
+    "seg-unknown-colours": Case(
+        S("--content-seg", "{seg_orange}", "--style-seg", "{seg_style}"),
+        r"segmentation '.*seg_orange.png' has colours outside the palette \(50% of its pixels, such as #ff8c00\)",
+    ),
+    "seg-not-image": Case(
+        S("--content-seg", "{text}", "--style-seg", "{seg_style}"), r"notes.txt': not an image"
+    ),
+    "seg-alone": Case(
+        S("--content-seg", "{seg_content}"),
+        r"--style-seg is needed too: the two segmentations are paired",
+    ),
+    "seg-no-partner": Case(
+        S("--content-seg", "{seg_green}", "--style-seg", "{seg_style}"),
+        r"segmentations '.*seg_green.png' \(green\) and '.*seg_style.png' \(blue, white\) share no colour",
+    ),
+    "out-is-seg": Case(
+        S("--content-seg", "{seg_content}", "--style-seg", "{seg_style}", out="{seg_style}"),
+        r"seg_style.png' \(-o\) would overwrite '.*seg_style.png' \(--style-seg\)",
     ),
     # and the classics, which must stay as they are
     "content-not-image": Case(S(content="{text}"), r"notes.txt': not an image"),

@@ -1,0 +1,87 @@
+"""Semantic pairing for photo to photo (transfer/segmentation.py): the paper's colour code read
+from drawn files, antialiased edges included, and each photo region painted from its partner."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image, ImageFilter
+
+from stylegram.transfer import segmentation
+
+
+def drawn(path, size, top, bottom, blur: float = 0.0):
+    """A segmentation: `top` colour above the middle, `bottom` below, edges blurred by `blur`."""
+    im = Image.new("RGB", size, bottom)
+    im.paste(top, (0, 0, size[0], size[1] // 2))
+    if blur:
+        im = im.filter(ImageFilter.GaussianBlur(blur))
+    im.save(path)
+    return path
+
+
+def test_antialiased_edges_go_to_the_nearest_colour_and_regions_partition(tmp_path):
+    path = drawn(tmp_path / "s.png", (40, 30), (0, 0, 255), (255, 255, 255), blur=1.5)
+    regions = segmentation.read_segmentation(path, (40, 30))
+    assert set(regions) == {"blue", "white"}  # the blur's in-between colours are no region
+    total = sum(regions.values())
+    assert torch.equal(total, torch.ones_like(total))  # every pixel in exactly one region
+    column = regions["blue"][0, 0, :, 20]
+    assert column[:13].eq(1).all() and column[17:].eq(0).all()  # split near the middle
+    # A black and white edge passes through grey itself: still no grey region.
+    path = drawn(tmp_path / "bw.png", (40, 30), (0, 0, 0), (255, 255, 255), blur=1.5)
+    assert set(segmentation.read_segmentation(path, (40, 30))) == {"black", "white"}
+
+
+def test_a_colour_only_the_photo_has_keeps_the_photo_and_one_only_the_style_has_is_unused(
+    tmp_path,
+):
+    photo = segmentation.read_segmentation(
+        drawn(tmp_path / "p.png", (20, 20), (0, 255, 0), (0, 0, 255)), (20, 20)
+    )
+    style = segmentation.read_segmentation(
+        drawn(tmp_path / "s.png", (30, 10), (255, 0, 0), (0, 0, 255)), (30, 10)
+    )
+    pairs = segmentation.pair(photo, style, ("p.png", "s.png"))
+    assert [p.colour for p in pairs] == ["blue"]
+    assert pairs[0].photo.shape == (1, 1, 20, 20) and pairs[0].style.shape == (1, 1, 10, 30)
+
+
+def test_each_photo_region_takes_the_look_of_its_partner(vgg, tmp_path, content_path):
+    """A style image red on top and green below, segmented the other way round from the photo:
+    the photo's top (blue in both segmentations) must come out greener than its bottom."""
+    from stylegram import StyleConfig, stylize
+    from stylegram.image import to_tensor
+
+    photo = Image.open(content_path).convert("RGB").resize((96, 64))
+    photo.save(tmp_path / "photo.png")
+    style = Image.new("RGB", (96, 64), (200, 30, 30))
+    style.paste((30, 170, 40), (0, 32, 96, 64))
+    style = style.filter(ImageFilter.GaussianBlur(0.5))
+    style.save(tmp_path / "style.png")
+    # The photo's top is blue and pairs with the style's green bottom; white pairs with red.
+    drawn(tmp_path / "seg_photo.png", (96, 64), (0, 0, 255), (255, 255, 255))
+    drawn(tmp_path / "seg_style.png", (96, 64), (255, 255, 255), (0, 0, 255))
+    config = StyleConfig(
+        size=96,
+        iterations=30,
+        scales=1,
+        seed=0,
+        content_weight=0.1,
+        content_seg=str(tmp_path / "seg_photo.png"),
+        style_seg=str(tmp_path / "seg_style.png"),
+    )
+    out = to_tensor(stylize(tmp_path / "photo.png", tmp_path / "style.png", config, model=vgg))
+    top, bottom = out[0, :, :28].mean((1, 2)), out[0, :, 36:].mean((1, 2))
+    green = lambda rgb: float(rgb[1] - rgb[0])  # noqa: E731
+    assert green(top) > green(bottom) + 0.2, (top, bottom)
+
+
+@pytest.mark.parametrize("missing", ["content_seg", "style_seg"])
+def test_one_segmentation_alone_is_refused(missing):
+    from stylegram import StyleConfig
+
+    given = {"content_seg": "a.png", "style_seg": "b.png"}
+    del given[missing]
+    with pytest.raises(ValueError, match=f"{missing} is needed too"):
+        StyleConfig(**given)
