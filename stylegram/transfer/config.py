@@ -90,6 +90,11 @@ class StyleConfig:
         min=0,
         metavar="W",
     )
+    photo_smooth: bool = option(
+        False,
+        "after the run, make the result locally an affine recolouring of the photo (the guided"
+        " filter, the fast form of Luan et al.'s post-process): no edge the photo lacks",
+    )
     content_layers: tuple[str, ...] = option(
         CONTENT_LAYERS, "layers whose activations keep the content", metavar="LAYER"
     )

@@ -19,7 +19,7 @@ from ..geometry import Size
 from ..gram import mean_gram
 from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
 from ..vgg import VGG, load_vgg, network_for, resolve_device
-from . import color, masks, objective, segmentation, tiling
+from . import color, masks, objective, photoreal, segmentation, tiling
 from .config import StyleConfig, check_size, check_styles, layers_used, min_side, photo_weight
 from .lbfgs import learnt_gamma as lbfgs_gamma
 from .lbfgs import without_history
@@ -302,6 +302,11 @@ def stylize(
     )
     job = _Job(model, inputs, config, device, callback, extra_terms, gamma)
     image = job.run(plans, init, resume)
+    if config.photo_smooth:  # Luan et al.'s post-process, after the optimisation as theirs is
+        photo = to_tensor(
+            inputs.content.resize((image.shape[-1], image.shape[-2]), Image.Resampling.LANCZOS)
+        )
+        image = photoreal.affine_smooth(image.cpu(), photo)
     if config.preserve_colors == "luminance":
         photo = to_tensor(
             inputs.photo.resize((image.shape[-1], image.shape[-2]), Image.Resampling.LANCZOS)

@@ -4,11 +4,13 @@ built entry by entry from its formula, on images small enough for a dense matrix
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import torch
 
 from stylegram.transfer import photoreal
 
+DATA_STYLE = Path(__file__).resolve().parents[1] / "data" / "paintings" / "starry_night.jpg"
 EPS = 1e-3  # larger than the default so that Δ is well conditioned on random pixels
 
 
@@ -110,3 +112,30 @@ def test_photorealistic_keeps_the_photos_edges(vgg, content_path):
         assert ("photo" in losses[-1]) is realistic
     assert residual[True] < 0.25 * residual[False], residual
     assert style[True][1] < 0.5 * style[True][0], style
+
+
+def test_the_post_process_makes_the_output_locally_affine_in_bands_as_whole(vgg, content_path):
+    """--photo-smooth (Luan et al.'s post-process, as a guided filter): a noisy recolouring
+    of the photo comes out near an affine one; any band height gives the whole image's result;
+    stylize applies it to its result."""
+    from stylegram import StyleConfig, stylize
+    from stylegram.image import open_image, resize_long_side, to_tensor
+
+    photo = to_tensor(resize_long_side(open_image(content_path), 96))
+    noisy = (
+        0.8 * photo.flip(1)
+        + 0.1 * torch.rand(photo.shape, generator=torch.Generator().manual_seed(0))
+    ).clamp(0, 1)
+    whole = photoreal.affine_smooth(noisy, photo, rows=1000)
+    assert photoreal.local_affine_residual(noisy, photo) > 10 * photoreal.local_affine_residual(
+        whole, photo
+    )
+    for rows in (1, 5):
+        assert torch.allclose(photoreal.affine_smooth(noisy, photo, rows=rows), whole, atol=1e-6)
+
+    base = dict(size=96, iterations=4, scales=1, seed=0)
+    plain = stylize(content_path, DATA_STYLE, StyleConfig(**base), model=vgg)
+    smooth = stylize(content_path, DATA_STYLE, StyleConfig(**base, photo_smooth=True), model=vgg)
+    expected = photoreal.affine_smooth(to_tensor(plain), photo)
+    assert float((to_tensor(smooth) - expected).abs().max()) <= 2 / 255
+    assert float((to_tensor(smooth) - to_tensor(plain)).abs().max()) > 10 / 255
