@@ -24,10 +24,14 @@ from .config import ServeConfig
 FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"}
 MAX_STYLES = 8
 # Settings that name files or devices on the server: the page cannot set them.
+# Settings a client may not give: every one that names a file the server would read (a test
+# holds each StyleConfig field with a file metavar to being here), and the device.
 SERVER_ONLY = {
     "weights": "the server's weights are used",
     "style_masks": "send mask files instead",
     "content_mask": "not available in the studio",
+    "content_seg": "segmentations are not available in the studio yet",
+    "style_seg": "segmentations are not available in the studio yet",
     "device": "the server chooses the device",
 }
 

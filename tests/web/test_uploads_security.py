@@ -74,6 +74,15 @@ def test_bad_uploads_are_refused_and_leave_nothing(make_client, tmp_path, conten
             400,
             "weights cannot",
         ),
+        *(
+            (
+                f"{name}, a file on the server",
+                lambda c, name=name: post(c, good, [paint], {name: "/etc/passwd"}),
+                400,
+                f"{name} cannot be set through the web API",
+            )
+            for name in ("style_masks", "content_mask", "content_seg", "style_seg")
+        ),
         (
             "init file",
             lambda c: post(c, good, [paint], {"init": "/etc/passwd"}),
@@ -135,6 +144,24 @@ def test_bad_uploads_are_refused_and_leave_nothing(make_client, tmp_path, conten
             assert words in body["error"], (what, body["error"])
         assert client.get("/api/jobs").json() == {"jobs": []}
     assert [p.name for p in (data / "jobs").iterdir()] == []  # nothing left behind
+
+
+def test_every_setting_that_names_a_file_is_the_servers_alone():
+    """A StyleConfig field whose value is a file to read (its metavar says FILE, MASK or IMG)
+    would let a client make the server read any file: each is refused (SERVER_ONLY), or, for
+    init, limited to 'content' and 'random'. A new such field fails here until it is listed."""
+    from dataclasses import fields
+
+    from stylegram.transfer.config import StyleConfig
+    from stylegram.web.uploads import SERVER_ONLY
+
+    files = {
+        f.name
+        for f in fields(StyleConfig)
+        if any(word in str(f.metadata.get("metavar", "")) for word in ("FILE", "MASK", "IMG"))
+    }
+    assert files >= {"weights", "init", "style_masks", "content_mask", "content_seg", "style_seg"}
+    assert files - {"init"} <= set(SERVER_ONLY), files - set(SERVER_ONLY)
 
 
 def test_settings_messages_match_the_cli(make_client, content_path, style_path):
