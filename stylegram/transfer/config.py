@@ -21,6 +21,7 @@ from ..vgg import (
     layer_infos,
     resolve_device,
 )
+from .segmentation import PALETTE
 
 Quality = Literal["draft", "normal", "high"]
 
@@ -39,6 +40,9 @@ PRESETS: dict[str, Preset] = {
 }
 
 MAX_SEED = 2**63 - 1
+# Settings that name files drawn for one photo (masks, segmentations): a batch of photos
+# cannot use them, and neither can a video's frames (segmentations) or the studio's clients.
+PER_PHOTO_FILES = ("style_masks", "content_mask", "content_seg", "style_seg")
 # The photorealism term's weight under --photorealistic (transfer/photoreal.py).
 PHOTO_WEIGHT = 1000.0
 
@@ -136,8 +140,8 @@ class StyleConfig:
     )
     content_seg: str | None = option(
         None,
-        "a segmentation of the photo in the palette's colours (blue, green, black, white, red,"
-        " yellow, grey, light blue, purple): each region takes its look from the style image's"
+        f"a segmentation of the photo in the palette's colours ({', '.join(PALETTE)}):"
+        " each region takes its look from the style image's"
         " region of the same colour (with --style-seg); a region without a partner keeps the photo",
         metavar="IMG",
     )

@@ -47,10 +47,16 @@ def _spread(x: Tensor) -> Tensor:
     return out.reshape(*shape[:-2], *out.shape[-2:])
 
 
+def _exact(x: Tensor) -> Tensor:
+    """`x` in float64, where the windows' sums are taken: in float32, E[I·Iᵀ] − μμᵀ loses what
+    ε/|w| = 1e-8 adds to it. On the CPU where the device has no float64 (MPS)."""
+    return x.to("cpu" if x.device.type == "mps" else x.device, torch.float64)
+
+
 def window_stats(photo: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
     """Each window's colour mean μ (3, h, w) and Δ⁻¹ = (Σ + ε/|w|·1)⁻¹ (h, w, 3, 3), in float64,
     for a photo (1, 3, H, W) in [0, 1]; h, w = H − 2, W − 2."""
-    im = photo[0].double()
+    im = _exact(photo[0])
     mu = _box(im)
     cov = _box(im[:, None] * im[None]) - mu[:, None] * mu[None]  # (3, 3, h, w)
     delta = cov.permute(2, 3, 0, 1) + (eps / WINDOW) * torch.eye(
@@ -63,7 +69,7 @@ def _fit(photo: Tensor, image: Tensor, eps: float) -> tuple[Tensor, Tensor, Tens
     """Per window and channel of `image`: its mean p̄ (c, h, w), its covariance with the photo's
     colours d (c, 3, h, w), and the ridge fit's coefficients a = Δ⁻¹d (c, 3, h, w)."""
     mu, inv = window_stats(photo, eps)
-    im, v = photo[0].double(), image[0].double()
+    im, v = _exact(photo[0]), _exact(image[0])
     mean = _box(v)
     d = _box(im[None] * v[:, None]) - mu[None] * mean[:, None]
     a = torch.einsum("hwij,cjhw->cihw", inv, d)
@@ -74,7 +80,7 @@ def window_energy(image: Tensor, photo: Tensor, eps: float = EPS) -> Tensor:
     """Σ_c |w|·(var_k(v_c) − d_kᵀΔ_k⁻¹d_k) per window k (h, w), float64: the windows' shares of
     Σ_c V_cᵀ L V_c for an image (1, C, H, W) and the photo (1, 3, H, W) of L."""
     mean, d, a = _fit(photo, image, eps)
-    var = _box(image[0].double().pow(2)) - mean.pow(2)
+    var = _box(_exact(image[0]).pow(2)) - mean.pow(2)
     return WINDOW * (var - (d * a).sum(1)).sum(0)
 
 
@@ -87,10 +93,10 @@ def laplacian_product(photo: Tensor, v: Tensor, eps: float = EPS) -> Tensor:
     mu, _ = window_stats(photo, eps)
     mean, _, a = _fit(photo, v, eps)
     b = mean - (a * mu[None]).sum(1)
-    im = photo[0].double()
+    im = _exact(photo[0])
     count = _spread(torch.ones_like(mean[:1]))
     spread_a = _spread(a)  # (c, 3, H, W)
-    return (count * v[0].double() - _spread(b) - (spread_a * im[None]).sum(1))[None]
+    return (count * _exact(v[0]) - _spread(b) - (spread_a * im[None]).sum(1))[None]
 
 
 @torch.no_grad()
@@ -102,7 +108,7 @@ def photo_term(
     h, w = image.shape[-2:]
     if image.grad is None:
         image.grad = torch.zeros_like(image)
-    total = torch.zeros((), dtype=torch.float64, device=image.device)
+    total = 0.0
     scale = weight / (h * w)
     # Window centres run over rows 1 … h−2; a band of centres [c0, c1) reads rows c0−1 … c1.
     for c0 in range(1, h - 1, rows):
@@ -113,18 +119,18 @@ def photo_term(
             value.backward()
         assert band.grad is not None
         image.grad[..., c0 - 1 : c1 + 1, :] += band.grad.to(image.grad.dtype)
-        total += value.detach()
-    return total.float()
+        total += float(value)
+    return torch.tensor(total, dtype=torch.float32, device=image.device)
 
 
 def local_affine_residual(output: Tensor, photo: Tensor, eps: float = 1e-6) -> float:
     """The share of the output's local variance that no affine recolouring of the photo explains:
-    Σ_k,c (var − dᵀΔ⁻¹d) / Σ_k,c var over the 3×3 windows (0: the photo, recoloured; issue 26's
+    Σ_k,c max(0, var − dᵀΔ⁻¹d) / Σ_k,c var over the 3×3 windows (0: the photo, recoloured; issue 26's
     yardstick of photorealism). Images (1, 3, H, W) in [0, 1] of one size."""
     with torch.no_grad():
         mean, d, a = _fit(photo, output, eps)
-        var = _box(output[0].double().pow(2)) - mean.pow(2)
-        unexplained = (var - (d * a).sum(1)).clamp_min(0)
+        var = _box(_exact(output[0]).pow(2)) - mean.pow(2)
+        unexplained = (var - (d * a).sum(1)).clamp_min(0)  # ≥ 0 but for rounding
         return float(unexplained.sum() / var.sum().clamp_min(1e-12))
 
 
@@ -136,11 +142,12 @@ def affine_smooth(
     pixel, applied to the photo there. This is the guided filter (He, Sun & Tang 2013) with the
     photo as guide, the fast form of Luan et al.'s closed-form smoothing post-process.
 
-    Computed `rows` rows at a time: a pixel's windows read two rows around it, so each band
-    reads two more on either side and gives exactly the whole image's rows (float64
-    temporaries of the band only). Images (1, 3, H, W) in [0, 1]; the result is clamped to
+    Computed `rows` rows at a time (default: about 2^18 pixels a band): a pixel's windows read
+    two rows around it, so each band reads two more on either side and gives exactly the whole
+    image's rows (float64 temporaries of the band only). Images (1, 3, H, W) in [0, 1]; the result is clamped to
     [0, 1], in the output's dtype."""
-    h = output.shape[-2]
+    h, w = output.shape[-2:]
+    rows = rows or max(8, 2**18 // w)
     bands = []
     with torch.no_grad():
         for r0 in range(0, h, rows):
@@ -151,6 +158,6 @@ def affine_smooth(
             mean, _, a = _fit(p, o, eps)
             b = mean - (a * mu[None]).sum(1)
             count = _spread(torch.ones_like(mean[:1]))
-            smooth = ((_spread(a) * p[0].double()[None]).sum(1) + _spread(b)) / count
+            smooth = ((_spread(a) * _exact(p[0])[None]).sum(1) + _spread(b)) / count
             bands.append(smooth[:, r0 - a0 : r0 - a0 + (r1 - r0)])
-        return torch.cat(bands, dim=1)[None].clamp(0, 1).to(output.dtype)
+        return torch.cat(bands, dim=1)[None].clamp(0, 1).to(output.device, output.dtype)

@@ -2,9 +2,10 @@
 segmentations, one of the photo and one of the style image, say which part of the style image
 each part of the photo takes its look from: the regions of the same colour.
 
-The colours are the paper's nine. A drawn segmentation's edges are often antialiased: a pixel
-takes the palette colour nearest to it, and a file whose colours are mostly off the palette (more
-than OFF_PALETTE of its pixels far from every colour) is refused, naming a colour it has.
+The colours are the paper's nine. A drawn segmentation's edges are often antialiased: a colour
+is the file's only where it has a region (PRESENT), every pixel takes the nearest of the file's
+colours, and a file whose colours are mostly off the palette (more than OFF_PALETTE of its
+pixels far from every colour) is refused, naming a colour it has.
 
 Each colour of the photo's segmentation that the style's also has becomes one style region: its
 photo mask is where it paints (transfer/masks.py), and its style mask is where in the style image
@@ -44,7 +45,7 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 NEAR = 0.35
 OFF_PALETTE = 0.25
 # A colour is one of the file's if at least this many of its pixels are near it with all their
-# eight neighbours: a region, not an edge. A resized black and white drawing has grey edges
+# neighbours (within the image): a region, not an edge. A resized black and white drawing has grey edges
 # (0.4–1.1% of the pixels of the paper's pairs), one or two pixels wide, with no such pixel
 # in 38 of its 40 files and 6 in the other two; its smallest true regions have 354.
 PRESENT = 16

@@ -80,26 +80,32 @@ def _style_grams(
 ) -> list[dict[str, Tensor]]:
     """Target mean Grams: one blended set, or one set per style when masks say where each goes.
 
-    A style image too large for one pass is read in the same exact tiles as the output.
+    A style image too large for one pass is read in the same exact tiles as the output. A
+    segmented style image (`inputs.style_regions`) is read once, in those tiles, for all its
+    regions: each region's Grams are the guided Grams of its part of the features.
     """
     layers = config.style_layers
     smallest = network.min_size(layers)  # a style image keeps every style layer at least 1×1
     grams = []
+    features: dict[int, tuple[Tensor, dict[str, Tensor]]] = {}  # id(image) -> (style, features)
     for i, im in enumerate(inputs.styles):
         side = style_long_side(long_side, config.style_scale, im.size, smallest)
-        style = to_tensor(resize_long_side(im, side)).to(device)
-        w, h = style.shape[-1], style.shape[-2]
         if inputs.style_regions is None:
+            style = to_tensor(resize_long_side(im, side)).to(device)
+            w, h = style.shape[-1], style.shape[-2]
             tiles = _tiles(network, config, w, h, core)
             grams.append(objective.mean_grams(network, style, layers, tiles))
             continue
-        # A segmented region: the guided Gram of its part of the style image, in one pass.
+        if id(im) not in features:
+            style = to_tensor(resize_long_side(im, side)).to(device)
+            w, h = style.shape[-1], style.shape[-2]
+            tiles = _tiles(network, config, w, h, core)
+            features[id(im)] = style, objective.tiled_features(network, style, layers, tiles)
+        style, feats = features[id(im)]
+        h, w = style.shape[-2:]
         region = F.interpolate(inputs.style_regions[i], size=(h, w), mode="area").to(device)
-        strides = {n: network.info[n].stride for n in layers}
-        at = masks.at_layers(region, (0, 0, w, h), strides)
-        with torch.no_grad():
-            feats = network(style, layers)
-            grams.append({n: mean_gram(feats[n], at[n])[0] for n in layers})
+        at = masks.at_layers(region, (0, 0, w, h), {n: network.info[n].stride for n in layers})
+        grams.append({n: mean_gram(feats[n], at[n])[0] for n in layers})
     if inputs.style_masks is None:
         return [
             {  # cast: a Tensor, not sum()'s int 0, as there is at least one style

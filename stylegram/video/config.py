@@ -66,6 +66,10 @@ class VideoConfig:
 
 def check_style_for_video(style: StyleConfig, video: VideoConfig) -> None:
     """Settings of StyleConfig that the frame loop cannot honour."""
+    if style.content_seg is not None:
+        raise ConfigError(
+            "content_seg", "is drawn for one photo; the frames of a video cannot use it yet"
+        )
     if style.preserve_colors == "luminance" and video.temporal_weight > 0:
         # The optimised image is grey while the warped previous frame has colour.
         raise ConfigError(

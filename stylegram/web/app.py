@@ -155,7 +155,7 @@ class Studio:
             content, styles = str(given["content"]), [str(s) for s in given["styles"]]
             masks = bool(given.get("masks"))
             config_text = json.dumps(given.get("config") or {})
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # nested too deep: no JSON here
             return error(400, "send JSON: config, content, styles and masks")
         if not styles:
             return error(400, "add a painting first")

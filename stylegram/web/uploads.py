@@ -23,7 +23,6 @@ from .config import ServeConfig
 
 FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"}
 MAX_STYLES = 8
-# Settings that name files or devices on the server: the page cannot set them.
 # Settings a client may not give: every one that names a file the server would read (a test
 # holds each StyleConfig field with a file metavar to being here), and the device.
 SERVER_ONLY = {

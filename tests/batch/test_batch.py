@@ -190,6 +190,7 @@ def free_port() -> int:
         ("sweep-value", "--sweep style_weight=-1: must be at least 0, not -1.0"),
         ("sweep-type", "--sweep size=big: 'big' is not a whole number"),
         ("scheduler", "no answer within"),
+        ("segmentation", "--content-seg is drawn for one content image; a batch of them cannot"),
     ],
 )
 def test_bad_input_is_one_line_before_any_work(data, tmp_path, capsys, case, message):
@@ -212,6 +213,9 @@ def test_bad_input_is_one_line_before_any_work(data, tmp_path, capsys, case, mes
         ]
     elif case == "scheduler":
         extra = ["--scheduler", f"tcp://127.0.0.1:{free_port()}"]
+    elif case == "segmentation":
+        seg = str(data / "photos" / "chelsea.jpg")  # refused for what it is, before it is read
+        extra = ["--content-seg", seg, "--style-seg", seg]
     start = time.monotonic()
     code, err = run_cli(
         ["batch", *contents, "--styles", data / "paintings" / "wave_crop.jpg", "-o", out, *extra],

@@ -116,15 +116,18 @@ def test_every_config_field_of_every_command_is_an_option_and_round_trips(cls_na
         c.__name__: c
         for c in (StyleConfig, UnitsConfig, ExplainConfig, VideoConfig, BatchConfig, ServeConfig)
     }[cls_name]
+    # Fields that are given in pairs: changed with their partner.
+    partners = {"content_seg": {"style_seg": "b.png"}, "style_seg": {"content_seg": "a.png"}}
     for f in dataclasses.fields(cls):
         value = _changed(cls, f)
-        config = cls(**{f.name: value})
+        partner = partners.get(f.name, {})
+        config = cls(**{f.name: value, **partner})
         flags = (
             ([f"--{f.name.replace('_', '-')}"] if value is True else [])
             if isinstance(value, bool)
             else as_flags({f.name: value})
         )
-        args = build_parser().parse_args([*COMMANDS[cls_name], *flags])
+        args = build_parser().parse_args([*COMMANDS[cls_name], *flags, *as_flags(partner)])
         assert config_from_args(args, cls) == config, (f.name, flags)
     assert config_from_args(build_parser().parse_args(COMMANDS[cls_name]), cls) == cls()
 

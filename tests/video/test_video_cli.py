@@ -76,6 +76,7 @@ def test_video_end_to_end_keeps_frames_ratio_rate_duration_and_audio(
         ("late", "--start 9 s is past the end"),
         ("negative", "--temporal-weight must be at least 0, not -1.0"),
         ("luminance", "--preserve-colors luminance cannot be combined with a temporal loss"),
+        ("segmentation", "--content-seg is drawn for one photo; the frames of a video cannot"),
     ],
 )
 def test_bad_input_is_one_line_before_any_work(
@@ -94,6 +95,7 @@ def test_bad_input_is_one_line_before_any_work(
             "late": ["--start", "9"],
             "negative": ["--temporal-weight", "-1"],
             "luminance": ["--preserve-colors", "luminance"],
+            "segmentation": ["--content-seg", str(style_path), "--style-seg", str(style_path)],
         }[case]
     assert main(["video", str(source), str(style_path), "-o", str(out), *extra, *TINY]) == 1
     err = capsys.readouterr().err

@@ -71,17 +71,21 @@ function configJSON(values) {
 // answer to the latest request wins; an earlier one arriving late is dropped.
 let asked = 0;
 
+// The one writer of the command shown: its text, and whether it is a refusal instead.
+function setCommand(text, invalid = false) {
+  $("command").textContent = text;
+  if (invalid) $("command").dataset.invalid = "1"; else delete $("command").dataset.invalid;
+}
+
 async function showCommand() {
-  const command = $("command"), mine = ++asked;
-  if (!state.paintings.length) { command.textContent = ""; delete command.dataset.invalid; return; }
+  const mine = ++asked;
+  if (!state.paintings.length) { setCommand(""); return; }
   const body = `{"config":${configJSON(settings())},"content":${JSON.stringify(state.photo?.name || "photo.jpg")},`
     + `"styles":${JSON.stringify(state.paintings.map((p) => p.file.name))},"masks":${painter.painted}}`;
   let answer;
   try { answer = await postJSON("/api/command", body); } catch (e) { answer = { refused: e.message }; }
   const invalid = answer.refused !== undefined, text = invalid ? `settings: ${answer.refused}` : answer.command;
-  if (mine !== asked) return;
-  command.textContent = text;
-  if (invalid) command.dataset.invalid = "1"; else delete command.dataset.invalid;
+  if (mine === asked) setCommand(text, invalid);
 }
 
 // ---------------------------------------------------------------- pictures
@@ -92,6 +96,7 @@ function setPhoto(file) {
   const url = URL.createObjectURL(file);
   const ready = new Promise((resolve) => {
     $("mask-photo").onload = () => { painter.reset(state.paintings.length); resolve(); };
+    $("mask-photo").onerror = () => { notice(`'${file.name}' is no image this browser can show`); resolve(); };
   });
   $("mask-photo").src = url; $("compare-photo").src = url;
   picturesChanged();
@@ -197,25 +202,37 @@ function holds(input, files) {
   input.files = transfer.files;
 }
 
+// The latest open wins: an earlier one still reading its files stops at its next step.
+let opening = 0;
+
 async function openJob(id) {
   if (state.job?.id === id && state.source) return;  // shown already (the address follows `watch`)
+  const mine = ++opening, current = () => mine === opening;
   let job;
   try { job = await getJSON(`/api/jobs/${id}`); } catch (e) {
-    notice(`job ${id}: ${e.message}`); history.replaceState(null, "", location.pathname); return;
+    if (current()) { notice(`job ${id}: ${e.message}`); history.replaceState(null, "", location.pathname); }
+    return;
   }
   const files = `/api/jobs/${id}/files`, names = job.names || {};
+  let photo, paintings, masks;
   try {
-    const photo = await fileOf(`${files}/content.png`, names.content || "photo.png");
-    const paintings = await Promise.all(Array.from({ length: job.n_styles },
+    photo = await fileOf(`${files}/content.png`, names.content || "photo.png");
+    paintings = await Promise.all(Array.from({ length: job.n_styles },
       (_, i) => fileOf(`${files}/style_${i}.png`, names.styles?.[i] || `painting_${i}.png`)));
-    const masks = job.masks ? await Promise.all(paintings.map((_, i) => fileOf(`${files}/mask_${i}.png`, `mask_${i}.png`))) : [];
-    for (const p of state.paintings) p.li.remove();
-    state.paintings = [];
-    addPaintings(paintings, job.config.style_blend || []);
-    await setPhoto(photo);
-    for (const [i, mask] of masks.entries()) await painter.load(mask, i);
-    holds($("photo"), [photo]); holds($("paintings"), paintings);
-  } catch (e) { notice(`job ${id}: its pictures could not be read back (${e.message})`); }
+    masks = job.masks ? await Promise.all(paintings.map((_, i) => fileOf(`${files}/mask_${i}.png`, `mask_${i}.png`))) : [];
+  } catch (e) {
+    // Its settings and picture without its pictures would start another job than it: neither.
+    if (current()) notice(`job ${id}: its pictures could not be read back (${e.message})`);
+    return;
+  }
+  if (!current()) return;
+  for (const p of state.paintings) p.li.remove();
+  state.paintings = [];
+  addPaintings(paintings, job.config.style_blend || []);
+  await setPhoto(photo);
+  for (const [i, mask] of masks.entries()) if (current()) await painter.load(mask, i);
+  if (!current()) return;
+  holds($("photo"), [photo]); holds($("paintings"), paintings);
   loadSettings(job.config);
   watch(id);
 }
@@ -263,7 +280,13 @@ function show(job) {
     $("download").setAttribute("download", `stylegram-${j.id}.png`);
     $("download").classList.remove("hidden");
   }
-  if (j.command) $("command").textContent = j.command;
+  // The job's own command, once when it is first shown (as its mask links): the settings typed
+  // since are checked and shown as they change, not overwritten at every step.
+  if (j.command && $("command").dataset.job !== j.id) {
+    asked++;  // an answer still on its way is about the inputs before this job
+    setCommand(j.command);
+    $("command").dataset.job = j.id;
+  }
   showMaskLinks(j);
   if (finished) loadHistory();
 }
@@ -300,10 +323,17 @@ async function copyCommand() {
 // Every job, newest first, each with its state and step as it runs: while any job is queued or
 // running the list is read again each second, and its entries are updated in place (a button
 // keeps its focus). The live panel follows one job; this follows them all.
-let polling = null;
+let polling = null, listed = 0;
 
 async function loadHistory() {
-  const { jobs } = await getJSON("/api/jobs");
+  const mine = ++listed;
+  clearTimeout(polling);
+  let jobs;
+  try { ({ jobs } = await getJSON("/api/jobs")); } catch (e) {
+    if (mine === listed) { notice(e.message); polling = setTimeout(loadHistory, 3000); }  // try again
+    return;
+  }
+  if (mine !== listed) return;  // a later read is on its way, or done
   const list = $("history"), seen = new Set();
   for (const job of jobs.slice().reverse()) {
     seen.add(job.id);
@@ -312,10 +342,7 @@ async function loadHistory() {
     list.append(li);  // in order: existing entries move, none is rebuilt
   }
   for (const li of [...list.children]) if (!seen.has(li.dataset.id)) li.remove();
-  clearTimeout(polling);
-  if (jobs.some((j) => !FINISHED.includes(j.state))) {
-    polling = setTimeout(() => loadHistory().catch((e) => notice(e.message)), 1000);
-  }
+  if (jobs.some((j) => !FINISHED.includes(j.state))) polling = setTimeout(loadHistory, 1000);
 }
 
 function newHistoryEntry(job) {
