@@ -446,6 +446,9 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
     tab_to(page, "#f-optimizer")
     page.keyboard.type("adam")
     assert page.input_value("#f-optimizer") == "adam"
+    tab_to(page, "#f-photorealistic")  # a flag (issue 26): a checkbox, Space ticks it
+    page.keyboard.press("Space")
+    command_says(page, "--photorealistic")
     tab_to(page, "#start")
     page.keyboard.press("Enter")
     page.wait_for_function(
@@ -469,6 +472,7 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
         seed,
         "adam",
     ]
+    assert page.is_checked("#f-photorealistic") and not page.is_checked("#f-photo_smooth")
     page.wait_for_function("document.getElementById('preview').naturalWidth == 64")
     page.wait_for_function(  # the plot drew the steps before the reload
         "(() => { const c = document.getElementById('plot');"

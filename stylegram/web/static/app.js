@@ -8,7 +8,8 @@ const $ = (id) => document.getElementById(id);
 const when = (job) => new Date(job.created * 1000).toLocaleTimeString();
 // The StyleConfig fields a person touches, in this order; the rest keep the CLI's defaults.
 const SHOWN = ["size", "quality", "iterations", "scales", "content_weight", "style_weight", "tv_weight",
-  "style_scale", "preserve_colors", "seed", "optimizer", "pooling", "init"];
+  "style_scale", "preserve_colors", "seed", "optimizer", "pooling", "init",
+  "photorealistic", "photo_weight", "photo_smooth"];
 const state = { photo: null, paintings: [], fields: {}, job: null, source: null };
 const painter = new MaskPainter($("mask-canvas"), $("mask-photo"));
 const plot = new LossPlot($("plot"));
@@ -29,7 +30,10 @@ function buildControls(fields) {
       f.help = "start from the photo ('content') or from random noise";
       label.title = f.help;
     }
-    if (f.choices) {
+    if (f.type === "bool") {  // a flag: on or off
+      input = Object.assign(document.createElement("input"), { type: "checkbox", checked: f.default === true });
+      input.addEventListener("change", showCommand);
+    } else if (f.choices) {
       input = document.createElement("select");
       for (const c of f.choices) input.append(new Option(c, c, false, c === f.default));
     } else {
@@ -50,6 +54,10 @@ function buildControls(fields) {
 function settings() {
   const out = {};
   for (const [name, f] of Object.entries(state.fields)) {
+    if (f.type === "bool") {
+      if ($(`f-${name}`).checked !== f.default) out[name] = $(`f-${name}`).checked;
+      continue;
+    }
     const raw = $(`f-${name}`).value;
     if (raw === "") continue;
     const value = f.choices ? raw : f.type === "int" && /^-?\d+$/.test(raw) ? BigInt(raw) : Number(raw);
@@ -377,7 +385,10 @@ function updateHistoryEntry(li, job) {
 }
 
 function loadSettings(config) {
-  for (const [name, f] of Object.entries(state.fields)) $(`f-${name}`).value = config[name] ?? f.default ?? "";
+  for (const [name, f] of Object.entries(state.fields)) {
+    if (f.type === "bool") $(`f-${name}`).checked = config[name] ?? f.default;
+    else $(`f-${name}`).value = config[name] ?? f.default ?? "";
+  }
   showCommand();
 }
 
