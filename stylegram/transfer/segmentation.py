@@ -63,14 +63,24 @@ class Pair:
 
 def read_segmentation(source: str | os.PathLike, size: Size) -> dict[str, Tensor]:
     """The regions of a segmentation drawn for an image of `size` (W, H): colour name -> mask
-    (1, 1, H, W) of the pixels nearest that colour, for the colours it has. A ValueError naming
-    the file if it is not an image, not that size, or not drawn in the palette's colours."""
+    (1, 1, H, W) of the pixels nearest that colour, for the colours it has. One drawn at another
+    scale in the image's proportions (within a pixel, scaled to the image's long side) is
+    resized to it, nearest neighbour: the paper's own files, resized apart from their photos,
+    are a pixel short (512×287 for 512×288). A ValueError naming the file if it is not an
+    image, not in the image's proportions, or not drawn in the palette's colours."""
     im = open_image(source)
-    if im.size != tuple(size):
-        raise ValueError(
-            f"segmentation '{source}' is {im.size[0]}×{im.size[1]} but its image is"
-            f" {size[0]}×{size[1]}: draw it at the image's size"
-        )
+    (w, h), (iw, ih) = im.size, size
+    if (w, h) != (iw, ih):
+        # Scaled to the image's long side, the short side is within a pixel of the image's
+        # (a pixel of the segmentation's, when it is smaller), and both lie the same way.
+        scale = max(iw, ih) / max(w, h)
+        same_way = (w >= h) == (iw >= ih)
+        if not same_way or abs(min(w, h) * scale - min(iw, ih)) > 1 + scale:
+            raise ValueError(
+                f"segmentation '{source}' is {w}×{h} but its image is {iw}×{ih}: draw it at"
+                " the image's size, or in its proportions"
+            )
+        im = im.resize((iw, ih), Image.Resampling.NEAREST)
     return _regions(im, str(source))
 
 

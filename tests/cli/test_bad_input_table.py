@@ -232,7 +232,7 @@ CASES = {
     # segmentations (issue 26), refused before the model loads
     "seg-wrong-size": Case(
         S("--content-seg", "{seg_small}", "--style-seg", "{seg_style}"),
-        r"segmentation '.*seg_small.png' is 50×50 but its image is 96×64: draw it at the image's size",
+        r"segmentation '.*seg_small.png' is 50×50 but its image is 96×64: draw it at the image's size, or in its proportions",
     ),
     "seg-unknown-colours": Case(
         S("--content-seg", "{seg_orange}", "--style-seg", "{seg_style}"),

@@ -33,6 +33,20 @@ def test_antialiased_edges_go_to_the_nearest_colour_and_regions_partition(tmp_pa
     assert set(segmentation.read_segmentation(path, (40, 30))) == {"black", "white"}
 
 
+def test_a_segmentation_in_the_images_proportions_is_resized_to_it(tmp_path):
+    """The paper's pair 7 has a 512×287 segmentation for a 512×288 photo; half size is fine too."""
+    for size in [(40, 29), (20, 15), (40, 30)]:
+        regions = segmentation.read_segmentation(
+            drawn(tmp_path / "s.png", size, (0, 0, 255), (255, 255, 255)), (40, 30)
+        )
+        assert regions["blue"].shape == (1, 1, 30, 40)
+        assert abs(float(regions["blue"].mean()) - 0.5) < 0.04  # the upper half, give or take a row
+    with pytest.raises(ValueError, match="is 40×20 but its image is 40×30"):
+        segmentation.read_segmentation(
+            drawn(tmp_path / "s.png", (40, 20), (0, 0, 255), (255, 255, 255)), (40, 30)
+        )
+
+
 def test_a_colour_only_the_photo_has_keeps_the_photo_and_one_only_the_style_has_is_unused(
     tmp_path,
 ):
