@@ -65,21 +65,22 @@ def window_stats(photo: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
     return mu, torch.linalg.inv(delta)
 
 
-def _fit(photo: Tensor, image: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """Per window and channel of `image`: its mean p̄ (c, h, w), its covariance with the photo's
-    colours d (c, 3, h, w), and the ridge fit's coefficients a = Δ⁻¹d (c, 3, h, w)."""
+def _fit(photo: Tensor, image: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per window: the photo's colour mean μ (3, h, w), and per channel of `image` its mean p̄
+    (c, h, w), its covariance with the photo's colours d (c, 3, h, w), and the ridge fit's
+    coefficients a = Δ⁻¹d (c, 3, h, w)."""
     mu, inv = window_stats(photo, eps)
     im, v = _exact(photo[0]), _exact(image[0])
     mean = _box(v)
     d = _box(im[None] * v[:, None]) - mu[None] * mean[:, None]
     a = torch.einsum("hwij,cjhw->cihw", inv, d)
-    return mean, d, a
+    return mu, mean, d, a
 
 
 def window_energy(image: Tensor, photo: Tensor, eps: float = EPS) -> Tensor:
     """Σ_c |w|·(var_k(v_c) − d_kᵀΔ_k⁻¹d_k) per window k (h, w), float64: the windows' shares of
     Σ_c V_cᵀ L V_c for an image (1, C, H, W) and the photo (1, 3, H, W) of L."""
-    mean, d, a = _fit(photo, image, eps)
+    _, mean, d, a = _fit(photo, image, eps)
     var = _box(_exact(image[0]).pow(2)) - mean.pow(2)
     return WINDOW * (var - (d * a).sum(1)).sum(0)
 
@@ -90,8 +91,7 @@ def laplacian_product(photo: Tensor, v: Tensor, eps: float = EPS) -> Tensor:
         (L v)_i = Σ_{k ∋ i} (v_i − a_kᵀ I_i − b_k),    b_k = p̄_k − a_kᵀ μ_k,
 
     with a_k, p̄_k as in `_fit`. The gradient of `window_energy(v).sum()` is 2·L·v."""
-    mu, _ = window_stats(photo, eps)
-    mean, _, a = _fit(photo, v, eps)
+    mu, mean, _, a = _fit(photo, v, eps)
     b = mean - (a * mu[None]).sum(1)
     im = _exact(photo[0])
     count = _spread(torch.ones_like(mean[:1]))
@@ -128,14 +128,14 @@ def local_affine_residual(output: Tensor, photo: Tensor, eps: float = 1e-6) -> f
     Σ_k,c max(0, var − dᵀΔ⁻¹d) / Σ_k,c var over the 3×3 windows (0: the photo, recoloured; issue 26's
     yardstick of photorealism). Images (1, 3, H, W) in [0, 1] of one size."""
     with torch.no_grad():
-        mean, d, a = _fit(photo, output, eps)
+        _, mean, d, a = _fit(photo, output, eps)
         var = _box(_exact(output[0]).pow(2)) - mean.pow(2)
         unexplained = (var - (d * a).sum(1)).clamp_min(0)  # ≥ 0 but for rounding
         return float(unexplained.sum() / var.sum().clamp_min(1e-12))
 
 
 def affine_smooth(
-    output: Tensor, photo: Tensor, eps: float = SMOOTH_EPS, rows: int = 256
+    output: Tensor, photo: Tensor, eps: float = SMOOTH_EPS, rows: int | None = None
 ) -> Tensor:
     """The output made locally an affine recolouring of the photo: every 3×3 window's ridge fit
     (a_k, b_k) of the output on the photo's colours, averaged over the windows that hold each
@@ -154,8 +154,7 @@ def affine_smooth(
             r1 = min(h, r0 + rows)
             a0, a1 = max(0, r0 - 2), min(h, r1 + 2)
             o, p = output[..., a0:a1, :], photo[..., a0:a1, :]
-            mu, _ = window_stats(p, eps)
-            mean, _, a = _fit(p, o, eps)
+            mu, mean, _, a = _fit(p, o, eps)
             b = mean - (a * mu[None]).sum(1)
             count = _spread(torch.ones_like(mean[:1]))
             smooth = ((_spread(a) * _exact(p[0])[None]).sum(1) + _spread(b)) / count
