@@ -22,6 +22,9 @@ from torch.nn import functional as F
 
 from .files import readable_file
 from .geometry import Box, Precision, Resolved
+from .winograd import MIN_PIXELS as WINOGRAD_MIN_PIXELS
+from .winograd import available as winograd_available
+from .winograd import conv3x3, transposed
 
 Arch = Literal["vgg16", "vgg19"]
 Pooling = Literal["max", "avg"]
@@ -158,6 +161,8 @@ class VGG(nn.Module):
             conv.bias.data.copy_(bias.float())
             self.convs[name] = conv
         self.requires_grad_(False)  # frozen: gradients flow to the image only
+        # Per conv, the transposed kernels of `winograd.conv3x3`; empty: torch's own convolution.
+        self._back: dict[str, Tensor] = {}
         if preprocessing == "caffe":
             # x·255 in BGR order minus the mean pixel, as (x - mean) / std with std = 1/255.
             self._mean, self._std = tuple(m / 255 for m in CAFFE_MEAN_BGR[::-1]), (1 / 255,) * 3
@@ -200,7 +205,16 @@ class VGG(nn.Module):
             if not wanted - out.keys():
                 break
             if info.kind == "conv":
-                x = self.convs[name](x)
+                conv = self.conv(name)
+                if (
+                    name in self._back
+                    and x.device.type == "cpu"
+                    and x.dtype == torch.float32
+                    and x.shape[-2] * x.shape[-1] >= WINOGRAD_MIN_PIXELS
+                ):
+                    x = conv3x3(x, conv.weight, conv.bias, self._back[name])
+                else:
+                    x = conv(x)
             elif info.kind == "relu":
                 conv_name = name.replace("relu", "conv")
                 # A block's last ReLU, unless asked for, runs after its max-pool: max and ReLU
@@ -235,6 +249,15 @@ class VGG(nn.Module):
         # Module.to takes memory_format at run time (torch._C._nn._parse_to); its stub omits it.
         return copy.deepcopy(self).to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
+    def winograd_copy(self) -> VGG:
+        """A copy whose fp32 convolutions on the CPU are Winograd's (`stylegram.winograd`): the
+        fast path on CPUs without bf16 instructions. RuntimeError where NNPACK does not run."""
+        if not winograd_available():
+            raise RuntimeError("Winograd convolutions need NNPACK, which does not run here")
+        fast = copy.deepcopy(self)
+        fast._back = {name: transposed(fast.conv(name).weight) for name in fast.convs}
+        return fast
+
     def own_layers(self, layers: Iterable[str], option: str) -> tuple[str, ...]:
         """`layers` as this network has them: VGG19's last ReLU of each block (the units'
         default) becomes this network's own; a layer it lacks is a ValueError naming `option`
@@ -265,16 +288,25 @@ def bf16_supported(device: torch.device) -> bool:
     return False
 
 
-def network_for(model: VGG, precision: Precision) -> tuple[VGG, Resolved]:
+def network_for(
+    model: VGG, precision: Precision, *, fast_fp32: bool = True
+) -> tuple[VGG, Resolved]:
     """The network to compute with, and its precision's name: a bf16 channels-last copy of
-    `model` where `precision` asks for it or is "auto" and the device is fast in bf16.
+    `model` where `precision` asks for it or is "auto" and the device is fast in bf16; in fp32
+    on a CPU, a copy with Winograd's convolutions where NNPACK runs (unless not `fast_fp32`,
+    for benchmarks that compare the two).
 
     Departure for speed: Gatys et al. compute in fp32. The network runs in bf16, and so do the
     Gram products of its bf16 features (accumulated in fp32, rounded to bf16: gram.gram_matrix);
     the losses are summed in fp32, and tests hold the bf16 losses within a few per cent.
     """
-    name = precision_on(model.conv("conv1_1").weight.device, precision)
-    return (model.fast_copy(torch.bfloat16), name) if name == "bf16" else (model, name)
+    device = model.conv("conv1_1").weight.device
+    name = precision_on(device, precision)
+    if name == "bf16":
+        return model.fast_copy(torch.bfloat16), name
+    if fast_fp32 and device.type == "cpu" and winograd_available():
+        return model.winograd_copy(), name
+    return model, name
 
 
 def precision_on(device: torch.device, precision: Precision) -> Resolved:

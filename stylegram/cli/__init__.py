@@ -15,12 +15,19 @@ exits 130, SIGTERM likewise with 143.
 
 from __future__ import annotations
 
+import os
 import sys
+
+# Before torch loads its OpenMP runtime, which reads this once: OpenMP's threads sleep as soon as
+# an operation ends instead of spinning for the next. fp32 convolutions on the CPU run on
+# NNPACK's own threads (stylegram.winograd), and spinning OpenMP threads take their cores: a
+# 512-px step took 1.7-1.8 s with them spinning, 1.5 s with them asleep (2 cores, this process's
+# choice, so the CLI makes it; a value the user set is kept).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:  # a Ctrl-C while these (and torch) load: one line, not a traceback
     import argparse
     import ctypes
-    import os
     from collections.abc import Sequence
 
     from . import batch, explain, layers, serve, signals, stylize, units, video

@@ -1,0 +1,52 @@
+"""Winograd's convolutions (NNPACK) against torch's direct ones: values, gradients, whole network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from stylegram import winograd
+from stylegram.vgg import CONTENT_LAYERS, STYLE_LAYERS, network_for
+
+pytestmark = pytest.mark.skipif(not winograd.available(), reason="NNPACK does not run on this CPU")
+
+
+@pytest.mark.parametrize(("c_in", "c_out", "h", "w"), [(3, 64, 37, 50), (64, 128, 24, 32)])
+def test_a_convolution_and_its_input_gradient_equal_the_direct_ones(c_in, c_out, h, w):
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(c_out, c_in, 3, 3, generator=generator) / (9 * c_in) ** 0.5
+    bias = torch.randn(c_out, generator=generator)
+    x = torch.randn(1, c_in, h, w, generator=generator)
+    upstream = torch.randn(1, c_out, h, w, generator=generator)
+    ours_in, ref_in = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ours = winograd.conv3x3(ours_in, weight, bias, winograd.transposed(weight))
+    ref = F.conv2d(ref_in, weight, bias, padding=1)
+    (ours * upstream).sum().backward()
+    (ref * upstream).sum().backward()
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg):
+    """network_for gives the fp32 CPU class Winograd's convolutions; the style transfer's layers
+    and the image's gradient come out as the direct convolutions' to 1e-3 (relative, in norm)."""
+    fast, name = network_for(vgg, "fp32")
+    direct, _ = network_for(vgg, "fp32", fast_fp32=False)
+    assert name == "fp32" and fast is not vgg and direct is vgg
+    # 96×128: blocks 1-3 by Winograd, 4 and 5 directly (winograd.MIN_PIXELS).
+    assert fast._back.keys() == vgg.convs.keys() and not vgg._back
+    layers = STYLE_LAYERS + CONTENT_LAYERS
+    rgb = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
+    grads = []
+    for net in (fast, direct):
+        image = rgb.clone().requires_grad_(True)
+        out = net(image, layers)
+        sum((f * f).mean() for f in out.values()).backward()
+        grads.append((image.grad, out))
+    (fast_grad, fast_out), (ref_grad, ref_out) = grads
+    for layer in layers:
+        error = (fast_out[layer] - ref_out[layer]).norm() / ref_out[layer].norm()
+        assert error < 1e-5, layer
+    assert not torch.equal(fast_out["relu1_1"], ref_out["relu1_1"])  # Winograd did run
+    assert (fast_grad - ref_grad).norm() / ref_grad.norm() < 1e-3
