@@ -36,6 +36,7 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg):
     assert name == "fp32" and fast is not vgg and direct is vgg
     # 96×128: blocks 1-3 by Winograd, 4 and 5 directly (winograd.MIN_PIXELS).
     assert fast._back.keys() == vgg.convs.keys() and not vgg._back
+    assert fast.conv("conv3_1").weight is vgg.conv("conv3_1").weight  # shared, not copied
     layers = STYLE_LAYERS + CONTENT_LAYERS
     rgb = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
     grads = []
