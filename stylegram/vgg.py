@@ -25,6 +25,7 @@ from .geometry import Box, Precision, Resolved
 from .winograd import MIN_PIXELS as WINOGRAD_MIN_PIXELS
 from .winograd import available as winograd_available
 from .winograd import conv3x3, transposed
+from .winograd import pays as winograd_pays
 
 Arch = Literal["vgg16", "vgg19"]
 Pooling = Literal["max", "avg"]
@@ -296,8 +297,8 @@ def network_for(
 ) -> tuple[VGG, Resolved]:
     """The network to compute with, and its precision's name: a bf16 channels-last copy of
     `model` where `precision` asks for it or is "auto" and the device is fast in bf16; in fp32
-    on a CPU, a copy with Winograd's convolutions where NNPACK runs (unless not `fast_fp32`,
-    for benchmarks that compare the two).
+    on a CPU, a copy with Winograd's convolutions where they pay (`winograd.pays`; unless not
+    `fast_fp32`, for benchmarks that compare the two).
 
     Departure for speed: Gatys et al. compute in fp32. The network runs in bf16, and so do the
     Gram products of its bf16 features (accumulated in fp32, rounded to bf16: gram.gram_matrix);
@@ -307,7 +308,7 @@ def network_for(
     name = precision_on(device, precision)
     if name == "bf16":
         return model.fast_copy(torch.bfloat16), name
-    if fast_fp32 and device.type == "cpu" and winograd_available():
+    if fast_fp32 and device.type == "cpu" and winograd_pays():
         return model.winograd_copy(), name
     return model, name
 
