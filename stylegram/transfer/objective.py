@@ -168,8 +168,7 @@ def _photo_term(image: Tensor, targets: Targets, weights: Weights) -> dict[str, 
     bands of about 2^18 pixels); nothing when it is not weighted."""
     if not weights.photo or targets.photo is None:
         return {}
-    rows = max(8, 2**18 // image.shape[-1])
-    return {"photo": photoreal.photo_term(image, targets.photo, weights.photo, rows=rows)}
+    return {"photo": photoreal.photo_term(image, targets.photo, weights.photo)}
 
 
 def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -> Objective:

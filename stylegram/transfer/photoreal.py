@@ -85,27 +85,40 @@ def window_energy(image: Tensor, photo: Tensor, eps: float = EPS) -> Tensor:
     return WINDOW * (var - (d * a).sum(1)).sum(0)
 
 
+def band_rows(width: int) -> int:
+    """Rows per band of the banded computations below: about 2^18 pixels a band at any width."""
+    return max(8, 2**18 // width)
+
+
+def _window_fits(photo: Tensor, v: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """Per pixel i, Σ_{k ∋ i} (a_kᵀ I_i + b_k) over the windows k that hold it, b_k = p̄_k − a_kᵀ μ_k
+    (each window's ridge fit of v on the photo's colours, evaluated at i), and the number of those
+    windows: (c, H, W) and (1, H, W), float64."""
+    mu, mean, _, a = _fit(photo, v, eps)
+    b = mean - (a * mu[None]).sum(1)
+    count = _spread(torch.ones_like(mean[:1]))
+    return (_spread(a) * _exact(photo[0])[None]).sum(1) + _spread(b), count
+
+
 def laplacian_product(photo: Tensor, v: Tensor, eps: float = EPS) -> Tensor:
     """L·v for each channel of v (1, C, H, W), matrix-free (He, Sun & Tang 2010), float64:
 
         (L v)_i = Σ_{k ∋ i} (v_i − a_kᵀ I_i − b_k),    b_k = p̄_k − a_kᵀ μ_k,
 
     with a_k, p̄_k as in `_fit`. The gradient of `window_energy(v).sum()` is 2·L·v."""
-    mu, mean, _, a = _fit(photo, v, eps)
-    b = mean - (a * mu[None]).sum(1)
-    im = _exact(photo[0])
-    count = _spread(torch.ones_like(mean[:1]))
-    spread_a = _spread(a)  # (c, 3, H, W)
-    return (count * _exact(v[0]) - _spread(b) - (spread_a * im[None]).sum(1))[None]
+    fitted, count = _window_fits(photo, v, eps)
+    return (count * _exact(v[0]) - fitted)[None]
 
 
 @torch.no_grad()
 def photo_term(
-    image: Tensor, photo: Tensor, weight: float, eps: float = EPS, rows: int = 256
+    image: Tensor, photo: Tensor, weight: float, eps: float = EPS, rows: int | None = None
 ) -> Tensor:
     """weight · Σ_c V_cᵀ L V_c / (H·W), its gradient added to image.grad, computed a band of
-    `rows` window rows at a time (see the module's docstring): the value, detached, float32."""
+    `rows` window rows at a time (default `band_rows`; see the module's docstring): the value,
+    detached, float32."""
     h, w = image.shape[-2:]
+    rows = rows or band_rows(w)
     if image.grad is None:
         image.grad = torch.zeros_like(image)
     total = 0.0
@@ -147,16 +160,14 @@ def affine_smooth(
     image's rows (float64 temporaries of the band only). Images (1, 3, H, W) in [0, 1]; the result is clamped to
     [0, 1], in the output's dtype."""
     h, w = output.shape[-2:]
-    rows = rows or max(8, 2**18 // w)
+    rows = rows or band_rows(w)
     bands = []
     with torch.no_grad():
         for r0 in range(0, h, rows):
             r1 = min(h, r0 + rows)
             a0, a1 = max(0, r0 - 2), min(h, r1 + 2)
             o, p = output[..., a0:a1, :], photo[..., a0:a1, :]
-            mu, mean, _, a = _fit(p, o, eps)
-            b = mean - (a * mu[None]).sum(1)
-            count = _spread(torch.ones_like(mean[:1]))
-            smooth = ((_spread(a) * _exact(p[0])[None]).sum(1) + _spread(b)) / count
+            fitted, count = _window_fits(p, o, eps)
+            smooth = fitted / count
             bands.append(smooth[:, r0 - a0 : r0 - a0 + (r1 - r0)])
         return torch.cat(bands, dim=1)[None].clamp(0, 1).to(output.device, output.dtype)
