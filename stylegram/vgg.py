@@ -22,10 +22,10 @@ from torch.nn import functional as F
 
 from .files import readable_file
 from .geometry import Box, Precision, Resolved
-from .winograd import MIN_PIXELS as WINOGRAD_MIN_PIXELS
 from .winograd import available as winograd_available
 from .winograd import conv3x3, transposed
 from .winograd import pays as winograd_pays
+from .winograd import suits as winograd_suits
 
 Arch = Literal["vgg16", "vgg19"]
 Pooling = Literal["max", "avg"]
@@ -207,12 +207,7 @@ class VGG(nn.Module):
                 break
             if info.kind == "conv":
                 conv = self.conv(name)
-                if (
-                    name in self._back
-                    and x.device.type == "cpu"
-                    and x.dtype == torch.float32
-                    and x.shape[-2] * x.shape[-1] >= WINOGRAD_MIN_PIXELS
-                ):
+                if name in self._back and winograd_suits(x):
                     x = conv3x3(x, conv.weight, conv.bias, self._back[name])
                 else:
                     x = conv(x)

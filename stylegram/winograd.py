@@ -54,6 +54,15 @@ def pays() -> bool:
     return os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" and available()
 
 
+def suits(x: Tensor) -> bool:
+    """Whether `conv3x3` takes the input `x`: fp32 on the CPU, a map of at least MIN_PIXELS."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.shape[-2] * x.shape[-1] >= MIN_PIXELS
+    )
+
+
 def transposed(weight: Tensor) -> Tensor:
     """The kernels of a 3×3 convolution's transpose: flipped, input and output channels swapped.
     Convolving with them (padding 1) carries a gradient from the output back to the input."""
