@@ -26,15 +26,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared_data import shared_data
+from bench_transfer import CONTENT, STYLE, run_command
 
-CONTENT, STYLE = shared_data("content", "tubingen.jpg"), shared_data("styles", "starry_night.jpg")
 CLASSES = {"amx": None, "bf16": "AVX512_CORE_BF16", "fp32": "AVX2"}
 NEEDS = {"amx": "amx_bf16", "bf16": "avx512_bf16", "fp32": "avx2"}  # /proc/cpuinfo flags
 TARGETS = {"amx": 5, "bf16": 6, "fp32": 8}  # the issue's pastiche steps
@@ -97,21 +95,6 @@ def probe(env: dict[str, str], what: str = "pastiche") -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def default_command(env: dict[str, str], output: Path) -> float:
-    """Wall seconds of `stylegram stylize CONTENT STYLE -o OUTPUT -q` in a fresh process."""
-    start = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-m", "stylegram", "stylize", str(CONTENT), str(STYLE)]
-        + ["-o", str(output), "-q"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode:
-        raise SystemExit(f"stylegram failed:\n{out.stderr[-2000:]}")
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -146,7 +129,7 @@ def main() -> None:
                 with tempfile.TemporaryDirectory() as tmp:
                     before = {**probe(env), **probe(env, "network")}
                     output = Path(tmp) / "out.png"
-                    seconds = default_command(env, output)
+                    seconds, _ = run_command(512, output, [], env)
                     after = probe(env)
                     with Image.open(output) as image:
                         g = gaps(model, image, Image.open(CONTENT), Image.open(STYLE))

@@ -157,8 +157,11 @@ sys.exit(code)
 """
 
 
-def run_command(size: int, out: Path, extra: list[str]) -> tuple[float, float]:
-    """Wall seconds (from process start, imports included) and peak RSS in GB of one CLI run."""
+def run_command(
+    size: int, out: Path, extra: list[str], env: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """Wall seconds (from process start, imports included) and peak RSS in GB of one CLI run,
+    in this process's environment or `env`."""
     start = time.perf_counter()
     proc = subprocess.run(
         [
@@ -177,7 +180,7 @@ def run_command(size: int, out: Path, extra: list[str]) -> tuple[float, float]:
         ],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**(os.environ if env is None else env), "PYTHONPATH": str(ROOT)},
     )
     wall = time.perf_counter() - start
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("BENCH")]
