@@ -1,7 +1,7 @@
 """Photo to photo (issue 26) on the paper's own examples: stylegram's --photorealistic against
 Deep Photo Style Transfer's published results, pair by pair.
 
-    python benchmarks/bench_photo.py [--pairs 1 2 ...] [--figure FILE] [--set NAME=VALUE ...]
+    python benchmarks/bench_photo.py [--pairs 1 2 ...] [--no-seg] [--figure FILE] [--set NAME=VALUE ...]
 
 Prints, measured in this run:
   1. pastiche's 512-px L-BFGS step (the unit of time), before and after;
@@ -13,6 +13,7 @@ Prints, measured in this run:
   3. the medians.
 `--figure` writes photo | reference | DPST | stylegram for each pair, one row each. `--set`
 changes a StyleConfig field (as JSON: --set photo_weight=3000 --set photo_smooth=true).
+`--no-seg` runs one global transfer per pair, without the paper's segmentations.
 Needs ../shared/data/photo (in<N>.png, tar<N>.jpg, seg_in<N>.png, seg_tar<N>.png, dpst<N>.png).
 """
 
@@ -65,6 +66,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, nargs="+", default=list(range(1, 21)))
     parser.add_argument("--figure", type=Path)
+    parser.add_argument("--no-seg", action="store_true", help="without the segmentations")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
     folder = shared_data("photo")
@@ -73,7 +75,7 @@ def main() -> int:
         name, _, value = item.partition("=")
         settings[name] = json.loads(value)
     StyleConfig(**settings)  # a bad --set is refused now, in StyleConfig's words
-    print(f"settings: {json.dumps(settings)}", flush=True)
+    print(f"settings: {json.dumps(settings)}, segmentations: {not args.no_seg}", flush=True)
 
     first = folder / "in1.png"
     step_before = pastiche_step_seconds(first, folder / "tar1.jpg", 512, 3)
@@ -91,13 +93,11 @@ def main() -> int:
             Image.open(ref_path).convert("RGB"),
         )
         dpst = Image.open(folder / f"dpst{n}.png").convert("RGB")
-        pair_config = StyleConfig(
-            **{
-                **settings,
-                "content_seg": str(folder / f"seg_in{n}.png"),
-                "style_seg": str(folder / f"seg_tar{n}.png"),
-            }
-        )
+        segs = {
+            "content_seg": str(folder / f"seg_in{n}.png"),
+            "style_seg": str(folder / f"seg_tar{n}.png"),
+        }
+        pair_config = StyleConfig(**settings, **({} if args.no_seg else segs))
         start = time.perf_counter()
         out = stylize(photo_path, ref_path, pair_config, model=model)
         seconds = time.perf_counter() - start

@@ -3,7 +3,8 @@
 Two ways to keep the photo's colours while taking the painting's brushwork:
 - ``luminance``: transfer on luminance alone, then put the content's chroma back (YIQ);
 - ``histogram``: recolour the style image to the content's colour mean and covariance first.
-Pure functions of (1, 3, H, W) RGB tensors in [0, 1].
+The same match the other way round, region by region, is where photo to photo starts
+(`match_regions`). Pure functions of (1, 3, H, W) RGB tensors in [0, 1].
 """
 
 from __future__ import annotations
@@ -54,23 +55,58 @@ def _sqrtm(cov: Tensor, inverse: bool = False) -> Tensor:
     return vectors @ torch.diag(values) @ vectors.T
 
 
-def _mean_cov(rgb: Tensor) -> tuple[Tensor, Tensor]:
+def _mean_cov(rgb: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Colour mean (3, 1) and covariance (3, 3), float64, over the pixels of `mask` (1, 1, H, W)
+    in [0, 1] as weights, or over all of them."""
     x = rgb.double().flatten(2)[0]  # (3, H·W)
-    mean = x.mean(dim=1, keepdim=True)
+    w = x.new_ones(x.shape[1]) if mask is None else mask.double().flatten().to(x.device)
+    n = w.sum().clamp_min(1e-12)
+    mean = (x * w).sum(dim=1, keepdim=True) / n
     centred = x - mean
-    return mean, centred @ centred.T / x.shape[1]
+    return mean, (centred * w) @ centred.T / n
+
+
+def colour_map(
+    source: Tensor,
+    target: Tensor,
+    source_mask: Tensor | None = None,
+    target_mask: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """The affine map x -> A·x + b (A (3, 3), b (3, 1), float64) that gives the colours of
+    `source` (within `source_mask`) the mean and covariance of `target`'s (within `target_mask`):
+    A = Σ_t^½ Σ_s^-½, b = μ_t − A·μ_s. The paper's "colour histogram matching" (its Cholesky
+    variant differs only by a rotation; the symmetric root keeps hues closest)."""
+    mu_s, cov_s = _mean_cov(source, source_mask)
+    mu_t, cov_t = _mean_cov(target, target_mask)
+    a = _sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True)
+    return a, mu_t - a @ mu_s
+
+
+def apply_map(image: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """A·x + b at every pixel of an image (1, 3, H, W), float64, unclipped."""
+    return (a @ image.double().flatten(2)[0] + b).view_as(image[0])[None]
 
 
 def match_color_histogram(style: Tensor, content: Tensor) -> Tensor:
-    """The style image recoloured so its colour mean and covariance are the content's.
+    """The style image recoloured so its colour mean and covariance are the content's
+    (`colour_map`). Values may leave [0, 1] slightly; they are clipped."""
+    return apply_map(style, *colour_map(style, content)).clamp(0, 1).to(style.dtype)
 
-    x' = Σ_c^½ Σ_s^-½ (x − μ_s) + μ_c: the paper's "colour histogram matching" (its
-    Cholesky variant differs only by a rotation; the symmetric root keeps hues closest).
-    Values may leave [0, 1] slightly; they are clipped.
+
+def match_regions(
+    photo: Tensor, regions: list[tuple[Tensor, Tensor | None, Tensor | None, float]]
+) -> Tensor:
+    """The photo recoloured region by region, where photo to photo starts (transfer/stylize.py).
+
+    Each region (target, photo mask, target mask, weight), masks (1, 1, H, W) in [0, 1] at their
+    own image's size or None for the whole image, maps the photo's colours within its mask to
+    the mean and covariance of the target's within its mask. The regions' results are mixed by
+    mask × weight; where the regions cover a pixel only in part, the photo keeps the rest.
+    Clipped to [0, 1], in the photo's dtype.
     """
-    mu_s, cov_s = _mean_cov(style)
-    mu_c, cov_c = _mean_cov(content)
-    a = _sqrtm(cov_c) @ _sqrtm(cov_s, inverse=True)
-    x = style.double().flatten(2)[0]
-    y = a @ (x - mu_s) + mu_c
-    return y.view_as(style).clamp(0, 1).to(style.dtype)
+    out = photo.double().clone()
+    for target, photo_mask, target_mask, weight in regions:
+        share = weight * (1.0 if photo_mask is None else photo_mask.double().to(photo.device))
+        recoloured = apply_map(photo, *colour_map(photo, target, photo_mask, target_mask))
+        out += share * (recoloured - photo.double())
+    return out.clamp(0, 1).to(photo.dtype)

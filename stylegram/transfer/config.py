@@ -43,8 +43,14 @@ MAX_SEED = 2**63 - 1
 # Settings that name files drawn for one photo (masks, segmentations): a batch of photos
 # cannot use them, and neither can a video's frames (segmentations) or the studio's clients.
 PER_PHOTO_FILES = ("style_masks", "content_mask", "content_seg", "style_seg")
-# The photorealism term's weight under --photorealistic (transfer/photoreal.py).
-PHOTO_WEIGHT = 1000.0
+# The --photorealistic preset: the weights α, β and the photorealism term's (transfer/photoreal.py)
+# where the user gave none. Only their ratios matter (J is rescaled, transfer/loop.py). A
+# photo's look is mostly colour, brightness and contrast, which the photorealism term lets the
+# style change freely, so the style can weigh 100 times the content (α = β = 1 paints); the
+# term's 1000 keeps every 3×3 window a near-affine recolouring of the photo's. Chosen on the
+# paper's examples (docs/benchmarks.md, "Photo to photo").
+PHOTO_PRESET = {"content_weight": 0.1, "style_weight": 10.0, "photo_weight": 1000.0}
+PAINTING = {"content_weight": 1.0, "style_weight": 1.0, "photo_weight": 0.0}
 
 
 @dataclass(frozen=True)
@@ -77,20 +83,33 @@ class StyleConfig:
     learning_rate: float = option(
         0.02, "Adam step size in pixel units (L-BFGS ignores it)", positive=True, metavar="LR"
     )
-    content_weight: float = option(1.0, "α, weight of the content cost", min=0, metavar="A")
-    style_weight: float = option(1.0, "β, weight of the style cost", min=0, metavar="B")
+    content_weight: float | None = option(
+        None,
+        "α, weight of the content cost (default: 1, or"
+        f" {PHOTO_PRESET['content_weight']:g} with --photorealistic)",
+        min=0,
+        metavar="A",
+    )
+    style_weight: float | None = option(
+        None,
+        "β, weight of the style cost (default: 1, or"
+        f" {PHOTO_PRESET['style_weight']:g} with --photorealistic)",
+        min=0,
+        metavar="B",
+    )
     tv_weight: float = option(
         2.5, "weight of the total-variation smoothness term", min=0, metavar="T"
     )
     photorealistic: bool = option(
         False,
         "photo to photo (Luan et al. 2017): the output keeps the photo's edges and takes the"
-        " style image's look, through the photorealism term; sets --photo-weight's default",
+        " style image's look, through the photorealism term; starts from the photo recoloured"
+        " to the style's colours and sets the weights' defaults",
     )
     photo_weight: float | None = option(
         None,
         "weight of the photorealism term, the photo's matting Laplacian (default: 0, or"
-        f" {PHOTO_WEIGHT:g} with --photorealistic)",
+        f" {PHOTO_PRESET['photo_weight']:g} with --photorealistic)",
         min=0,
         metavar="W",
     )
@@ -238,11 +257,18 @@ def check_size(what: str, source: ImageLike, size: Size, need: int) -> None:
         )
 
 
+def weight(config: StyleConfig, name: str) -> float:
+    """The weight `name` (content_weight, style_weight or photo_weight) a run uses: as given,
+    else the --photorealistic preset's, else a painting's."""
+    given = getattr(config, name)
+    if given is not None:
+        return given
+    return (PHOTO_PRESET if config.photorealistic else PAINTING)[name]
+
+
 def photo_weight(config: StyleConfig) -> float:
-    """The photorealism term's weight: as given, else the --photorealistic preset's, else 0."""
-    if config.photo_weight is not None:
-        return config.photo_weight
-    return PHOTO_WEIGHT if config.photorealistic else 0.0
+    """The photorealism term's weight (`weight`)."""
+    return weight(config, "photo_weight")
 
 
 def layers_used(config: StyleConfig) -> set[str]:

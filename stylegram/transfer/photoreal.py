@@ -90,14 +90,20 @@ def band_rows(width: int) -> int:
     return max(8, 2**18 // width)
 
 
-def _window_fits(photo: Tensor, v: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-    """Per pixel i, Σ_{k ∋ i} (a_kᵀ I_i + b_k) over the windows k that hold it, b_k = p̄_k − a_kᵀ μ_k
-    (each window's ridge fit of v on the photo's colours, evaluated at i), and the number of those
-    windows: (c, H, W) and (1, H, W), float64."""
+def _window_sums(photo: Tensor, v: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Per pixel i, the sums over the windows k that hold it of each window's ridge fit of v on
+    the photo's colours, a_k (c, 3, H, W) and b_k = p̄_k − a_kᵀ μ_k (c, H, W), and the number of
+    those windows (1, H, W); float64."""
     mu, mean, _, a = _fit(photo, v, eps)
     b = mean - (a * mu[None]).sum(1)
-    count = _spread(torch.ones_like(mean[:1]))
-    return (_spread(a) * _exact(photo[0])[None]).sum(1) + _spread(b), count
+    return _spread(a), _spread(b), _spread(torch.ones_like(mean[:1]))
+
+
+def _window_fits(photo: Tensor, v: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """Per pixel i, Σ_{k ∋ i} (a_kᵀ I_i + b_k), the windows' fits evaluated at i, and the number
+    of those windows: (c, H, W) and (1, H, W), float64."""
+    a, b, count = _window_sums(photo, v, eps)
+    return (a * _exact(photo[0])[None]).sum(1) + b, count
 
 
 def laplacian_product(photo: Tensor, v: Tensor, eps: float = EPS) -> Tensor:
@@ -147,27 +153,71 @@ def local_affine_residual(output: Tensor, photo: Tensor, eps: float = 1e-6) -> f
         return float(unexplained.sum() / var.sum().clamp_min(1e-12))
 
 
-def affine_smooth(
+def local_affine_map(
     output: Tensor, photo: Tensor, eps: float = SMOOTH_EPS, rows: int | None = None
-) -> Tensor:
-    """The output made locally an affine recolouring of the photo: every 3×3 window's ridge fit
-    (a_k, b_k) of the output on the photo's colours, averaged over the windows that hold each
-    pixel, applied to the photo there. This is the guided filter (He, Sun & Tang 2013) with the
-    photo as guide, the fast form of Luan et al.'s closed-form smoothing post-process.
+) -> tuple[Tensor, Tensor]:
+    """The output as a local affine recolouring of the photo: at each pixel the mean over the
+    3×3 windows that hold it of each window's ridge fit (a_k, b_k) of the output on the photo's
+    colours, A (C, 3, H, W) and B (C, H, W), float32 on the CPU. A·I + B is the guided filter
+    (He, Sun & Tang 2013) of the output with the photo as guide.
 
     Computed `rows` rows at a time (default: about 2^18 pixels a band): a pixel's windows read
     two rows around it, so each band reads two more on either side and gives exactly the whole
-    image's rows (float64 temporaries of the band only). Images (1, 3, H, W) in [0, 1]; the result is clamped to
-    [0, 1], in the output's dtype."""
+    image's rows (float64 temporaries of the band only). Images (1, C, H, W) and (1, 3, H, W).
+    """
     h, w = output.shape[-2:]
     rows = rows or band_rows(w)
-    bands = []
+    a_bands, b_bands = [], []
     with torch.no_grad():
         for r0 in range(0, h, rows):
             r1 = min(h, r0 + rows)
             a0, a1 = max(0, r0 - 2), min(h, r1 + 2)
-            o, p = output[..., a0:a1, :], photo[..., a0:a1, :]
-            fitted, count = _window_fits(p, o, eps)
-            smooth = fitted / count
-            bands.append(smooth[:, r0 - a0 : r0 - a0 + (r1 - r0)])
-        return torch.cat(bands, dim=1)[None].clamp(0, 1).to(output.device, output.dtype)
+            a, b, count = _window_sums(photo[..., a0:a1, :], output[..., a0:a1, :], eps)
+            keep = slice(r0 - a0, r1 - a0)
+            a_bands.append((a / count[:, None])[..., keep, :].float().cpu())
+            b_bands.append((b / count)[..., keep, :].float().cpu())
+    return torch.cat(a_bands, dim=-2), torch.cat(b_bands, dim=-2)
+
+
+def _apply(a: Tensor, b: Tensor, photo: Tensor) -> Tensor:
+    """A·I + B at every pixel, in float64, a channel at a time: (C, H, W)."""
+    im = _exact(photo[0])
+    return torch.stack([(a[c].to(im) * im).sum(0) + b[c].to(im) for c in range(a.shape[0])])
+
+
+def affine_smooth(
+    output: Tensor, photo: Tensor, eps: float = SMOOTH_EPS, rows: int | None = None
+) -> Tensor:
+    """The output made locally an affine recolouring of the photo (`local_affine_map` applied to
+    the photo): the fast form of Luan et al.'s closed-form smoothing post-process. Images
+    (1, 3, H, W) in [0, 1]; the result is clamped to [0, 1], in the output's dtype."""
+    a, b = local_affine_map(output, photo, eps, rows)
+    return _apply(a, b, photo)[None].clamp(0, 1).to(output.device, output.dtype)
+
+
+def guided_upsample(image: Tensor, photo: Tensor, eps: float = SMOOTH_EPS) -> Tensor:
+    """A coarser result (1, 3, h, w) brought to the photo's size (1, 3, H, W) as the same local
+    recolouring of the photo: its `local_affine_map` against the photo at its size, upsampled
+    bilinearly and applied to the full-size photo (He & Sun 2015, the fast guided filter).
+
+    Where photo to photo goes from one scale to the next: the photo's finer detail comes in at
+    the contrast and colour the coarse result gave its neighbourhood (a dimmed façade's windows
+    dimmed too), so the new scale starts photorealistic instead of with the photo's detail as
+    it was. Clamped to [0, 1], in the image's dtype and device.
+    """
+    h, w = photo.shape[-2:]
+    small = F.interpolate(
+        photo, size=image.shape[-2:], mode="bilinear", antialias=True, align_corners=False
+    )
+    a, b = local_affine_map(image, small, eps)
+
+    im = photo[0].float()
+
+    def up(t: Tensor) -> Tensor:  # (n, h, w) -> (n, H, W), on the photo's device
+        t = t.to(im.device)[None]
+        return F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0]
+
+    # A channel at a time, in float32 (a start, not a term of J): a full-size map of 3
+    # coefficients at the peak, not 12.
+    out = torch.stack([(up(a[c]) * im).sum(0) + up(b[c : c + 1])[0] for c in range(a.shape[0])])
+    return out[None].clamp(0, 1).to(image.device, image.dtype)

@@ -20,7 +20,15 @@ from ..gram import mean_gram
 from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
 from ..vgg import VGG, load_vgg, network_for, resolve_device
 from . import color, masks, objective, photoreal, segmentation, tiling
-from .config import StyleConfig, check_size, check_styles, layers_used, min_side, photo_weight
+from .config import (
+    StyleConfig,
+    check_size,
+    check_styles,
+    layers_used,
+    min_side,
+    photo_weight,
+    weight,
+)
 from .lbfgs import learnt_gamma as lbfgs_gamma
 from .lbfgs import without_history
 from .loop import optimize
@@ -175,6 +183,36 @@ def _initial_image(config: StyleConfig, content: Tensor, generator: torch.Genera
     h, w = content.shape[-2:]
     im = open_image(config.init).resize((w, h))
     return to_tensor(im).to(content.device)
+
+
+def _recoloured_start(config: StyleConfig) -> bool:
+    """Photo to photo starts from the recoloured photo (`_photo_start`) where the run would
+    start from the photo and keeps no colours of its own."""
+    return config.photorealistic and config.init == "content" and config.preserve_colors == "none"
+
+
+def _photo_start(inputs: _Inputs, content: Tensor, style_masks: list[Tensor] | None) -> Tensor:
+    """Where photo to photo starts, at the first scale: the photo recoloured to the style's colour
+    mean and covariance, region by region where masks or segmentations pair them
+    (color.match_regions), then made locally affine in the photo (photoreal.affine_smooth),
+    since the regions' edges need not be the photo's.
+
+    Departure from Luan et al., who start from the photo (or from a first painting stage) and
+    take 1000 iterations: colour, brightness and contrast are the bulk of a photo's look, and
+    this start has them from a closed form. On the paper's pair 1 the start alone has a style
+    gap of 0.063 (the photo 1, DPST's result 0.030).
+    """
+    targets = {id(im): to_tensor(im).to(content.device) for im in inputs.styles}
+    regions = [
+        (
+            targets[id(im)],
+            style_masks[i] if style_masks is not None else None,
+            inputs.style_regions[i] if inputs.style_regions is not None else None,
+            1.0 if style_masks is not None else inputs.blend[i],
+        )
+        for i, im in enumerate(inputs.styles)
+    ]
+    return photoreal.affine_smooth(color.match_regions(content, regions), content)
 
 
 def _open_inputs(
@@ -361,8 +399,8 @@ class _Job:
             else default_style_layer_weights(config.style_layers)
         )
         self.weights = objective.Weights(
-            config.content_weight,
-            config.style_weight,
+            weight(config, "content_weight"),
+            weight(config, "style_weight"),
             config.tv_weight,
             weights,
             photo_weight(config),
@@ -412,15 +450,16 @@ class _Job:
         content = to_tensor(resize_long_side(self.inputs.content, max(w, h))).to(self.device)
         tiles = _tiles(network, config, w, h, scale.core)
         grams = _style_grams(network, self.inputs, max(w, h), config, scale.core, self.device)
-        targets = _targets(
-            network, content, grams, _scaled_masks(self.inputs, (w, h), self.device), config, tiles
-        )
-        if image is None:
+        scaled_masks = _scaled_masks(self.inputs, (w, h), self.device)
+        targets = _targets(network, content, grams, scaled_masks, config, tiles)
+        if image is None and _recoloured_start(config):
+            image = _photo_start(self.inputs, content, scaled_masks[0])
+        elif image is None:
             image = _initial_image(config, content, self.generator)
-        elif tuple(image.shape[-2:]) != (
-            h,
-            w,
-        ):  # warm start from the coarser scale, or the caller's image
+        elif tuple(image.shape[-2:]) != (h, w) and config.photorealistic:
+            image = photoreal.guided_upsample(image.to(self.device), content)
+        elif tuple(image.shape[-2:]) != (h, w):
+            # warm start from the coarser scale, or the caller's image
             image = _upsample(image.to(self.device), content)
         del content  # the targets hold what J needs of it: an image-sized tensor less at the peak
         step = done

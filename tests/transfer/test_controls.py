@@ -9,7 +9,12 @@ from PIL import Image
 
 from stylegram import StyleConfig, stylize
 from stylegram.image import to_tensor
-from stylegram.transfer.color import match_color_histogram, rgb_to_yiq, yiq_to_rgb
+from stylegram.transfer.color import (
+    match_color_histogram,
+    match_regions,
+    rgb_to_yiq,
+    yiq_to_rgb,
+)
 from stylegram.transfer.losses import mean_gram
 from stylegram.transfer.masks import normalise_overlaps, parse_style_masks
 
@@ -47,6 +52,31 @@ def test_histogram_mode_gives_the_style_the_contents_colour_statistics(small_con
     (m_r, c_r), (m_c, c_c), (m_s, _) = _mean_cov(recoloured), _mean_cov(content), _mean_cov(style)
     assert float((m_r - m_c).abs().max()) < 0.01 < float((m_s - m_c).abs().max())
     assert float((c_r - c_c).abs().max()) < 0.1 * float(c_c.abs().max())
+
+
+def test_regions_take_the_colours_of_their_partners_and_the_rest_keeps_the_photo(
+    small_content, small_style
+):
+    """match_regions, where photo to photo starts: the photo's left third takes the colour
+    statistics of the style's top half, its middle third those of the bottom half, and its
+    right third, in no region, stays the photo."""
+    photo, style = to_tensor(small_content), to_tensor(small_style)
+    (_, _, h, w), (sh, sw) = photo.shape, style.shape[-2:]
+    third = w // 3
+    left, middle = torch.zeros(1, 1, h, w), torch.zeros(1, 1, h, w)
+    left[..., :third], middle[..., third : 2 * third] = 1, 1
+    top, bottom = torch.zeros(1, 1, sh, sw), torch.zeros(1, 1, sh, sw)
+    top[..., : sh // 2, :], bottom[..., sh // 2 :, :] = 1, 1
+    out = match_regions(photo, [(style, left, top, 1.0), (style, middle, bottom, 1.0)])
+    halves = ((slice(0, third), slice(0, sh // 2)), (slice(third, 2 * third), slice(sh // 2, sh)))
+    for cols, rows in halves:
+        (m_o, c_o), (m_s, c_s) = _mean_cov(out[..., cols]), _mean_cov(style[..., rows, :])
+        m_p, c_p = _mean_cov(photo[..., cols])
+        # Clipping to [0, 1] moves them a little (the covariance by up to a quarter here).
+        assert float((m_o - m_s).abs().max()) < 0.02 < float((m_p - m_s).abs().max())
+        assert float((c_o - c_s).abs().max()) < 0.5 * float((c_p - c_s).abs().max())
+    torch.testing.assert_close(out[..., 2 * third :], photo[..., 2 * third :])
+    assert float((out[..., :third] - photo[..., :third]).abs().mean()) > 0.05
 
 
 def test_histogram_mode_runs_and_changes_the_result(vgg, small_content, small_style):

@@ -139,3 +139,65 @@ def test_the_post_process_makes_the_output_locally_affine_in_bands_as_whole(vgg,
     expected = photoreal.affine_smooth(to_tensor(plain), photo)
     assert float((to_tensor(smooth) - expected).abs().max()) <= 2 / 255
     assert float((to_tensor(smooth) - to_tensor(plain)).abs().max()) > 10 / 255
+
+
+def test_guided_upsampling_carries_a_recolouring_to_the_photos_full_size(content_path):
+    """Between scales, photo to photo upsamples by the guided filter: a coarse result that is a
+    recolouring of the coarse photo comes out as the same recolouring of the full-size photo
+    (its detail recoloured too), where the painting's upsampling adds the photo's detail as
+    it was."""
+    from torch.nn import functional as F
+
+    from stylegram.image import open_image, resize_long_side, to_tensor
+    from stylegram.transfer.stylize import _upsample
+
+    photo = to_tensor(resize_long_side(open_image(content_path), 128))
+    mix = torch.tensor([[0.3, 0.1, 0.0], [0.0, 0.4, 0.1], [0.1, 0.0, 0.2]])
+    recoloured = torch.einsum("ij,bjhw->bihw", mix, photo) + 0.05  # dusk: darker, less contrast
+    small = F.interpolate(recoloured, scale_factor=0.5, mode="bilinear", antialias=True)
+    guided = photoreal.guided_upsample(small, photo)
+    plain = _upsample(small, photo)
+    err_guided = float((guided - recoloured).abs().mean())
+    err_plain = float((plain - recoloured).abs().mean())
+    assert err_guided < 0.3 * err_plain, (err_guided, err_plain)
+    assert photoreal.local_affine_residual(guided, photo) < 0.1 * photoreal.local_affine_residual(
+        plain, photo
+    )
+
+
+def test_the_preset_sets_the_weights_the_user_left_alone():
+    from stylegram import StyleConfig
+    from stylegram.transfer.config import PHOTO_PRESET, weight
+
+    photo, painting = StyleConfig(photorealistic=True), StyleConfig()
+    for name in ("content_weight", "style_weight", "photo_weight"):
+        assert weight(photo, name) == PHOTO_PRESET[name]
+    assert (weight(painting, "content_weight"), weight(painting, "style_weight")) == (1, 1)
+    assert weight(painting, "photo_weight") == 0
+    assert weight(StyleConfig(photorealistic=True, style_weight=2.0), "style_weight") == 2
+
+
+def test_photo_to_photo_starts_from_the_photo_recoloured_to_the_styles_colours(vgg, content_path):
+    """With no step taken, --photorealistic gives its start: the photo with the reference's
+    colour mean, and still locally an affine recolouring of the photo; a painting run's start
+    is the photo itself."""
+    from stylegram import StyleConfig, stylize
+    from stylegram.image import open_image, resize_long_side, to_tensor
+    from tests.conftest import DATA
+
+    reference = DATA / "photos" / "coffee.jpg"
+    photo = to_tensor(resize_long_side(open_image(content_path), 96))
+    ref = to_tensor(open_image(reference))
+    base = dict(size=96, iterations=0, scales=1, seed=0)
+    start = to_tensor(
+        stylize(content_path, reference, StyleConfig(**base, photorealistic=True), model=vgg)
+    )
+    plain = to_tensor(stylize(content_path, reference, StyleConfig(**base), model=vgg))
+    assert float((plain - photo).abs().max()) <= 1 / 255
+    mean = lambda x: x.mean(dim=(0, 2, 3))  # noqa: E731
+    assert (
+        float((mean(start) - mean(ref)).abs().max())
+        < 0.03
+        < float((mean(photo) - mean(ref)).abs().max())
+    )
+    assert photoreal.local_affine_residual(start, photo) < 0.01
