@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ..geometry import Size
 from ..settings import ConfigError
-from .config import PRESETS, StyleConfig
+from .config import PHOTO_STEPS, PRESETS, StyleConfig
 
 # The long side the presets' steps were calibrated at (issue 10's grid, 512 px).
 PRESET_SIZE = 512
@@ -20,9 +20,12 @@ def schedule(config: StyleConfig, content_size: Size, min_side: int) -> list[tup
     A preset's scales end at PRESET_SIZE; a larger output starts where a PRESET_SIZE job starts
     and adds one scale per doubling, each with the preset's last count: the painting's large
     structures are found at the coarse scales, and the scales above add detail. Scales too small
-    for the deepest layer are dropped and their iterations moved to the next.
+    for the deepest layer are dropped and their iterations moved to the next. --photorealistic
+    takes PHOTO_STEPS times the preset's steps at each scale.
     """
     per_scale = list(PRESETS[config.quality].iterations)
+    if config.photorealistic:  # photo to photo's preset (config.PHOTO_STEPS)
+        per_scale = [round(k * PHOTO_STEPS) for k in per_scale]
     if config.scales is None:
         per_scale += [per_scale[-1]] * max(0, math.floor(math.log2(config.size / PRESET_SIZE)))
     n = config.scales or len(per_scale)
