@@ -130,9 +130,16 @@ def changed_fields(config: Any) -> dict[str, Any]:
 
 
 def as_flags(changes: dict[str, Any]) -> list[str]:
-    """``{"size": 64, "style_blend": [1, 2]}`` -> ``["--size", "64", "--style-blend", "1", "2"]``."""
+    """``{"size": 64, "style_blend": [1, 2], "photorealistic": True}`` -> ``["--size", "64",
+    "--style-blend", "1", "2", "--photorealistic"]``: what cli/options.py parses back. A bool is
+    a flag alone (store_true), so every bool setting defaults to False, and a changed one is
+    True."""
     flags: list[str] = []
     for name, value in changes.items():
         flags.append("--" + name.replace("_", "-"))
+        if isinstance(value, bool):
+            if not value:
+                raise ValueError(f"{name} is False: a flag can only be given, not taken away")
+            continue
         flags += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
     return flags

@@ -61,13 +61,17 @@ class Pair:
     style: Tensor
 
 
-def read_segmentation(source: str | os.PathLike, size: Size) -> dict[str, Tensor]:
+def read_segmentation(
+    source: str | os.PathLike | Image.Image, size: Size, name: str | None = None
+) -> dict[str, Tensor]:
     """The regions of a segmentation drawn for an image of `size` (W, H): colour name -> mask
     (1, 1, H, W) of the pixels nearest that colour, for the colours it has. One drawn at another
     scale in the image's proportions (within a pixel, scaled to the image's long side) is
     resized to it, nearest neighbour: the paper's own files, resized apart from their photos,
     are a pixel short (512×287 for 512×288). A ValueError naming the file if it is not an
-    image, not in the image's proportions, or not drawn in the palette's colours."""
+    image, not in the image's proportions, or not drawn in the palette's colours (`name`, for
+    an image given decoded: the studio's upload)."""
+    name = str(source) if name is None else name
     im = open_image(source)
     (w, h), (iw, ih) = im.size, size
     if (w, h) != (iw, ih):
@@ -77,11 +81,11 @@ def read_segmentation(source: str | os.PathLike, size: Size) -> dict[str, Tensor
         same_way = (w >= h) == (iw >= ih)
         if not same_way or abs(min(w, h) * scale - min(iw, ih)) > 1 + scale:
             raise ValueError(
-                f"segmentation '{source}' is {w}×{h} but its image is {iw}×{ih}: draw it at"
+                f"segmentation '{name}' is {w}×{h} but its image is {iw}×{ih}: draw it at"
                 " the image's size, or in its proportions"
             )
         im = im.resize((iw, ih), Image.Resampling.NEAREST)
-    return _regions(im, str(source))
+    return _regions(im, name)
 
 
 def _regions(im: Image.Image, name: str) -> dict[str, Tensor]:
@@ -128,12 +132,17 @@ def pair(photo: dict[str, Tensor], style: dict[str, Tensor], names: tuple[str, s
 
 
 def read_pairs(
-    content_seg: str, style_seg: str, content_size: Size, style_size: Size
+    content_seg: str | Image.Image,
+    style_seg: str | Image.Image,
+    content_size: Size,
+    style_size: Size,
+    names: tuple[str, str] | None = None,
 ) -> list[Pair]:
-    """Both segmentations read and paired: the one entry for the CLI's early check and for
-    stylize."""
+    """Both segmentations read and paired: the one entry for the CLI's and the studio's early
+    checks and for stylize. `names`, for segmentations given as decoded images."""
+    names = (str(content_seg), str(style_seg)) if names is None else names
     return pair(
-        read_segmentation(content_seg, content_size),
-        read_segmentation(style_seg, style_size),
-        (content_seg, style_seg),
+        read_segmentation(content_seg, content_size, names[0]),
+        read_segmentation(style_seg, style_size, names[1]),
+        names,
     )

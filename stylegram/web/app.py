@@ -7,8 +7,9 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections.abc import Iterable
 from contextlib import asynccontextmanager
-from dataclasses import MISSING, fields, replace
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..files import read_own
 from ..settings import changed_fields, field_types
-from ..transfer.config import PRESETS, StyleConfig
+from ..transfer.config import PRESETS, StyleConfig, check_styles
 from ..transfer.provenance import png_metadata
 from .atlases import Atlases
 from .config import ServeConfig
@@ -37,7 +38,7 @@ from .events import stream
 from .explorer import Explorer
 from .guard import COOKIE, Guard, error
 from .queue import BROKEN, JobQueue, public
-from .store import INPUT_FILE, mask_name
+from .store import INPUT_FILE, SEGMENTATIONS, with_inputs
 from .uploads import SERVER_ONLY, UploadError, decode_image, parse_config, read_job
 
 STATIC = Path(__file__).parent / "static"
@@ -123,12 +124,14 @@ class Studio:
         except UploadError as exc:
             return error(exc.status, str(exc))
         names = job_input.names
-        command = job_command(job_input.config, names, len(job_input.masks or ()))
+        sent = SEGMENTATIONS if job_input.segmentations else ()
+        command = job_command(job_input.config, names, len(job_input.masks or ()), sent)
         job = await run_in_threadpool(
             self.store.create,
             job_input.content,
             job_input.styles,
             job_input.masks,
+            job_input.segmentations,
             changed_fields(job_input.config),
             names,
             command,
@@ -144,7 +147,8 @@ class Studio:
     async def command(self, request: Request) -> Response:
         """The command a job of these settings and pictures would be, before it is one: the page's
         *Copy as command*, and its check of the settings as they are typed. JSON in:
-        ``{"config": {...}, "content": name, "styles": [names], "masks": bool}``; out:
+        ``{"config": {...}, "content": name, "styles": [names], "masks": bool,
+        "segmentations": [the fields of those chosen: content_seg, style_seg]}``; out:
         ``{"command": ...}``, or ``{"refused": reason}`` (200: the check's answer, in the words
         a job with these settings would be refused with)."""
         body = await request.body()
@@ -154,17 +158,25 @@ class Studio:
             given = json.loads(body)
             content, styles = str(given["content"]), [str(s) for s in given["styles"]]
             masks = bool(given.get("masks"))
+            segmentations = [str(f) for f in given.get("segmentations") or ()]
+            if not set(segmentations) <= set(SEGMENTATIONS):
+                raise ValueError
             config_text = json.dumps(given.get("config") or {})
         except (ValueError, KeyError, TypeError, RecursionError):  # nested too deep: no JSON here
-            return error(400, "send JSON: config, content, styles and masks")
+            return error(400, "send JSON: config, content, styles, masks and segmentations")
         if not styles:
             return error(400, "add a painting first")
         try:
             config = parse_config(config_text, len(styles), self.config)
+            command = job_command(
+                config,
+                {"content": content, "styles": styles},
+                len(styles) if masks else 0,
+                segmentations,
+            )
         except UploadError as exc:
             return JSONResponse({"refused": str(exc)})
-        names = {"content": content, "styles": styles}
-        return JSONResponse({"command": job_command(config, names, len(styles) if masks else 0)})
+        return JSONResponse({"command": command})
 
     async def list_jobs(self, request: Request) -> Response:
         return JSONResponse({"jobs": [public(j) for j in self.store.list()]})
@@ -289,11 +301,17 @@ class Studio:
             return error(getattr(exc, "status", 400), str(exc))
 
 
-def job_command(config: StyleConfig, names: dict[str, Any], masks: int) -> str:
-    """The `stylegram stylize` line a job is, with its `masks` named as the files that download
-    beside it (store.mask_name): the studio's one way to write it, before and after Start."""
-    if masks:
-        config = replace(config, style_masks=tuple(f"{i}={mask_name(i)}" for i in range(masks)))
+def job_command(
+    config: StyleConfig, names: dict[str, Any], masks: int, segmentations: Iterable[str]
+) -> str:
+    """The `stylegram stylize` line a job is, with its `masks` and segmentations named as the
+    files that download beside it (store.with_inputs): the studio's one way to write it, before
+    and after Start. UploadError (400) for settings that cannot go with those files."""
+    try:
+        config = with_inputs(config, masks, segmentations)
+        check_styles(config, len(names["styles"]))
+    except ValueError as exc:
+        raise UploadError(400, str(exc)) from None
     return png_metadata(config, names["content"], names["styles"], "stylized.png")[
         "stylegram:command"
     ]

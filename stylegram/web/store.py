@@ -3,6 +3,7 @@
     DATA/jobs/<id>/job.json      the record: state, progress, settings (written atomically)
                    content.png   the inputs, re-encoded from the checked uploads
                    style_0.png ...  mask_0.png ...
+                   content_seg.png  style_seg.png   (photo to photo's segmentations, when sent)
                    current.png   the latest preview of a running job (the worker writes it)
                    result.png    the finished picture, with its settings in PNG text chunks
 
@@ -20,6 +21,8 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +30,51 @@ from PIL import Image
 
 from ..files import read_own
 from ..image import write_text_atomic
+from ..transfer.config import StyleConfig
 
 # A job is queued, running, or one of these.
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")
-INPUT_FILE = re.compile(r"^(content|style_\d{1,2}|mask_\d{1,2})\.png$")
+INPUT_FILE = re.compile(r"^(content|style_\d{1,2}|mask_\d{1,2}|content_seg|style_seg)\.png$")
 
 
 LEFTOVER = re.compile(r"^\.new-(del-)?[0-9a-f]{16}$")
 # The files of a job folder, and write_atomic's temporaries of them.
 JOB_FILE = re.compile(
-    r"^\.?((content|style_\d{1,2}|mask_\d{1,2}|current|result)\.png|job\.json)"
+    r"^\.?((content|style_\d{1,2}|mask_\d{1,2}|content_seg|style_seg|current|result)\.png"
+    r"|job\.json)"
     r"(\.\d+\.[a-z0-9_]{8}\.tmp)?$"
 )
+
+
+# The segmentations' files in a job folder, by their StyleConfig field (and form field).
+SEGMENTATIONS = {"content_seg": "content_seg.png", "style_seg": "style_seg.png"}
 
 
 def mask_name(i: int) -> str:
     """The file of painting i's mask in a job folder, and its name in the job's command."""
     return f"mask_{i}.png"
+
+
+def with_inputs(
+    config: StyleConfig,
+    masks: int,
+    segmentations: Iterable[str] = (),
+    folder: Path | None = None,
+) -> StyleConfig:
+    """`config` with the job's files named: `masks` masks and the `segmentations` (fields of
+    SEGMENTATIONS), in `folder` for the worker, bare for the command (they download beside
+    it). Checked as StyleConfig checks them, so that an upload with one segmentation, or with
+    masks and segmentations, is refused in the CLI's words."""
+
+    def at(name: str) -> str:
+        return name if folder is None else str(folder / name)
+
+    changes: dict[str, Any] = {}
+    if masks:
+        changes["style_masks"] = tuple(f"{i}={at(mask_name(i))}" for i in range(masks))
+    changes.update({field: at(SEGMENTATIONS[field]) for field in segmentations})
+    return replace(config, **changes) if changes else config
 
 
 def _leftover_of_ours(folder: Path) -> bool:
@@ -94,6 +124,7 @@ class JobStore:
         content: Image.Image,
         styles: list[Image.Image],
         masks: list[Image.Image] | None,
+        segmentations: tuple[Image.Image, Image.Image] | None,
         config: dict[str, Any],
         names: dict[str, Any],
         command: str,
@@ -108,6 +139,8 @@ class JobStore:
                 im.save(tmp / f"style_{i}.png")
             for i, im in enumerate(masks or []):
                 im.save(tmp / mask_name(i))
+            for im, name in zip(segmentations or (), SEGMENTATIONS.values(), strict=False):
+                im.save(tmp / name)
             record = {
                 "id": job_id,
                 "seq": next(self._seq),
@@ -128,6 +161,7 @@ class JobStore:
                 "names": names,
                 "n_styles": len(styles),
                 "masks": bool(masks),
+                "segmentations": segmentations is not None,
                 "command": command,
             }
             write_text_atomic(json.dumps(record), tmp / "job.json")

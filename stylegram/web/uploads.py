@@ -17,20 +17,23 @@ from typing import Any
 from PIL import Image
 
 from ..image import decode_image as image_decode
+from ..transfer import segmentation
 from ..transfer.config import StyleConfig, check_size, check_styles, min_side
 from ..transfer.plan import plan
 from .config import ServeConfig
+from .store import SEGMENTATIONS, with_inputs
 
 FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"}
 MAX_STYLES = 8
+MAX_FILES = 2 + 2 * MAX_STYLES + len(SEGMENTATIONS)
 # Settings a client may not give: every one that names a file the server would read (a test
 # holds each StyleConfig field with a file metavar to being here), and the device.
 SERVER_ONLY = {
     "weights": "the server's weights are used",
     "style_masks": "send mask files instead",
     "content_mask": "not available in the studio",
-    "content_seg": "segmentations are not available in the studio yet",
-    "style_seg": "segmentations are not available in the studio yet",
+    "content_seg": "send content_seg and style_seg files instead",
+    "style_seg": "send content_seg and style_seg files instead",
     "device": "the server chooses the device",
 }
 
@@ -48,6 +51,7 @@ class JobInput:
     content: Image.Image
     styles: list[Image.Image]
     masks: list[Image.Image] | None
+    segmentations: tuple[Image.Image, Image.Image] | None
     config: StyleConfig
     names: dict[str, Any]
 
@@ -125,16 +129,16 @@ def parse_config(text: str | None, n_styles: int, limits: ServeConfig) -> StyleC
 
 async def read_job(request, limits: ServeConfig) -> JobInput:
     """Read and check `POST /api/jobs`: content, style (repeated), mask (optional, one per
-    style), config."""
+    style), content_seg and style_seg (optional, together), config."""
     length = int(request.headers.get("content-length") or 0)
-    if length > limits.max_upload_bytes * (2 + 2 * MAX_STYLES) + 1_000_000:
+    if length > limits.max_upload_bytes * MAX_FILES + 1_000_000:
         raise UploadError(
             413, f"the request is {length / 1e6:.0f} MB, more than this server accepts"
         )
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise UploadError(415, "send multipart/form-data with content, style and config fields")
     try:
-        form = await request.form(max_files=2 + 2 * MAX_STYLES, max_fields=8, max_part_size=100_000)
+        form = await request.form(max_files=MAX_FILES, max_fields=8, max_part_size=100_000)
     except Exception as exc:  # Starlette's MultiPartException and parser errors
         raise UploadError(
             400, f"the form cannot be read ({getattr(exc, 'message', exc)})"
@@ -159,7 +163,7 @@ async def _file(part, field: str, limits: ServeConfig) -> tuple[Image.Image, str
 
 
 async def _read_form(form, limits: ServeConfig) -> JobInput:
-    unknown = set(form.keys()) - {"content", "style", "mask", "config"}
+    unknown = set(form.keys()) - {"content", "style", "mask", *SEGMENTATIONS, "config"}
     if unknown:
         raise UploadError(400, f"unknown form field '{sorted(unknown)[0]}'")
     if "content" not in form:
@@ -178,6 +182,14 @@ async def _read_form(form, limits: ServeConfig) -> JobInput:
             f" {len(style_parts)} styles",
         )
     config = parse_config(form.get("config"), len(style_parts), limits)
+    seg_parts = {field: form.getlist(field) for field in SEGMENTATIONS}
+    if any(len(parts) > 1 for parts in seg_parts.values()):
+        raise UploadError(400, "give one content_seg and one style_seg")
+    sent = [field for field, parts in seg_parts.items() if parts]
+    try:  # both or neither, one style, no masks beside them: StyleConfig's rules and words
+        check_styles(with_inputs(config, len(mask_parts), sent), len(style_parts))
+    except ValueError as exc:
+        raise UploadError(400, str(exc)) from None
     need = min_side(config)
     content, content_name = await _file(form["content"], "content", limits)
     styles, style_names = [], []
@@ -199,5 +211,21 @@ async def _read_form(form, limits: ServeConfig) -> JobInput:
         # transfer.masks' rule, checked before the job is queued: its message would name the
         # job's files on the server.
         raise UploadError(400, "every mask is black: paint where a painting goes, or send none")
+    segmentations = None
+    if sent:
+        (content_seg, content_seg_name), (style_seg, style_seg_name) = [
+            await _file(parts[0], field, limits) for field, parts in seg_parts.items()
+        ]
+        try:  # the CLI's check, before the job is queued: drawn for these pictures, paired
+            segmentation.read_pairs(
+                content_seg,
+                style_seg,
+                content.size,
+                styles[0].size,
+                names=(content_seg_name, style_seg_name),
+            )
+        except ValueError as exc:
+            raise UploadError(400, str(exc)) from None
+        segmentations = (content_seg, style_seg)
     names = {"content": content_name, "styles": style_names}
-    return JobInput(content, styles, masks, config, names)
+    return JobInput(content, styles, masks, segmentations, config, names)

@@ -16,7 +16,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -40,15 +39,14 @@ def _run_job(
     from ..transfer.plan import plan, work_done
     from ..transfer.provenance import png_metadata
     from ..vgg import load_vgg
-    from .store import mask_name
+    from .store import SEGMENTATIONS, with_inputs
 
     folder, seq, job_id = Path(task["dir"]), task["seq"], task["id"]
     n = task["n_styles"]
     try:
-        settings = dict(task["config"])
-        if task["masks"]:
-            settings["style_masks"] = tuple(f"{i}={folder / mask_name(i)}" for i in range(n))
-        config = StyleConfig(**settings)
+        given = StyleConfig(**task["config"])
+        inputs = (n if task["masks"] else 0, SEGMENTATIONS if task.get("segmentations") else ())
+        config = with_inputs(given, *inputs, folder=folder)
         init = None
         if task.get("resume_from_image") and (folder / "current.png").exists():
             init = to_tensor(open_image(folder / "current.png"))
@@ -93,12 +91,13 @@ def _run_job(
             init=init,
         )
         names = task["names"]
-        if task[
-            "masks"
-        ]:  # the command names the masks as the page offers them, not the server's paths
-            config = replace(config, style_masks=tuple(f"{i}={mask_name(i)}" for i in range(n)))
+        # The command names the masks and segmentations as the page offers them, not the
+        # server's paths.
         meta = png_metadata(
-            config, names.get("content", "content.png"), names.get("styles", []), "stylized.png"
+            with_inputs(given, *inputs),
+            names.get("content", "content.png"),
+            names.get("styles", []),
+            "stylized.png",
         )
         save_image(result, folder / "result.png", metadata=meta)
         send({"id": job_id, "type": "done", "time": time.time(), "preview": last["preview"] + 1})

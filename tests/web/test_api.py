@@ -264,3 +264,65 @@ def test_the_command_before_start_is_the_one_the_job_gets(make_client, content_p
         assert started.status_code == 201, started.text
         assert job(client, started.json()["id"])["command"] == command
         client.delete(f"/api/jobs/{started.json()['id']}")
+
+
+def test_a_photo_to_photo_job_with_segmentations(make_client, content_path):
+    """The studio takes photo to photo's two segmentations as files: the job pairs the regions
+    (the photo's top, blue in both, takes the style's green bottom), its command names them as
+    the files that download beside it, and those are the files sent."""
+    import shlex
+
+    from stylegram.cli import build_parser
+
+    w, h = 96, 64
+    style = Image.new("RGB", (w, h), (200, 30, 30))
+    style.paste((30, 170, 40), (0, h // 2, w, h))
+    segs = {}
+    for field, top, bottom in (
+        ("content_seg", "blue", "white"),
+        ("style_seg", "white", "blue"),
+    ):
+        seg = Image.new("RGB", (w, h), bottom)
+        seg.paste(top, (0, 0, w, h // 2))
+        segs[field] = png_bytes(seg)
+    photo = png_bytes(Image.open(content_path).convert("RGB").resize((w, h)))
+    settings = {"size": w, "iterations": 30, "scales": 1, "seed": 0, "content_weight": 0.1}
+    files = [("content", ("photo.png", photo, "image/png"))]
+    files += [("style", ("style.png", png_bytes(style), "image/png"))]
+    files += [(field, (f"my {field}.png", data, "image/png")) for field, data in segs.items()]
+    with make_client() as client:
+        made = client.post("/api/jobs", files=files, data={"config": json.dumps(settings)})
+        assert made.status_code == 201, made.text
+        job_id = made.json()["id"]
+        wait_for(state_is(client, job_id, *FINISHED), 120, "the job to finish")
+        record = job(client, job_id)
+        assert record["state"] == "done", record["error"]
+        args = build_parser().parse_args(shlex.split(record["command"])[1:])
+        assert (args.content_seg, args.style_seg) == ("content_seg.png", "style_seg.png")
+        for field, data in segs.items():
+            sent = client.get(f"/api/jobs/{job_id}/files/{field}.png")
+            assert sent.status_code == 200
+            assert np.array_equal(
+                np.asarray(Image.open(io.BytesIO(sent.content))),
+                np.asarray(Image.open(io.BytesIO(data))),
+            )
+        asked = client.post(
+            "/api/command",
+            json={
+                "config": settings,
+                "content": "photo.png",
+                "styles": ["style.png"],
+                "segmentations": ["content_seg", "style_seg"],
+            },
+        )
+        assert asked.json() == {"command": record["command"]}
+        one = client.post(
+            "/api/command",
+            json={"config": {}, "content": "p", "styles": ["s"], "segmentations": ["style_seg"]},
+        )
+        assert "content_seg is needed too" in one.json()["refused"]
+        result = client.get(f"/api/jobs/{job_id}/image").content
+    out = np.asarray(Image.open(io.BytesIO(result)).convert("RGB"), dtype=float) / 255
+    top, bottom = out[:28].mean((0, 1)), out[36:].mean((0, 1))
+    green = lambda rgb: rgb[1] - rgb[0]  # noqa: E731
+    assert green(top) > green(bottom) + 0.2, (top, bottom)

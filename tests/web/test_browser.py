@@ -512,3 +512,65 @@ def test_a_job_is_an_address_and_the_page_follows_every_job(
     page.wait_for_selector("#state[data-state='cancelled']")
     assert page.input_value("#f-iterations") == "3000"
     assert not problems(page), "a cancelled job, opened from History"
+
+
+def test_photo_to_photo_with_segmentations_on_the_page(
+    server, page, tmp_path, content_path, style_path
+):
+    """Issue 26: the studio takes the two segmentations. The command names them as soon as
+    both are chosen (one alone is refused in the CLI's words); the job runs, they download
+    beside its command, and the job opened again has them back in their inputs."""
+    import shlex
+
+    import httpx
+
+    from stylegram.cli import build_parser
+
+    segs = {}
+    for field, source in (("content_seg", content_path), ("style_seg", style_path)):
+        seg = Image.new("RGB", Image.open(source).size, "white")
+        seg.paste((0, 0, 255), (0, 0, seg.width, seg.height // 2))
+        seg.save(segs.setdefault(field, tmp_path / f"{field}-drawn.png"))
+
+    page.goto(server)
+    page.wait_for_selector("body[data-ready='1']")
+    page.set_input_files("#photo", str(content_path))
+    page.set_input_files("#paintings", str(style_path))
+    set_tiny(page, 4)
+    page.check("#f-photorealistic")
+    choose_files(page, "#content-seg", str(segs["content_seg"]))
+    command_says(page, "settings: style_seg is needed too")
+    choose_files(page, "#style-seg", str(segs["style_seg"]))
+    command_says(page, "--content-seg content_seg.png --style-seg style_seg.png")
+    args = build_parser().parse_args(shlex.split(page.inner_text("#command"))[1:])
+    assert args.photorealistic and (args.content_seg, args.style_seg) == (
+        "content_seg.png",
+        "style_seg.png",
+    )
+    assert not problems(page), "segmentations chosen"
+    shot(page, tmp_path, "segmentations")
+
+    page.click("#start")
+    page.wait_for_function(
+        "['done', 'failed'].includes(document.getElementById('state').dataset.state)"
+    )
+    assert page.get_attribute("#state", "data-state") == "done", page.inner_text("#state")
+    links = page.locator("#mask-links a")
+    assert links.all_inner_texts() == ["content_seg.png", "style_seg.png"]
+    for k, field in enumerate(segs):
+        got = httpx.get(server + links.nth(k).get_attribute("href"), timeout=5).content
+        assert Image.open(io.BytesIO(got)).size == Image.open(segs[field]).size
+
+    job = page.evaluate("location.hash")
+    page.click("#clear-segs")
+    page.wait_for_function(
+        "!document.getElementById('command').textContent.includes('--content-seg')"
+    )
+    assert "--photorealistic" in page.inner_text("#command")
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.goto(server + "/" + job)
+    page.wait_for_function("document.getElementById('style-seg').files.length === 1")
+    names = "(id) => [...document.getElementById(id).files].map((f) => f.name)"
+    assert page.evaluate(names, "content-seg") == ["content_seg.png"]
+    assert not problems(page), "a job with segmentations, opened again"

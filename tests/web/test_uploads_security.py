@@ -23,10 +23,11 @@ def noise_png(w: int, h: int) -> bytes:
     )
 
 
-def post(client, content, styles, config=TINY, masks=None, extra=None):
+def post(client, content, styles, config=TINY, masks=None, extra=None, segs=None):
     files = [("content", ("photo.png", content, "image/png"))] if content is not None else []
     files += [("style", (f"s{i}.png", s, "image/png")) for i, s in enumerate(styles)]
     files += [("mask", (f"m{i}.png", m, "image/png")) for i, m in enumerate(masks or [])]
+    files += [(field, (f"{field}.png", s, "image/png")) for field, s in (segs or {}).items()]
     data = {"config": config if isinstance(config, str) else json.dumps(config), **(extra or {})}
     return client.post("/api/jobs", files=files, data=data)
 
@@ -35,6 +36,10 @@ def test_bad_uploads_are_refused_and_leave_nothing(make_client, tmp_path, conten
     good, paint = content_path.read_bytes(), style_path.read_bytes()
     small_png = noise_png(96, 96)
     black_png = png_bytes(Image.new("L", (96, 96), 0))
+    size = Image.open(content_path).size
+    blue, white = (png_bytes(Image.new("RGB", size, c)) for c in ("blue", "white"))
+    style_blue = png_bytes(Image.new("RGB", Image.open(style_path).size, "blue"))
+    both = {"content_seg": blue, "style_seg": style_blue}
     cases = [  # (what, response, status, words in the message)
         ("no content", lambda c: post(c, None, [paint]), 400, "content"),
         ("no style", lambda c: post(c, good, []), 400, "style"),
@@ -133,6 +138,49 @@ def test_bad_uploads_are_refused_and_leave_nothing(make_client, tmp_path, conten
             "unknown form field",
         ),
         ("not multipart", lambda c: c.post("/api/jobs", json={"size": 64}), 415, "multipart"),
+        # Photo to photo's segmentations: the CLI's rules, in its words, before the job queues.
+        (
+            "one segmentation",
+            lambda c: post(c, good, [paint], segs={"content_seg": blue}),
+            400,
+            "style_seg is needed too",
+        ),
+        (
+            "segmentations and two styles",
+            lambda c: post(c, good, [paint, paint], segs=both),
+            400,
+            "style_seg segments one style image",
+        ),
+        (
+            "segmentations and masks",
+            lambda c: post(c, good, [paint], masks=[small_png], segs=both),
+            400,
+            "cannot be combined with segmentations",
+        ),
+        (
+            "segmentation not an image",
+            lambda c: post(c, good, [paint], segs={**both, "style_seg": b"nope" * 50}),
+            415,
+            "'style_seg.png' is not an image",
+        ),
+        (
+            "segmentation of another shape",
+            lambda c: post(c, good, [paint], segs={**both, "content_seg": small_png}),
+            400,
+            "segmentation 'content_seg.png' is 96×96 but its image is",
+        ),
+        (
+            "segmentation off the palette",
+            lambda c: post(c, good, [paint], segs={**both, "content_seg": noise_png(*size)}),
+            400,
+            "segmentation 'content_seg.png' has colours outside the palette",
+        ),
+        (
+            "segmentations that share no colour",
+            lambda c: post(c, good, [paint], segs={**both, "content_seg": white}),
+            400,
+            "share no colour",
+        ),
     ]
     data = tmp_path / "data"
     with make_client(data, max_upload_mb=0.3, max_megapixels=1.0, max_size=1024) as client:

@@ -10,7 +10,9 @@ const when = (job) => new Date(job.created * 1000).toLocaleTimeString();
 const SHOWN = ["size", "quality", "iterations", "scales", "content_weight", "style_weight", "tv_weight",
   "style_scale", "preserve_colors", "seed", "optimizer", "pooling", "init",
   "photorealistic", "photo_weight", "photo_smooth"];
-const state = { photo: null, paintings: [], fields: {}, job: null, source: null };
+// Photo to photo's segmentations: the form field and the input of each.
+const SEGMENTATIONS = { content_seg: "content-seg", style_seg: "style-seg" };
+const state = { photo: null, paintings: [], segmentations: {}, fields: {}, job: null, source: null };
 const painter = new MaskPainter($("mask-canvas"), $("mask-photo"));
 const plot = new LossPlot($("plot"));
 
@@ -89,7 +91,8 @@ async function showCommand() {
   const mine = ++asked;
   if (!state.paintings.length) { setCommand(""); return; }
   const body = `{"config":${configJSON(settings())},"content":${JSON.stringify(state.photo?.name || "photo.jpg")},`
-    + `"styles":${JSON.stringify(state.paintings.map((p) => p.file.name))},"masks":${painter.painted}}`;
+    + `"styles":${JSON.stringify(state.paintings.map((p) => p.file.name))},"masks":${painter.painted},`
+    + `"segmentations":${JSON.stringify(Object.keys(state.segmentations))}}`;
   let answer;
   try { answer = await postJSON("/api/command", body); } catch (e) { answer = { refused: e.message }; }
   const invalid = answer.refused !== undefined, text = invalid ? `settings: ${answer.refused}` : answer.command;
@@ -184,6 +187,7 @@ async function start() {
   for (const p of state.paintings) form.append("style", p.file, p.file.name);
   const masks = await painter.blobs();
   (masks || []).forEach((blob, i) => form.append("mask", blob, `mask_${i}.png`));
+  for (const [field, file] of Object.entries(state.segmentations)) form.append(field, file, file.name);
   form.append("config", configJSON(settings()));
   try {
     const { id } = await postForm("/api/jobs", form);
@@ -222,12 +226,13 @@ async function openJob(id) {
     return;
   }
   const files = `/api/jobs/${id}/files`, names = job.names || {};
-  let photo, paintings, masks;
+  let photo, paintings, masks, segmentations;
   try {
     photo = await fileOf(`${files}/content.png`, names.content || "photo.png");
     paintings = await Promise.all(Array.from({ length: job.n_styles },
       (_, i) => fileOf(`${files}/style_${i}.png`, names.styles?.[i] || `painting_${i}.png`)));
     masks = job.masks ? await Promise.all(paintings.map((_, i) => fileOf(`${files}/mask_${i}.png`, `mask_${i}.png`))) : [];
+    segmentations = job.segmentations ? await Promise.all(Object.keys(SEGMENTATIONS).map((f) => fileOf(`${files}/${f}.png`, `${f}.png`))) : [];
   } catch (e) {
     // Its settings and picture without its pictures would start another job than it: neither.
     if (current()) notice(`job ${id}: its pictures could not be read back (${e.message})`);
@@ -241,6 +246,7 @@ async function openJob(id) {
   for (const [i, mask] of masks.entries()) if (current()) await painter.load(mask, i);
   if (!current()) return;
   holds($("photo"), [photo]); holds($("paintings"), paintings);
+  setSegmentations(segmentations);
   loadSettings(job.config);
   watch(id);
 }
@@ -299,17 +305,27 @@ function show(job) {
   if (finished) loadHistory();
 }
 
-// A job's command names its masks as files beside it: they download from here.
+// A job's command names its masks and segmentations as files beside it: they download from here.
 function showMaskLinks(j) {
   const links = $("mask-links");
   if (links.dataset.job === j.id) return;  // made once per job: a click or focus survives the steps
   links.dataset.job = j.id;
-  links.classList.toggle("hidden", !j.masks);
-  if (!j.masks || !j.n_styles) return;
-  links.replaceChildren("the masks it names: ", ...Array.from({ length: j.n_styles }, (_, i) => {
-    const name = `mask_${i}.png`;
-    return Object.assign(document.createElement("a"), { href: `/api/jobs/${j.id}/files/${name}`, download: name, textContent: name });
-  }));
+  const names = [...(j.masks ? Array.from({ length: j.n_styles || 0 }, (_, i) => `mask_${i}.png`) : []),
+    ...(j.segmentations ? Object.keys(SEGMENTATIONS).map((f) => `${f}.png`) : [])];
+  links.classList.toggle("hidden", !names.length);
+  if (!names.length) return;
+  links.replaceChildren("the files it names: ", ...names.map((name) =>
+    Object.assign(document.createElement("a"), { href: `/api/jobs/${j.id}/files/${name}`, download: name, textContent: name })));
+}
+
+// The segmentations chosen (by field), or those of a job read back, in their inputs.
+function setSegmentations(files) {
+  state.segmentations = {};
+  for (const [k, [field, id]] of Object.entries(SEGMENTATIONS).entries()) {
+    if (files[k]) state.segmentations[field] = files[k];
+    holds($(id), files[k] ? [files[k]] : []);
+  }
+  picturesChanged();
 }
 
 async function cancel() {
@@ -407,6 +423,13 @@ async function main() {
     if (e.target.files[0]) await painter.load(e.target.files[0]).catch((err) => notice(err.message));
     e.target.value = ""; showCommand();
   });
+  for (const [field, id] of Object.entries(SEGMENTATIONS)) {
+    $(id).addEventListener("change", (e) => {
+      if (e.target.files[0]) state.segmentations[field] = e.target.files[0]; else delete state.segmentations[field];
+      picturesChanged();
+    });
+  }
+  $("clear-segs").addEventListener("click", () => setSegmentations([]));
   $("start").addEventListener("click", start);
   $("cancel").addEventListener("click", cancel);
   $("copy-command").addEventListener("click", copyCommand);
