@@ -3,9 +3,10 @@
     python docs/make_photo_figure.py
 
 The bundled test photos (tests/data/photos, CC0 and public domain): the coffee takes the look
-of the rocket at dusk. Columns: the photo, the reference, `--photorealistic` (the preset),
-the same holding the photo harder (`--content-weight 1 --style-weight 1 --photo-weight 10000`),
-and the preset's start alone (`--iterations 1 --scales 1`: the photo recoloured, one step).
+of the rocket at dusk. Columns: the photo, the reference, `--photorealistic` (the preset, whose
+style layers are relu1_1, relu2_1 and relu3_1), the same with Gatys's five style layers (the
+preset before; it draws the launch pad into the cup), and the preset's start alone
+(`--iterations 1 --scales 1`: the photo recoloured, one step).
 """
 
 from __future__ import annotations
@@ -17,14 +18,12 @@ from PIL import Image
 from stylegram import StyleConfig, stylize
 from stylegram.image import save_image, text_image, to_tensor
 from stylegram.units.grids import stack
+from stylegram.vgg import STYLE_LAYERS
 
 PHOTOS = Path(__file__).resolve().parent.parent / "tests" / "data" / "photos"
 RUNS = [
     ("--photorealistic", {}),
-    (
-        "alpha 1, beta 1, photo 1e4",
-        {"content_weight": 1.0, "style_weight": 1.0, "photo_weight": 1e4},
-    ),
+    ("with relu1_1 ... relu5_1", {"style_layers": STYLE_LAYERS}),
     ("the start alone", {"iterations": 1, "scales": 1}),
 ]
 

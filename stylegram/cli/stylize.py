@@ -69,13 +69,13 @@ def _check_inputs(args: argparse.Namespace, config: StyleConfig) -> None:
     loads, so that a bad file or setting is one line within a second, not after a minute."""
     from ..image import open_image
     from ..transfer import segmentation
-    from ..transfer.config import check_styles
+    from ..transfer.config import check_styles, style_layers
     from ..transfer.schedule import check_style_scale
     from ..vgg import min_size
 
     sizes = {name: open_image(name).size for name in _inputs(args, config)}
     check_style_scale(
-        config, [sizes[str(s)] for s in args.styles], min_size(config.style_layers), args.styles
+        config, [sizes[str(s)] for s in args.styles], min_size(style_layers(config)), args.styles
     )
     check_styles(config, len(args.styles))
     if config.content_seg is not None and config.style_seg is not None:

@@ -27,6 +27,7 @@ from .config import (
     layers_used,
     min_side,
     photo_weight,
+    style_layers,
     weight,
 )
 from .lbfgs import learnt_gamma as lbfgs_gamma
@@ -92,7 +93,7 @@ def _style_grams(
     segmented style image (`inputs.style_regions`) is read once, in those tiles, for all its
     regions: each region's Grams are the guided Grams of its part of the features.
     """
-    layers = config.style_layers
+    layers = style_layers(config)
     smallest = network.min_size(layers)  # a style image keeps every style layer at least 1×1
     grams = []
     features: dict[int, tuple[Tensor, dict[str, Tensor]]] = {}  # id(image) -> (style, features)
@@ -152,7 +153,7 @@ def _targets(
         return masks.at_layers(mask, (0, 0, w, h), {n: network.info[n].stride for n in layers})
 
     regions = [
-        objective.Region(g, at_layers(m, config.style_layers) if m is not None else None)
+        objective.Region(g, at_layers(m, style_layers(config)) if m is not None else None)
         for g, m in zip(grams, style_masks or [None] * len(grams), strict=True)
     ]
     cmasks = at_layers(content_mask, config.content_layers) if content_mask is not None else None
@@ -341,7 +342,7 @@ def stylize(
     check_style_scale(
         config,
         [im.size for im in inputs.styles],
-        model.min_size(config.style_layers),
+        model.min_size(style_layers(config)),
         inputs.sources,
     )
     job = _Job(model, inputs, config, device, callback, extra_terms, gamma)
@@ -394,9 +395,9 @@ class _Job:
         self.callback, self.extra_terms = callback, extra_terms
         self.network, _ = network_for(model, config.precision)
         weights = (
-            dict(zip(config.style_layers, config.style_layer_weights, strict=True))
+            dict(zip(style_layers(config), config.style_layer_weights, strict=True))
             if config.style_layer_weights is not None
-            else default_style_layer_weights(config.style_layers)
+            else default_style_layer_weights(style_layers(config))
         )
         self.weights = objective.Weights(
             weight(config, "content_weight"),

@@ -173,10 +173,16 @@ def test_guided_upsampling_carries_a_recolouring_to_the_photos_full_size(content
     )
 
 
-def test_the_preset_sets_the_weights_and_steps_the_user_left_alone():
+def test_the_preset_sets_the_weights_layers_and_steps_the_user_left_alone():
     from stylegram import StyleConfig
-    from stylegram.transfer.config import PHOTO_PRESET, weight
+    from stylegram.transfer.config import PHOTO_PRESET, PHOTO_STYLE_LAYERS, style_layers, weight
     from stylegram.transfer.schedule import schedule
+    from stylegram.vgg import STYLE_LAYERS
+
+    assert style_layers(StyleConfig(photorealistic=True)) == PHOTO_STYLE_LAYERS
+    assert style_layers(StyleConfig()) == STYLE_LAYERS
+    mine = ("relu2_1", "relu5_1")
+    assert style_layers(StyleConfig(photorealistic=True, style_layers=mine)) == mine
 
     photo_steps = schedule(StyleConfig(photorealistic=True), (400, 300), min_side=32)
     assert photo_steps == [(128, 67), (256, 42), (512, 13)]
@@ -215,3 +221,23 @@ def test_photo_to_photo_starts_from_the_photo_recoloured_to_the_styles_colours(v
         < float((mean(photo) - mean(ref)).abs().max())
     )
     assert photoreal.local_affine_residual(start, photo) < 0.01
+
+
+def test_a_reference_of_another_scene_is_not_drawn_into_the_photo(vgg):
+    """The coffee takes the look of a rocket at dusk: the preset (style at relu1_1 to relu3_1)
+    keeps more of the photo than Gatys's five style layers, which draw the launch pad into the
+    cup (docs/photo.md)."""
+    from PIL import Image
+
+    from stylegram import StyleConfig, stylize
+    from stylegram.transfer.quality import gaps
+    from stylegram.vgg import STYLE_LAYERS
+    from tests.conftest import DATA
+
+    photo, reference = DATA / "photos" / "coffee.jpg", DATA / "photos" / "rocket.jpg"
+    content_gap = {}
+    for name, layers in (("preset", None), ("five", STYLE_LAYERS)):
+        config = StyleConfig(photorealistic=True, size=96, seed=0, style_layers=layers)
+        out = stylize(photo, reference, config, model=vgg)
+        content_gap[name] = gaps(vgg, out, Image.open(photo), Image.open(reference)).content
+    assert content_gap["preset"] < 0.9 * content_gap["five"], content_gap
