@@ -99,3 +99,38 @@ def test_one_segmentation_alone_is_refused(missing):
     del given[missing]
     with pytest.raises(ValueError, match=f"{missing} is needed too"):
         StyleConfig(**given)
+
+
+def test_the_regions_targets_add_up_to_the_whole_style_image(
+    vgg, tmp_path, content_path, style_path
+):
+    """Luan et al.'s augmented style loss: each region's Gram is taken over the whole layer, so
+    the targets, each weighted by the share of the photo its region covers, add up to the
+    style image's own Gram, whatever the regions' shares in the two images (here the photo's
+    blue region is a quarter of it, the style's half)."""
+    from stylegram import StyleConfig
+    from stylegram.gram import mean_gram
+    from stylegram.image import to_tensor
+    from stylegram.transfer.stylize import _open_inputs, _share, _style_grams
+
+    Image.open(content_path).convert("RGB").resize((96, 64)).save(tmp_path / "photo.png")
+    style = Image.open(style_path).convert("RGB").resize((96, 64))
+    style.save(tmp_path / "style.png")
+    seg = Image.new("RGB", (96, 64), "white")
+    seg.paste((0, 0, 255), (0, 0, 96, 16))
+    seg.save(tmp_path / "seg_photo.png")
+    drawn(tmp_path / "seg_style.png", (96, 64), (255, 255, 255), (0, 0, 255))
+    config = StyleConfig(
+        size=96,
+        content_seg=str(tmp_path / "seg_photo.png"),
+        style_seg=str(tmp_path / "seg_style.png"),
+    )
+    inputs = _open_inputs(tmp_path / "photo.png", [tmp_path / "style.png"], config, need=32)
+    targets = _style_grams(vgg, inputs, 96, config, None, torch.device("cpu"))
+    shares = [_share(m) for m in inputs.style_masks]
+    assert sorted(round(s, 2) for s in shares) == [0.25, 0.75]
+    whole = vgg(to_tensor(style), ["relu1_1"])["relu1_1"]
+    expected = mean_gram(whole)[0]
+    added = sum(s * t["relu1_1"] for s, t in zip(shares, targets, strict=True))
+    error = float((added - expected).norm() / expected.norm())
+    assert error < 0.02, error
