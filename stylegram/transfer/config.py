@@ -285,11 +285,6 @@ def weight(config: StyleConfig, name: str) -> float:
     return (PHOTO_PRESET if config.photorealistic else PAINTING)[name]
 
 
-def photo_weight(config: StyleConfig) -> float:
-    """The photorealism term's weight (`weight`)."""
-    return weight(config, "photo_weight")
-
-
 def style_layers(config: StyleConfig) -> tuple[str, ...]:
     """The style layers a run uses: as given, else the --photorealistic preset's, else
     Gatys's five."""

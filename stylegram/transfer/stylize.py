@@ -26,7 +26,6 @@ from .config import (
     check_styles,
     layers_used,
     min_side,
-    photo_weight,
     style_layers,
     weight,
 )
@@ -122,7 +121,8 @@ def _style_grams(
         # the whole image's on both sides, and the output matches the reference as a whole too
         # (on the paper's pairs 3, 4 and 6 the style gap went from 0.255, 0.086 and 0.272 to
         # 0.172, 0.043 and 0.125; docs/benchmarks.md).
-        share = _share(region) / _share(inputs.style_masks[i]) if inputs.style_masks else 1.0
+        assert inputs.style_masks is not None  # the photo's regions, set with style_regions
+        share = _share(region) / _share(inputs.style_masks[i])
         grams.append({n: share * mean_gram(feats[n], at[n])[0] for n in layers})
     if inputs.style_masks is None:
         return [
@@ -171,7 +171,7 @@ def _targets(
         for g, m in zip(grams, style_masks or [None] * len(grams), strict=True)
     ]
     cmasks = at_layers(content_mask, config.content_layers) if content_mask is not None else None
-    photo = content if photo_weight(config) else None  # the matting Laplacian's photo
+    photo = content if weight(config, "photo_weight") else None  # the matting Laplacian's photo
     return objective.Targets(feats, cmasks, regions, photo)
 
 
@@ -418,7 +418,7 @@ class _Job:
             weight(config, "style_weight"),
             config.tv_weight,
             weights,
-            photo_weight(config),
+            weight(config, "photo_weight"),
         )
         seed = config.seed if config.seed is not None else torch.seed()
         self.generator = torch.Generator().manual_seed(seed)
