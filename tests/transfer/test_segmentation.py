@@ -101,13 +101,16 @@ def test_one_segmentation_alone_is_refused(missing):
         StyleConfig(**given)
 
 
-def test_the_regions_targets_add_up_to_the_whole_style_image(
-    vgg, tmp_path, content_path, style_path
+@pytest.mark.parametrize("style_only", [False, True])
+def test_the_regions_targets_add_up_to_the_style_images_paired_part(
+    vgg, tmp_path, content_path, style_path, style_only
 ):
     """Luan et al.'s augmented style loss: each region's Gram is taken over the whole layer, so
     the targets, each weighted by the share of the photo its region covers, add up to the
     style image's own Gram, whatever the regions' shares in the two images (here the photo's
-    blue region is a quarter of it, the style's half)."""
+    blue region is a quarter of it, the style's half). With a colour only the style image has
+    (a red quarter, `style_only`), they add up to the Gram of the rest of it, the paired part:
+    the unpaired colour does not dim the others."""
     from stylegram import StyleConfig
     from stylegram.gram import mean_gram
     from stylegram.image import to_tensor
@@ -120,6 +123,12 @@ def test_the_regions_targets_add_up_to_the_whole_style_image(
     seg.paste((0, 0, 255), (0, 0, 96, 16))
     seg.save(tmp_path / "seg_photo.png")
     drawn(tmp_path / "seg_style.png", (96, 64), (255, 255, 255), (0, 0, 255))
+    paired = torch.ones(1, 1, 64, 96)
+    if style_only:
+        seg = Image.open(tmp_path / "seg_style.png")
+        seg.paste((255, 0, 0), (72, 0, 96, 64))
+        seg.save(tmp_path / "seg_style.png")
+        paired[..., 72:] = 0
     config = StyleConfig(
         size=96,
         content_seg=str(tmp_path / "seg_photo.png"),
@@ -130,7 +139,7 @@ def test_the_regions_targets_add_up_to_the_whole_style_image(
     shares = [_share(m) for m in inputs.style_masks]
     assert sorted(round(s, 2) for s in shares) == [0.25, 0.75]
     whole = vgg(to_tensor(style), ["relu1_1"])["relu1_1"]
-    expected = mean_gram(whole)[0]
+    expected = mean_gram(whole, paired)[0]
     added = sum(s * t["relu1_1"] for s, t in zip(shares, targets, strict=True))
     error = float((added - expected).norm() / expected.norm())
     assert error < 0.02, error
