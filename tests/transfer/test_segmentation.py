@@ -101,16 +101,17 @@ def test_one_segmentation_alone_is_refused(missing):
         StyleConfig(**given)
 
 
-@pytest.mark.parametrize("style_only", [False, True])
+@pytest.mark.parametrize("unpaired", [None, "style", "photo"])
 def test_the_regions_targets_add_up_to_the_style_images_paired_part(
-    vgg, tmp_path, content_path, style_path, style_only
+    vgg, tmp_path, content_path, style_path, unpaired
 ):
     """Luan et al.'s augmented style loss: each region's Gram is taken over the whole layer, so
     the targets, each weighted by the share of the photo its region covers, add up to the
     style image's own Gram, whatever the regions' shares in the two images (here the photo's
-    blue region is a quarter of it, the style's half). With a colour only the style image has
-    (a red quarter, `style_only`), they add up to the Gram of the rest of it, the paired part:
-    the unpaired colour does not dim the others."""
+    blue region is a quarter of it, the style's half). With a colour only one image has (a
+    red quarter), the unpaired colour does not dim the others: in the style image, the targets
+    add up to the Gram of the rest of it, the paired part; in the photo, which keeps its own
+    look there, to the style's Gram times the share of the photo that is paired."""
     from stylegram import StyleConfig
     from stylegram.gram import mean_gram
     from stylegram.image import to_tensor
@@ -124,10 +125,12 @@ def test_the_regions_targets_add_up_to_the_style_images_paired_part(
     seg.save(tmp_path / "seg_photo.png")
     drawn(tmp_path / "seg_style.png", (96, 64), (255, 255, 255), (0, 0, 255))
     paired = torch.ones(1, 1, 64, 96)
-    if style_only:
-        seg = Image.open(tmp_path / "seg_style.png")
+    if unpaired is not None:
+        name = tmp_path / f"seg_{unpaired}.png"
+        seg = Image.open(name)
         seg.paste((255, 0, 0), (72, 0, 96, 64))
-        seg.save(tmp_path / "seg_style.png")
+        seg.save(name)
+    if unpaired == "style":
         paired[..., 72:] = 0
     config = StyleConfig(
         size=96,
@@ -137,9 +140,10 @@ def test_the_regions_targets_add_up_to_the_style_images_paired_part(
     inputs = _open_inputs(tmp_path / "photo.png", [tmp_path / "style.png"], config, need=32)
     targets = _style_grams(vgg, inputs, 96, config, None, torch.device("cpu"))
     shares = [_share(m) for m in inputs.style_masks]
-    assert sorted(round(s, 2) for s in shares) == [0.25, 0.75]
+    photo_paired = 0.75 if unpaired == "photo" else 1.0
+    assert sorted(round(s / photo_paired, 2) for s in shares) == [0.25, 0.75]
     whole = vgg(to_tensor(style), ["relu1_1"])["relu1_1"]
-    expected = mean_gram(whole, paired)[0]
+    expected = photo_paired * mean_gram(whole, paired)[0]
     added = sum(s * t["relu1_1"] for s, t in zip(shares, targets, strict=True))
     error = float((added - expected).norm() / expected.norm())
     assert error < 0.02, error
