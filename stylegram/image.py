@@ -13,8 +13,8 @@ import io
 import math
 import os
 import re
+import secrets
 import stat
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -330,6 +330,27 @@ def _sweep(folder: Path) -> None:
         remove_stale_temporaries(folder / "any", every_name=True)
 
 
+def temporary_names(parent: Path, name: str, suffix: str = ".tmp") -> Iterator[Path]:
+    """Fresh names for a temporary file or folder beside `name` in `parent`:
+    ".NAME.PID.XXXXXXXX<suffix>", the pattern files.temporaries globs.
+
+    A writer binds the name before it makes the file, so that its clean-up sees the file
+    whenever an interruption comes: Ctrl-C and SIGTERM raise at the first bytecode after a
+    system call returns, and tempfile.mkstemp hands back a name only after its open has
+    returned (a SIGTERM there left a temporary file behind). Another file of the same name (the
+    same process id and 32 random bits) is skipped by the O_EXCL open that makes it."""
+    while True:
+        yield parent / f".{name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
+
+
+def open_temporary(path: Path) -> int:
+    """Make `path` (a name from temporary_names), as tempfile.mkstemp makes its files: new
+    (FileExistsError otherwise), private, not followed through a link; its descriptor."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    return os.open(path, flags, 0o600)
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file atomically: `write` fills a temporary file beside `path`, then a rename.
 
@@ -343,16 +364,18 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) 
     path = Path(path)
     parent = folder_of(path)
     _sweep(parent)
-    tmp: str | None = None
+    tmp: Path | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
+        for tmp in temporary_names(parent, path.name):  # bound before the file exists
+            with contextlib.suppress(FileExistsError):
+                fd = open_temporary(tmp)
+                break
+        assert tmp is not None
         mark_temporary(tmp)
         with os.fdopen(fd, "wb") as f:
             write(f)
         chmod_like_open(tmp)
-        unmark_temporary(
-            tmp
-        )  # the finished file is no leftover, wherever it is moved or copied later
+        unmark_temporary(tmp)  # the finished file is no leftover, wherever it is moved later
         os.replace(tmp, parent / path.name)
     except OSError as exc:
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None

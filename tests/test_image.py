@@ -98,6 +98,29 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
+def test_an_interruption_right_after_the_temporary_file_is_made_leaves_none(
+    tmp_path, monkeypatch
+):
+    """Ctrl-C and SIGTERM raise at the first bytecode after a system call returns: here, the
+    open that makes save_image's temporary file (a SIGTERM there left one behind)."""
+    import os
+
+    real = os.open
+
+    def open_then_interrupted(path, *args, **kwargs):
+        fd = real(path, *args, **kwargs)
+        if str(path).endswith(".tmp"):
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_image(_gradient(), tmp_path / "out.png")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failed_save_keeps_the_old_file_whole(tmp_path, monkeypatch):
     out = tmp_path / "out.png"
     save_image(_gradient(), out)

@@ -8,10 +8,10 @@ decodes the chosen part at the working size; `write` encodes the result atomical
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,7 +21,15 @@ from PIL import Image
 
 from ..files import folder_of, readable_file
 from ..geometry import Size
-from ..image import check_writable, chmod_like_open, open_image, save_image, write_atomic
+from ..image import (
+    check_writable,
+    chmod_like_open,
+    open_image,
+    open_temporary,
+    save_image,
+    temporary_names,
+    write_atomic,
+)
 from ..settings import ConfigError
 
 FRAME_NAME = re.compile(r"\d{5}\.png")  # what `write` puts in a folder of frames: 00001.png, ...
@@ -254,9 +262,14 @@ def _write_frames(frames: Sequence[Image.Image], path: Path) -> None:
     `path` as a whole: an earlier, longer run's frames do not linger, and a crash leaves the old
     folder as it was. The old folder holds only frames (`check_output`, before and again now)."""
     parent = folder_of(path)
-    new = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent))
+    new: Path | None = None
     old = None
     try:
+        for new in temporary_names(parent, path.name):  # bound before the folder exists
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(new, 0o700)
+                break
+        assert new is not None
         for k, im in enumerate(frames, 1):
             save_image(im, new / f"{k:05d}.png")
         if path.is_dir():
@@ -287,12 +300,13 @@ def _encode(
     av = _av()
     notes: list[str] = []
     # A name of our own making (never a user's file of a guessable name), removed on failure.
-    fd, name = tempfile.mkstemp(
-        prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=folder_of(path)
-    )
-    os.close(fd)
-    tmp = Path(name)
+    tmp: Path | None = None
     try:
+        for tmp in temporary_names(folder_of(path), path.name, path.suffix):
+            with contextlib.suppress(FileExistsError):
+                os.close(open_temporary(tmp))
+                break
+        assert tmp is not None
         with av.open(str(tmp), "w") as out:
             video = out.add_stream("libx264", rate=fps)
             video.width, video.height = frames[0].size
@@ -319,7 +333,7 @@ def _encode(
     except OSError as exc:
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
     return notes
 

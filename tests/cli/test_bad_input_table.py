@@ -317,21 +317,19 @@ def test_a_bomb_among_the_images_is_skipped_and_counted(files, tmp_path, capsys)
 
 def _full_disk(monkeypatch, after: int = 0):
     """Every write_atomic after the first `after` ones writes to /dev/full, as on a full disk."""
-    import tempfile
-
     import stylegram.image
 
-    real, count = tempfile.mkstemp, [0]
+    real, count = stylegram.image.open_temporary, [0]
 
-    def mkstemp(*args, **kwargs):
-        fd, path = real(*args, **kwargs)
+    def open_temporary(path):
+        fd = real(path)
         count[0] += 1
         if count[0] > after:
             os.close(fd)
             fd = os.open("/dev/full", os.O_WRONLY)
-        return fd, path
+        return fd
 
-    monkeypatch.setattr(stylegram.image.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(stylegram.image, "open_temporary", open_temporary)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
