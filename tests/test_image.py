@@ -98,9 +98,7 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
-def test_an_interruption_right_after_the_temporary_file_is_made_leaves_none(
-    tmp_path, monkeypatch
-):
+def test_an_interruption_right_after_the_temporary_file_is_made_leaves_none(tmp_path, monkeypatch):
     """Ctrl-C and SIGTERM raise at the first bytecode after a system call returns: here, the
     open that makes save_image's temporary file (a SIGTERM there left one behind)."""
     import os
