@@ -19,12 +19,7 @@ def gram_matrix(features: Tensor) -> Tensor:
     slower than the bf16 matmul and a fifth of a step at 512 px.
     """
     b, c = features.shape[:2]
-    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
-        # Laid out to match channels-last features, without a copy, so that the gradient comes
-        # back in their layout: mixing layouts in the backward pass costs more than the matmul.
-        a = features.permute(0, 2, 3, 1).reshape(b, -1, c)  # (B, H·W, C)
-    else:
-        a = features.reshape(b, c, -1).transpose(1, 2)  # (B, H·W, C), a view
+    a = _positions(features)
     # One 2-D product per image: torch's batched bf16 product copied the transposed operand
     # first, six times slower (36 ms against 6 ms for relu1_1 at 512 px). A single image is
     # reshaped rather than unbound: unbind's backward stacks the gradients, a copy of the map.
@@ -44,6 +39,15 @@ def mean_gram(features: Tensor, mask: Tensor | None = None) -> Tensor:
     if mask is None:
         return gram_matrix(features) / gram_count(None, features.shape[-2] * features.shape[-1])
     mask = mask.to(torch.float32)
+    if features.shape[0] == 1 and mask.shape == (1, 1, *features.shape[-2:]):
+        # The product over the positions the mask touches only: the same sum, as the others
+        # add zeros. A segmentation's regions partition the image, so its R regions cost one
+        # Gram of the map between them, not R (pairs 11 and 12 of the paper have six).
+        c = features.shape[1]
+        weights = mask.reshape(-1)
+        touched = weights.nonzero().squeeze(1)
+        rows = _positions(features).reshape(-1, c).index_select(0, touched)
+        return _symmetric_product(rows.float() * weights[touched, None])[None] / gram_count(mask, 0)
     return gram_matrix(features.float() * mask) / gram_count(mask, 0)
 
 
@@ -51,6 +55,16 @@ def gram_count(mask: Tensor | None, positions: int) -> Tensor | int:
     """What `mean_gram` divides a Gram by: the layer's `positions` n_H·n_W, or Σ mask² for a
     guided Gram (a sum over the whole map, also when the Gram is summed tile by tile)."""
     return positions if mask is None else mask.float().pow(2).sum().clamp_min(1e-8)
+
+
+def _positions(features: Tensor) -> Tensor:
+    """(B, C, H, W) -> (B, H·W, C), a position per row, without a copy."""
+    b, c = features.shape[:2]
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        # Laid out to match channels-last features, without a copy, so that the gradient comes
+        # back in their layout: mixing layouts in the backward pass costs more than the matmul.
+        return features.permute(0, 2, 3, 1).reshape(b, -1, c)
+    return features.reshape(b, c, -1).transpose(1, 2)
 
 
 def _symmetric_product(a: Tensor) -> Tensor:

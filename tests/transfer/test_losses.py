@@ -41,6 +41,25 @@ def test_gram_matrix_gradient_matches_finite_differences_in_either_layout(layout
     assert torch.autograd.gradcheck(gram_matrix, (a,))
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_a_masked_gram_is_the_gram_of_the_masked_features_over_the_masks_energy(layout):
+    # Computed over the positions the mask touches only (gram.mean_gram); value and gradient
+    # as the guided Gram's definition gives them, with soft edges and zeros in the mask.
+    a = torch.randn(1, 4, 6, 5, generator=torch.Generator().manual_seed(3))
+    a = a.contiguous(memory_format=layout).requires_grad_(True)
+    mask = torch.zeros(1, 1, 6, 5)
+    mask[..., 1:4, :3] = 1.0
+    mask[..., 4, :3] = 0.25
+    g = mean_gram(a, mask)
+    (g * torch.arange(16.0).view(1, 4, 4)).sum().backward()
+    expected_a = a.detach().clone().requires_grad_(True)
+    expected = gram_matrix(expected_a * mask) / mask.pow(2).sum()
+    (expected * torch.arange(16.0).view(1, 4, 4)).sum().backward()
+    torch.testing.assert_close(g, expected)
+    torch.testing.assert_close(a.grad, expected_a.grad)
+    assert bool(a.grad[..., 0, :].eq(0).all())  # no gradient where the mask is zero
+
+
 def test_gram_matrix_in_bf16_is_within_a_few_thousandths_of_fp32():
     a = torch.relu(_tiny(9, c=16, h=32, w=32))
     exact, fast = gram_matrix(a), gram_matrix(a.bfloat16())
