@@ -36,19 +36,24 @@ def mean_gram(features: Tensor, mask: Tensor | None = None) -> Tensor:
     With a `mask` (B or 1, 1, H, W) in [0, 1], the guided Gram of Gatys et al. 2017: the Gram of
     mask·features, divided by Σ mask² so that it is an average over the masked region.
     """
+    return guided_gram(features, mask) / gram_count(mask, features.shape[-2] * features.shape[-1])
+
+
+def guided_gram(features: Tensor, mask: Tensor | None) -> Tensor:
+    """The Gram of mask·features, (B, C, C), in fp32 with a mask (B or 1, 1, H, W) in [0, 1];
+    `gram_matrix` without one."""
     if mask is None:
-        return gram_matrix(features) / gram_count(None, features.shape[-2] * features.shape[-1])
+        return gram_matrix(features)
     mask = mask.to(torch.float32)
     if features.shape[0] == 1 and mask.shape == (1, 1, *features.shape[-2:]):
         # The product over the positions the mask touches only: the same sum, as the others
         # add zeros. A segmentation's regions partition the image, so its R regions cost one
         # Gram of the map between them, not R (pairs 11 and 12 of the paper have six).
-        c = features.shape[1]
         weights = mask.reshape(-1)
         touched = weights.nonzero().squeeze(1)
-        rows = _positions(features).reshape(-1, c).index_select(0, touched)
-        return _symmetric_product(rows.float() * weights[touched, None])[None] / gram_count(mask, 0)
-    return gram_matrix(features.float() * mask) / gram_count(mask, 0)
+        rows = _positions(features).reshape(-1, features.shape[1]).index_select(0, touched)
+        return _symmetric_product(rows.float() * weights[touched, None])[None]
+    return gram_matrix(features.float() * mask)
 
 
 def gram_count(mask: Tensor | None, positions: int) -> Tensor | int:

@@ -26,7 +26,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from ..geometry import Box, crop
-from ..gram import gram_count, gram_matrix
+from ..gram import gram_count, gram_matrix, guided_gram
 from ..vgg import VGG
 from . import losses, photoreal
 from .loop import Objective
@@ -292,8 +292,10 @@ def _tv_in_bands(image: Tensor, weight: float, rows: int) -> Tensor:
     return total
 
 
-def _masked(f: Tensor, mask: Tensor | None, rows: slice, cols: slice) -> Tensor:
-    return f if mask is None else f.float() * mask[:, :, rows, cols]
+def _region_gram(core: Tensor, mask: Tensor | None, rows: slice, cols: slice) -> Tensor:
+    """A core's share of a region's unnormalised Gram: `mask` is the region's over the whole
+    map, and rows, cols where the core lies in it."""
+    return guided_gram(core, None if mask is None else mask[:, :, rows, cols])[0]
 
 
 @torch.no_grad()
@@ -303,8 +305,8 @@ def _gram_sums(
     sums: dict[tuple[int, str], Tensor] = {}
     for n, core, (rows, cols) in _cores(network, image, weights.layers, tiles):
         for r, region in enumerate(targets.regions):
-            part = _masked(core, region.masks[n] if region.masks else None, rows, cols)
-            sums[r, n] = sums.get((r, n), 0) + gram_matrix(part)[0]
+            part = _region_gram(core, region.masks[n] if region.masks else None, rows, cols)
+            sums[r, n] = sums.get((r, n), 0) + part
     return sums
 
 
@@ -337,7 +339,7 @@ def _backward_tile(
             surrogate = surrogate + part
             content = content + part.detach()
         for r, region in enumerate(targets.regions if n in weights.layers else []):
-            gram = gram_matrix(_masked(core, region.masks[n] if region.masks else None, rw, cw))[0]
+            gram = _region_gram(core, region.masks[n] if region.masks else None, rw, cw)
             surrogate = surrogate + (slopes[r, n] * gram).sum()
     surrogate.backward()
     return content
