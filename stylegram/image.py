@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import numpy as np
 import torch
@@ -28,6 +28,8 @@ from torch import Tensor
 
 from .errors import summary
 from .files import folder_of, readable_file, temporaries
+
+T = TypeVar("T")
 
 ImageLike = str | os.PathLike | Image.Image
 
@@ -330,21 +332,26 @@ def _sweep(folder: Path) -> None:
         remove_stale_temporaries(folder / "any", every_name=True)
 
 
-def temporary_names(parent: Path, name: str, suffix: str = ".tmp") -> Iterator[Path]:
-    """Fresh names for a temporary file or folder beside `name` in `parent`:
-    ".NAME.PID.XXXXXXXX<suffix>", the pattern files.temporaries globs.
+def make_temporary(
+    made: list[Path], parent: Path, name: str, make: Callable[[Path], T], suffix: str = ".tmp"
+) -> T:
+    """Make a temporary file or folder beside `name` in `parent` with `make` (open_temporary,
+    os.mkdir), named ".NAME.PID.XXXXXXXX<suffix>", the pattern files.temporaries globs; what
+    `make` returns.
 
-    A writer binds the name before it makes the file, so that its clean-up sees the file
-    whenever an interruption comes: Ctrl-C and SIGTERM raise at the first bytecode after a
-    system call returns, and tempfile.mkstemp hands back a name only after its open has
-    returned (a SIGTERM there left a temporary file behind). Another file of the same name (the
-    same process id and 32 random bits) is skipped by the O_EXCL open that makes it."""
+    The name goes into `made`, the caller's list to clean up, before the file exists, so the
+    clean-up sees the file whenever an interruption comes: Ctrl-C and SIGTERM raise at the first
+    bytecode after a system call returns, and tempfile.mkstemp hands back a name only after its
+    open has returned (a SIGTERM there left a temporary file behind). A name already taken (the
+    same process id and 32 random bits) is drawn again."""
     while True:
-        yield parent / f".{name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
+        made[:] = [parent / f".{name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"]
+        with contextlib.suppress(FileExistsError):
+            return make(made[0])
 
 
 def open_temporary(path: Path) -> int:
-    """Make `path` (a name from temporary_names), as tempfile.mkstemp makes its files: new
+    """Make `path` (for make_temporary), as tempfile.mkstemp makes its files: new
     (FileExistsError otherwise), private, not followed through a link; its descriptor."""
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -364,13 +371,10 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) 
     path = Path(path)
     parent = folder_of(path)
     _sweep(parent)
-    tmp: Path | None = None
+    made: list[Path] = []
     try:
-        for tmp in temporary_names(parent, path.name):  # bound before the file exists
-            with contextlib.suppress(FileExistsError):
-                fd = open_temporary(tmp)
-                break
-        assert tmp is not None
+        fd = make_temporary(made, parent, path.name, open_temporary)
+        tmp = made[0]
         mark_temporary(tmp)
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -380,8 +384,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) 
     except OSError as exc:
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
     finally:
-        if tmp is not None and os.path.lexists(tmp):
-            os.unlink(tmp)
+        for leftover in made:
+            if os.path.lexists(leftover):
+                os.unlink(leftover)
     return path
 
 

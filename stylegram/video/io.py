@@ -8,7 +8,6 @@ decodes the chosen part at the working size; `write` encodes the result atomical
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
@@ -24,10 +23,10 @@ from ..geometry import Size
 from ..image import (
     check_writable,
     chmod_like_open,
+    make_temporary,
     open_image,
     open_temporary,
     save_image,
-    temporary_names,
     write_atomic,
 )
 from ..settings import ConfigError
@@ -262,14 +261,11 @@ def _write_frames(frames: Sequence[Image.Image], path: Path) -> None:
     `path` as a whole: an earlier, longer run's frames do not linger, and a crash leaves the old
     folder as it was. The old folder holds only frames (`check_output`, before and again now)."""
     parent = folder_of(path)
-    new: Path | None = None
+    made: list[Path] = []
     old = None
     try:
-        for new in temporary_names(parent, path.name):  # bound before the folder exists
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(new, 0o700)
-                break
-        assert new is not None
+        make_temporary(made, parent, path.name, lambda p: os.mkdir(p, 0o700))
+        new = made[0]
         for k, im in enumerate(frames, 1):
             save_image(im, new / f"{k:05d}.png")
         if path.is_dir():
@@ -283,7 +279,7 @@ def _write_frames(frames: Sequence[Image.Image], path: Path) -> None:
             os.rename(old, path)
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
     finally:
-        for leftover in (new, old):
+        for leftover in (*made, old):
             if leftover is not None and leftover.exists() and leftover != path:
                 shutil.rmtree(leftover, ignore_errors=True)
 
@@ -300,13 +296,10 @@ def _encode(
     av = _av()
     notes: list[str] = []
     # A name of our own making (never a user's file of a guessable name), removed on failure.
-    tmp: Path | None = None
+    made: list[Path] = []
     try:
-        for tmp in temporary_names(folder_of(path), path.name, path.suffix):
-            with contextlib.suppress(FileExistsError):
-                os.close(open_temporary(tmp))
-                break
-        assert tmp is not None
+        os.close(make_temporary(made, folder_of(path), path.name, open_temporary, path.suffix))
+        tmp = made[0]
         with av.open(str(tmp), "w") as out:
             video = out.add_stream("libx264", rate=fps)
             video.width, video.height = frames[0].size
@@ -333,8 +326,9 @@ def _encode(
     except OSError as exc:
         raise ValueError(f"'{path}': cannot write ({exc.strerror or exc})") from None
     finally:
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
+        for leftover in made:
+            if leftover.exists():
+                leftover.unlink()
     return notes
 
 
