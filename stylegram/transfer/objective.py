@@ -57,6 +57,7 @@ class Targets:
     content_masks: dict[str, Tensor] | None  # layer -> (1, 1, h, w)
     regions: list[Region]
     photo: Tensor | None = None  # the photo of the matting Laplacian, (1, 3, H, W), if weighted
+    held: Tensor | None = None  # (1, 1, H, W): where no region paints, held to the photo
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def _photo_term(image: Tensor, targets: Targets, weights: Weights) -> dict[str, 
     bands of about 2^18 pixels); nothing when it is not weighted."""
     if not weights.photo or targets.photo is None:
         return {}
-    return {"photo": photoreal.photo_term(image, targets.photo, weights.photo)}
+    return {"photo": photoreal.photo_term(image, targets.photo, weights.photo, held=targets.held)}
 
 
 def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -> Objective:

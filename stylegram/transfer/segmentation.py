@@ -10,8 +10,9 @@ pixels far from every colour) is refused, naming a colour it has.
 Each colour of the photo's segmentation that the style's also has becomes one style region: its
 photo mask is where it paints (transfer/masks.py), and its style mask is where in the style image
 its Gram matrices are taken (the guided Gram, gram.mean_gram with a mask). A colour that only the
-photo has is painted by no region: there the photo is kept (its content and photorealism costs
-hold it). A colour that only the style image has is not used.
+photo has is painted by no region: there the photo is kept (with --photorealistic, the
+photorealism term holds the output to the photo there: photoreal.photo_term's `held`). A colour
+that only the style image has is not used.
 """
 
 from __future__ import annotations

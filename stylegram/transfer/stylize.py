@@ -186,7 +186,17 @@ def _targets(
     ]
     cmasks = at_layers(content_mask, config.content_layers) if content_mask is not None else None
     photo = content if weight(config, "photo_weight") else None  # the matting Laplacian's photo
-    return objective.Targets(feats, cmasks, regions, photo)
+    return objective.Targets(feats, cmasks, regions, photo, _held(style_masks, photo))
+
+
+def _held(style_masks: list[Tensor] | None, photo: Tensor | None) -> Tensor | None:
+    """Where the photorealism term holds the output to the photo: the part no style's mask or
+    segmented region paints (1 − their sum, clipped; photoreal.photo_term's D), when there are
+    masks and the term is weighted; None where every pixel is painted."""
+    if style_masks is None or photo is None:
+        return None
+    held = (1 - torch.stack(style_masks).sum(0)).clamp(0, 1)
+    return held if float(held.max()) > 1e-3 else None  # not the rounding of a partition's sum
 
 
 def _scaled_masks(inputs: _Inputs, size: Size, device) -> tuple[list[Tensor] | None, Tensor | None]:

@@ -77,6 +77,21 @@ def test_bands_give_the_whole_images_value_and_gradient():
         assert torch.allclose(grad, whole_grad, atol=1e-12)
 
 
+def test_the_held_part_adds_levins_constraint_to_value_and_gradient():
+    """photo_term with `held` D: weight·(Σ_c V_cᵀLV_c + HOLD·Σ_c (V_c − I_c)ᵀD(V_c − I_c))/(H·W),
+    its gradient that of the formula (autograd)."""
+    photo, image = random_pair(11, 9, seed=3)
+    held = torch.rand(1, 1, 11, 9, generator=torch.Generator().manual_seed(4), dtype=image.dtype)
+    x = image.clone()
+    value = photoreal.photo_term(x, photo, weight=3.0, eps=EPS, rows=4, held=held)
+    y = image.clone().requires_grad_(True)
+    energy = photoreal.window_energy(y, photo, EPS).sum()
+    expected = 3.0 * (energy + photoreal.HOLD * (held * (y - photo).pow(2)).sum()) / (11 * 9)
+    expected.backward()
+    assert abs(float(value) - float(expected)) < 1e-5 * float(expected)
+    assert torch.allclose(x.grad, y.grad, atol=1e-9)
+
+
 def test_the_residual_is_zero_for_a_recoloured_photo_and_high_for_noise(content_path):
     from stylegram.image import open_image, resize_long_side, to_tensor
 
