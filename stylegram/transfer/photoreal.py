@@ -139,10 +139,11 @@ def photo_term(
 
     `held` (1, 1, H, W) in [0, 1], D's diagonal, is the part of the photo that no region paints:
     there the output is held to the photo as Levin et al. hold their scribbles to the known
-    values (their λ·(α − b)ᵀD(α − b); λ = HOLD). The Laplacian then carries the look into a held region
-    only through what is a local recolouring of the photo near its edge. Without it, the style
-    Grams of the neighbouring regions, whose receptive fields reach over the edge, recolour a
-    region that was to keep the photo (a face turned green beside a backdrop turned blue).
+    values (their λ·(α − b)ᵀD(α − b); λ = HOLD). The Laplacian then carries the look into a
+    held region only through what is a local recolouring of the photo near its edge. Without
+    it, the style Grams of the neighbouring regions, whose receptive fields reach over the edge,
+    recolour a region that was to keep the photo (a face turned green beside a backdrop turned
+    blue). Also taken a band of rows at a time, so that its temporaries are a band's.
     """
     h, w = image.shape[-2:]
     rows = rows or band_rows(w)
@@ -151,9 +152,7 @@ def photo_term(
     total = 0.0
     scale = weight / (h * w)
     if held is not None:
-        off = image - photo.to(image.dtype)
-        total += float(scale * HOLD * (held * off.pow(2)).sum())
-        image.grad += (2 * scale * HOLD * held * off).to(image.grad.dtype)
+        total += _hold(image, photo, held, scale * HOLD, rows)
     # Window centres run over rows 1 … h−2; a band of centres [c0, c1) reads rows c0−1 … c1.
     for c0 in range(1, h - 1, rows):
         c1 = min(h - 1, c0 + rows)
@@ -165,6 +164,20 @@ def photo_term(
         image.grad[..., c0 - 1 : c1 + 1, :] += band.grad.to(image.grad.dtype)
         total += float(value)
     return torch.tensor(total, dtype=torch.float32, device=image.device)
+
+
+def _hold(image: Tensor, photo: Tensor, held: Tensor, weight: float, rows: int) -> float:
+    """weight · Σ_c (V_c − I_c)ᵀ D (V_c − I_c), its gradient added to image.grad, `rows` rows at a
+    time (the pixels' terms are their own: the bands need no halo)."""
+    assert image.grad is not None  # made by photo_term
+    total = 0.0
+    for r0 in range(0, image.shape[-2], rows):
+        band = slice(r0, r0 + rows)
+        off = image[..., band, :] - photo[..., band, :].to(image.dtype)
+        d = held[..., band, :]
+        total += float(weight * (d * off.pow(2)).sum())
+        image.grad[..., band, :] += (2 * weight * d * off).to(image.grad.dtype)
+    return total
 
 
 def local_affine_residual(output: Tensor, photo: Tensor, eps: float = 1e-6) -> float:

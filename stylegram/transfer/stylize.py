@@ -195,7 +195,10 @@ def _held(style_masks: list[Tensor] | None, photo: Tensor | None) -> Tensor | No
     masks and the term is weighted; None where every pixel is painted."""
     if style_masks is None or photo is None:
         return None
-    held = (1 - torch.stack(style_masks).sum(0)).clamp(0, 1)
+    covered = style_masks[0].clone()  # summed in place: one image-sized map, not one per region
+    for m in style_masks[1:]:
+        covered += m
+    held = (1 - covered).clamp_(0, 1)
     return held if float(held.max()) > 1e-3 else None  # not the rounding of a partition's sum
 
 

@@ -83,7 +83,7 @@ def test_the_held_part_adds_levins_constraint_to_value_and_gradient():
     photo, image = random_pair(11, 9, seed=3)
     held = torch.rand(1, 1, 11, 9, generator=torch.Generator().manual_seed(4), dtype=image.dtype)
     x = image.clone()
-    value = photoreal.photo_term(x, photo, weight=3.0, eps=EPS, rows=4, held=held)
+    value = photoreal.photo_term(x, photo, weight=3.0, eps=EPS, rows=4, held=held)  # 3 bands
     y = image.clone().requires_grad_(True)
     energy = photoreal.window_energy(y, photo, EPS).sum()
     expected = 3.0 * (energy + photoreal.HOLD * (held * (y - photo).pow(2)).sum()) / (11 * 9)
