@@ -96,6 +96,15 @@ def normalise_overlaps(masks: list[Tensor]) -> list[Tensor]:
     return [m / total for m in masks]
 
 
+def uncovered(masks: list[Tensor]) -> Tensor:
+    """The part of the image no mask paints: 1 − Σ masks, clipped to [0, 1]. Summed in place,
+    one image-sized map however many masks."""
+    covered = masks[0].clone()
+    for m in masks[1:]:
+        covered += m
+    return (1 - covered).clamp_(0, 1)
+
+
 def at_layers(mask: Tensor, box: Box, strides: dict[str, int]) -> dict[str, Tensor]:
     """A scale-sized mask (1, 1, H, W), cropped to `box` and averaged down to each layer's
     size, (H // stride, W // stride) as VGG's pooling gives it."""

@@ -191,14 +191,11 @@ def _targets(
 
 def _held(style_masks: list[Tensor] | None, photo: Tensor | None) -> Tensor | None:
     """Where the photorealism term holds the output to the photo: the part no style's mask or
-    segmented region paints (1 − their sum, clipped; photoreal.photo_term's D), when there are
+    segmented region paints (masks.uncovered; photoreal.photo_term's D), when there are
     masks and the term is weighted; None where every pixel is painted."""
     if style_masks is None or photo is None:
         return None
-    covered = style_masks[0].clone()  # summed in place: one image-sized map, not one per region
-    for m in style_masks[1:]:
-        covered += m
-    held = (1 - covered).clamp_(0, 1)
+    held = masks.uncovered(style_masks)
     return held if float(held.max()) > 1e-3 else None  # not the rounding of a partition's sum
 
 
