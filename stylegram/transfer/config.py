@@ -126,8 +126,9 @@ class StyleConfig:
     )
     photo_smooth: bool = option(
         False,
-        "after the run, make the result locally an affine recolouring of the photo (the guided"
-        " filter, the fast form of Luan et al.'s post-process): no edge the photo lacks",
+        "after the run, Luan et al.'s post-process in closed form: the nearest image that is"
+        " locally an affine recolouring of the photo (its matting Laplacian): no edge the photo"
+        " lacks",
     )
     content_layers: tuple[str, ...] = option(
         CONTENT_LAYERS, "layers whose activations keep the content", metavar="LAYER"

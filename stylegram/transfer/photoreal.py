@@ -26,8 +26,9 @@ from torch.nn import functional as F
 WINDOW = 9  # |w|: pixels in a 3×3 window
 # Levin et al.'s ε, and Luan et al.'s (their matting Laplacian's epsilon).
 EPS = 1e-7
-# The post-process's ridge penalty: on the paper's pair 1 the residual after smoothing was
-# 0.037–0.040 for ε from 1e-2 to 1e-5, and the style gap 0.130–0.137; 1e-4 sits between.
+# The guided filter's ridge penalty (the start's smoothing and the guided upsampling; it was the
+# post-process's): on the paper's pair 1 the residual after it was 0.037–0.040 for ε from 1e-2
+# to 1e-5, and the style gap 0.130–0.137; 1e-4 sits between.
 SMOOTH_EPS = 1e-4
 
 
@@ -227,10 +228,80 @@ def affine_smooth(
     output: Tensor, photo: Tensor, eps: float = SMOOTH_EPS, rows: int | None = None
 ) -> Tensor:
     """The output made locally an affine recolouring of the photo (`local_affine_map` applied to
-    the photo): the fast form of Luan et al.'s closed-form smoothing post-process. Images
-    (1, 3, H, W) in [0, 1]; the result is clamped to [0, 1], in the output's dtype."""
+    the photo): the fast form of Luan et al.'s closed-form smoothing (`closed_form_smooth`),
+    where photo to photo starts. Images (1, 3, H, W) in [0, 1]; the result is clamped to
+    [0, 1], in the output's dtype."""
     a, b = local_affine_map(output, photo, eps, rows)
     return _apply(a, b, photo)[None].clamp(0, 1).to(output.device, output.dtype)
+
+
+# The closed-form post-process's λ, the Laplacian's weight against staying at the result. On the
+# paper's pairs 2 and 3 (with segmentations; docs/benchmarks.md) the residual after the guided
+# filter was 0.017 and 0.0030; solved here at λ = 1, 0.012 and 0.0024 (10–11 products of L at
+# SMOOTH_TOL, 1.1–1.3 s at 512 px on 2 cores), at 10, 0.008 and 0.0020 (4–6 times the time):
+# 1 takes most of it. A larger λ also smooths away texture the style asked for (pair 4's style
+# gap 0.042 after the guided filter, 0.046 at λ = 1, 0.049 at 2).
+SMOOTH_WEIGHT = 1.0
+# CG stops when the residual of (1 + λL)V = O is this share of O's norm.
+SMOOTH_TOL = 1e-4
+
+
+def laplacian_product_bands(
+    photo: Tensor, v: Tensor, eps: float = EPS, rows: int | None = None
+) -> Tensor:
+    """`laplacian_product` a band of window rows at a time (default `band_rows`), each band's
+    windows spread back over its rows and their one-row halo: the whole image's L·v exactly, with
+    a band's float64 temporaries. (1, C, H, W) in v's dtype."""
+    h, w = v.shape[-2:]
+    rows = rows or band_rows(w)
+    out = torch.zeros_like(v)
+    for c0 in range(1, h - 1, rows):
+        c1 = min(h - 1, c0 + rows)
+        band = slice(c0 - 1, c1 + 1)
+        out[..., band, :] += laplacian_product(photo[..., band, :], v[..., band, :], eps).to(v)
+    return out
+
+
+def closed_form_smooth(
+    output: Tensor,
+    photo: Tensor,
+    weight: float = SMOOTH_WEIGHT,
+    tol: float = SMOOTH_TOL,
+    rows: int | None = None,
+) -> Tensor:
+    """Luan et al.'s post-process in closed form: the V nearest the output O that is locally an
+    affine recolouring of the photo, argmin ‖V − O‖² + λ Σ_c V_cᵀ L V_c, i.e. (1 + λL)V = O,
+    solved for each channel by conjugate gradients with L·V matrix-free in bands of rows
+    (`laplacian_product_bands`). L's eigenvalues lie in [0, |w|], so 1 + λL's condition number
+    is at most 1 + 9λ and the steps needed do not grow with the image. An output that is already
+    a local recolouring (L·O = 0) is its own solution. Images (1, 3, H, W); the output is clamped
+    to [0, 1] first and the result after, in the output's dtype and device."""
+    with torch.no_grad():
+        # The picture as it would be saved: smoothing the optimiser's values outside [0, 1] and
+        # clamping after would bring back the clipped edges the smoothing is there to remove
+        # (pair 3's residual 0.0047 so, 0.0024 clamped first).
+        o = output.detach().float().cpu().clamp(0, 1)
+        guide = photo.detach().cpu()
+
+        def apply(v: Tensor) -> Tensor:
+            return v + weight * laplacian_product_bands(guide, v, rows=rows)
+
+        v = o.clone()
+        r = o - apply(v)
+        p = r.clone()
+        rr = (r * r).sum((0, 2, 3), keepdim=True)  # per channel: the channels are independent
+        stop = (tol**2) * (o * o).sum((0, 2, 3), keepdim=True)
+        for _ in range(200):  # a bound; at λ = 1 it stops after 10–11 products
+            if bool((rr <= stop).all()):
+                break
+            q = apply(p)
+            alpha = rr / (p * q).sum((0, 2, 3), keepdim=True).clamp_min(1e-30)
+            v += alpha * p
+            r -= alpha * q
+            new = (r * r).sum((0, 2, 3), keepdim=True)
+            p = r + (new / rr.clamp_min(1e-30)) * p
+            rr = new
+        return v.clamp(0, 1).to(output.device, output.dtype)
 
 
 def guided_upsample(image: Tensor, photo: Tensor, eps: float = SMOOTH_EPS) -> Tensor:

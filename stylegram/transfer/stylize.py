@@ -389,7 +389,7 @@ def stylize(
         photo = to_tensor(
             inputs.content.resize((image.shape[-1], image.shape[-2]), Image.Resampling.LANCZOS)
         )
-        image = photoreal.affine_smooth(image.cpu(), photo)
+        image = photoreal.closed_form_smooth(image, photo)
     if config.preserve_colors == "luminance":
         photo = to_tensor(
             inputs.photo.resize((image.shape[-1], image.shape[-2]), Image.Resampling.LANCZOS)

@@ -129,37 +129,55 @@ def test_photorealistic_keeps_the_photos_edges(vgg, content_path):
     assert style[True][1] < 0.5 * style[True][0], style
 
 
-def test_the_post_process_makes_the_output_locally_affine_in_bands_as_whole(vgg, content_path):
-    """--photo-smooth (Luan et al.'s post-process, as a guided filter): a noisy recolouring
-    of the photo comes out near an affine one; any band height gives the whole image's result;
-    stylize applies it to its result."""
+def test_the_post_process_solves_the_closed_form_with_the_matrix_from_the_formula():
+    """--photo-smooth is argmin ‖V − O‖² + λ Σ_c V_cᵀ L V_c: its result solves (1 + λL)V = O
+    with L built entry by entry, and the banded product it uses is the whole image's."""
+    photo, _ = random_pair(7, 8, seed=3)
+    output = 0.3 + 0.4 * random_pair(7, 8, seed=4)[1]  # inside [0, 1], so no clamp acts
+    lap = explicit_laplacian(photo, photoreal.EPS)
+    system = torch.eye(lap.shape[0], dtype=torch.float64) + 2.0 * lap
+    expected = torch.linalg.solve(system, output[0].reshape(3, -1).T).T.reshape(output.shape)
+    smooth = photoreal.closed_form_smooth(output, photo, weight=2.0, tol=1e-9)
+    assert torch.allclose(smooth, expected, atol=1e-5), (smooth - expected).abs().max()
+    assert not torch.allclose(smooth, output, atol=1e-2)
+    whole = photoreal.laplacian_product(photo, output)
+    for rows in (1, 2, 4):
+        banded = photoreal.laplacian_product_bands(photo, output, rows=rows)
+        assert torch.allclose(banded, whole, atol=1e-12)
+
+
+def test_the_post_process_makes_the_output_locally_affine(vgg, content_path):
+    """A noisy recolouring of the photo comes out near an affine one, a recolouring stays as it
+    was, and stylize applies the post-process to its result."""
     from stylegram import StyleConfig, stylize
     from stylegram.image import open_image, resize_long_side, to_tensor
 
     photo = to_tensor(resize_long_side(open_image(content_path), 96))
+    recoloured = 0.2 + 0.6 * photo.flip(1)
     noisy = (
-        0.8 * photo.flip(1)
-        + 0.1 * torch.rand(photo.shape, generator=torch.Generator().manual_seed(0))
+        recoloured + 0.1 * torch.rand(photo.shape, generator=torch.Generator().manual_seed(0))
     ).clamp(0, 1)
-    whole = photoreal.affine_smooth(noisy, photo, rows=1000)
-    assert photoreal.local_affine_residual(noisy, photo) > 10 * photoreal.local_affine_residual(
-        whole, photo
-    )
+    smooth = photoreal.closed_form_smooth(noisy, photo)
+    before = photoreal.local_affine_residual(noisy, photo)
+    assert before > 3 * photoreal.local_affine_residual(smooth, photo), before
+    kept = photoreal.closed_form_smooth(recoloured, photo)
+    assert float((kept - recoloured).abs().max()) < 2e-3
+    # The guided filter (the start's, photoreal.affine_smooth) is exact in bands too.
+    guided = photoreal.affine_smooth(noisy, photo, rows=1000)
+    assert before > 3 * photoreal.local_affine_residual(guided, photo)
     for rows in (1, 5):
-        assert torch.allclose(photoreal.affine_smooth(noisy, photo, rows=rows), whole, atol=1e-6)
+        assert torch.allclose(photoreal.affine_smooth(noisy, photo, rows=rows), guided, atol=1e-6)
 
-    # From noise, so that the smoothing has something to take away on any CPU (from the photo,
-    # four steps leave the output within a few levels of its smoothed self).
-    # Ten steps, so that the smoothing has something to take away on any CPU. The saved plain
-    # result is rounded to 8 bits, and the filter can amplify that rounding where the photo is
-    # flat, so the comparison is of means: stylize's output is the smoothed result, give or take
-    # a small fraction of what the smoothing changed.
+    # Ten steps from noise, so that the smoothing has something to take away on any CPU. The
+    # saved plain result is rounded to 8 bits, and the smoothing can amplify that rounding where
+    # the photo is flat, so the comparison is of means: stylize's output is the smoothed result,
+    # give or take a small fraction of what the smoothing changed.
     base = dict(size=96, iterations=10, scales=1, seed=0)
     plain = stylize(content_path, DATA_STYLE, StyleConfig(**base), model=vgg)
-    smooth = stylize(content_path, DATA_STYLE, StyleConfig(**base, photo_smooth=True), model=vgg)
-    expected = photoreal.affine_smooth(to_tensor(plain), photo)
-    off = (to_tensor(smooth) - expected).abs()
-    changed = (to_tensor(smooth) - to_tensor(plain)).abs()
+    smoothed = stylize(content_path, DATA_STYLE, StyleConfig(**base, photo_smooth=True), model=vgg)
+    expected = photoreal.closed_form_smooth(to_tensor(plain), photo)
+    off = (to_tensor(smoothed) - expected).abs()
+    changed = (to_tensor(smoothed) - to_tensor(plain)).abs()
     assert float(changed.max()) > 10 / 255
     assert float(off.mean()) < 0.2 * float(changed.mean()), (off.mean(), changed.mean())
 
