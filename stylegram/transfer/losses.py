@@ -42,7 +42,12 @@ def content_norm(target: Tensor) -> Tensor:
     return target.float().pow(2).mean().clamp_min(1e-12)
 
 
-def style_loss(generated: Tensor, target_mean_gram: Tensor, mask: Tensor | None = None) -> Tensor:
+def style_loss(
+    generated: Tensor,
+    target_mean_gram: Tensor,
+    mask: Tensor | None = None,
+    norm: Tensor | None = None,
+) -> Tensor:
     """‖G(S) − G(G)‖²_F for one layer, relative to the style's own ‖G(S)‖²_F; summed over the batch.
 
     `target_mean_gram` is `mean_gram()` of the style features (C, C) or (B, C, C). Both Grams
@@ -56,17 +61,23 @@ def style_loss(generated: Tensor, target_mean_gram: Tensor, mask: Tensor | None 
     the same β means the same strength for every painting and every layer.
 
     With a `mask`, the output's Gram is guided by it and the cost is weighted by the mask's
-    mean, so a style painting a quarter of the image weighs a quarter.
+    mean, so a style painting a quarter of the image weighs a quarter. `norm` is the Gram
+    energy the cost is relative to, when that is not the target's own: a segmented region's
+    is its whole style image's (see transfer/stylize.py, `_style_grams`).
     """
-    return gram_loss(mean_gram(generated, mask), target_mean_gram, mask)
+    return gram_loss(mean_gram(generated, mask), target_mean_gram, mask, norm)
 
 
 def gram_loss(
-    mean_gram_out: Tensor, target_mean_gram: Tensor, mask: Tensor | None = None
+    mean_gram_out: Tensor,
+    target_mean_gram: Tensor,
+    mask: Tensor | None = None,
+    norm: Tensor | None = None,
 ) -> Tensor:
     """`style_loss` from the output's mean Gram (the whole image's, or one summed tile by tile)."""
     diff = mean_gram_out - target_mean_gram
-    cost = (diff.pow(2).sum(dim=(-2, -1)) / style_norm(target_mean_gram)).sum()
+    energy = style_norm(target_mean_gram) if norm is None else norm
+    cost = (diff.pow(2).sum(dim=(-2, -1)) / energy).sum()
     return cost if mask is None else cost * mask.float().mean()
 
 

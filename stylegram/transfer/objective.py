@@ -49,6 +49,9 @@ class Region:
 
     grams: dict[str, Tensor]  # layer -> target mean Gram (C, C)
     masks: dict[str, Tensor] | None  # layer -> mask at that layer's full size (1, 1, h, w)
+    # layer -> the Gram energy the region's cost is relative to (losses.gram_loss's `norm`);
+    # None: each target's own
+    norms: dict[str, Tensor] | None = None
 
 
 @dataclass
@@ -181,7 +184,10 @@ def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -
             (
                 weights.layers[n]
                 * losses.style_loss(
-                    feats[n], region.grams[n], region.masks[n] if region.masks else None
+                    feats[n],
+                    region.grams[n],
+                    region.masks[n] if region.masks else None,
+                    region.norms[n] if region.norms else None,
                 )
                 for region in targets.regions
                 for n in weights.layers
@@ -231,7 +237,12 @@ def _tiled(
             mask = region.masks[n] if region.masks else None
             count = gram_count(mask, maps[n][0] * maps[n][1])
             gram = (total / count).requires_grad_()
-            cost = weights.style * weights.layers[n] * losses.gram_loss(gram, region.grams[n], mask)
+            norm = region.norms[n] if region.norms else None
+            cost = (
+                weights.style
+                * weights.layers[n]
+                * losses.gram_loss(gram, region.grams[n], mask, norm)
+            )
             cost.backward()
             style = style + cost.detach()
             assert gram.grad is not None  # set by cost.backward(): cost is a function of gram

@@ -111,7 +111,8 @@ def test_the_regions_targets_add_up_to_the_style_images_paired_part(
     blue region is a quarter of it, the style's half). With a colour only one image has (a
     red quarter), the unpaired colour does not dim the others: in the style image, the targets
     add up to the Gram of the rest of it, the paired part; in the photo, which keeps its own
-    look there, to the style's Gram times the share of the photo that is paired."""
+    look there, to the style's Gram times the share of the photo that is paired. And every
+    region's cost is relative to the style image's whole Gram energy."""
     from stylegram import StyleConfig
     from stylegram.gram import mean_gram
     from stylegram.image import to_tensor
@@ -138,7 +139,7 @@ def test_the_regions_targets_add_up_to_the_style_images_paired_part(
         style_seg=str(tmp_path / "seg_style.png"),
     )
     inputs = _open_inputs(tmp_path / "photo.png", [tmp_path / "style.png"], config, need=32)
-    targets = _style_grams(vgg, inputs, 96, config, None, torch.device("cpu"))
+    targets, norms = _style_grams(vgg, inputs, 96, config, None, torch.device("cpu"))
     shares = [_share(m) for m in inputs.style_masks]
     photo_paired = 0.75 if unpaired == "photo" else 1.0
     assert sorted(round(s / photo_paired, 2) for s in shares) == [0.25, 0.75]
@@ -147,6 +148,10 @@ def test_the_regions_targets_add_up_to_the_style_images_paired_part(
     added = sum(s * t["relu1_1"] for s, t in zip(shares, targets, strict=True))
     error = float((added - expected).norm() / expected.norm())
     assert error < 0.02, error
+    # Every region's cost is relative to the whole style image's Gram energy, not its own.
+    energy = float(mean_gram(whole)[0].pow(2).sum())
+    for norm in norms:
+        assert norm is not None and abs(float(norm["relu1_1"]) / energy - 1) < 1e-3
 
 
 def test_a_region_only_the_photo_has_keeps_the_photo_in_photo_to_photo(vgg, data):

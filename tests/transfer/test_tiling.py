@@ -112,7 +112,12 @@ def test_tiled_equals_one_pass_with_style_and_content_masks(vgg, problem):
         layer_masks(0.2 + 0.8 * ramp, CONTENT_LAYERS),
         [
             objective.Region(painting, layer_masks(ramp, STYLE_LAYERS)),
-            objective.Region(flipped, layer_masks((1 - ramp) ** 2, STYLE_LAYERS)),
+            # relative to another Gram energy than its target's, as a segmented region's is
+            objective.Region(
+                flipped,
+                layer_masks((1 - ramp) ** 2, STYLE_LAYERS),
+                {n: 3 * losses.style_norm(painting[n]) for n in STYLE_LAYERS},
+            ),
         ],
         photo=content,
     )
