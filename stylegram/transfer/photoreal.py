@@ -19,6 +19,8 @@ image's value and gradient exactly (as the smoothness term is, transfer/objectiv
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -91,6 +93,14 @@ def band_rows(width: int) -> int:
     return max(8, 2**18 // width)
 
 
+def window_bands(height: int, rows: int) -> Iterator[slice]:
+    """The image rows each band of `rows` window rows reads: window centres run over rows
+    1 … height−2, and a band of centres [c0, c1) reads rows c0−1 … c1 (a one-row halo). The
+    bands' windows partition the image's, so their sums are the whole image's."""
+    for c0 in range(1, height - 1, rows):
+        yield slice(c0 - 1, min(height - 1, c0 + rows) + 1)
+
+
 def _window_sums(photo: Tensor, v: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
     """Per pixel i, the sums over the windows k that hold it of each window's ridge fit of v on
     the photo's colours, a_k (c, 3, H, W) and b_k = p̄_k − a_kᵀ μ_k (c, H, W), and the number of
@@ -154,15 +164,13 @@ def photo_term(
     scale = weight / (h * w)
     if held is not None:
         total += _hold(image, photo, held, scale * HOLD, rows)
-    # Window centres run over rows 1 … h−2; a band of centres [c0, c1) reads rows c0−1 … c1.
-    for c0 in range(1, h - 1, rows):
-        c1 = min(h - 1, c0 + rows)
+    for rows_read in window_bands(h, rows):
         with torch.enable_grad():
-            band = image[..., c0 - 1 : c1 + 1, :].detach().requires_grad_(True)
-            value = scale * window_energy(band, photo[..., c0 - 1 : c1 + 1, :], eps).sum()
+            band = image[..., rows_read, :].detach().requires_grad_(True)
+            value = scale * window_energy(band, photo[..., rows_read, :], eps).sum()
             value.backward()
         assert band.grad is not None
-        image.grad[..., c0 - 1 : c1 + 1, :] += band.grad.to(image.grad.dtype)
+        image.grad[..., rows_read, :] += band.grad.to(image.grad.dtype)
         total += float(value)
     return torch.tensor(total, dtype=torch.float32, device=image.device)
 
@@ -253,11 +261,8 @@ def laplacian_product_bands(
     windows spread back over its rows and their one-row halo: the whole image's L·v exactly, with
     a band's float64 temporaries. (1, C, H, W) in v's dtype."""
     h, w = v.shape[-2:]
-    rows = rows or band_rows(w)
     out = torch.zeros_like(v)
-    for c0 in range(1, h - 1, rows):
-        c1 = min(h - 1, c0 + rows)
-        band = slice(c0 - 1, c1 + 1)
+    for band in window_bands(h, rows or band_rows(w)):
         out[..., band, :] += laplacian_product(photo[..., band, :], v[..., band, :], eps).to(v)
     return out
 
