@@ -181,12 +181,14 @@ def _tiles(
 def _targets(
     network: VGG,
     content: Tensor,
-    grams: tuple[list[dict[str, Tensor]], list[dict[str, Tensor] | None]],
+    grams: list[dict[str, Tensor]],
+    norms: list[dict[str, Tensor] | None],
     scaled_masks,
     config: StyleConfig,
     tiles: list[objective.Tile],
 ) -> objective.Targets:
-    """The targets of this scale: the content's features, the style Grams, masks at each layer."""
+    """The targets of this scale: the content's features, the style Grams with the energies
+    their costs are relative to, masks at each layer."""
     w, h = content.shape[-1], content.shape[-2]
     feats = objective.tiled_features(network, content, config.content_layers, tiles)
     style_masks, content_mask = scaled_masks
@@ -194,10 +196,9 @@ def _targets(
     def at_layers(mask: Tensor, layers) -> dict[str, Tensor]:
         return masks.at_layers(mask, (0, 0, w, h), {n: network.info[n].stride for n in layers})
 
-    targets, norms = grams
     regions = [
         objective.Region(g, at_layers(m, style_layers(config)) if m is not None else None, e)
-        for g, m, e in zip(targets, style_masks or [None] * len(targets), norms, strict=True)
+        for g, m, e in zip(grams, style_masks or [None] * len(grams), norms, strict=True)
     ]
     cmasks = at_layers(content_mask, config.content_layers) if content_mask is not None else None
     photo = content if weight(config, "photo_weight") else None  # the matting Laplacian's photo
@@ -503,9 +504,11 @@ class _Job:
         w, h = scale.size
         content = to_tensor(resize_long_side(self.inputs.content, max(w, h))).to(self.device)
         tiles = _tiles(network, config, w, h, scale.core)
-        grams = _style_grams(network, self.inputs, max(w, h), config, scale.core, self.device)
+        grams, norms = _style_grams(
+            network, self.inputs, max(w, h), config, scale.core, self.device
+        )
         scaled_masks = _scaled_masks(self.inputs, (w, h), self.device)
-        targets = _targets(network, content, grams, scaled_masks, config, tiles)
+        targets = _targets(network, content, grams, norms, scaled_masks, config, tiles)
         if image is None and _recoloured_start(config):
             image = _photo_start(self.inputs, content, scaled_masks[0])
         elif image is None:
