@@ -28,15 +28,28 @@ Quality = Literal["draft", "normal", "high"]
 
 @dataclass(frozen=True)
 class Preset:
-    """A coarse-to-fine schedule: L-BFGS iterations per scale, coarsest first, each scale ×2."""
+    """A coarse-to-fine schedule: L-BFGS iterations per scale, coarsest first, each scale ×2.
+
+    Of a scale's iterations, its first `texture` are texture steps (objective.texture): J on
+    the style layers of the network's first two blocks only, at about a quarter of a full
+    step's cost. A scale started from a coarser one lacks the top octave of detail, which no
+    upsampling has and which carries much of every style layer's Gram matrix; the texture
+    steps draw it, and the full steps after them fit the content and the deep layers.
+    `photo` is --photorealistic's iterations per scale (no texture steps: its finest scale
+    starts by bringing the photorealism term back down).
+    """
 
     iterations: tuple[int, ...]
+    texture: tuple[int, ...]
+    photo: tuple[int, ...]
 
 
 PRESETS: dict[str, Preset] = {
-    "draft": Preset(iterations=(25, 15, 6)),
-    "normal": Preset(iterations=(40, 25, 8)),
-    "high": Preset(iterations=(200, 150, 100, 100)),
+    "draft": Preset(iterations=(25, 15, 6), texture=(0, 0, 0), photo=(25, 15, 22)),
+    "normal": Preset(iterations=(30, 15, 13), texture=(0, 0, 8), photo=(40, 25, 30)),
+    "high": Preset(
+        iterations=(200, 150, 100, 100), texture=(0, 0, 0, 0), photo=(200, 150, 100, 375)
+    ),
 }
 
 MAX_SEED = 2**63 - 1
@@ -50,14 +63,15 @@ PER_PHOTO_FILES = ("style_masks", "content_mask", "content_seg", "style_seg")
 # term's 1000 keeps every 3×3 window a near-affine recolouring of the photo's. Chosen on the
 # paper's examples (docs/benchmarks.md, "Photo to photo").
 PHOTO_PRESET = {"content_weight": 0.1, "style_weight": 10.0, "photo_weight": 1000.0}
-# ... and 15/4 of the quality preset's steps at its finest scale (normal: 40, 25, 30 for 40, 25,
-# 8), where the user gave no --iterations. Photo to photo spends that scale's first steps
-# bringing the photorealism term back down after the guided upsampling (3.1 → 0.23 over five
-# steps), and at the 13th J still fell 2% a step. On the paper's pair 3 with segmentations the
-# style gap was 0.146 at (67, 42, 13), the earlier preset of 5/3 at every scale; 0.123 at (67,
-# 42, 22); 0.112 at (67, 42, 30); 0.110 at (40, 25, 30) (DPST 0.118): the coarse scales'
-# extra steps bought nothing there, the finest scale's did (docs/benchmarks.md).
-PHOTO_FINAL_STEPS = 15 / 4
+# ... and its presets' `photo` iterations (PRESETS), where the user gave no --iterations: the
+# painting presets' steps before they took texture steps (draft 25, 15, 6; normal 40, 25, 8;
+# high 200, 150, 100, 100) below, and 15/4 of them at the finest scale (normal: 40, 25, 30).
+# Photo to photo spends that scale's first steps bringing the photorealism term back down
+# after the guided upsampling (3.1 → 0.23 over five steps), and at the 13th J still fell 2% a
+# step. On the paper's pair 3 with segmentations the style gap was 0.146 at (67, 42, 13), the
+# earlier preset of 5/3 at every scale; 0.123 at (67, 42, 22); 0.112 at (67, 42, 30); 0.110 at
+# (40, 25, 30) (DPST 0.118): the coarse scales' extra steps bought nothing there, the finest
+# scale's did (docs/benchmarks.md).
 # ... and the style's Gram matrices at relu1_1, relu2_1 and relu3_1 only, where the user gave no
 # --style-layers. Departure from Luan et al., who keep Gatys's five: a photo's look lives in the
 # shallow layers, and relu4_1 and relu5_1 carry the reference's things. With them, a

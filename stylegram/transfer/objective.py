@@ -17,6 +17,7 @@ flows to them through the core's features. A tiled step costs one more forward p
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -152,6 +153,40 @@ def objective(
     if len(tiles) == 1:
         return _whole(network, targets, weights, tiles[0].box, extra_terms)
     return _tiled(network, targets, weights, tiles, extra_terms)
+
+
+# A texture step's style layers (config.Preset): those at strides up to this, VGG's first two
+# blocks (relu1_1 and relu2_1 by default).
+TEXTURE_STRIDE = 2
+# The content's weight in the full steps after a scale's texture steps, times α. The texture
+# steps have no content term and draw the style's fine strokes over the photo's; the full steps
+# after them, fewer than a scale without them takes, pull the content back. With α as it is the
+# 36 pairs' median content gap rose 10 to 30 % over eight pairs; with α ×2 in all steps the
+# coarse scales' pictures changed, and the style gap rose 16 % (docs/benchmarks.md).
+AFTER_TEXTURE_CONTENT = 2.0
+
+
+def texture(network: VGG, targets: Targets, weights: Weights) -> tuple[Targets, Weights] | None:
+    """The targets and weights of a texture step: the style layers at strides up to
+    TEXTURE_STRIDE and the pixel terms, without the content or any deeper layer, so that the
+    network stops after its second block; None when no style layer is that shallow.
+
+    Departure from Gatys et al., who minimise one J throughout: a scale's first steps minimise
+    this part of it (plan.TEXTURE_COST of a full step's time), the steps after them the whole
+    J with the content weighed AFTER_TEXTURE_CONTENT times (`after_texture`).
+    """
+    layers = {n: w for n, w in weights.layers.items() if network.info[n].stride <= TEXTURE_STRIDE}
+    if not layers:
+        return None
+    return (
+        dataclasses.replace(targets, content={}, content_masks=None),
+        dataclasses.replace(weights, content=0.0, layers=layers),
+    )
+
+
+def after_texture(weights: Weights) -> Weights:
+    """The weights of the full steps that follow a scale's texture steps."""
+    return dataclasses.replace(weights, content=AFTER_TEXTURE_CONTENT * weights.content)
 
 
 def _layers(targets: Targets, weights: Weights) -> set[str]:

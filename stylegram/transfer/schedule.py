@@ -5,47 +5,67 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from ..geometry import Size
 from ..settings import ConfigError
-from .config import PHOTO_FINAL_STEPS, PRESETS, StyleConfig
+from .config import PRESETS, StyleConfig
 
 # The long side the presets' steps were calibrated at (issue 10's grid, 512 px).
 PRESET_SIZE = 512
 
 
-def schedule(config: StyleConfig, content_size: Size, min_side: int) -> list[tuple[int, int]]:
-    """(long side, iterations) per scale, coarsest first.
+class Scale(NamedTuple):
+    long_side: int
+    iterations: int
+    texture: int  # of `iterations`, the first ones that are texture steps (config.Preset)
+
+
+def schedule(config: StyleConfig, content_size: Size, min_side: int) -> list[Scale]:
+    """The scales of a job, coarsest first.
 
     A preset's scales end at PRESET_SIZE; a larger output starts where a PRESET_SIZE job starts
-    and adds one scale per doubling, each with the preset's last count: the painting's large
+    and adds one scale per doubling, each with the preset's last counts: the painting's large
     structures are found at the coarse scales, and the scales above add detail. Scales too small
     for the deepest layer are dropped and their iterations moved to the next. --photorealistic
-    takes PHOTO_FINAL_STEPS times the preset's steps at its finest scale (and at the scales
-    added above it).
+    takes the preset's `photo` iterations. --iterations shares the total out as the preset
+    does, texture steps in proportion. A job's first scale has no texture steps: it is not
+    upsampled from anything.
     """
-    per_scale = list(PRESETS[config.quality].iterations)
-    if config.photorealistic:  # photo to photo's preset (config.PHOTO_FINAL_STEPS)
-        per_scale[-1] = round(per_scale[-1] * PHOTO_FINAL_STEPS)
+    preset = PRESETS[config.quality]
+    per_scale = list(preset.photo if config.photorealistic else preset.iterations)
+    texture = [0] * len(per_scale) if config.photorealistic else list(preset.texture)
     if config.scales is None:
-        per_scale += [per_scale[-1]] * max(0, math.floor(math.log2(config.size / PRESET_SIZE)))
+        added = max(0, math.floor(math.log2(config.size / PRESET_SIZE)))
+        per_scale += [per_scale[-1]] * added
+        texture += [texture[-1]] * added
     n = config.scales or len(per_scale)
-    per_scale = (
-        per_scale[-n:] if n <= len(per_scale) else [per_scale[0]] * (n - len(per_scale)) + per_scale
+    per_scale, texture = (
+        (per_scale[-n:], texture[-n:])
+        if n <= len(per_scale)
+        else (
+            [per_scale[0]] * (n - len(per_scale)) + per_scale,
+            [0] * (n - len(texture)) + texture,
+        )
     )
     if config.iterations is not None:
         total = sum(per_scale) or 1
-        per_scale = [round(config.iterations * k / total) for k in per_scale]
-        per_scale[-1] += config.iterations - sum(per_scale)
+        given = [round(config.iterations * k / total) for k in per_scale]
+        given[-1] += config.iterations - sum(given)
+        texture = [
+            round(t * g / k) if k else 0 for t, g, k in zip(texture, given, per_scale, strict=True)
+        ]
+        per_scale = given
     aspect = min(content_size) / max(content_size)
-    plan: list[tuple[int, int]] = []
+    plan: list[Scale] = []
     carry = 0
-    for k, iters in enumerate(per_scale):
+    for k, (iters, tex) in enumerate(zip(per_scale, texture, strict=True)):
         long_side = round(config.size / 2 ** (n - 1 - k))
         if long_side * aspect < min_side and k < n - 1:
             carry += iters
             continue
-        plan.append((long_side, iters + carry))
+        iters += carry
+        plan.append(Scale(long_side, iters, max(0, min(tex, iters - 1)) if plan else 0))
         carry = 0
     return plan
 

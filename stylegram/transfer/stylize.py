@@ -543,18 +543,33 @@ class _Job:
                     )
                 )
 
-        return optimize(
-            image.to(self.device),
-            steps,
-            objective.objective(network, targets, self.weights, tiles, self.extra_terms),
-            optimizer=config.optimizer,
-            learning_rate=config.learning_rate,
-            history=scale.history,
-            history_dtype=torch.bfloat16 if scale.core is not None else None,
-            gamma=self.gamma,
-            state=state,
-            report=report,
-        )
+        def run(image: Tensor, steps: int, targets, weights, state) -> Tensor:
+            return optimize(
+                image.to(self.device),
+                steps,
+                objective.objective(network, targets, weights, tiles, self.extra_terms),
+                optimizer=config.optimizer,
+                learning_rate=config.learning_rate,
+                history=scale.history,
+                history_dtype=torch.bfloat16 if scale.core is not None else None,
+                gamma=self.gamma,
+                state=state,
+                report=report,
+            )
+
+        # The scale's texture steps first (config.Preset), those a resumed job has not taken.
+        # Their optimiser's state is theirs: the full steps start their own L-BFGS history,
+        # from the γ the texture steps learnt, as the next scale would.
+        texture_left = scale.texture - (scale.steps - steps)
+        shallow = objective.texture(network, targets, self.weights) if scale.texture else None
+        if shallow is None:
+            return run(image, steps, targets, self.weights, state)
+        if texture_left > 0:
+            image = run(image, texture_left, *shallow, state)
+            steps, state = steps - texture_left, None
+        elif texture_left == 0:
+            state = None  # resumed after the last texture step
+        return run(image, steps, targets, objective.after_texture(self.weights), state)
 
 
 def learnt_gamma(optimizer: dict | None) -> float | None:

@@ -253,13 +253,15 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(
     steps = []
     update = progress.Progress.update
 
-    def interrupt_at_10(self, n, **kw):  # 12 steps: 9 at 64 px, then 3 at 128 px
+    # 12 steps: 6 at 64 px, then 6 at 128 px, of which the first 4 are texture steps
+    # (config.Preset): step 9 is within them, with an L-BFGS history to keep.
+    def interrupt_at_9(self, n, **kw):
         steps.append(n)
-        if n == 10 and len(steps) == 10:
+        if n == 9 and len(steps) == 9:
             raise KeyboardInterrupt
         return update(self, n, **kw)
 
-    monkeypatch.setattr(progress.Progress, "update", interrupt_at_10)
+    monkeypatch.setattr(progress.Progress, "update", interrupt_at_9)
     assert main(argv) == 130
     checkpoint = tmp_path / ".out.png.checkpoint"
     assert checkpoint.is_file() and out.is_file()  # the image so far, and where it stood
@@ -267,8 +269,8 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(
     steps.clear()
     assert main(argv) == 0
     err = capsys.readouterr().err
-    assert "resuming from .out.png.checkpoint: step 10, scale 2" in err
-    assert steps == [11, 12]  # only the remaining steps ran
+    assert "resuming from .out.png.checkpoint: step 9, scale 2" in err
+    assert steps == [10, 11, 12]  # only the remaining steps ran
     assert not checkpoint.exists() and Image.open(out).size == (128, 85)
     # The checkpoint kept L-BFGS's history: the resumed run took the uninterrupted run's steps.
     monkeypatch.setattr(progress.Progress, "update", update)

@@ -218,9 +218,9 @@ def test_the_preset_sets_the_weights_layers_and_steps_the_user_left_alone():
     assert style_layers(StyleConfig(photorealistic=True, style_layers=mine)) == mine
 
     photo_steps = schedule(StyleConfig(photorealistic=True), (400, 300), min_side=32)
-    assert photo_steps == [(128, 40), (256, 25), (512, 30)]
+    assert photo_steps == [(128, 40, 0), (256, 25, 0), (512, 30, 0)]  # no texture steps
     given = StyleConfig(photorealistic=True, iterations=73)
-    assert schedule(given, (400, 300), min_side=32) == [(128, 31), (256, 19), (512, 23)]
+    assert schedule(given, (400, 300), min_side=32) == [(128, 31, 0), (256, 19, 0), (512, 23, 0)]
 
     photo, painting = StyleConfig(photorealistic=True), StyleConfig()
     for name in ("content_weight", "style_weight", "photo_weight"):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stylegram import StyleConfig, stylize
+from stylegram import PRESETS, StyleConfig, stylize
 from stylegram.image import to_pil, to_tensor
 from stylegram.transfer.losses import mean_gram
 from stylegram.transfer.schedule import schedule
@@ -104,34 +104,35 @@ def test_coarse_to_fine_reports_every_scale_and_ends_at_the_full_size(
 
 def test_schedule_drops_scales_too_small_for_the_deepest_layer():
     plan = schedule(StyleConfig(size=128, scales=4, iterations=100), (400, 300), min_side=32)
-    assert [side for side, _ in plan] == [64, 128]  # 16 and 32 px long sides are dropped
-    assert sum(iters for _, iters in plan) == 100
+    assert [scale.long_side for scale in plan] == [64, 128]  # 16 and 32 px long sides are dropped
+    assert sum(scale.iterations for scale in plan) == 100
 
 
 def test_a_larger_output_starts_where_the_preset_size_job_starts():
+    (a, b, c), (_, tb, tc) = PRESETS["normal"].iterations, PRESETS["normal"].texture
     assert schedule(StyleConfig(size=512), (400, 300), min_side=32) == [
-        (128, 40),
-        (256, 25),
-        (512, 8),
+        (128, a, 0),
+        (256, b, tb),
+        (512, c, tc),
     ]
     assert schedule(StyleConfig(size=1000), (400, 300), min_side=32) == [
-        (250, 40),
-        (500, 25),
-        (1000, 8),
+        (250, a, 0),
+        (500, b, tb),
+        (1000, c, tc),
     ]
     assert schedule(StyleConfig(size=4096), (400, 300), min_side=32) == [
-        (128, 40),
-        (256, 25),
-        (512, 8),
-        (1024, 8),
-        (2048, 8),
-        (4096, 8),
+        (128, a, 0),
+        (256, b, tb),
+        (512, c, tc),
+        (1024, c, tc),
+        (2048, c, tc),
+        (4096, c, tc),
     ]
     assert schedule(StyleConfig(size=4096, scales=3), (400, 300), min_side=32) == [
-        (1024, 40),
-        (2048, 25),
-        (4096, 8),
-    ]  # --scales: the user's count, the preset's last scales
+        (1024, a, 0),
+        (2048, b, tb),
+        (4096, c, tc),
+    ]  # --scales: the user's count, the preset's last scales; the first has no texture steps
 
 
 def test_a_print_is_the_preview_with_detail_added(vgg, small_content, small_style, monkeypatch):

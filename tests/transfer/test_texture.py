@@ -1,0 +1,97 @@
+"""Texture steps (config.Preset): a finer scale's first steps minimise the style of VGG's first
+two blocks only, and a job resumed in or after them ends where the whole run ends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stylegram import StyleConfig, stylize
+from stylegram.transfer import objective
+from stylegram.transfer.objective import AFTER_TEXTURE_CONTENT, TEXTURE_STRIDE
+from stylegram.transfer.plan import plan, work_done
+from stylegram.transfer.schedule import schedule
+from stylegram.transfer.stylize import Resume
+from stylegram.vgg import VGG
+
+# Two scales, 64 and 128 px; the 128-px one starts with the preset's texture steps.
+JOB = dict(size=128, scales=2, iterations=16, seed=0)
+
+
+def test_the_schedule_gives_texture_steps_to_the_scales_upsampled_from_another():
+    normal = schedule(StyleConfig(size=512), (400, 300), min_side=32)
+    assert normal[0].texture == 0 and normal[-1].texture > 0
+    assert all(scale.texture < scale.iterations for scale in normal)  # full steps end each scale
+    prints = schedule(StyleConfig(size=2048), (400, 300), min_side=32)
+    assert [s.texture for s in prints[2:]] == [normal[-1].texture] * 3  # 512, 1024, 2048 px
+    assert schedule(StyleConfig(size=512, scales=1), (400, 300), min_side=32)[0].texture == 0
+    given = schedule(
+        StyleConfig(size=512, iterations=2 * sum(s.iterations for s in normal)), (400, 300), 32
+    )
+    assert [s.texture for s in given] == [2 * s.texture for s in normal]  # in proportion
+    assert all(s.texture == 0 for s in schedule(StyleConfig(photorealistic=True), (400, 300), 32))
+
+
+def test_texture_steps_cost_less_in_the_estimate_of_work_done(content_path):
+    plans = plan(content_path, StyleConfig(**JOB))
+    first, last = plans
+    assert last.texture > 0
+    one_texture = work_done(plans, first.steps + 1) - work_done(plans, first.steps)
+    one_full = work_done(plans, first.steps + last.steps) - work_done(
+        plans, first.steps + last.steps - 1
+    )
+    assert one_texture == pytest.approx(one_full / 4)
+
+
+def test_texture_steps_run_the_first_two_blocks_without_the_content(
+    vgg, small_content, small_style, monkeypatch
+):
+    asked: list[set[str]] = []
+    forward = VGG.forward
+
+    def spy(self, rgb, layers):
+        asked.append(set(layers))
+        return forward(self, rgb, layers)
+
+    monkeypatch.setattr(VGG, "forward", spy)
+    alphas: list[float] = []  # α of each run of the loop: the 64-px scale's, then the 128-px one's
+    whole_j = objective.objective
+
+    def spy_objective(network, targets, weights, tiles, extra_terms=None):
+        alphas.append(weights.content)
+        return whole_j(network, targets, weights, tiles, extra_terms)
+
+    monkeypatch.setattr(objective, "objective", spy_objective)
+    events = []
+    stylize(small_content, [small_style], StyleConfig(**JOB), callback=events.append, model=vgg)
+    texture = plan(small_content, StyleConfig(**JOB))[1].texture
+    finer = [e for e in events if e.scale == 1]
+    assert [e.losses["content"] == 0 for e in finer] == [True] * texture + [False] * (
+        len(finer) - texture
+    )
+    shallow = [a for a in asked if all(vgg.info[n].stride <= TEXTURE_STRIDE for n in a)]
+    assert len(shallow) == texture and all(a == {"relu1_1", "relu2_1"} for a in shallow)
+    assert alphas == [1.0, 0.0, AFTER_TEXTURE_CONTENT]  # the full steps after them weigh it more
+    # They draw the shallow layers' style: its cost falls over them.
+    assert finer[texture - 1].losses["style"] < 0.5 * finer[0].losses["style"]
+
+
+@pytest.mark.parametrize("into", [2, 0, -1], ids=["in them", "after the last", "after a full one"])
+def test_a_job_resumed_in_or_after_its_texture_steps_ends_as_the_whole_run(
+    vgg, small_content, small_style, into
+):
+    config = StyleConfig(**JOB)
+    first, last = plan(small_content, config)
+    events = []
+    whole = stylize(small_content, [small_style], config, callback=events.append, model=vgg)
+    step = first.steps + (last.texture + 1 if into == -1 else into or last.texture)
+    at = events[step - 1]
+    assert at.scale == 1
+    resumed = stylize(
+        small_content,
+        [small_style],
+        config,
+        model=vgg,
+        resume=Resume(1, step, at.image, at.optimizer),
+    )
+    np.testing.assert_array_equal(np.asarray(resumed), np.asarray(whole))
