@@ -16,12 +16,17 @@ class LBFGS:
     """The step to take from each gradient, given the gradients and steps so far."""
 
     def __init__(
-        self, history: int, dtype: torch.dtype | None = None, gamma: float | None = None
+        self,
+        history: int,
+        dtype: torch.dtype | None = None,
+        gamma: float | None = None,
+        max_move: float | None = None,
     ) -> None:
         """`dtype` stores the pairs in a narrower type (bf16 halves their memory); sums run in the
         gradient's type. `gamma`, the curvature scale γ an earlier run on a similar problem learnt
-        (`learnt_gamma` of its state), makes the first step −γ·∇J instead of torch's short one."""
-        self.history, self.dtype = history, dtype
+        (`learnt_gamma` of its state), makes the first step −γ·∇J instead of torch's short one.
+        `max_move` shortens any step that would move a value by more than that."""
+        self.history, self.dtype, self.max_move = history, dtype, max_move
         self.pairs: list[tuple[Tensor, Tensor, float]] = []  # (s, y, 1 / yᵀs), oldest first
         # The initial inverse Hessian is γ·I, γ = sᵀy / yᵀy of the newest pair (torch's H_diag),
         # or the γ given; None when there is neither (at the start, after a reset): I.
@@ -53,6 +58,10 @@ class LBFGS:
                 step = grad * -min(1.0, 1.0 / max(float(grad.abs().sum()), 1e-12))
             else:
                 step = direction
+        if self.max_move is not None:
+            largest = float(step.abs().max())
+            if largest > self.max_move:  # the pair stored next is the step taken
+                step = step * (self.max_move / largest)
         self.last = (grad.clone(), step)
         return step
 

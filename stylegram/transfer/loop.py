@@ -33,6 +33,7 @@ def optimize(
     history: int = 50,
     history_dtype: torch.dtype | None = None,
     gamma: float | None = None,
+    max_move: float | None = None,
     state: dict | None = None,
     report: Report,
 ) -> Tensor:
@@ -41,6 +42,7 @@ def optimize(
     `history` is L-BFGS's number of remembered steps: each costs two image-sized vectors, kept
     in `history_dtype` (default: the image's). `gamma`, an earlier run's L-BFGS curvature scale
     (lbfgs.learnt_gamma of its state), sets the length of the first step (transfer/lbfgs.py).
+    `max_move` shortens an L-BFGS step that would move a pixel by more than that.
 
     After each step `report` gets the optimiser's state: L-BFGS's pairs and the gradient's scale,
     as references that stay valid (nothing in them is changed in place). Passing such a state
@@ -51,7 +53,7 @@ def optimize(
     """
     image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views the gradient flat
     adam = torch.optim.Adam([image], lr=learning_rate) if optimizer == "adam" else None
-    lbfgs = LBFGS(history, history_dtype, gamma)
+    lbfgs = LBFGS(history, history_dtype, gamma, max_move)
     scale: float | None = None
     if state is not None:
         scale = state["grad_scale"]

@@ -164,6 +164,13 @@ TEXTURE_STRIDE = 2
 # 36 pairs' median content gap rose 10 to 30 % over eight pairs; with α ×2 in all steps the
 # coarse scales' pictures changed, and the style gap rose 16 % (docs/benchmarks.md).
 AFTER_TEXTURE_CONTENT = 2.0
+# The most a texture step moves a pixel (in [0, 1] units): L-BFGS without a line search can
+# overshoot, and a texture phase's last step is seen by no evaluation of its own. A 128-px job
+# of 12 iterations moved pixels by 4.1 in its last texture step, and handed its full steps an
+# image in −4.5…4.5 with J 3000 times the texture steps' last. On the default's 512-px scale,
+# eight pairs' texture steps moved pixels by at most 0.10–0.45 but one (lion + wave_crop, one
+# step capped: gaps 1.017 / 0.0536 against 1.010 / 0.0521 uncapped).
+TEXTURE_MAX_MOVE = 0.5
 
 
 def texture(network: VGG, targets: Targets, weights: Weights) -> tuple[Targets, Weights] | None:

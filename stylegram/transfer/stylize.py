@@ -543,7 +543,7 @@ class _Job:
                     )
                 )
 
-        def run(image: Tensor, steps: int, targets, weights, state) -> Tensor:
+        def run(image: Tensor, steps: int, targets, weights, state, max_move=None) -> Tensor:
             return optimize(
                 image.to(self.device),
                 steps,
@@ -553,6 +553,7 @@ class _Job:
                 history=scale.history,
                 history_dtype=torch.bfloat16 if scale.core is not None else None,
                 gamma=self.gamma,
+                max_move=max_move,
                 state=state,
                 report=report,
             )
@@ -565,7 +566,7 @@ class _Job:
         if shallow is None:
             return run(image, steps, targets, self.weights, state)
         if texture_left > 0:
-            image = run(image, texture_left, *shallow, state)
+            image = run(image, texture_left, *shallow, state, objective.TEXTURE_MAX_MOVE)
             steps, state = steps - texture_left, None
         elif texture_left == 0:
             state = None  # resumed after the last texture step

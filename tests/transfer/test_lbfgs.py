@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from stylegram.transfer.lbfgs import LBFGS, learnt_gamma
@@ -72,3 +73,12 @@ def test_a_given_gamma_makes_the_first_step_a_full_one():
     first = LBFGS(history=10, gamma=gamma).step(d * x)
     torch.testing.assert_close(first, -gamma * d * x)
     assert cost(x + first) < 0.5 * cost(x)
+
+
+def test_max_move_shortens_a_step_and_remembers_the_step_taken():
+    x = torch.linspace(-1, 1, 50)
+    lbfgs = LBFGS(5, gamma=10.0, max_move=0.1)
+    step = lbfgs.step(x)  # −γ·∇J would move the last value by 10
+    assert float(step.abs().max()) == pytest.approx(0.1)
+    assert torch.allclose(step, -x * 0.1)  # the same direction, shorter
+    assert lbfgs.last is not None and torch.equal(lbfgs.last[1], step)

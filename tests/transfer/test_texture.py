@@ -3,9 +3,13 @@ two blocks only, and a job resumed in or after them ends where the whole run end
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import stylegram
 from stylegram import StyleConfig, stylize
 from stylegram.transfer import objective
 from stylegram.transfer.objective import AFTER_TEXTURE_CONTENT, TEXTURE_STRIDE
@@ -95,3 +99,17 @@ def test_a_job_resumed_in_or_after_its_texture_steps_ends_as_the_whole_run(
         resume=Resume(1, step, at.image, at.optimizer),
     )
     np.testing.assert_array_equal(np.asarray(resumed), np.asarray(whole))
+
+
+def test_texture_steps_move_no_pixel_by_more_than_their_cap(vgg, content_path):
+    """A short job whose last texture step overshot: uncapped, it moved pixels by 4.1 and
+    handed the full steps an image in −4.5…4.5 (J 3000 times the texture steps' last)."""
+    config = StyleConfig(size=128, scales=2, iterations=12, seed=0)
+    texture = plan(content_path, config)[1].texture
+    events = []
+    starry = Path(stylegram.__file__).parent / "data" / "starry_night.jpg"
+    stylize(content_path, [starry], config, callback=events.append, model=vgg)
+    steps = [e.image for e in events if e.scale == 1][:texture]
+    moves = [float((b - a).abs().max()) for a, b in itertools.pairwise(steps)]
+    assert max(moves) <= objective.TEXTURE_MAX_MOVE + 1e-6
+    assert float(steps[-1].abs().max()) < 2
