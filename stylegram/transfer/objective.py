@@ -160,9 +160,10 @@ def objective(
 TEXTURE_STRIDE = 2
 # The content's weight in the full steps after a scale's texture steps, times α. The texture
 # steps have no content term and draw the style's fine strokes over the photo's; the full steps
-# after them, fewer than a scale without them takes, pull the content back. With α as it is the
-# 36 pairs' median content gap rose 10 to 30 % over eight pairs; with α ×2 in all steps the
-# coarse scales' pictures changed, and the style gap rose 16 % (docs/benchmarks.md).
+# after them, fewer than a scale without them takes, pull the content back. With α as it is,
+# four pairs' mean content gap rose 32 % (1.189 against 0.898); with α ×2 in every step of the
+# job the coarse scales' pictures changed too, and eight pairs' mean style gap rose 16 %
+# (0.0789 against 0.0682; docs/benchmarks.md).
 AFTER_TEXTURE_CONTENT = 2.0
 # The most a texture step moves a pixel (in [0, 1] units): L-BFGS without a line search can
 # overshoot, and a texture phase's last step is seen by no evaluation of its own. A 128-px job

@@ -543,7 +543,14 @@ class _Job:
                     )
                 )
 
-        def run(image: Tensor, steps: int, targets, weights, state, max_move=None) -> Tensor:
+        def run(
+            image: Tensor,
+            steps: int,
+            targets: objective.Targets,
+            weights: objective.Weights,
+            state: dict | None,
+            max_move: float | None = None,
+        ) -> Tensor:
             return optimize(
                 image.to(self.device),
                 steps,
