@@ -1,28 +1,17 @@
-"""`python -m stylegram`: the command line, with a Ctrl-C at any moment kept to one line."""
+"""`python -m stylegram`: the command line, with a Ctrl-C at any moment kept to one line.
+
+While the CLI's modules load, `cli.signals.start_up` ends the process itself; from main() on,
+the command's own handlers save the work. This catches the moments in between.
+"""
 
 import signal
 import sys
 
-_interrupted = False
-
-
-def _on_sigint(signum, frame) -> None:
-    """Until main() installs its own handlers: note the Ctrl-C, then raise KeyboardInterrupt as
-    Python would. A C extension interrupted in its import (numpy's, say) reports it as an
-    ImportError, so the note, not the exception's type, says what happened."""
-    global _interrupted
-    _interrupted = True
-    raise KeyboardInterrupt
-
-
-signal.signal(signal.SIGINT, _on_sigint)
 try:
     from .cli import main
 
     status = main()
-except BaseException as exc:  # before main() installed its handlers, or just after it returned
-    if not (_interrupted or isinstance(exc, KeyboardInterrupt)):
-        raise
+except KeyboardInterrupt:  # before the imports are guarded, before main() starts, or after it
     print("stylegram: interrupted", file=sys.stderr)
     status = 130
 signal.signal(

@@ -25,15 +25,14 @@ import sys
 # choice, so the CLI makes it; a value the user set is kept).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-try:  # a Ctrl-C while these (and torch) load: one line, not a traceback
+from . import signals  # first: it guards the imports below
+
+with signals.start_up():  # a Ctrl-C while these (and torch) load: one line and exit 130
     import argparse
     import ctypes
     from collections.abc import Sequence
 
-    from . import batch, explain, layers, serve, signals, stylize, units, video
-except KeyboardInterrupt:
-    print("stylegram: interrupted", file=sys.stderr)
-    raise SystemExit(130) from None
+    from . import batch, explain, layers, serve, stylize, units, video
 
 EXIT_ERROR = 1
 EXIT_BROKEN_PIPE = 128 + 13  # as a shell reports a process ended by SIGPIPE

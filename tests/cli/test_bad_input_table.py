@@ -566,6 +566,36 @@ def test_ctrl_c_during_the_imports_is_one_line():
     assert codes[0] == 130, codes
 
 
+# A Ctrl-C that lands while torch is being imported: a finder looks for torch, sends the signal
+# and waits in Python code, where a handler that raises would raise (inside a C extension's
+# initialisation, torch's pybind11 code aborted the process with SIGABRT on such an exception).
+_CTRL_C_IN_TORCHS_IMPORT = """
+import os, signal, sys, time
+
+class Finder:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(2)
+            except BaseException:
+                print("raised inside an import", file=sys.stderr)
+                raise
+        return None
+
+sys.meta_path.insert(0, Finder())
+sys.argv = ["stylegram", "layers"]
+from stylegram.cli import main
+print("imports finished", file=sys.stderr)
+"""
+
+
+def test_ctrl_c_during_torchs_import_ends_the_process_without_raising_there():
+    proc = _popen("-c", _CTRL_C_IN_TORCHS_IMPORT)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (130, "stylegram: interrupted\n")
+
+
 def test_sigterm_saves_the_current_image_and_exits_143(files, tmp_path):
     out = tmp_path / "result.png"
     proc = _popen(
