@@ -18,7 +18,7 @@ flows to them through the core's features. A tiled step costs one more forward p
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from ..geometry import Box, crop
 from ..gram import gram_count, gram_matrix, guided_gram
-from ..vgg import VGG
+from ..vgg import VGG, LayerInfo
 from . import losses, photoreal
 from .loop import Objective
 
@@ -183,13 +183,19 @@ def texture(network: VGG, targets: Targets, weights: Weights) -> tuple[Targets, 
     this part of it (plan.TEXTURE_COST of a full step's time), the steps after them the whole
     J with the content weighed AFTER_TEXTURE_CONTENT times (`after_texture`).
     """
-    layers = {n: w for n, w in weights.layers.items() if network.info[n].stride <= TEXTURE_STRIDE}
+    shallow = texture_layers(network.info, weights.layers)
+    layers = {n: w for n, w in weights.layers.items() if n in shallow}
     if not layers:
         return None
     return (
         dataclasses.replace(targets, content={}, content_masks=None),
         dataclasses.replace(weights, content=0.0, layers=layers),
     )
+
+
+def texture_layers(info: dict[str, LayerInfo], style_layers: Iterable[str]) -> list[str]:
+    """Of a job's style layers, those its texture steps minimise: strides up to TEXTURE_STRIDE."""
+    return [n for n in style_layers if info[n].stride <= TEXTURE_STRIDE]
 
 
 def after_texture(weights: Weights) -> Weights:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +24,8 @@ import torch
 from ..geometry import Resolved, Size
 from ..image import ImageLike, image_size, long_side_size
 from ..vgg import LayerInfo, layer_infos, precision_on, resolve_device
-from . import tiling
-from .config import StyleConfig, check_size, layers_used, min_side
+from . import objective, tiling
+from .config import StyleConfig, check_size, layers_used, min_side, style_layers
 from .schedule import schedule
 
 # Bytes per input pixel of one evaluation to relu5_1: activations, their gradients and the
@@ -63,20 +63,25 @@ class ScalePlan:
     peak: int  # estimated bytes
     halo: int = 0  # pixels around each core, on a tiled scale
     texture: int = 0  # of `steps`, the first ones that are texture steps (schedule.Scale)
+    texture_halo: int = 0  # the texture steps' halo on a tiled scale: their layers' own
 
-    def step_cost(self) -> float:
+    def step_cost(self, texture: bool = False) -> float:
         """What one step costs, in pixels through the network (for estimates of time left): the
         image's, or on a tiled scale its tiles' (cores and halos), and 4/3 of that, because pass
-        1 is one more forward pass (a third of a forward and backward)."""
+        1 is one more forward pass (a third of a forward and backward). A texture step costs
+        TEXTURE_COST of that, with its own halo."""
         w, h = self.size
+        share = TEXTURE_COST if texture else 1.0
         if self.core is None:
-            return float(w * h)
+            return share * w * h
+        halo = self.texture_halo if texture else self.halo
         nx, ny = math.ceil(w / self.core), math.ceil(h / self.core)
         return (
-            4
+            share
+            * 4
             / 3
-            * min(w + 2 * self.halo * (nx - 1), nx * w)
-            * min(h + 2 * self.halo * (ny - 1), ny * h)
+            * min(w + 2 * halo * (nx - 1), nx * w)
+            * min(h + 2 * halo * (ny - 1), ny * h)
         )
 
     def describe(self) -> str:
@@ -92,15 +97,15 @@ class ScalePlan:
 
 def work_done(plans: list[ScalePlan], step: int) -> float:
     """The share of a job's work done after `step` steps: a step costs its scale's `step_cost`
-    (a step at 512 px costs 16 at 128 px), a texture step TEXTURE_COST of that."""
+    (a step at 512 px costs 16 at 128 px), a texture step less."""
     done = total = 0.0
     before = 0
     for scale in plans:
-        cost = scale.step_cost()
+        full, shallow = scale.step_cost(), scale.step_cost(texture=True)
         taken = min(scale.steps, max(0, step - before))
         texture = min(taken, scale.texture)
-        done += cost * (TEXTURE_COST * texture + taken - texture)
-        total += cost * (TEXTURE_COST * scale.texture + scale.steps - scale.texture)
+        done += shallow * texture + full * (taken - texture)
+        total += shallow * scale.texture + full * (scale.steps - scale.texture)
         before += scale.steps
     return done / total if total else 1.0
 
@@ -218,24 +223,44 @@ def plan_scale(
     halo: int,
     align: int,
     tile_size: int | None = None,
+    texture: int = 0,
+    texture_halo: int = 0,
 ) -> ScalePlan | None:
     """The plan for one scale within `budget`, or None if nothing fits."""
     w, h = size
+    # L-BFGS keeps at most one pair per step of a run, and a scale's texture steps and its full
+    # steps are two runs (`_Job._scale`): 13 steps, 8 of them texture, never hold more than 8
+    # pairs. Capped at 13, a 4096-px scale at 6G got 400-px cores, at 8 624-px ones, and a step
+    # through 2.0 times its pixels instead of 2.5.
+    longest_run = max(texture, steps - texture, 1)
 
-    def capped(histories: tuple[int, ...]) -> list[int]:  # L-BFGS keeps at most one pair per step
-        return list(dict.fromkeys(min(history, max(steps, 1)) for history in histories))
+    def capped(histories: tuple[int, ...]) -> list[int]:
+        return list(dict.fromkeys(min(history, longest_run) for history in histories))
+
+    def scale_plan(core: int | None, history: int, peak: int) -> ScalePlan:
+        tiled = core is not None
+        return ScalePlan(
+            size,
+            steps,
+            core,
+            history,
+            peak,
+            halo if tiled else 0,
+            texture,
+            texture_halo if tiled and texture else 0,
+        )
 
     if (
         tile_size is not None and max(w, h) <= tile_size
     ):  # the user's tile size: whole, full history
         history = capped(HISTORIES)[0]
-        return ScalePlan(size, steps, None, history, _whole_peak(w * h, precision, history))
+        return scale_plan(None, history, _whole_peak(w * h, precision, history))
     for history in (
         capped(HISTORIES[:-1]) if tile_size is None else ()
     ):  # whole, with 10+ pairs (or one a step)
         peak = _whole_peak(w * h, precision, history)
         if peak <= budget:
-            return ScalePlan(size, steps, None, history, peak)
+            return scale_plan(None, history, peak)
     cores = (
         [max(align, tile_size // align * align)]
         if tile_size
@@ -246,7 +271,7 @@ def plan_scale(
             tile = min(core + 2 * halo, max(w, h))
             peak = _tiled_peak(w * h, tile, precision, history)
             if peak <= budget or tile_size is not None:
-                return ScalePlan(size, steps, core, history, peak, halo)
+                return scale_plan(core, history, peak)
     return None
 
 
@@ -256,7 +281,7 @@ def budget_for(max_memory: int | None, device: torch.device | None = None) -> in
 
 
 def plan_job(
-    sizes_and_steps: list[tuple[Size, int]],
+    scales: list[tuple[Size, int, int]],
     infos: dict[str, LayerInfo],
     layers,
     *,
@@ -264,12 +289,16 @@ def plan_job(
     max_memory: int | None,
     tile_size: int | None = None,
     device: torch.device | None = None,
+    texture_layers: Sequence[str] = (),
 ) -> list[ScalePlan]:
-    """The plan of every scale, or ValueError saying what would fit, within `budget_for`."""
+    """The plan of every scale, given as (size, steps, texture steps), or ValueError saying
+    what would fit, within `budget_for`. `layers` are those a full step evaluates,
+    `texture_layers` those a texture step does."""
     budget = budget_for(max_memory, device)
     align, pad = tiling.alignment(infos, layers), tiling.halo(infos, layers)
+    texture_halo = tiling.halo(infos, texture_layers) if texture_layers else 0
     plans = []
-    for size, steps in sizes_and_steps:
+    for size, steps, texture in scales:
         plan = plan_scale(
             size,
             steps,
@@ -278,6 +307,8 @@ def plan_job(
             halo=pad,
             align=align,
             tile_size=tile_size,
+            texture=texture,
+            texture_halo=texture_halo,
         )
         if plan is None:
             least = _tiled_peak(size[0] * size[1], MIN_CORE + 2 * pad, precision, HISTORIES[-1])
@@ -299,18 +330,23 @@ def plan(
     size = image_size(content)
     need = min_side(config, infos)
     check_size("content image", content, size, need)
-    scales = schedule(config, size, need)
     device, precision = placement(config)
-    plans = plan_job(
-        [(long_side_size(size, scale.long_side), scale.iterations) for scale in scales],
+    # A job whose style layers are all deeper than texture steps reach takes only full steps.
+    shallow = objective.texture_layers(infos, style_layers(config))
+    return plan_job(
+        [
+            (
+                long_side_size(size, scale.long_side),
+                scale.iterations,
+                scale.texture if shallow else 0,
+            )
+            for scale in schedule(config, size, need)
+        ],
         infos,
         layers_used(config),
         precision=precision,
         max_memory=parse_memory(config.max_memory) if config.max_memory else None,
         tile_size=config.tile_size,
         device=device,
+        texture_layers=shallow,
     )
-    return [
-        dataclasses.replace(scale_plan, texture=scale.texture)
-        for scale_plan, scale in zip(plans, scales, strict=True)
-    ]

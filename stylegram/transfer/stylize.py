@@ -6,7 +6,7 @@ loop.py. Nothing here prints or writes files: progress goes to a callback as `It
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -106,14 +106,14 @@ def _style_grams(
         if inputs.style_regions is None:
             style = to_tensor(resize_long_side(im, side)).to(device)
             w, h = style.shape[-1], style.shape[-2]
-            tiles = _tiles(network, config, w, h, core)
+            tiles = _tiles(network, layers_used(config), w, h, core)
             grams.append(objective.mean_grams(network, style, layers, tiles))
             norms.append(None)
             continue
         if id(im) not in features:
             style = to_tensor(resize_long_side(im, side)).to(device)
             w, h = style.shape[-1], style.shape[-2]
-            tiles = _tiles(network, config, w, h, core)
+            tiles = _tiles(network, layers_used(config), w, h, core)
             feats = objective.tiled_features(network, style, layers, tiles)
             energy = {n: style_norm(mean_gram(feats[n])[0]) for n in layers}
             features[id(im)] = style, feats, energy
@@ -168,11 +168,13 @@ def _share(mask: Tensor) -> float:
 
 
 def _tiles(
-    network: VGG, config: StyleConfig, w: int, h: int, core: int | None
+    network: VGG, layers: Iterable[str], w: int, h: int, core: int | None
 ) -> list[objective.Tile]:
+    """A w×h scale's tiles for evaluating `layers`: cores of side `core` with the halo those
+    layers see, or the whole image."""
     if core is None or max(w, h) <= core:
         return tiling.whole(w, h)
-    layers = layers_used(config)
+    layers = list(layers)
     return tiling.tiles(
         w, h, core, tiling.halo(network.info, layers), tiling.alignment(network.info, layers)
     )
@@ -503,7 +505,7 @@ class _Job:
         config, network = self.config, self.network
         w, h = scale.size
         content = to_tensor(resize_long_side(self.inputs.content, max(w, h))).to(self.device)
-        tiles = _tiles(network, config, w, h, scale.core)
+        tiles = _tiles(network, layers_used(config), w, h, scale.core)
         grams, norms = _style_grams(
             network, self.inputs, max(w, h), config, scale.core, self.device
         )
@@ -549,6 +551,7 @@ class _Job:
             targets: objective.Targets,
             weights: objective.Weights,
             state: dict | None,
+            tiles: list[objective.Tile] = tiles,
             max_move: float | None = None,
         ) -> Tensor:
             return optimize(
@@ -573,7 +576,11 @@ class _Job:
         if shallow is None:
             return run(image, steps, targets, self.weights, state)
         if texture_left > 0:
-            image = run(image, texture_left, *shallow, state, objective.TEXTURE_MAX_MOVE)
+            # On a tiled scale, the same cores with the halo of the texture layers alone (a
+            # few pixels, against relu5_1's 128): at 4096 px a texture step's tiles were twice
+            # its cores' pixels. Smaller tiles than the full steps': within the plan's budget.
+            near = _tiles(network, shallow[1].layers, w, h, scale.core)
+            image = run(image, texture_left, *shallow, state, near, objective.TEXTURE_MAX_MOVE)
             steps, state = steps - texture_left, None
         elif texture_left == 0:
             state = None  # resumed after the last texture step

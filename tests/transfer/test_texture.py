@@ -11,7 +11,7 @@ import pytest
 
 import stylegram
 from stylegram import StyleConfig, stylize
-from stylegram.transfer import objective
+from stylegram.transfer import objective, tiling
 from stylegram.transfer.objective import AFTER_TEXTURE_CONTENT, TEXTURE_STRIDE
 from stylegram.transfer.plan import plan, work_done
 from stylegram.transfer.schedule import schedule
@@ -113,3 +113,42 @@ def test_texture_steps_move_no_pixel_by_more_than_their_cap(vgg, content_path):
     moves = [float((b - a).abs().max()) for a, b in itertools.pairwise(steps)]
     assert max(moves) <= objective.TEXTURE_MAX_MOVE + 1e-6
     assert float(steps[-1].abs().max()) < 2
+
+
+def test_a_tiled_scales_texture_steps_read_only_their_layers_halo(
+    vgg, small_content, small_style, monkeypatch
+):
+    """At 4096 px a texture step's tiles carried relu5_1's halo (80 px) around 624-px cores,
+    twice the cores' pixels, for layers that see 4 px beyond them."""
+    runs: list[tuple[float, int]] = []  # (α, the widest halo of its tiles) of each loop's run
+    whole_j = objective.objective
+
+    def spy(network, targets, weights, tiles, extra_terms=None):
+        widest = max(
+            max(
+                t.core[0] - t.box[0],
+                t.core[1] - t.box[1],
+                t.box[2] - t.core[2],
+                t.box[3] - t.core[3],
+            )
+            for t in tiles
+        )
+        runs.append((weights.content, widest))
+        return whole_j(network, targets, weights, tiles, extra_terms)
+
+    monkeypatch.setattr(objective, "objective", spy)
+    config = StyleConfig(**JOB, tile_size=64)
+    assert [p.core for p in plan(small_content, config)] == [None, 64]
+    stylize(small_content, [small_style], config, model=vgg)
+    texture_halo = tiling.halo(vgg.info, ["relu1_1", "relu2_1"])
+    assert texture_halo == 4
+    (_, whole), (_, shallow), (_, deep) = runs
+    assert (whole, shallow) == (0, texture_halo) and deep > 16
+
+
+def test_a_job_without_shallow_style_layers_plans_no_texture_steps(content_path):
+    """Texture steps need a style layer at stride 2 or less; without one every step is a full
+    one, and the plan (its line, its time left) says so."""
+    deep = plan(content_path, StyleConfig(**JOB, style_layers=("relu3_1", "relu4_1")))
+    assert [p.texture for p in deep] == [0, 0]
+    assert plan(content_path, StyleConfig(**JOB))[1].texture > 0

@@ -88,6 +88,29 @@ def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
     assert float((grad_bad - grad).norm() / grad.norm()) > 0.01
 
 
+def test_texture_steps_tiled_with_their_own_halo_equal_one_pass(vgg, problem):
+    """Texture steps (objective.texture) on a tiled scale read only 4 px around each core."""
+    _, style, image, weights = problem
+    shallow = ["relu1_1", "relu2_1"]
+    targets = objective.Targets(
+        {},
+        None,
+        [objective.Region(objective.mean_grams(vgg, style, shallow, tiling.whole(256, 203)), None)],
+    )
+    weights = dataclasses.replace(
+        weights, content=0.0, layers={n: weights.layers[n] for n in shallow}
+    )
+    j, grad = _evaluate(vgg, image, targets, weights, tiling.whole(256, 170))
+    halo = tiling.halo(vgg.info, shallow)
+    j_tiled, grad_tiled = _evaluate(
+        vgg, image, targets, weights, tiling.tiles(256, 170, 64, halo, 2)
+    )
+    assert j_tiled == pytest.approx(j, rel=1e-4)
+    assert float((grad_tiled - grad).norm() / grad.norm()) < 1e-3
+    _, grad_bad = _evaluate(vgg, image, targets, weights, tiling.tiles(256, 170, 64, halo - 2, 2))
+    assert float((grad_bad - grad).norm() / grad.norm()) > 1e-3
+
+
 def test_tiled_equals_one_pass_with_style_and_content_masks(vgg, problem):
     """Issue 27: the tiled path's masked weighting (the guided Gram's normaliser, the mask's
     share) was written by hand beside the losses' and only the unmasked case was tested. With
@@ -173,7 +196,7 @@ def test_a_tiled_run_gives_the_picture_of_a_whole_run(vgg, small_content, small_
 
 
 def test_the_plan_tiles_only_what_does_not_fit_and_refuses_what_never_fits(vgg):
-    sizes = [((1024, 768), 60), ((2048, 1536), 30), ((4096, 3072), 10)]
+    sizes = [((1024, 768), 60, 0), ((2048, 1536), 30, 0), ((4096, 3072), 10, 0)]
     plans = plan.plan_job(sizes, vgg.info, LAYERS, precision="bf16", max_memory=6 * 2**30)
     assert plans[0].core is None and plans[0].history == 50
     assert plans[-1].core is not None and plans[-1].core % 16 == 0
@@ -182,7 +205,28 @@ def test_the_plan_tiles_only_what_does_not_fit_and_refuses_what_never_fits(vgg):
         ValueError,
         match=r"needs at least .* GB even in the smallest tiles, and the budget is 1.0 GB",
     ):
-        plan.plan_job([((8192, 6144), 10)], vgg.info, LAYERS, precision="bf16", max_memory=2**30)
+        plan.plan_job([((8192, 6144), 10, 0)], vgg.info, LAYERS, precision="bf16", max_memory=2**30)
+
+
+def test_the_history_is_capped_by_a_scales_longest_run_not_its_steps(vgg):
+    """A scale's texture steps and full steps are two runs of L-BFGS: 13 steps, 8 of them
+    texture steps, never hold more than 8 pairs; the memory a longer history was given is
+    the tiles' instead (a 4096-px print at 6G: 624-px cores, not 400)."""
+    halo, texture_halo = tiling.halo(vgg.info, LAYERS), tiling.halo(vgg.info, ["relu2_1"])
+    kwargs = dict(budget=6 * 2**30, precision="bf16", halo=halo, align=16)
+    two_runs = plan.plan_scale((4096, 3072), 13, texture=8, texture_halo=texture_halo, **kwargs)
+    one_run = plan.plan_scale((4096, 3072), 13, **kwargs)
+    assert two_runs is not None and one_run is not None
+    assert (two_runs.history, one_run.history) == (8, 13)
+    assert two_runs.core > one_run.core and two_runs.peak <= 6 * 2**30
+    assert two_runs.step_cost() < 0.85 * one_run.step_cost()
+    # A texture step's tiles carry their own halo: it costs TEXTURE_COST of a step through its
+    # cores alone (and pass 1), not of one through relu5_1's halos (2.0 times the pixels here).
+    assert (two_runs.halo, two_runs.texture_halo) == (halo, 4)
+    pixels = 4096 * 3072
+    assert two_runs.step_cost(texture=True) == pytest.approx(
+        plan.TEXTURE_COST * 4 / 3 * pixels, rel=0.05
+    )
 
 
 @pytest.mark.parametrize(
