@@ -170,7 +170,10 @@ AFTER_TEXTURE_CONTENT = 2.0
 # of 12 iterations moved pixels by 4.1 in its last texture step, and handed its full steps an
 # image in −4.5…4.5 with J 3000 times the texture steps' last. On the default's 512-px scale,
 # eight pairs' texture steps moved pixels by at most 0.10–0.45 but one (lion + wave_crop, one
-# step capped: gaps 1.017 / 0.0536 against 1.010 / 0.0521 uncapped).
+# step capped: gaps 1.017 / 0.0536 against 1.010 / 0.0521 uncapped). It binds at print sizes:
+# a 1024-px scale's first texture steps moved pixels by 1.3-1.4 uncapped, and a 2048-px print
+# of tubingen + starry_night ends at 1.010 / 0.0871 capped, 0.980 / 0.0653 uncapped (its
+# 1024-px picture at 0.932 / 0.0640 capped, 0.803 / 0.0771 uncapped; docs/benchmarks.md).
 TEXTURE_MAX_MOVE = 0.5
 
 
