@@ -25,7 +25,7 @@ class LBFGS:
         """`dtype` stores the pairs in a narrower type (bf16 halves their memory); sums run in the
         gradient's type. `gamma`, the curvature scale γ an earlier run on a similar problem learnt
         (`learnt_gamma` of its state), makes the first step −γ·∇J instead of torch's short one.
-        `max_move` shortens any step that would move a value by more than that."""
+        `max_move` clips each value's move to ±max_move."""
         self.history, self.dtype, self.max_move = history, dtype, max_move
         self.pairs: list[tuple[Tensor, Tensor, float]] = []  # (s, y, 1 / yᵀs), oldest first
         # The initial inverse Hessian is γ·I, γ = sᵀy / yᵀy of the newest pair (torch's H_diag),
@@ -59,9 +59,10 @@ class LBFGS:
             else:
                 step = direction
         if self.max_move is not None:
-            largest = float(step.abs().max())
-            if largest > self.max_move:  # the pair stored next is the step taken
-                step = step * (self.max_move / largest)
+            # Each value's move clipped, not the whole step shortened: at large scales the few
+            # pixels that move most would shorten every other pixel's move (transfer/objective.py's
+            # TEXTURE_MAX_MOVE has the figures). The pair stored next is the step taken.
+            step = step.clamp(-self.max_move, self.max_move)
         self.last = (grad.clone(), step)
         return step
 

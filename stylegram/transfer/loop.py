@@ -42,7 +42,7 @@ def optimize(
     `history` is L-BFGS's number of remembered steps: each costs two image-sized vectors, kept
     in `history_dtype` (default: the image's). `gamma`, an earlier run's L-BFGS curvature scale
     (lbfgs.learnt_gamma of its state), sets the length of the first step (transfer/lbfgs.py).
-    `max_move` shortens an L-BFGS step that would move a pixel by more than that.
+    `max_move` clips each pixel's move in an L-BFGS step to ±max_move.
 
     After each step `report` gets the optimiser's state: L-BFGS's pairs and the gradient's scale,
     as references that stay valid (nothing in them is changed in place). Passing such a state

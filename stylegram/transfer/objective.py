@@ -165,15 +165,17 @@ TEXTURE_STRIDE = 2
 # job the coarse scales' pictures changed too, and eight pairs' mean style gap rose 16 %
 # (0.0789 against 0.0682; docs/benchmarks.md).
 AFTER_TEXTURE_CONTENT = 2.0
-# The most a texture step moves a pixel (in [0, 1] units): L-BFGS without a line search can
-# overshoot, and a texture phase's last step is seen by no evaluation of its own. A 128-px job
-# of 12 iterations moved pixels by 4.1 in its last texture step, and handed its full steps an
-# image in −4.5…4.5 with J 3000 times the texture steps' last. On the default's 512-px scale,
-# eight pairs' texture steps moved pixels by at most 0.10–0.45 but one (lion + wave_crop, one
-# step capped: gaps 1.017 / 0.0536 against 1.010 / 0.0521 uncapped). It binds at print sizes:
-# a 1024-px scale's first texture steps moved pixels by 1.3-1.4 uncapped, and a 2048-px print
-# of tubingen + starry_night ends at 1.010 / 0.0871 capped, 0.980 / 0.0653 uncapped (its
-# 1024-px picture at 0.932 / 0.0640 capped, 0.803 / 0.0771 uncapped; docs/benchmarks.md).
+# The most a texture step moves a pixel (in [0, 1] units; each pixel's move is clipped):
+# L-BFGS without a line search can overshoot, and a texture phase's last step is seen by no
+# evaluation of its own. A 128-px job of 12 iterations (chelsea + starry_night) moved pixels by
+# 4.1 in its last texture step, and handed its full steps an image in −4.5…4.5 with J 3000 times
+# the texture steps' last; clipped, its full steps start at J 8.2 (10.4 with the whole step
+# shortened instead). On the default's 512-px scale, eight pairs' texture steps moved pixels by
+# at most 0.10–0.45 but one (lion + wave_crop: gaps 1.010 / 0.0519 clipped, 1.010 / 0.0521
+# uncapped). Shortening the whole step, as first done, bound at print sizes: a 1024-px scale's
+# first texture steps move a few pixels by 1.3–1.4, and tubingen + starry_night at 2048 px under
+# 4G ended at 1.010 / 0.0871 shortened, 0.983 / 0.0645 clipped, 0.980 / 0.0653 uncapped; its
+# 1024-px picture at 0.932 / 0.0640, 0.802 / 0.0730 and 0.803 / 0.0771 (docs/benchmarks.md).
 TEXTURE_MAX_MOVE = 0.5
 
 
