@@ -188,8 +188,7 @@ def texture(network: VGG, targets: Targets, weights: Weights) -> tuple[Targets, 
     this part of it (plan.TEXTURE_COST of a full step's time), the steps after them the whole
     J with the content weighed AFTER_TEXTURE_CONTENT times (`after_texture`).
     """
-    shallow = texture_layers(network.info, weights.layers)
-    layers = {n: w for n, w in weights.layers.items() if n in shallow}
+    layers = {n: weights.layers[n] for n in texture_layers(network.info, weights.layers)}
     if not layers:
         return None
     return (

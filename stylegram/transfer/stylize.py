@@ -576,8 +576,8 @@ class _Job:
         if shallow is None:
             return run(image, steps, targets, self.weights, state)
         if texture_left > 0:
-            # On a tiled scale, the same cores with the halo of the texture layers alone (a
-            # few pixels, against relu5_1's 128): at 4096 px a texture step's tiles were twice
+            # On a tiled scale, the same cores with the halo of the texture layers alone
+            # (4 px, against relu5_1's 80): at 4096 px a texture step's tiles were twice
             # its cores' pixels. Smaller tiles than the full steps': within the plan's budget.
             near = _tiles(network, shallow[1].layers, w, h, scale.core)
             image = run(image, texture_left, *shallow, state, near, objective.TEXTURE_MAX_MOVE)
