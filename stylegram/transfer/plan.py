@@ -48,10 +48,13 @@ BASELINE = 1024 * 2**20  # torch, the weights in fp32 and bf16, Python, what mal
 HISTORIES = (50, 20, 10, 5)  # L-BFGS history lengths to try, longest first
 DEFAULT_SHARE = 0.7  # of the memory available when no --max-memory is given
 MIN_CORE = 128
-# A texture step's time over a full step's at the same size (objective.texture): VGG19's first
-# two blocks and their Grams against all five blocks and the content, forward and backward, in
-# bf16 at 512×384: 0.18 s against 0.79 s (2026-12-04, AMD EPYC, 2 cores); 0.20 at 128×96.
-TEXTURE_COST = 0.25
+# A texture step's time over a full step's at the same size (objective.texture), by precision:
+# VGG19's first two blocks and their Grams against all five blocks and the content, forward and
+# backward, at 512×384 (2026-12-04, AMD EPYC, 2 cores). bf16: 0.18 s against 0.79 s (0.20 at
+# 128×96). fp32 (ONEDNN_MAX_CPU_ISA=AVX2, Winograd's convolutions): 0.47 s against 1.22 s; the
+# first blocks' maps are the widest, and their elementwise work and pooling, memory-bound, weigh
+# more beside fp32's faster deep layers. With bf16's share the time left erred short there.
+TEXTURE_COST: dict[Resolved, float] = {"bf16": 0.25, "fp32": 0.38}
 
 
 @dataclass(frozen=True)
@@ -64,14 +67,15 @@ class ScalePlan:
     halo: int = 0  # pixels around each core, on a tiled scale
     texture: int = 0  # of `steps`, the first ones that are texture steps (schedule.Scale)
     texture_halo: int = 0  # the texture steps' halo on a tiled scale: their layers' own
+    precision: Resolved = "bf16"  # the job's, for what a texture step costs (TEXTURE_COST)
 
     def step_cost(self, texture: bool = False) -> float:
         """What one step costs, in pixels through the network (for estimates of time left): the
         image's, or on a tiled scale its tiles' (cores and halos), and 4/3 of that, because pass
         1 is one more forward pass (a third of a forward and backward). A texture step costs
-        TEXTURE_COST of that, with its own halo."""
+        TEXTURE_COST of that in the job's precision, with its own halo."""
         w, h = self.size
-        share = TEXTURE_COST if texture else 1.0
+        share = TEXTURE_COST[self.precision] if texture else 1.0
         if self.core is None:
             return share * w * h
         halo = self.texture_halo if texture else self.halo
@@ -248,6 +252,7 @@ def plan_scale(
             halo if tiled else 0,
             texture,
             texture_halo if tiled and texture else 0,
+            precision,
         )
 
     if (

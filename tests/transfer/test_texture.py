@@ -36,15 +36,21 @@ def test_the_schedule_gives_texture_steps_to_the_scales_upsampled_from_another()
     assert all(s.texture == 0 for s in schedule(StyleConfig(photorealistic=True), (400, 300), 32))
 
 
-def test_texture_steps_cost_less_in_the_estimate_of_work_done(content_path):
-    plans = plan(content_path, StyleConfig(**JOB))
+@pytest.mark.parametrize("precision, share", [("bf16", 0.25), ("fp32", 0.38)])
+def test_texture_steps_cost_their_precisions_share_in_the_estimate_of_work_done(
+    content_path, precision, share
+):
+    """What a texture step saves depends on the precision (plan.TEXTURE_COST, measured): in
+    fp32 the first blocks' memory-bound work weighs more, and bf16's share made the time left
+    err short there."""
+    plans = plan(content_path, StyleConfig(**JOB, precision=precision))
     first, last = plans
     assert last.texture > 0
     one_texture = work_done(plans, first.steps + 1) - work_done(plans, first.steps)
     one_full = work_done(plans, first.steps + last.steps) - work_done(
         plans, first.steps + last.steps - 1
     )
-    assert one_texture == pytest.approx(one_full / 4)
+    assert one_texture == pytest.approx(one_full * share)
 
 
 def test_texture_steps_run_the_first_two_blocks_without_the_content(

@@ -225,7 +225,7 @@ def test_the_history_is_capped_by_a_scales_longest_run_not_its_steps(vgg):
     assert (two_runs.halo, two_runs.texture_halo) == (halo, 4)
     pixels = 4096 * 3072
     assert two_runs.step_cost(texture=True) == pytest.approx(
-        plan.TEXTURE_COST * 4 / 3 * pixels, rel=0.05
+        plan.TEXTURE_COST["bf16"] * 4 / 3 * pixels, rel=0.05
     )
 
 
