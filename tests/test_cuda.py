@@ -56,7 +56,9 @@ def test_auto_runs_on_the_gpu_and_the_plan_line_says_so(tmp_path):
 def test_a_jobs_gpu_memory_stays_within_its_budget(content_path, style_path):
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
-    config = StyleConfig(size=1024, scales=2, iterations=3, device="cuda", max_memory="1G")
+    # 2G: the plan counts a GiB for torch and the weights, which 1G left no room beside (an
+    # H200 refused it); at 2G the 1024-px scale is tiled (whole, it plans 3.0 GB).
+    config = StyleConfig(size=1024, scales=2, iterations=3, device="cuda", max_memory="2G")
     image = stylize(content_path, [style_path], config)
     assert max(image.size) == 1024
-    assert torch.cuda.max_memory_allocated() <= 2**30
+    assert torch.cuda.max_memory_allocated() <= 2 * 2**30
