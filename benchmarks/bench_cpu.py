@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench_transfer import CONTENT, STYLE, run_command
 
+from stylegram.cpu import omp_wait_policy
+
 CLASSES = {"amx": None, "bf16": "AVX512_CORE_BF16", "fp32": "AVX2"}
 NEEDS = {"amx": "amx_bf16", "bf16": "avx512_bf16", "fp32": "avx2"}  # /proc/cpuinfo flags
 TARGETS = {"amx": 5, "bf16": 6, "fp32": 8}  # the issue's pastiche steps
@@ -74,6 +76,7 @@ else:
 def env_for(cap: str | None, threads: int) -> dict[str, str]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     env.pop("ONEDNN_MAX_CPU_ISA", None)
+    env.pop("OMP_WAIT_POLICY", None)  # the command line's own choice (stylegram/cpu.py)
     if cap:
         env["ONEDNN_MAX_CPU_ISA"] = cap
     return env
@@ -81,9 +84,11 @@ def env_for(cap: str | None, threads: int) -> dict[str, str]:
 
 def probe(env: dict[str, str], what: str = "pastiche") -> dict:
     """Pastiche's step and the convolutions' GFLOP/s as a user runs them; or ("network") the
-    network's step as the command line runs it, with OpenMP's threads asleep (stylegram.cli)."""
-    if what == "network":
-        env = {**env, "OMP_WAIT_POLICY": "PASSIVE"}
+    network's step as the command line runs it, OpenMP's threads waiting as it has them
+    (stylegram/cpu.py: asleep where the network runs in fp32)."""
+    if what == "network" and "OMP_WAIT_POLICY" not in env:
+        policy = omp_wait_policy([], environ=env)
+        env = {**env, "OMP_WAIT_POLICY": policy} if policy else env
     out = subprocess.run(
         [sys.executable, "-c", PROBE, str(Path(__file__).parent), str(CONTENT), str(STYLE), what],
         env=env,

@@ -12,8 +12,9 @@ itself a Winograd convolution.
 NNPACK runs on its own thread pool, beside torch's OpenMP threads. OpenMP's threads spin for a
 while after each ReLU and pooling, taking the cores NNPACK's threads want: with them spinning a
 128-px step took 0.33 s against 0.19 s direct (2 cores). So Winograd is used only where they
-sleep instead (OMP_WAIT_POLICY=PASSIVE when torch loaded): the command line sets it
-(`stylegram.cli`); a program using the library sets it in its environment.
+sleep instead (OMP_WAIT_POLICY=PASSIVE when torch loaded): the command line sets it where the
+network will run in fp32 (stylegram/cpu.py); a program using the library sets it in its
+environment.
 """
 
 from __future__ import annotations

@@ -18,16 +18,17 @@ from __future__ import annotations
 import os
 import sys
 
-# Before torch loads its OpenMP runtime, which reads this once: OpenMP's threads sleep as soon as
-# an operation ends instead of spinning for the next. fp32 convolutions on the CPU run on
-# NNPACK's own threads (stylegram.winograd), and spinning OpenMP threads take their cores: a
-# 512-px step took 1.7-1.8 s with them spinning, 1.5 s with them asleep (2 cores, this process's
-# choice, so the CLI makes it; a value the user set is kept).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from . import signals  # first: it guards the imports below
 
 with signals.start_up():  # a Ctrl-C while these (and torch) load: one line and exit 130
+    from .. import cpu
+
+    # Before torch loads its OpenMP runtime, which reads this once: where the network will run
+    # in fp32, OpenMP's threads sleep between operations, for NNPACK's (stylegram/cpu.py). This
+    # process's choice, so the CLI makes it; a value the user set is kept.
+    if policy := cpu.omp_wait_policy(sys.argv[1:]):
+        os.environ.setdefault("OMP_WAIT_POLICY", policy)
+
     import argparse
     import ctypes
     from collections.abc import Sequence

@@ -1,0 +1,76 @@
+"""How the command line has torch's OpenMP threads wait (stylegram/cpu.py): asleep where the
+network will run in fp32 (Winograd's NNPACK threads need the cores), spinning where it runs in
+bf16; decided before torch loads, from the facts torch's own test rests on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylegram import cpu
+from stylegram.vgg import bf16_supported
+
+ROOT = Path(__file__).resolve().parents[1]
+BF16 = frozenset({"fpu", "avx2", "avx512f", "avx512_bf16"})
+AMX = frozenset({"avx2", "avx512f", "amx_bf16", "amx_tile"})
+AVX2 = frozenset({"fpu", "avx2", "fma"})
+
+
+@pytest.mark.parametrize(
+    "flags, cap, argv, policy",
+    [
+        (BF16, "", ["stylize"], None),  # bf16: OpenMP's default, spinning
+        (AMX, "AVX512_CORE_AMX", ["stylize"], None),
+        (BF16, "AVX512_CORE_BF16", ["stylize"], None),
+        (BF16, "AVX2", ["stylize"], "PASSIVE"),  # capped to the fp32 class
+        (BF16, "avx512_core", ["stylize"], "PASSIVE"),  # no bf16 instructions under this cap
+        (AVX2, "", ["stylize"], "PASSIVE"),  # most laptops
+        (frozenset(), "", ["stylize"], "PASSIVE"),  # nothing to read: as before, asleep
+        (BF16, "", ["stylize", "--precision", "fp32"], "PASSIVE"),
+        (BF16, "", ["batch", "--precision=fp32"], "PASSIVE"),
+        (BF16, "", ["stylize", "--precision", "bf16"], None),
+    ],
+)
+def test_threads_sleep_exactly_where_the_network_runs_in_fp32(flags, cap, argv, policy):
+    assert cpu.omp_wait_policy(argv, flags, {"ONEDNN_MAX_CPU_ISA": cap}) == policy
+
+
+def test_this_cpus_flags_are_read_and_agree_with_torchs_own_test():
+    """Where the rule leaves the threads spinning, torch must run the network in bf16: spinning
+    threads beside fp32's Winograd convolutions cost a third more time."""
+    flags = cpu.cpu_flags()
+    if Path("/proc/cpuinfo").exists():
+        assert flags, "no flags read from /proc/cpuinfo"
+    if cpu.bf16_instructions(flags):
+        assert bf16_supported(torch.device("cpu"))
+
+
+def test_the_command_line_sets_the_policy_before_torch_loads_and_keeps_the_users(tmp_path):
+    probe = (
+        "import sys; sys.argv = ['stylegram', 'layers', *sys.argv[1:]]; import stylegram.cli, os;"
+        " print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+    )
+
+    def policy(*argv: str, **env: str) -> str:
+        base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *argv],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**base, **env},
+            check=True,
+        )
+        return done.stdout.strip()
+
+    # Set by the CLI's imports, which load torch (OpenMP reads it then, once).
+    assert policy(ONEDNN_MAX_CPU_ISA="AVX2") == "PASSIVE True"
+    assert policy("--precision", "fp32") == "PASSIVE True"
+    assert policy(ONEDNN_MAX_CPU_ISA="AVX2", OMP_WAIT_POLICY="ACTIVE") == "ACTIVE True"
+    expected = None if cpu.bf16_instructions(cpu.cpu_flags()) else "PASSIVE"
+    assert policy() == f"{expected} True"
