@@ -64,7 +64,7 @@ def omp_wait_policy(
     flags: frozenset[str] | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> str | None:
-    """ "PASSIVE" where the network will run in fp32 on the CPU (see above), else None: leave
-    OpenMP's default, spinning a while after each operation."""
+    """The OMP_WAIT_POLICY to set: PASSIVE where the network will run in fp32 on the CPU (see
+    above), else None, which leaves OpenMP's default: spinning a while after each operation."""
     fast_bf16 = bf16_instructions(cpu_flags() if flags is None else flags, environ)
     return None if fast_bf16 and not asks_fp32(argv) else "PASSIVE"
