@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_transfer import CONTENT, STYLE, run_command
 
-from stylegram.cpu import omp_wait_policy
+from stylegram.cpu import cpu_flags, omp_wait_policy
 
 CLASSES = {"amx": None, "bf16": "AVX512_CORE_BF16", "fp32": "AVX2"}
 NEEDS = {"amx": "amx_bf16", "bf16": "avx512_bf16", "fp32": "avx2"}  # /proc/cpuinfo flags
@@ -86,9 +86,8 @@ def probe(env: dict[str, str], what: str = "pastiche") -> dict:
     """Pastiche's step and the convolutions' GFLOP/s as a user runs them; or ("network") the
     network's step as the command line runs it, OpenMP's threads waiting as it has them
     (stylegram/cpu.py: asleep where the network runs in fp32)."""
-    if what == "network" and "OMP_WAIT_POLICY" not in env:
-        policy = omp_wait_policy([], environ=env)
-        env = {**env, "OMP_WAIT_POLICY": policy} if policy else env
+    if what == "network" and (policy := omp_wait_policy([], environ=env)):
+        env = {**env, "OMP_WAIT_POLICY": policy}
     out = subprocess.run(
         [sys.executable, "-c", PROBE, str(Path(__file__).parent), str(CONTENT), str(STYLE), what],
         env=env,
@@ -115,7 +114,7 @@ def main() -> None:
     from stylegram import load_vgg
     from stylegram.transfer.quality import gaps
 
-    flags = set(Path("/proc/cpuinfo").read_text().split())
+    flags = cpu_flags()
     model = load_vgg(device="cpu")
     print(f"# {os.cpu_count()} cores; flags: {' '.join(sorted(set(NEEDS.values()) & flags))}")
     print(

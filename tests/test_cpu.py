@@ -50,7 +50,7 @@ def test_this_cpus_flags_are_read_and_agree_with_torchs_own_test():
         assert bf16_supported(torch.device("cpu"))
 
 
-def test_the_command_line_sets_the_policy_before_torch_loads_and_keeps_the_users(tmp_path):
+def test_the_command_line_sets_the_policy_as_it_loads_torch_and_keeps_the_users():
     probe = (
         "import sys; sys.argv = ['stylegram', 'layers', *sys.argv[1:]]; import stylegram.cli, os;"
         " print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
