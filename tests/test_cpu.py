@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from stylegram import cpu
-from stylegram.vgg import bf16_supported
+from stylegram import vgg as vgg_module
+from stylegram.vgg import network_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BF16 = frozenset({"fpu", "avx2", "avx512f", "avx512_bf16"})
@@ -41,13 +42,35 @@ def test_threads_sleep_exactly_where_the_network_runs_in_fp32(flags, cap, argv, 
 
 
 def test_this_cpus_flags_are_read_and_agree_with_torchs_own_test():
-    """Where the rule leaves the threads spinning, torch must run the network in bf16: spinning
-    threads beside fp32's Winograd convolutions cost a third more time."""
+    """Where the rule leaves the threads spinning, oneDNN must have bf16 instructions: the rule
+    reads, before torch loads, what torch's own test reads after."""
     flags = cpu.cpu_flags()
     if Path("/proc/cpuinfo").exists():
         assert flags, "no flags read from /proc/cpuinfo"
     if cpu.bf16_instructions(flags):
-        assert bf16_supported(torch.device("cpu"))
+        assert torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def test_where_bf16_is_slower_auto_runs_fp32_by_onednn_not_winograd(monkeypatch, vgg):
+    """A CPU with bf16 instructions whose bf16 convolutions are slower (Intel's AVX512-BF16
+    without AMX): `auto` runs fp32, and with the threads spinning (the rule above) by oneDNN's
+    own convolutions, never by Winograd's, which spinning threads slow by a third."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setattr(vgg_module, "_bf16_outruns_fp32", lambda: False)
+    net, name = network_for(vgg, "auto")
+    assert (name, net) == ("fp32", vgg)
+    assert network_for(vgg, "bf16")[1] == "bf16"  # asked for, it is run all the same
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        monkeypatch.setattr(vgg_module, "_bf16_outruns_fp32", lambda: True)
+        assert network_for(vgg, "auto")[1] == "bf16"
+
+
+def test_the_measurement_is_made_once_and_is_a_plain_answer():
+    vgg_module._bf16_outruns_fp32.cache_clear()
+    first = vgg_module._bf16_outruns_fp32()
+    assert isinstance(first, bool)
+    assert vgg_module._bf16_outruns_fp32() is first
+    assert vgg_module._bf16_outruns_fp32.cache_info().misses == 1
 
 
 def test_the_command_line_sets_the_policy_as_it_loads_torch_and_keeps_the_users():
