@@ -52,8 +52,8 @@ def test_this_cpus_flags_are_read_and_agree_with_torchs_own_test():
 
 
 def test_where_bf16_is_slower_auto_runs_fp32_by_onednn_not_winograd(monkeypatch, vgg):
-    """A CPU with bf16 instructions whose bf16 convolutions are slower (Intel's AVX512-BF16
-    without AMX): `auto` runs fp32, and with the threads spinning (the rule above) by oneDNN's
+    """A CPU with bf16 instructions whose bf16 convolutions are slower (an Intel Xeon capped to
+    AVX512_CORE_BF16): `auto` runs fp32, and with the threads spinning (the rule above) by oneDNN's
     own convolutions, never by Winograd's, which spinning threads slow by a third."""
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setattr(vgg_module, "_bf16_outruns_fp32", lambda: False)
