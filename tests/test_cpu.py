@@ -97,3 +97,17 @@ def test_the_command_line_sets_the_policy_as_it_loads_torch_and_keeps_the_users(
     assert policy(ONEDNN_MAX_CPU_ISA="AVX2", OMP_WAIT_POLICY="ACTIVE") == "ACTIVE True"
     expected = None if cpu.bf16_instructions(cpu.cpu_flags()) else "PASSIVE"
     assert policy() == f"{expected} True"
+
+
+@pytest.mark.parametrize("bf16_time, runs_bf16", [(0.5, True), (1.1, True), (1.3, False)])
+def test_bf16_is_kept_unless_its_convolution_is_clearly_slower(monkeypatch, bf16_time, runs_bf16):
+    """Near a tie the answer must not flip from one process to the next: fp32 only where bf16's
+    convolution takes more than BF16_MARGIN times fp32's (here on a clock the convolutions set)."""
+    clock = [0.0]
+
+    def conv2d(x, weight, padding):
+        clock[0] += {torch.float32: 1.0, torch.bfloat16: bf16_time}[x.dtype]
+
+    monkeypatch.setattr(vgg_module.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(vgg_module.F, "conv2d", conv2d)
+    assert vgg_module._bf16_outruns_fp32.__wrapped__() is runs_bf16
