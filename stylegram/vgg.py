@@ -24,6 +24,10 @@ from torch.nn import functional as F
 
 from .files import readable_file
 from .geometry import Box, Precision, Resolved
+from .packed import available as packed_available
+from .packed import conv3x3 as packed_conv3x3
+from .packed import pack
+from .packed import suits as packed_suits
 from .winograd import available as winograd_available
 from .winograd import conv3x3, transposed
 from .winograd import pays as winograd_pays
@@ -169,6 +173,8 @@ class VGG(nn.Module):
         self.requires_grad_(False)  # frozen: gradients flow to the image only
         # Per conv, the transposed kernels of `winograd.conv3x3`; empty: torch's own convolution.
         self._back: dict[str, Tensor] = {}
+        # Per conv, the kernels and transposed kernels of `packed.conv3x3` (`fast_copy`).
+        self._packed: dict[str, tuple[Tensor, Tensor]] = {}
         if preprocessing == "caffe":
             # x·255 in BGR order minus the mean pixel, as (x - mean) / std with std = 1/255.
             self._mean, self._std = tuple(m / 255 for m in CAFFE_MEAN_BGR[::-1]), (1 / 255,) * 3
@@ -214,6 +220,8 @@ class VGG(nn.Module):
                 conv = self.conv(name)
                 if name in self._back and winograd_suits(x):
                     x = conv3x3(x, conv.weight, conv.bias, self._back[name])
+                elif name in self._packed and packed_suits(x):
+                    x = packed_conv3x3(x, self._packed[name][0], conv.bias, self._packed[name][1])
                 else:
                     x = conv(x)
             elif info.kind == "relu":
@@ -246,9 +254,30 @@ class VGG(nn.Module):
     def fast_copy(self, dtype: torch.dtype = torch.bfloat16) -> VGG:
         """A copy with weights in `dtype` and channels-last layout: the fast path on CPUs with
         AVX512-BF16/AMX and on recent GPUs. Casting once here, rather than under autocast,
-        saves re-casting the frozen weights on every forward pass."""
+        saves re-casting the frozen weights on every forward pass. In bf16 on the CPU its
+        kernels are also laid out once in oneDNN's own layout (`stylegram.packed`)."""
         # Module.to takes memory_format at run time (torch._C._nn._parse_to); its stub omits it.
-        return copy.deepcopy(self).to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
+        fast = copy.deepcopy(self).to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
+        weight = fast.conv("conv1_1").weight
+        if weight.device.type == "cpu" and dtype == torch.bfloat16 and packed_available():
+            fast._pack()
+        return fast
+
+    def _pack(self) -> None:
+        self._packed = {
+            name: (pack(self.conv(name).weight), pack(transposed(self.conv(name).weight)))
+            for name in self.convs
+        }
+
+    def __getstate__(self) -> dict:
+        # oneDNN's packed kernels have no storage to copy or pickle: a copy packs its own.
+        return {**self.__dict__, "_packed": {}, "_repack": bool(self._packed)}
+
+    def __setstate__(self, state: dict) -> None:
+        repack = state.pop("_repack", False)
+        super().__setstate__(state)
+        if repack:
+            self._pack()
 
     def winograd_copy(self) -> VGG:
         """A copy whose fp32 convolutions on the CPU are Winograd's (`stylegram.winograd`): the

@@ -1,0 +1,84 @@
+"""bf16 3×3 convolutions on the CPU with oneDNN's weights laid out once, not on every call.
+
+torch's own convolution hands oneDNN the kernels in torch's layout, and oneDNN reorders them
+into its blocked one on every call, forward and backward. The reorder costs what the kernels
+weigh, not what the image does, so it is the small maps that pay: in a bf16 pass to relu5_1 at
+128×96 with AMX on 2 cores, the reorders took 12 ms against 14 ms for the convolutions
+themselves (oneDNN's verbose log, 2026-12-04). Here each kernel is reordered once per network
+(`pack`), and so are the transposed kernels that carry the gradient back
+(winograd.transposed): only the input's gradient is taken (the network is frozen), and it is
+the forward convolution of the output's gradient with them. The values are oneDNN's own,
+bit for bit, forward and backward (tests/test_packed.py).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from .winograd import transposed
+
+# A 3×3 convolution's padding, stride and dilation, per side.
+_ONES = [1, 1]
+
+
+@functools.cache
+def available() -> bool:
+    """Whether this torch has oneDNN's packed convolutions and they agree with its own."""
+    if not torch.backends.mkldnn.is_available() or not hasattr(
+        torch.ops.mkldnn, "_convolution_pointwise"
+    ):
+        return False
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 8, 13, 11, generator=generator).to(
+        torch.bfloat16, memory_format=torch.channels_last
+    )
+    weight = torch.randn(16, 8, 3, 3, generator=generator).to(
+        torch.bfloat16, memory_format=torch.channels_last
+    )
+    try:
+        packed = conv3x3(x, pack(weight), None, pack(transposed(weight)))
+    except RuntimeError:
+        return False
+    return torch.equal(packed, F.conv2d(x, weight, padding=1))
+
+
+def pack(weight: Tensor) -> Tensor:
+    """A bf16 3×3 kernel in oneDNN's own layout, for `conv3x3` (any input size)."""
+    weight = weight.contiguous(memory_format=torch.channels_last)
+    shape = [1, weight.shape[1], 64, 64]  # the layout oneDNN picks does not depend on the size
+    return torch.ops.mkldnn._reorder_convolution_weight(weight, _ONES, _ONES, _ONES, 1, shape)
+
+
+def _convolve(x: Tensor, packed: Tensor, bias: Tensor | None) -> Tensor:
+    x = x.contiguous(memory_format=torch.channels_last)
+    return torch.ops.mkldnn._convolution_pointwise(
+        x, packed, bias, _ONES, _ONES, _ONES, 1, "none", [], ""
+    )
+
+
+class _Packed(torch.autograd.Function):
+    """A 3×3, stride-1, padding-1 convolution of a frozen kernel; the gradient is the input's."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, packed: Tensor, bias: Tensor | None, back: Tensor) -> Tensor:
+        ctx.back = back
+        return _convolve(x, packed, bias)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None]:
+        return _convolve(grad, ctx.back, None), None, None, None
+
+
+def conv3x3(x: Tensor, packed: Tensor, bias: Tensor | None, back: Tensor) -> Tensor:
+    """`F.conv2d(x, weight, bias, padding=1)` for bf16 `x` on the CPU, channels-last out;
+    `packed` is `pack(weight)` and `back` is `pack(transposed(weight))`, made once per network."""
+    return _Packed.apply(x, packed, bias, back)
+
+
+def suits(x: Tensor) -> bool:
+    """Whether `conv3x3` takes the input `x`: bf16 on the CPU."""
+    return x.device.type == "cpu" and x.dtype == torch.bfloat16
