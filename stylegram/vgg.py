@@ -12,6 +12,7 @@ import copy
 import functools
 import importlib.util
 import os
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -252,30 +253,34 @@ class VGG(nn.Module):
         return out
 
     def fast_copy(self, dtype: torch.dtype = torch.bfloat16) -> VGG:
-        """A copy with weights in `dtype` and channels-last layout: the fast path on CPUs with
-        AVX512-BF16/AMX and on recent GPUs. Casting once here, rather than under autocast,
-        saves re-casting the frozen weights on every forward pass. In bf16 on the CPU its
-        kernels are also laid out once in oneDNN's own layout (`stylegram.packed`)."""
+        """A copy with weights in `dtype` and channels-last layout: the fast path where bf16 is
+        fast (`bf16_supported`). Casting once here, rather than under autocast, saves re-casting
+        the frozen weights on every forward pass. In bf16 on the CPU its kernels are also laid
+        out once in oneDNN's own layout (`stylegram.packed`)."""
         # Module.to takes memory_format at run time (torch._C._nn._parse_to); its stub omits it.
         fast = copy.deepcopy(self).to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
-        weight = fast.conv("conv1_1").weight
-        if weight.device.type == "cpu" and dtype == torch.bfloat16 and packed_available():
-            fast._pack()
+        fast._pack()
         return fast
 
     def _pack(self) -> None:
+        """Lay out the kernels for `packed.conv3x3` where this network's weights are bf16 on the
+        CPU and this torch has it; otherwise hold none (torch's own convolution runs)."""
+        weight = self.conv("conv1_1").weight
+        packs = (
+            weight.device.type == "cpu" and weight.dtype == torch.bfloat16 and packed_available()
+        )
         self._packed = {
             name: (pack(self.conv(name).weight), pack(transposed(self.conv(name).weight)))
-            for name in self.convs
+            for name in (self.convs if packs else ())
         }
 
     def __getstate__(self) -> dict:
         # oneDNN's packed kernels have no storage to copy or pickle: a copy packs its own.
-        return {**self.__dict__, "_packed": {}, "_repack": bool(self._packed)}
+        return {**super().__getstate__(), "_packed": {}, "_repack": bool(self._packed)}
 
     def __setstate__(self, state: dict) -> None:
         repack = state.pop("_repack", False)
-        super().__setstate__(state)
+        super().__setstate__({"_packed": {}, **state})
         if repack:
             self._pack()
 
@@ -325,13 +330,14 @@ def bf16_supported(device: torch.device) -> bool:
 
 # bf16 is run unless its convolution takes this many times fp32's (`_bf16_outruns_fp32`).
 BF16_MARGIN = 1.2
+_PROBE = threading.Lock()
 
 
-@functools.cache
 def _bf16_outruns_fp32() -> bool:
-    """Whether a 3×3 convolution of 256 channels at 32×32 (VGG's third block) in bf16
-    (channels-last, as `VGG.fast_copy` runs it) takes less than BF16_MARGIN times its time in
-    fp32, on this process's threads.
+    """Whether a 3×3 convolution of 256 channels at 32×32 (VGG's third block) in bf16, run as
+    `VGG.fast_copy` runs it (channels-last, its kernels packed: `stylegram.packed`), takes less
+    than BF16_MARGIN times its time in fp32, on this process's threads. Measured once per
+    process; threads that ask at once wait for the one answer.
 
     The instructions alone do not say: AVX512-BF16 without AMX runs such a layer 2× faster than
     fp32 on AMD Zen 4 (2 cores of an EPYC, 2026-12-03), but takes 1.4-1.6 times fp32's time on
@@ -339,25 +345,32 @@ def _bf16_outruns_fp32() -> bool:
     fifth. On 16 cores of that Xeon, capped, the network's step took 0.54 s in bf16 and 0.52 s
     in fp32, and a first probe without a margin answered bf16 in one process and fp32 in the
     next: near a tie the answer, and the picture with it, must not change from one run to the
-    next, so fp32 is chosen only where bf16 is clearly slower. Costs 40-80 ms on 2 cores, once;
-    each precision's best of three, taken in turn.
+    next, so fp32 is chosen only where bf16 is clearly slower. Costs 40-80 ms on 2 cores; each
+    precision's best of three, taken in turn.
     """
+    with _PROBE:
+        return _measure_bf16_against_fp32()
+
+
+@functools.cache
+def _measure_bf16_against_fp32() -> bool:
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(1, 256, 32, 32, generator=generator)
     weight = torch.randn(256, 256, 3, 3, generator=generator)
-    pairs = {
-        "fp32": (x, weight),
-        "bf16": (
-            x.to(torch.bfloat16, memory_format=torch.channels_last),
-            weight.to(torch.bfloat16, memory_format=torch.channels_last),
-        ),
-    }
-    seconds: dict[str, list[float]] = {name: [] for name in pairs}
+    x16 = x.to(torch.bfloat16, memory_format=torch.channels_last)
+    w16 = weight.to(torch.bfloat16, memory_format=torch.channels_last)
+    runs = {"fp32": functools.partial(F.conv2d, x, weight, padding=1)}
+    if packed_available():
+        kernels = pack(w16)  # its own transpose too: 256 to 256 channels, and only timed forward
+        runs["bf16"] = functools.partial(packed_conv3x3, x16, kernels, None, kernels)
+    else:
+        runs["bf16"] = functools.partial(F.conv2d, x16, w16, padding=1)
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
     with torch.no_grad():
         for _ in range(4):
-            for name, (a, w) in pairs.items():
+            for name, run in runs.items():
                 start = time.perf_counter()
-                F.conv2d(a, w, padding=1)
+                run()
                 seconds[name].append(time.perf_counter() - start)
     # The first round builds oneDNN's kernels: not counted.
     return min(seconds["bf16"][1:]) < BF16_MARGIN * min(seconds["fp32"][1:])

@@ -63,3 +63,12 @@ def test_the_bf16_network_packs_its_kernels_and_computes_what_it_did(vgg):
         assert len(network._packed) == len(fast.convs)
         assert all(torch.equal(out[k], ref_out[k]) for k in ref_out)
         assert torch.equal(grad, ref_grad)
+
+
+def test_a_copy_packs_only_where_its_network_runs_bf16_on_the_cpu(vgg):
+    """A packed copy turned to fp32 and copied again, an fp16 fast copy and the fp32 network's
+    own copies hold no packed kernels: their convolutions are torch's own."""
+    as_fp32 = copy.deepcopy(vgg.fast_copy()).float()
+    assert not copy.deepcopy(as_fp32)._packed
+    assert not vgg.fast_copy(torch.float16)._packed
+    assert not copy.deepcopy(vgg)._packed and not copy.copy(vgg)._packed
