@@ -213,7 +213,21 @@ class VGG(nn.Module):
         if weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous():
             x = x.contiguous(memory_format=torch.channels_last)
         names = list(self.info)
-        deferred_relu = False
+
+        def deferred(index: int) -> bool:
+            # A block's last ReLU, unless asked for, runs after its max-pool: max and ReLU
+            # commute, so the value and its gradient are the same, and the ReLU and its
+            # backward pass touch a quarter of the pixels (relu1_2 is a 25-MB map at 512 px).
+            name = names[index]
+            return (
+                self.pooling == "max"
+                and name not in wanted
+                and name.replace("relu", "conv") not in wanted
+                and index + 1 < len(names)
+                and self.info[names[index + 1]].kind == "pool"
+            )
+
+        deferred_relu = fused_relu = False
         for index, (name, info) in enumerate(self.info.items()):
             if not wanted - out.keys():
                 break
@@ -222,26 +236,23 @@ class VGG(nn.Module):
                 if name in self._back and winograd_suits(x):
                     x = conv3x3(x, conv.weight, conv.bias, self._back[name])
                 elif name in self._packed and packed_suits(x):
-                    x = packed_conv3x3(x, self._packed[name][0], conv.bias, self._packed[name][1])
+                    # The ReLU in the convolution's own pass, where its input is not asked for
+                    # and it is not deferred: one pass over the map fewer.
+                    fused_relu = name not in wanted and not deferred(index + 1)
+                    kernels, back = self._packed[name]
+                    x = packed_conv3x3(x, kernels, conv.bias, back, relu=fused_relu)
                 else:
                     x = conv(x)
             elif info.kind == "relu":
-                conv_name = name.replace("relu", "conv")
-                # A block's last ReLU, unless asked for, runs after its max-pool: max and ReLU
-                # commute, so the value and its gradient are the same, and the ReLU and its
-                # backward pass touch a quarter of the pixels (relu1_2 is a 25-MB map at 512 px).
-                if (
-                    self.pooling == "max"
-                    and name not in wanted
-                    and conv_name not in wanted
-                    and index + 1 < len(names)
-                    and self.info[names[index + 1]].kind == "pool"
-                ):
+                if fused_relu:
+                    fused_relu = False
+                elif deferred(index):
                     deferred_relu = True
                     continue
-                # In place unless the convolution's output was asked for: one tensor fewer to
-                # allocate and write per layer (the backward pass needs only the ReLU's output).
-                x = F.relu(x, inplace=conv_name not in wanted)
+                else:
+                    # In place unless the convolution's output was asked for: one tensor fewer
+                    # to allocate and write (the backward pass needs only the ReLU's output).
+                    x = F.relu(x, inplace=name.replace("relu", "conv") not in wanted)
             elif self.pooling == "max":
                 x = F.max_pool2d(x, 2)
                 if deferred_relu:

@@ -22,10 +22,12 @@ def bf16(t: torch.Tensor) -> torch.Tensor:
     return t.to(torch.bfloat16, memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize(
     ("n", "c_in", "c_out", "h", "w"), [(1, 3, 64, 37, 50), (2, 64, 128, 13, 11)]
 )
-def test_a_convolution_and_its_input_gradient_are_torchs_own(n, c_in, c_out, h, w):
+def test_a_convolution_and_its_input_gradient_are_torchs_own(n, c_in, c_out, h, w, relu):
+    """With `relu`, the ReLU in the convolution's pass: F.relu of torch's convolution."""
     generator = torch.Generator().manual_seed(0)
     weight = bf16(torch.randn(c_out, c_in, 3, 3, generator=generator) / (9 * c_in) ** 0.5)
     bias = torch.randn(c_out, generator=generator).to(torch.bfloat16)
@@ -33,9 +35,10 @@ def test_a_convolution_and_its_input_gradient_are_torchs_own(n, c_in, c_out, h, 
     upstream = bf16(torch.randn(n, c_out, h, w, generator=generator))
     ours_in, ref_in = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
     ours = packed.conv3x3(
-        ours_in, packed.pack(weight), bias, packed.pack(packed.transposed(weight))
+        ours_in, packed.pack(weight), bias, packed.pack(packed.transposed(weight)), relu=relu
     )
     ref = F.conv2d(ref_in, weight, bias, padding=1)
+    ref = F.relu(ref) if relu else ref
     ours.backward(upstream)
     ref.backward(upstream)
     assert torch.equal(ours, ref)
