@@ -12,7 +12,7 @@ will run as (vgg.network_for):
   their cores: 29-31 s spinning (even for 10,000 spins, GOMP_SPINCOUNT), 22-23 s asleep
   (PASSIVE), the same machine capped to AVX2 (2026-12-04, docs/benchmarks.md);
 - on a CPU with bf16 instructions whose bf16 convolutions are clearly slower than its fp32
-  ones (vgg.bf16_supported measures it once: an Intel Xeon capped to AVX512_CORE_BF16),
+  ones (device.bf16_supported measures it once: an Intel Xeon capped to AVX512_CORE_BF16),
   `--precision auto` runs fp32 with the threads spinning, so by oneDNN's direct AVX-512
   convolutions, not Winograd's (winograd.pays): 18.8-19.6 s, against 20.7 s for Winograd's
   with the threads asleep and 22.6-22.9 s in bf16 (2 cores of that Xeon, 2026-12-04).

@@ -5,7 +5,7 @@
 - A `Size` is ``(W, H)``, like PIL's ``Image.size``. Tensors keep torch's ``(B, C, H, W)``.
 - `Precision` is the network's number format as asked: ``"fp32"``, ``"bf16"``, or ``"auto"``
   for bf16 wherever the device computes it fast. `Resolved` is what it came to on a device
-  (`vgg.precision_on`): ``"fp32"`` or ``"bf16"``, never ``"auto"``. Losses are fp32 either way.
+  (`device.precision_on`): ``"fp32"`` or ``"bf16"``, never ``"auto"``. Losses are fp32 either way.
   How fp32 convolves is not part of it: by Winograd on CPUs where NNPACK runs (`vgg.network_for`).
 
 Every manifest key that holds a box says which frame it is in (``box_source``, ``box_scan``).

@@ -9,11 +9,8 @@ enough to map an activation position back to a box of input pixels.
 from __future__ import annotations
 
 import copy
-import functools
 import importlib.util
 import os
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .device import precision_on, resolve_device
 from .files import readable_file
 from .geometry import Box, Precision, Resolved
 from .packed import available as packed_available
@@ -265,7 +263,7 @@ class VGG(nn.Module):
 
     def fast_copy(self, dtype: torch.dtype = torch.bfloat16) -> VGG:
         """A copy with weights in `dtype` and channels-last layout: the fast path where bf16 is
-        fast (`bf16_supported`). Casting once here, rather than under autocast, saves re-casting
+        fast (`device.bf16_supported`). Casting once here, rather than under autocast, saves re-casting
         the frozen weights on every forward pass. In bf16 on the CPU its kernels are also laid
         out once in oneDNN's own layout (`stylegram.packed`)."""
         # Module.to takes memory_format at run time (torch._C._nn._parse_to); its stub omits it.
@@ -328,65 +326,6 @@ class VGG(nn.Module):
         return min_size(layers, self.arch)
 
 
-def bf16_supported(device: torch.device) -> bool:
-    """Whether bf16 convolutions are fast here: Ampere and later on CUDA; on a CPU, oneDNN has
-    bf16 instructions (AVX512-BF16 or AMX) and its bf16 convolution is not clearly slower than its
-    fp32 one, measured once (`_bf16_outruns_fp32`)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and _bf16_outruns_fp32()
-    return False
-
-
-# bf16 is run unless its convolution takes this many times fp32's (`_bf16_outruns_fp32`).
-BF16_MARGIN = 1.2
-_PROBE = threading.Lock()
-
-
-def _bf16_outruns_fp32() -> bool:
-    """Whether a 3×3 convolution of 256 channels at 32×32 (VGG's third block) in bf16, run as
-    `VGG.fast_copy` runs it (channels-last, its kernels packed: `stylegram.packed`), takes less
-    than BF16_MARGIN times its time in fp32, on this process's threads. Measured once per
-    process; threads that ask at once wait for the one answer.
-
-    The instructions alone do not say: AVX512-BF16 without AMX runs such a layer 2× faster than
-    fp32 on AMD Zen 4 (2 cores of an EPYC, 2026-12-03), but takes 1.4-1.6 times fp32's time on
-    2 cores of an Intel Xeon with AMX capped to AVX512_CORE_BF16 (2026-12-04); with AMX, a
-    fifth. On 16 cores of that Xeon, capped, the network's step took 0.54 s in bf16 and 0.52 s
-    in fp32, and a first probe without a margin answered bf16 in one process and fp32 in the
-    next: near a tie the answer, and the picture with it, must not change from one run to the
-    next, so fp32 is chosen only where bf16 is clearly slower. Costs 40-80 ms on 2 cores; each
-    precision's best of three, taken in turn.
-    """
-    with _PROBE:
-        return _measure_bf16_against_fp32()
-
-
-@functools.cache
-def _measure_bf16_against_fp32() -> bool:
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(1, 256, 32, 32, generator=generator)
-    weight = torch.randn(256, 256, 3, 3, generator=generator)
-    x16 = x.to(torch.bfloat16, memory_format=torch.channels_last)
-    w16 = weight.to(torch.bfloat16, memory_format=torch.channels_last)
-    runs = {"fp32": functools.partial(F.conv2d, x, weight, padding=1)}
-    if packed_available():
-        kernels = pack(w16)  # its own transpose too: 256 to 256 channels, and only timed forward
-        runs["bf16"] = functools.partial(packed_conv3x3, x16, kernels, None, kernels)
-    else:
-        runs["bf16"] = functools.partial(F.conv2d, x16, w16, padding=1)
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
-    with torch.no_grad():
-        for _ in range(4):
-            for name, run in runs.items():
-                start = time.perf_counter()
-                run()
-                seconds[name].append(time.perf_counter() - start)
-    # The first round builds oneDNN's kernels: not counted.
-    return min(seconds["bf16"][1:]) < BF16_MARGIN * min(seconds["fp32"][1:])
-
-
 def network_for(
     model: VGG, precision: Precision, *, fast_fp32: bool = True
 ) -> tuple[VGG, Resolved]:
@@ -406,50 +345,6 @@ def network_for(
     if fast_fp32 and device.type == "cpu" and winograd_pays():
         return model.winograd_copy(), name
     return model, name
-
-
-def precision_on(device: torch.device, precision: Precision) -> Resolved:
-    """What `precision` means on `device`: "bf16" or "fp32" ("auto" is bf16 where it is fast)."""
-    return (
-        "bf16"
-        if precision == "bf16" or (precision == "auto" and bf16_supported(device))
-        else "fp32"
-    )
-
-
-def best_device() -> torch.device:
-    """CUDA, then MPS, then the CPU: the first that this torch can use here."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def resolve_device(name: str | torch.device | None) -> torch.device:
-    """`name` as a torch.device ("auto" or None: `best_device`), or a ValueError saying why it
-    cannot be used here."""
-    if isinstance(name, torch.device):
-        return name
-    if name is None or name == "auto":
-        return best_device()
-    try:
-        device = torch.device(name or "cpu")
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(
-            f"device '{name}' cannot run a style transfer; use auto, cpu, cuda, cuda:N or mps"
-        )
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device '{name}' is not available: this torch ({torch.__version__}) sees no CUDA GPU"
-        )
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(
-            f"device '{name}' is not available: MPS needs Apple silicon and a torch built for it"
-        )
-    return device
 
 
 # ---------------------------------------------------------------- weight files

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from stylegram import cpu
-from stylegram import vgg as vgg_module
+from stylegram import device as device_module
 from stylegram.vgg import network_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,12 +56,12 @@ def test_where_bf16_is_slower_auto_runs_fp32_by_onednn_not_winograd(monkeypatch,
     AVX512_CORE_BF16): `auto` runs fp32, and with the threads spinning (the rule above) by oneDNN's
     own convolutions, never by Winograd's, which spinning threads slow by a third."""
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    monkeypatch.setattr(vgg_module, "_bf16_outruns_fp32", lambda: False)
+    monkeypatch.setattr(device_module, "_bf16_outruns_fp32", lambda: False)
     net, name = network_for(vgg, "auto")
     assert name == "fp32" and net is vgg
     assert network_for(vgg, "bf16")[1] == "bf16"  # asked for, it is run all the same
     if torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        monkeypatch.setattr(vgg_module, "_bf16_outruns_fp32", lambda: True)
+        monkeypatch.setattr(device_module, "_bf16_outruns_fp32", lambda: True)
         assert network_for(vgg, "auto")[1] == "bf16"
 
 
@@ -100,7 +100,7 @@ def test_bf16_is_kept_unless_its_convolution_is_clearly_slower(monkeypatch, bf16
     def convolve(x, *args, **kwargs):
         clock[0] += {torch.float32: 1.0, torch.bfloat16: bf16_time}[x.dtype]
 
-    monkeypatch.setattr(vgg_module.time, "perf_counter", lambda: clock[0])
-    monkeypatch.setattr(vgg_module.F, "conv2d", convolve)
-    monkeypatch.setattr(vgg_module, "packed_conv3x3", convolve)
-    assert vgg_module._measure_bf16_against_fp32.__wrapped__() is runs_bf16
+    monkeypatch.setattr(device_module.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(device_module.F, "conv2d", convolve)
+    monkeypatch.setattr(device_module, "packed_conv3x3", convolve)
+    assert device_module._measure_bf16_against_fp32.__wrapped__() is runs_bf16

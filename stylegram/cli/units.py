@@ -306,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
 def _optimize_settings(config: UnitsConfig, vgg, network: str) -> dict:
     """What an activation-maximisation image depends on besides its unit: a rerun with the
     same settings reuses the images it finds."""
-    from ..vgg import precision_on
+    from ..device import precision_on
 
     return {
         "steps": config.opt_steps,

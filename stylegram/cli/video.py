@@ -101,8 +101,9 @@ def _prepare(args):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..device import resolve_device
     from ..transfer.plan import plan_line
-    from ..vgg import load_vgg, resolve_device
+    from ..vgg import load_vgg
     from ..video import io
     from ..video.quality import warping_error
     from ..video.temporal import stylize_frames

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..device import resolve_device
 from ..geometry import Precision, Size
 from ..image import ImageLike
 from ..settings import ConfigError, check_fields, option
@@ -19,7 +20,6 @@ from ..vgg import (
     check_layers,
     deepest_stride,
     layer_infos,
-    resolve_device,
 )
 from .segmentation import PALETTE
 

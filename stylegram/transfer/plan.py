@@ -21,9 +21,10 @@ from pathlib import Path
 
 import torch
 
+from ..device import precision_on, resolve_device
 from ..geometry import Resolved, Size
 from ..image import ImageLike, image_size, long_side_size
-from ..vgg import LayerInfo, layer_infos, precision_on, resolve_device
+from ..vgg import LayerInfo, layer_infos
 from . import objective, tiling
 from .config import StyleConfig, check_size, layers_used, min_side, style_layers
 from .schedule import schedule

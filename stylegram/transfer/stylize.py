@@ -15,10 +15,11 @@ from PIL import Image
 from torch import Tensor
 from torch.nn import functional as F
 
+from ..device import resolve_device
 from ..geometry import Size
 from ..gram import mean_gram
 from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
-from ..vgg import VGG, load_vgg, network_for, resolve_device
+from ..vgg import VGG, load_vgg, network_for
 from . import color, masks, objective, photoreal, segmentation, tiling
 from .config import (
     StyleConfig,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from stylegram.device import resolve_device
 from stylegram.transfer import StyleConfig
 from stylegram.transfer import plan as planning
-from stylegram.vgg import resolve_device
 
 ROOT = Path(__file__).resolve().parents[2]
 
