@@ -9,7 +9,8 @@ Prints, each against pastiche's 512-px L-BFGS step timed on the same device in t
   3. the peak GPU memory of a job (torch.cuda.max_memory_allocated) against its plan's estimate
      and the budget, at each size, by default and under a --max-memory that forces tiles.
 `--device cpu` runs the same tables on the CPU, to try the script on a machine without a GPU.
-Needs ../shared/data (content/tubingen.jpg, styles/starry_night.jpg), and a CUDA GPU unless --device cpu.
+Needs ../shared/data (content/tubingen.jpg, styles/starry_night.jpg), and a CUDA GPU unless
+--device cpu.
 """
 
 from __future__ import annotations

@@ -263,9 +263,9 @@ class VGG(nn.Module):
 
     def fast_copy(self, dtype: torch.dtype = torch.bfloat16) -> VGG:
         """A copy with weights in `dtype` and channels-last layout: the fast path where bf16 is
-        fast (`device.bf16_supported`). Casting once here, rather than under autocast, saves re-casting
-        the frozen weights on every forward pass. In bf16 on the CPU its kernels are also laid
-        out once in oneDNN's own layout (`stylegram.packed`)."""
+        fast (`device.bf16_supported`). Casting once here, rather than under autocast, saves
+        re-casting the frozen weights on every forward pass. In bf16 on the CPU its kernels are
+        also laid out once in oneDNN's own layout (`stylegram.packed`)."""
         # Module.to takes memory_format at run time (torch._C._nn._parse_to); its stub omits it.
         fast = copy.deepcopy(self).to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
         fast._pack()
