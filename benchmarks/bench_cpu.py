@@ -5,7 +5,8 @@
 A class is what oneDNN may use, capped for stylegram and pastiche alike (ONEDNN_MAX_CPU_ISA):
   amx   no cap: AMX where the CPU has it (Sapphire Rapids and later);
   bf16  AVX512_CORE_BF16: bf16 instructions without AMX (Cooper Lake, Zen 4 and later);
-  fp32  AVX2: no bf16 instructions at all (most laptops and desktops).
+  fp32  AVX2: no bf16 instructions at all (most laptops and desktops); MKL capped alike
+        (MKL_ENABLE_INSTRUCTIONS=AVX2).
 A cap only lowers: a class above what this CPU has is skipped, and said so. Each run is a fresh
 process under the cap and a thread count: pastiche's 512-px L-BFGS step, then `stylegram
 stylize` with the defaults (tubingen + starry_night, 512 px, imports and saving included), then
@@ -77,8 +78,13 @@ def env_for(cap: str | None, threads: int) -> dict[str, str]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     env.pop("OMP_WAIT_POLICY", None)  # the command line's own choice (stylegram/cpu.py)
+    env.pop("MKL_ENABLE_INSTRUCTIONS", None)
     if cap:
         env["ONEDNN_MAX_CPU_ISA"] = cap
+    if cap == "AVX2":
+        # MKL (torch's matrix products: the Gram matrices, winograd.py's tiled products) picks
+        # its instructions itself, past oneDNN's cap: capped alike to what these CPUs have.
+        env["MKL_ENABLE_INSTRUCTIONS"] = "AVX2"
     return env
 
 

@@ -27,8 +27,8 @@ from .packed import available as packed_available
 from .packed import conv3x3 as packed_conv3x3
 from .packed import pack
 from .packed import suits as packed_suits
+from .winograd import Kernels, conv3x3, transposed
 from .winograd import available as winograd_available
-from .winograd import conv3x3, transposed
 from .winograd import pays as winograd_pays
 from .winograd import suits as winograd_suits
 
@@ -170,8 +170,8 @@ class VGG(nn.Module):
             conv.bias = nn.Parameter(bias.float().clone())
             self.convs[name] = conv
         self.requires_grad_(False)  # frozen: gradients flow to the image only
-        # Per conv, the transposed kernels of `winograd.conv3x3`; empty: torch's own convolution.
-        self._back: dict[str, Tensor] = {}
+        # Per conv, its kernels for `winograd.conv3x3`; empty: torch's own convolution.
+        self._winograd: dict[str, Kernels] = {}
         # Per conv, the kernels and transposed kernels of `packed.conv3x3` (`fast_copy`).
         self._packed: dict[str, tuple[Tensor, Tensor]] = {}
         if preprocessing == "caffe":
@@ -231,8 +231,8 @@ class VGG(nn.Module):
                 break
             if info.kind == "conv":
                 conv = self.conv(name)
-                if name in self._back and winograd_suits(x):
-                    x = conv3x3(x, conv.weight, conv.bias, self._back[name])
+                if name in self._winograd and winograd_suits(x):
+                    x = conv3x3(x, self._winograd[name])
                 elif name in self._packed and packed_suits(x):
                     # The ReLU in the convolution's own pass, where its input is not asked for
                     # and it is not deferred: one pass over the map fewer.
@@ -298,11 +298,14 @@ class VGG(nn.Module):
         fast path on CPUs without bf16 instructions. RuntimeError where NNPACK does not run.
 
         The copy shares this network's modules and weights (a shallow copy: 80 MB less than a
-        deep one), and adds the transposed kernels; moving or changing either moves both."""
+        deep one), and adds the kernels in the forms Winograd's convolutions take, each made at
+        its first use (`winograd.Kernels`); moving or changing either network moves both."""
         if not winograd_available():
             raise RuntimeError("Winograd convolutions need NNPACK, which does not run here")
         fast = copy.copy(self)
-        fast._back = {name: transposed(fast.conv(name).weight) for name in fast.convs}
+        fast._winograd = {
+            name: Kernels(fast.conv(name).weight, fast.conv(name).bias) for name in fast.convs
+        }
         return fast
 
     def own_layers(self, layers: Iterable[str], option: str) -> tuple[str, ...]:

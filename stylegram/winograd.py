@@ -1,13 +1,24 @@
-"""Winograd 3×3 convolutions for fp32 on CPUs, from NNPACK, which every x86-64 and ARM build of
-torch carries: about half the arithmetic of oneDNN's direct convolution, so the fp32 CPU class
-(most laptops: no bf16 instructions) runs VGG's forward and backward passes 1.5-2× faster.
+"""Winograd 3×3 convolutions for fp32 on CPUs: a fraction of oneDNN's direct arithmetic, so the
+fp32 CPU class (most laptops: no bf16 instructions) runs VGG's forward and backward passes
+1.5-2× faster.
 
-Departure for speed: Gatys et al. convolve directly. Winograd's F(6×6, 3×3) transform rounds
-differently; in fp32 a VGG19 forward and backward pass differs from the direct one by about 4e-7
-in the loss and 1e-3 (relative, in norm) in the image's gradient, far below what an optimiser
-of pixels resolves. Only the input's gradient is taken (the network is frozen): it is the
-convolution of the output's gradient with the kernels flipped and their channels swapped,
-itself a Winograd convolution.
+Departure for speed: Gatys et al. convolve directly. Winograd's transforms round differently;
+in fp32 a VGG19 forward and backward pass differs from the direct one by about 1e-6 in its
+features and 1e-3 (relative, in norm) in the image's gradient, far below what an optimiser of
+pixels resolves. Only the input's gradient is taken (the network is frozen).
+
+`conv3x3` chooses by the map's size (2 cores capped to AVX2, one call forward, ms):
+- maps of NNPACK_MIN_PIXELS and more: NNPACK's F(6×6, 3×3), which every x86-64 and ARM build of
+  torch carries (64 channels at 512×384: 70 against 110 direct). It transforms the kernels on
+  every call; the input's gradient is the same convolution with the kernels flipped and their
+  channels swapped (`transposed`);
+- smaller maps, down to TILED_MIN_PIXELS: F(4×4, 3×3) (Lavin & Gray 2016) in torch's own
+  operations, the kernels transformed once (`Kernels.tiled`), the 36 products of each tile
+  position one batched matrix product (MKL). Where NNPACK's per-call kernel transform costs
+  more than it saves: 512 channels at 32×24, 9.9 against 18.0 by NNPACK and 17.8 direct; at
+  16×12, 3.6 against 13.5 and 5.1. Its backward pass is the forward's exact transpose, with
+  the same transformed kernels;
+- smaller still, direct: at 8×6 the 6×6 tiles' padding loses (512 channels: 2.3 against 1.9).
 
 NNPACK runs on its own thread pool, beside torch's OpenMP threads. OpenMP's threads spin for a
 while after each ReLU and pooling, taking the cores NNPACK's threads want: with them spinning a
@@ -26,9 +37,26 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-# Smaller maps convolve directly: NNPACK pads them to its 8×8 tiles and loses (a 16×12 map of
-# 512 channels took longer by Winograd; a 32×24 one less; measured in whole steps of VGG19).
-MIN_PIXELS = 32 * 24
+# Maps of at least this many pixels convolve by NNPACK; 256 channels at 64×48 took 10.1 ms
+# either way, and NNPACK's backward pass is the quicker there (measured in whole VGG19 steps
+# at 128, 256 and 512 px: 0.125 → 0.105 s, 0.355 → 0.28 s, 1.08 → 1.11 s with this split).
+NNPACK_MIN_PIXELS = 64 * 48
+# Maps of at least this many pixels, and smaller than NNPACK's, convolve by F(4×4, 3×3).
+TILED_MIN_PIXELS = 16 * 12
+
+# F(4×4, 3×3): a 6×6 tile d of the input gives a 4×4 tile of the output, Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A.
+_BT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
+       (0, -2, -1, 2, 1, 0), (0, 2, -1, -2, 1, 0), (0, 4, 0, -5, 0, 1))  # fmt: skip
+_G = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
+      (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0, 0, 1))  # fmt: skip
+_AT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
+
+
+@functools.cache
+def _transforms() -> tuple[Tensor, Tensor]:
+    """Bᵀ·B and Aᵀ·A as matrices on a tile flattened row by row: (36, 36) and (16, 36)."""
+    bt, at = torch.tensor(_BT, dtype=torch.float64), torch.tensor(_AT, dtype=torch.float64)
+    return torch.kron(bt, bt).float(), torch.kron(at, at).float()
 
 
 @functools.cache
@@ -56,12 +84,8 @@ def pays() -> bool:
 
 
 def suits(x: Tensor) -> bool:
-    """Whether `conv3x3` takes the input `x`: fp32 on the CPU, a map of at least MIN_PIXELS."""
-    return (
-        x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and x.shape[-2] * x.shape[-1] >= MIN_PIXELS
-    )
+    """Whether `conv3x3` takes the input `x`: fp32 on the CPU (it chooses its way by size)."""
+    return x.device.type == "cpu" and x.dtype == torch.float32
 
 
 def transposed(weight: Tensor) -> Tensor:
@@ -70,25 +94,84 @@ def transposed(weight: Tensor) -> Tensor:
     return weight.flip(2, 3).transpose(0, 1).contiguous()
 
 
-class _Conv3x3(torch.autograd.Function):
-    """A 3×3, stride-1, padding-1 convolution of a frozen kernel; the gradient is the input's."""
+class Kernels:
+    """A frozen 3×3 convolution's kernels in the forms `conv3x3` takes, each made when first
+    used and kept: a network uses only some of them (the transposed kernels for maps that NNPACK
+    convolves, the transformed ones for smaller maps), and the transformed ones are 4× the size
+    (36 numbers for 9). They stay those of the weights they were made from."""
 
-    @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, back: Tensor) -> Tensor:
-        ctx.back = back
-        return torch._nnpack_spatial_convolution(x.contiguous(), weight, bias, [1, 1])
+    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+        self.weight, self.bias = weight, bias
 
+    @functools.cached_property
+    def back(self) -> Tensor:
+        return transposed(self.weight)
+
+    @functools.cached_property
+    def tiled(self) -> Tensor:
+        """G g Gᵀ per kernel, as (36, C_out, C_in): one matrix per position in the tile."""
+        g = torch.tensor(_G, dtype=self.weight.dtype)
+        out, inp = self.weight.shape[:2]
+        return torch.einsum("ia,kcab,jb->ijkc", g, self.weight, g).reshape(36, out, inp)
+
+
+def conv3x3(x: Tensor, kernels: Kernels) -> Tensor:
+    """`F.conv2d(x, weight, bias, padding=1)` by Winograd, for fp32 NCHW `x` on the CPU, the
+    way chosen by the map's size (above)."""
+    pixels = x.shape[-2] * x.shape[-1]
+    if pixels >= NNPACK_MIN_PIXELS:
+        return _Nnpack.apply(x, kernels)
+    if pixels >= TILED_MIN_PIXELS:
+        return _Tiled.apply(x, kernels)
+    return F.conv2d(x, kernels.weight, kernels.bias, padding=1)
+
+
+class _Nnpack(torch.autograd.Function):
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None]:
-        return (
-            torch._nnpack_spatial_convolution(grad.contiguous(), ctx.back, None, [1, 1]),
-            None,
-            None,
-            None,
+    def forward(ctx, x: Tensor, kernels: Kernels) -> Tensor:
+        ctx.kernels = kernels
+        return torch._nnpack_spatial_convolution(
+            x.contiguous(), kernels.weight, kernels.bias, [1, 1]
         )
 
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        back = ctx.kernels.back
+        return torch._nnpack_spatial_convolution(grad.contiguous(), back, None, [1, 1]), None
 
-def conv3x3(x: Tensor, weight: Tensor, bias: Tensor | None, back: Tensor) -> Tensor:
-    """`F.conv2d(x, weight, bias, padding=1)` by Winograd, for fp32 NCHW `x` on the CPU.
-    `back` is `transposed(weight)`, made once per network rather than per call."""
-    return _Conv3x3.apply(x, weight, bias, back)
+
+class _Tiled(torch.autograd.Function):
+    """F(4×4, 3×3): the input's 6×6 tiles at a stride of 4 (padded by 1, and up to whole tiles)
+    are transformed, multiplied with the transformed kernels position by position, summed over
+    the input channels, and transformed back to the output's 4×4 tiles."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, kernels: Kernels) -> Tensor:
+        ctx.kernels, ctx.size = kernels, x.shape[-2:]
+        b, c, h, w = x.shape
+        th, tw = -(-h // 4), -(-w // 4)
+        into, back = _transforms()
+        padded = F.pad(x, (1, 4 * tw + 1 - w, 1, 4 * th + 1 - h))
+        tiles = padded.unfold(2, 6, 4).unfold(3, 6, 4)  # (B, C, th, tw, 6, 6)
+        d = tiles.permute(4, 5, 1, 0, 2, 3).reshape(36, c * b * th * tw)
+        products = torch.bmm(kernels.tiled, (into @ d).view(36, c, b * th * tw))
+        k = products.shape[1]
+        y = (back @ products.view(36, -1)).view(4, 4, k, b, th, tw)
+        y = y.permute(3, 2, 4, 0, 5, 1).reshape(b, k, 4 * th, 4 * tw)[..., :h, :w]
+        return y + kernels.bias.view(1, -1, 1, 1) if kernels.bias is not None else y.contiguous()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        # Each step of the forward pass transposed, last first; overlapping tiles add up (fold).
+        (h, w), tiled = ctx.size, ctx.kernels.tiled
+        b, k = grad.shape[:2]
+        th, tw = -(-h // 4), -(-w // 4)
+        into, back = _transforms()
+        g = F.pad(grad, (0, 4 * tw - w, 0, 4 * th - h)).view(b, k, th, 4, tw, 4)
+        g = g.permute(3, 5, 1, 0, 2, 4).reshape(16, k * b * th * tw)
+        products = torch.bmm(tiled.transpose(1, 2), (back.T @ g).view(36, k, b * th * tw))
+        c = products.shape[1]
+        d = (into.T @ products.view(36, -1)).view(36, c, b, th * tw)
+        d = d.permute(2, 1, 0, 3).reshape(b, c * 36, th * tw)
+        padded = F.fold(d, (4 * th + 2, 4 * tw + 2), kernel_size=6, stride=4)
+        return padded[..., 1 : h + 1, 1 : w + 1], None

@@ -45,7 +45,9 @@ TILED_PAIR_BYTES = 6
 # blocks of 64 MB and more back to the OS).
 WORKING_IMAGES = 16
 CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 1/64 of the pixels
-BASELINE = 1024 * 2**20  # torch, the weights in fp32 and bf16, Python, what malloc keeps
+# torch, the weights in fp32 and bf16 (or, fp32 on a CPU, Winograd's transformed kernels: 0.2 GB
+# more), Python, what malloc keeps; the fp32 default job at 512 px peaked at 1.5 GB of its 2.3 planned
+BASELINE = 1024 * 2**20
 HISTORIES = (50, 20, 10, 5)  # L-BFGS history lengths to try, longest first
 DEFAULT_SHARE = 0.7  # of the memory available when no --max-memory is given
 MIN_CORE = 128
