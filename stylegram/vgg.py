@@ -299,7 +299,7 @@ class VGG(nn.Module):
 
         The copy shares this network's modules and weights (a shallow copy: 80 MB less than a
         deep one), and adds the kernels in the forms Winograd's convolutions take, each made at
-        its first use (`winograd.Kernels`); moving or changing either network moves both."""
+        its first use (`winograd.Kernels`): the weights must not change or move after that."""
         if not winograd_available():
             raise RuntimeError("Winograd convolutions need NNPACK, which does not run here")
         fast = copy.copy(self)

@@ -95,13 +95,18 @@ def transposed(weight: Tensor) -> Tensor:
 
 
 class Kernels:
-    """A frozen 3×3 convolution's kernels in the forms `conv3x3` takes, each made when first
-    used and kept: a network uses only some of them (the transposed kernels for maps that NNPACK
-    convolves, the transformed ones for smaller maps), and the transformed ones are 4× the size
-    (36 numbers for 9). They stay those of the weights they were made from."""
+    """A frozen 3×3 convolution's kernels (fp32, on the CPU) in the forms `conv3x3` takes, each
+    made at its first use and kept: a network uses only some of them (the transposed kernels
+    for maps that NNPACK convolves, the transformed ones for smaller maps), and the transformed
+    ones are 4× the size (36 numbers for 9). A form is that of the weights at its first use:
+    weights that change or move after it need new Kernels (vgg.network_for makes them per job).
+    Copied or pickled, Kernels keep the weights and drop the forms made."""
 
     def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
         self.weight, self.bias = weight, bias
+
+    def __getstate__(self) -> dict:
+        return {"weight": self.weight, "bias": self.bias}
 
     @functools.cached_property
     def back(self) -> Tensor:
@@ -109,15 +114,18 @@ class Kernels:
 
     @functools.cached_property
     def tiled(self) -> Tensor:
-        """G g Gᵀ per kernel, as (36, C_out, C_in): one matrix per position in the tile."""
-        g = torch.tensor(_G, dtype=self.weight.dtype)
+        """G g Gᵀ per kernel, as (36, C_out, C_in): one matrix per position in the tile
+        (computed in float64, once, then rounded)."""
+        g = torch.tensor(_G, dtype=torch.float64, device=self.weight.device)
         out, inp = self.weight.shape[:2]
-        return torch.einsum("ia,kcab,jb->ijkc", g, self.weight, g).reshape(36, out, inp)
+        tiled = torch.einsum("ia,kcab,jb->ijkc", g, self.weight.double(), g)
+        return tiled.reshape(36, out, inp).to(self.weight.dtype)
 
 
 def conv3x3(x: Tensor, kernels: Kernels) -> Tensor:
-    """`F.conv2d(x, weight, bias, padding=1)` by Winograd, for fp32 NCHW `x` on the CPU, the
-    way chosen by the map's size (above)."""
+    """`F.conv2d(x, weight, bias, padding=1)` by Winograd, for fp32 `x` of shape (B, C, H, W)
+    on the CPU (`suits`), the way chosen by the map's size (above). The gradient is the
+    input's only: the kernels are frozen."""
     pixels = x.shape[-2] * x.shape[-1]
     if pixels >= NNPACK_MIN_PIXELS:
         return _Nnpack.apply(x, kernels)
@@ -158,7 +166,9 @@ class _Tiled(torch.autograd.Function):
         k = products.shape[1]
         y = (back @ products.view(36, -1)).view(4, 4, k, b, th, tw)
         y = y.permute(3, 2, 4, 0, 5, 1).reshape(b, k, 4 * th, 4 * tw)[..., :h, :w]
-        return y + kernels.bias.view(1, -1, 1, 1) if kernels.bias is not None else y.contiguous()
+        if kernels.bias is None:
+            return y.contiguous()
+        return y + kernels.bias.view(1, -1, 1, 1)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:

@@ -1,6 +1,10 @@
-"""Winograd's convolutions (NNPACK) against torch's direct ones: values, gradients, whole network."""
+"""Winograd's convolutions (NNPACK, F(4×4, 3×3)) against torch's direct ones: values,
+gradients, the way chosen, copies, whole network."""
 
 from __future__ import annotations
+
+import copy
+import pickle
 
 import pytest
 import torch
@@ -9,38 +13,65 @@ from torch.nn import functional as F
 from stylegram import winograd
 from stylegram.vgg import CONTENT_LAYERS, STYLE_LAYERS, network_for
 
-pytestmark = pytest.mark.skipif(not winograd.available(), reason="NNPACK does not run on this CPU")
+needs_nnpack = pytest.mark.skipif(
+    not winograd.available(), reason="NNPACK does not run on this CPU"
+)
 
 
-# (batch, c_in, c_out, h, w): NNPACK's size and up, F(4×4, 3×3)'s (odd sizes, a batch of
-# two: tiles past the edge, images side by side in one product), and direct below it.
-SHAPES = [
-    (1, 3, 64, 60, 64),
-    (1, 64, 128, 24, 32),
-    (2, 24, 40, 13, 22),
-    (1, 512, 64, 12, 16),
-    (1, 16, 32, 6, 8),
-]
-
-
-@pytest.mark.parametrize(("batch", "c_in", "c_out", "h", "w"), SHAPES)
-def test_a_convolution_and_its_input_gradient_equal_the_direct_ones(batch, c_in, c_out, h, w):
+def check_against_direct(convolve, batch, c_in, c_out, h, w, bias=True, channels_last=False):
+    """`convolve(x, kernels)` and its input's gradient against F.conv2d's, to 1e-4."""
     generator = torch.Generator().manual_seed(0)
     weight = torch.randn(c_out, c_in, 3, 3, generator=generator) / (9 * c_in) ** 0.5
-    bias = torch.randn(c_out, generator=generator)
+    b = torch.randn(c_out, generator=generator) if bias else None
     x = torch.randn(batch, c_in, h, w, generator=generator)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     upstream = torch.randn(batch, c_out, h, w, generator=generator)
     ours_in, ref_in = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-    ours = winograd.conv3x3(ours_in, winograd.Kernels(weight, bias))
-    ref = F.conv2d(ref_in, weight, bias, padding=1)
+    ours = convolve(ours_in, winograd.Kernels(weight, b))
+    ref = F.conv2d(ref_in, weight, b, padding=1)
     (ours * upstream).sum().backward()
     (ref * upstream).sum().backward()
     torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-4, atol=1e-4)
 
 
+@needs_nnpack
+def test_nnpack_and_its_input_gradient_equal_the_direct_ones():
+    check_against_direct(winograd.conv3x3, 1, 3, 64, 60, 64)  # 64×48 and up: NNPACK's
+
+
+# F(4×4, 3×3) on its own: odd sizes (tiles past the edge), a map under one tile's height, a
+# batch of two (images side by side in one product), no bias, a channels-last input.
 @pytest.mark.parametrize(
-    ("h", "w", "way"), [(48, 64, "nnpack"), (24, 32, "tiled"), (12, 16, "tiled"), (6, 8, None)]
+    ("batch", "c_in", "c_out", "h", "w", "bias", "channels_last"),
+    [
+        (1, 64, 128, 24, 32, True, False),
+        (2, 24, 40, 13, 22, True, False),
+        (1, 16, 8, 2, 96, True, False),
+        (1, 512, 64, 12, 16, False, False),
+        (1, 32, 16, 17, 15, True, True),
+    ],
+)
+def test_f4x4_and_its_input_gradient_equal_the_direct_ones(
+    batch, c_in, c_out, h, w, bias, channels_last
+):
+    check_against_direct(winograd._Tiled.apply, batch, c_in, c_out, h, w, bias, channels_last)
+
+
+def test_copies_keep_the_weights_and_drop_the_forms_made():
+    """A copy or pickle (of a network, say) does not carry the forms made (4× the weights)."""
+    kernels = winograd.Kernels(torch.randn(8, 4, 3, 3), torch.randn(8))
+    made = (kernels.tiled, kernels.back)
+    assert set(vars(kernels)) == {"weight", "bias", "tiled", "back"} and made
+    for twin in (copy.deepcopy(kernels), pickle.loads(pickle.dumps(kernels))):
+        assert set(vars(twin)) == {"weight", "bias"}
+        assert torch.equal(twin.weight, kernels.weight) and torch.equal(twin.tiled, kernels.tiled)
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "way"),
+    [(48, 64, "nnpack"), (47, 64, "tiled"), (24, 32, "tiled"), (12, 16, "tiled"), (12, 15, None)],
 )
 def test_the_way_follows_the_maps_size(h, w, way, monkeypatch):
     """NNPACK from 64×48, F(4×4, 3×3) from 16×12, direct below: what each does fastest."""
@@ -52,6 +83,7 @@ def test_the_way_follows_the_maps_size(h, w, way, monkeypatch):
     assert ran == ([way] if way else [])
 
 
+@needs_nnpack
 def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, monkeypatch):
     """network_for gives the fp32 CPU class Winograd's convolutions where OpenMP's threads sleep
     (as the command line has them); the style transfer's layers and the image's gradient come
