@@ -53,9 +53,11 @@ def gflops(dtype):
     for _ in range(5):
         torch.nn.functional.conv2d(x, w, padding=1)
     return 5 * 2 * 9 * 256 * 256 * 64 * 64 / (time.perf_counter() - start) / 1e9
-def network_step(fast_fp32):
+def network_step(auto):
     from stylegram.vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg, network_for
-    net, _ = network_for(load_vgg(device="cpu"), "auto", fast_fp32=fast_fp32)
+    # auto: as the command runs it; else fp32 by oneDNN's direct convolutions, whatever the class
+    precision = "auto" if auto else "fp32"
+    net, _ = network_for(load_vgg(device="cpu"), precision, fast_fp32=auto)
     image = torch.rand(1, 3, 384, 512, requires_grad=True)
     times = []
     for _ in range(3):
