@@ -45,11 +45,14 @@ def test_top_k_is_the_true_ranking_over_the_image_set(vgg, scanned, features, la
     eligible = eligible_positions(vgg.info[layer], a.shape[-1], SIZE, MAX_OUTSIDE)
     per_image = a.masked_fill(~eligible, -math.inf).flatten(2).amax(2)  # (N, C)
     units = list(range(0, a.shape[1], 5))
-    # rel 1e-4: the scan's fp32 network convolves by Winograd (stylegram.winograd), `vgg` directly.
+    # The scan's fp32 network may convolve by Winograd (stylegram.winograd), `vgg` directly:
+    # their difference is relative to the layer's scale, not to each value (relu4_4 under the
+    # AVX2 cap: 1.3e-3 on a value of 9.4, in a layer whose largest is 337).
+    near = {"rel": 1e-4, "abs": 1e-5 * float(per_image.max())}
     for unit, hits in zip(units, scanned.top(layer, units, 4), strict=True):
-        assert hits[0].value == pytest.approx(float(per_image[:, unit].max()), rel=1e-4, abs=1e-4)
+        assert hits[0].value == pytest.approx(float(per_image[:, unit].max()), **near)
         expected = per_image[:, unit].sort(descending=True).values[:4]
-        assert [h.value for h in hits] == pytest.approx(expected.tolist(), rel=1e-4, abs=1e-4)
+        assert [h.value for h in hits] == pytest.approx(expected.tolist(), **near)
         assert len({h.image for h in hits}) == len(hits)  # at most one patch per image
     by_mean = scanned.top(layer, [1], 3, rank="mean")[0]
     means = a[:, 1].mean(dim=(1, 2)).sort(descending=True).values[:3]
