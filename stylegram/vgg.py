@@ -170,8 +170,10 @@ class VGG(nn.Module):
             conv.bias = nn.Parameter(bias.float().clone())
             self.convs[name] = conv
         self.requires_grad_(False)  # frozen: gradients flow to the image only
-        # Per conv, its kernels for `winograd.conv3x3`; empty: torch's own convolution.
+        # Per conv, its kernels for `winograd.conv3x3`, and whether NNPACK's convolutions are
+        # among its ways (`winograd_copy`); empty: torch's own convolution.
         self._winograd: dict[str, Kernels] = {}
+        self._nnpack = False
         # Per conv, the kernels and transposed kernels of `packed.conv3x3` (`fast_copy`).
         self._packed: dict[str, tuple[Tensor, Tensor]] = {}
         if preprocessing == "caffe":
@@ -232,7 +234,7 @@ class VGG(nn.Module):
             if info.kind == "conv":
                 conv = self.conv(name)
                 if name in self._winograd and winograd_suits(x):
-                    x = conv3x3(x, self._winograd[name])
+                    x = conv3x3(x, self._winograd[name], nnpack=self._nnpack)
                 elif name in self._packed and packed_suits(x):
                     # The ReLU in the convolution's own pass, where its input is not asked for
                     # and it is not deferred: one pass over the map fewer.
@@ -293,16 +295,19 @@ class VGG(nn.Module):
         if repack:
             self._pack()
 
-    def winograd_copy(self) -> VGG:
-        """A copy whose fp32 convolutions on the CPU are Winograd's (`stylegram.winograd`): the
-        fast path on CPUs without bf16 instructions. RuntimeError where NNPACK does not run.
+    def winograd_copy(self, nnpack: bool = True) -> VGG:
+        """A copy whose fp32 convolutions on the CPU are Winograd's where they pay
+        (`stylegram.winograd`): the fast path on CPUs without bf16 instructions. `nnpack`: with
+        NNPACK's on the large maps, for OpenMP threads that sleep (`winograd.pays`);
+        RuntimeError where NNPACK does not run.
 
         The copy shares this network's modules and weights (a shallow copy: 80 MB less than a
         deep one), and adds the kernels in the forms Winograd's convolutions take, each made at
         its first use (`winograd.Kernels`): the weights must not change or move after that."""
-        if not winograd_available():
-            raise RuntimeError("Winograd convolutions need NNPACK, which does not run here")
+        if nnpack and not winograd_available():
+            raise RuntimeError("NNPACK's convolutions do not run here")
         fast = copy.copy(self)
+        fast._nnpack = nnpack
         fast._winograd = {
             name: Kernels(fast.conv(name).weight, fast.conv(name).bias) for name in fast.convs
         }
@@ -334,8 +339,9 @@ def network_for(
 ) -> tuple[VGG, Resolved]:
     """The network to compute with, and its precision's name: a bf16 channels-last copy of
     `model` where `precision` asks for it or is "auto" and the device is fast in bf16; in fp32
-    on a CPU, a copy with Winograd's convolutions where they pay (`winograd.pays`; unless not
-    `fast_fp32`, for benchmarks that compare the two).
+    on a CPU, a copy with Winograd's convolutions where they pay, NNPACK's among them where
+    OpenMP's threads sleep (`winograd.pays`); unless not `fast_fp32`, for benchmarks that
+    compare them with oneDNN's direct convolutions.
 
     Departure for speed: Gatys et al. compute in fp32. The network runs in bf16, and so do the
     Gram products of its bf16 features (accumulated in fp32, rounded to bf16: gram.gram_matrix);
@@ -345,8 +351,8 @@ def network_for(
     name = precision_on(device, precision)
     if name == "bf16":
         return model.fast_copy(torch.bfloat16), name
-    if fast_fp32 and device.type == "cpu" and winograd_pays():
-        return model.winograd_copy(), name
+    if fast_fp32 and device.type == "cpu":
+        return model.winograd_copy(nnpack=winograd_pays()), name
     return model, name
 
 

@@ -7,25 +7,31 @@ in fp32 a VGG19 forward and backward pass differs from the direct one by about 1
 features and 1e-3 (relative, in norm) in the image's gradient, far below what an optimiser of
 pixels resolves. Only the input's gradient is taken (the network is frozen).
 
-`conv3x3` chooses by the map's size (2 cores capped to AVX2, one call forward, ms):
-- maps of NNPACK_MIN_PIXELS and more: NNPACK's F(6×6, 3×3), which every x86-64 and ARM build of
-  torch carries (64 channels at 512×384: 70 against 110 direct). It transforms the kernels on
-  every call; the input's gradient is the same convolution with the kernels flipped and their
-  channels swapped (`transposed`);
-- smaller maps, down to TILED_MIN_PIXELS: F(4×4, 3×3) (Lavin & Gray 2016) in torch's own
-  operations, the kernels transformed once (`Kernels.tiled`), the 36 products of each tile
-  position one batched matrix product (MKL). Where NNPACK's per-call kernel transform costs
-  more than it saves: 512 channels at 32×24, 9.9 against 18.0 by NNPACK and 17.8 direct; at
-  16×12, 3.6 against 13.5 and 5.1. Its backward pass is the forward's exact transpose, with
-  the same transformed kernels;
-- smaller still, direct: at 8×6 the 6×6 tiles' padding loses (512 channels: 2.3 against 1.9).
-
-NNPACK runs on its own thread pool, beside torch's OpenMP threads. OpenMP's threads spin for a
-while after each ReLU and pooling, taking the cores NNPACK's threads want: with them spinning a
-128-px step took 0.33 s against 0.19 s direct (2 cores). So Winograd is used only where they
-sleep instead (OMP_WAIT_POLICY=PASSIVE when torch loaded): the command line sets it where the
-network will run in fp32 (stylegram/cpu.py); a program using the library sets it in its
-environment.
+`conv3x3` chooses by the map's size, and by whether NNPACK runs beside OpenMP's threads (2
+cores capped to AVX2, one call forward, ms):
+- NNPACK runs on its own thread pool. OpenMP's threads spin for a while after each ReLU and
+  pooling, taking the cores NNPACK's threads want: with them spinning a 128-px step took 0.33 s
+  against 0.19 s direct (2 cores). So NNPACK is used only where they sleep instead
+  (OMP_WAIT_POLICY=PASSIVE when torch loaded, `pays`): the command line sets it where the
+  network will run in fp32 (stylegram/cpu.py); a program using the library may set it in its
+  environment. Then:
+  - maps of NNPACK_MIN_PIXELS and more: NNPACK's F(6×6, 3×3), which every x86-64 and ARM build
+    of torch carries (64 channels at 512×384: 70 against 110 direct). It transforms the kernels
+    on every call; the input's gradient is the same convolution with the kernels flipped and
+    their channels swapped (`transposed`);
+  - smaller maps, down to TILED_MIN_PIXELS: F(4×4, 3×3) (Lavin & Gray 2016) in torch's own
+    operations, the kernels transformed once (`Kernels.tiled`), the 36 products of each tile
+    position one batched matrix product (MKL). Where NNPACK's per-call kernel transform costs
+    more than it saves: 512 channels at 32×24, 9.9 against 18.0 by NNPACK and 17.8 direct; at
+    16×12, 3.6 against 13.5 and 5.1. Its backward pass is the forward's exact transpose, with
+    the same transformed kernels;
+  - smaller still, direct: at 8×6 the 6×6 tiles' padding loses (512 channels: 2.3 against 1.9).
+- Where the threads spin (no NNPACK), F(4×4, 3×3) takes the inputs of SPIN_TILED_MIN_CHANNELS
+  channels and more on maps from TILED_MIN_PIXELS to SPIN_TILED_MAX_PIXELS, and oneDNN's direct
+  convolution the rest. Forward and backward, direct / F(4×4, 3×3): 256→256 at 128×96 129.6 /
+  92.5, 512→512 at 64×48 125.2 / 66.2 (AVX2); 90.9 / 74.1 and 94.6 / 50.3 in AVX-512. With
+  128 channels it won by less in AVX2 and lost in AVX-512 (128×96: 24.3 / 27.5), and with 64 it
+  lost by 2-3×; larger maps were not measured, and its temporaries are 2-3× the map's size.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ from torch.nn import functional as F
 NNPACK_MIN_PIXELS = 64 * 48
 # Maps of at least this many pixels, and smaller than NNPACK's, convolve by F(4×4, 3×3).
 TILED_MIN_PIXELS = 16 * 12
+# Without NNPACK (threads spinning), F(4×4, 3×3) takes inputs of at least this many channels
+# on maps of TILED_MIN_PIXELS up to this many pixels; the rest convolve directly.
+SPIN_TILED_MIN_CHANNELS = 256
+SPIN_TILED_MAX_PIXELS = 128 * 96
 
 # F(4×4, 3×3): a 6×6 tile d of the input gives a 4×4 tile of the output, Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A.
 _BT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
@@ -78,7 +88,7 @@ def available() -> bool:
 
 
 def pays() -> bool:
-    """Whether to convolve by Winograd here: NNPACK runs, and OpenMP's threads sleep between
+    """Whether NNPACK's convolutions pay here: NNPACK runs, and OpenMP's threads sleep between
     operations (the environment says OMP_WAIT_POLICY=PASSIVE, read by OpenMP when torch loaded)."""
     return os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" and available()
 
@@ -122,14 +132,21 @@ class Kernels:
         return tiled.reshape(36, out, inp).to(self.weight.dtype)
 
 
-def conv3x3(x: Tensor, kernels: Kernels) -> Tensor:
-    """`F.conv2d(x, weight, bias, padding=1)` by Winograd, for fp32 `x` of shape (B, C, H, W)
-    on the CPU (`suits`), the way chosen by the map's size (above). The gradient is the
-    input's only: the kernels are frozen."""
+def conv3x3(x: Tensor, kernels: Kernels, *, nnpack: bool) -> Tensor:
+    """`F.conv2d(x, weight, bias, padding=1)` by Winograd where it pays, for fp32 `x` of shape
+    (B, C, H, W) on the CPU (`suits`), the way chosen by the map's size and channels and by
+    `nnpack`, whether NNPACK pays here (above). The gradient is the input's only: the kernels
+    are frozen."""
     pixels = x.shape[-2] * x.shape[-1]
-    if pixels >= NNPACK_MIN_PIXELS:
+    if nnpack and pixels >= NNPACK_MIN_PIXELS:
         return _Nnpack.apply(x, kernels)
-    if pixels >= TILED_MIN_PIXELS:
+    if nnpack and pixels >= TILED_MIN_PIXELS:
+        return _Tiled.apply(x, kernels)
+    if (
+        not nnpack
+        and x.shape[1] >= SPIN_TILED_MIN_CHANNELS
+        and TILED_MIN_PIXELS <= pixels <= SPIN_TILED_MAX_PIXELS
+    ):
         return _Tiled.apply(x, kernels)
     return F.conv2d(x, kernels.weight, kernels.bias, padding=1)
 

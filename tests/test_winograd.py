@@ -4,6 +4,7 @@ gradients, the way chosen, copies, whole network."""
 from __future__ import annotations
 
 import copy
+import functools
 import pickle
 
 import pytest
@@ -38,7 +39,9 @@ def check_against_direct(convolve, batch, c_in, c_out, h, w, bias=True, channels
 
 @needs_nnpack
 def test_nnpack_and_its_input_gradient_equal_the_direct_ones():
-    check_against_direct(winograd.conv3x3, 1, 3, 64, 60, 64)  # 64×48 and up: NNPACK's
+    check_against_direct(
+        functools.partial(winograd.conv3x3, nnpack=True), 1, 3, 64, 60, 64
+    )  # 64×48 and up: NNPACK's
 
 
 # F(4×4, 3×3) on its own: odd sizes (tiles past the edge), a map under one tile's height, a
@@ -70,31 +73,45 @@ def test_copies_keep_the_weights_and_drop_the_forms_made():
 
 
 @pytest.mark.parametrize(
-    ("h", "w", "way"),
-    [(48, 64, "nnpack"), (47, 64, "tiled"), (24, 32, "tiled"), (12, 16, "tiled"), (12, 15, None)],
+    ("nnpack", "c", "h", "w", "way"),
+    [
+        (True, 8, 48, 64, "nnpack"),
+        (True, 8, 47, 64, "tiled"),
+        (True, 8, 24, 32, "tiled"),
+        (True, 8, 12, 16, "tiled"),
+        (True, 8, 12, 15, None),
+        (False, 256, 96, 128, "tiled"),
+        (False, 256, 12, 16, "tiled"),
+        (False, 256, 96, 129, None),
+        (False, 256, 12, 15, None),
+        (False, 255, 24, 32, None),
+    ],
 )
-def test_the_way_follows_the_maps_size(h, w, way, monkeypatch):
-    """NNPACK from 64×48, F(4×4, 3×3) from 16×12, direct below: what each does fastest."""
+def test_the_way_follows_the_maps_size(nnpack, c, h, w, way, monkeypatch):
+    """Threads asleep: NNPACK from 64×48, F(4×4, 3×3) from 16×12, direct below. Threads
+    spinning: F(4×4, 3×3) for 256 channels and more from 16×12 to 128×96, direct otherwise."""
     ran = []
     for name, cls in (("nnpack", winograd._Nnpack), ("tiled", winograd._Tiled)):
         monkeypatch.setattr(cls, "apply", lambda x, k, name=name: ran.append(name) or x)
-    kernels = winograd.Kernels(torch.zeros(8, 8, 3, 3), None)
-    winograd.conv3x3(torch.zeros(1, 8, h, w), kernels)
+    kernels = winograd.Kernels(torch.zeros(8, c, 3, 3), None)
+    winograd.conv3x3(torch.zeros(1, c, h, w), kernels, nnpack=nnpack)
     assert ran == ([way] if way else [])
 
 
-@needs_nnpack
-def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, monkeypatch):
-    """network_for gives the fp32 CPU class Winograd's convolutions where OpenMP's threads sleep
-    (as the command line has them); the style transfer's layers and the image's gradient come
-    out as the direct convolutions' to 1e-3 (relative, in norm)."""
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    assert network_for(vgg, "fp32")[0] is vgg  # spinning threads: direct
-    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
+@pytest.mark.parametrize(
+    "policy", [pytest.param("passive", marks=needs_nnpack), pytest.param(None, id="spinning")]
+)
+def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, policy, monkeypatch):
+    """network_for gives fp32 on the CPU Winograd's convolutions, NNPACK's among them where
+    OpenMP's threads sleep (as the command line has them for fp32); the style transfer's layers
+    and the image's gradient come out as the direct convolutions' to 1e-3 (relative, in norm)."""
+    if policy:
+        monkeypatch.setenv("OMP_WAIT_POLICY", policy)
+    else:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     fast, name = network_for(vgg, "fp32")
     direct, _ = network_for(vgg, "fp32", fast_fp32=False)
-    assert name == "fp32" and fast is not vgg and direct is vgg
-    # 96×128: blocks 1 and 2 by NNPACK, 3 and 4 by F(4×4, 3×3), 5 directly (winograd.conv3x3).
+    assert name == "fp32" and fast is not vgg and direct is vgg and fast._nnpack == bool(policy)
     assert fast._winograd.keys() == vgg.convs.keys() and not vgg._winograd
     assert fast.conv("conv3_1").weight is vgg.conv("conv3_1").weight  # shared, not copied
     layers = STYLE_LAYERS + CONTENT_LAYERS
@@ -109,11 +126,17 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, monkey
     for layer in layers:
         error = (fast_out[layer] - ref_out[layer]).norm() / ref_out[layer].norm()
         assert error < 1e-5, layer
-    assert not torch.equal(fast_out["relu1_1"], ref_out["relu1_1"])  # Winograd did run
-    assert not torch.equal(fast_out["relu4_1"], ref_out["relu4_1"])
-    # Each layer's kernels in the forms its maps took, and no others (they are 4× the weights).
-    made = {name: set(k.__dict__) - {"weight", "bias"} for name, k in fast._winograd.items()}
-    assert made["conv1_2"] == made["conv2_2"] == {"back"}
-    assert made["conv3_1"] == made["conv4_4"] == {"tiled"}
-    assert made["conv5_1"] == made["conv5_4"] == set()
     assert (fast_grad - ref_grad).norm() / ref_grad.norm() < 1e-3
+    # At 96×128, each layer's kernels in the forms its maps took, and no others (the
+    # transformed ones are 4× the weights). Asleep: blocks 1 and 2 by NNPACK, 3 and 4 by
+    # F(4×4, 3×3), 5 directly. Spinning: F(4×4, 3×3) from conv3_2 (256 channels in) to conv4_4.
+    made = {name: set(k.__dict__) - {"weight", "bias"} for name, k in fast._winograd.items()}
+    assert made["conv3_2"] == made["conv4_4"] == {"tiled"}
+    assert made["conv5_1"] == made["conv5_4"] == set()
+    assert not torch.equal(fast_out["relu4_1"], ref_out["relu4_1"])  # Winograd did run
+    if policy:
+        assert made["conv1_2"] == made["conv2_2"] == {"back"} and made["conv3_1"] == {"tiled"}
+        assert not torch.equal(fast_out["relu1_1"], ref_out["relu1_1"])
+    else:
+        assert made["conv1_2"] == made["conv3_1"] == set()
+        assert torch.equal(fast_out["relu2_1"], ref_out["relu2_1"])  # direct
