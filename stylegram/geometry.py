@@ -6,7 +6,7 @@
 - `Precision` is the network's number format as asked: ``"fp32"``, ``"bf16"``, or ``"auto"``
   for bf16 wherever the device computes it fast. `Resolved` is what it came to on a device
   (`device.precision_on`): ``"fp32"`` or ``"bf16"``, never ``"auto"``. Losses are fp32 either way.
-  How fp32 convolves is not part of it: by Winograd on CPUs where NNPACK runs (`vgg.network_for`).
+  How fp32 convolves on a CPU is not part of it: partly by Winograd (`vgg.network_for`).
 
 Every manifest key that holds a box says which frame it is in (``box_source``, ``box_scan``).
 """

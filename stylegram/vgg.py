@@ -297,9 +297,9 @@ class VGG(nn.Module):
 
     def winograd_copy(self, nnpack: bool = True) -> VGG:
         """A copy whose fp32 convolutions on the CPU are Winograd's where they pay
-        (`stylegram.winograd`): the fast path on CPUs without bf16 instructions. `nnpack`: with
-        NNPACK's on the large maps, for OpenMP threads that sleep (`winograd.pays`);
-        RuntimeError where NNPACK does not run.
+        (`stylegram.winograd`): the fast path for fp32 on a CPU. `nnpack`: with NNPACK's on the
+        large maps, for OpenMP threads that sleep (`winograd.pays`); then RuntimeError where
+        NNPACK does not run.
 
         The copy shares this network's modules and weights (a shallow copy: 80 MB less than a
         deep one), and adds the kernels in the forms Winograd's convolutions take, each made at

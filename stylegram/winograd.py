@@ -1,6 +1,6 @@
-"""Winograd 3×3 convolutions for fp32 on CPUs: a fraction of oneDNN's direct arithmetic, so the
-fp32 CPU class (most laptops: no bf16 instructions) runs VGG's forward and backward passes
-1.5-2× faster.
+"""Winograd 3×3 convolutions for fp32 on CPUs: a fraction of oneDNN's direct arithmetic, so
+VGG's forward and backward passes in fp32 (most laptops: no bf16 instructions; any CPU where
+bf16 is slower, or asked for fp32) run 1.5-2× faster.
 
 Departure for speed: Gatys et al. convolve directly. Winograd's transforms round differently;
 in fp32 a VGG19 forward and backward pass differs from the direct one by about 1e-6 in its

@@ -140,3 +140,14 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, policy
     else:
         assert made["conv1_2"] == made["conv3_1"] == set()
         assert torch.equal(fast_out["relu2_1"], ref_out["relu2_1"])  # direct
+
+
+def test_where_nnpack_does_not_run_threads_asleep_get_the_rest(vgg, monkeypatch):
+    """OMP_WAIT_POLICY=PASSIVE (as the command line sets it for fp32) on a CPU or torch build
+    without NNPACK: a Winograd copy without NNPACK's convolutions, not a failure."""
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
+    monkeypatch.setattr(winograd, "available", lambda: False)
+    fast, name = network_for(vgg, "fp32")
+    assert name == "fp32" and fast is not vgg and not fast._nnpack
+    rgb = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(fast(rgb, ["relu4_1"]), vgg(rgb, ["relu4_1"]), rtol=1e-3, atol=1e-3)

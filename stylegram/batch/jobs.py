@@ -275,7 +275,7 @@ class Models:
 
     def network(self, weights: str | None, precision: Precision) -> VGG:
         """The max-pooling network of `weights` as `vgg.network_for` gives it for `precision`
-        (a bf16 copy made once, not per task)."""
+        (a bf16 or Winograd copy made once, not per task)."""
         if (weights, precision) not in self._copies:
             self._copies[(weights, precision)], _ = network_for(self.get(weights), precision)
         return self._copies[(weights, precision)]

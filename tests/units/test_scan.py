@@ -30,12 +30,17 @@ from tests.conftest import SCAN_SIZE as SIZE
 @pytest.mark.parametrize("layer", DEFAULT_LAYERS)
 def test_recorded_activation_equals_recomputed_at_stored_position(vgg, scanned, layer):
     channels = vgg.info[layer].channels
-    for hits in scanned.top(layer, [0, 7, channels - 1], 3):
+    top = scanned.top(layer, [0, 7, channels - 1], 3)
+    # Within 1e-5 of the largest value found: the scan's fp32 network may convolve by Winograd
+    # (stylegram.winograd), whose difference from `vgg`'s direct one is relative to the layer's
+    # scale, not to each value (test_top_k_is_the_true_ranking_over_the_image_set).
+    near = {"rel": 1e-4, "abs": 1e-5 * max(hit.value for hits in top for hit in hits)}
+    for hits in top:
         for hit in hits:
             image, _ = load_scan_image(hit.path, SIZE)
             with torch.no_grad():
                 again = vgg(image, [layer])[layer][0, hit.unit, hit.y, hit.x]
-            assert float(again) == pytest.approx(hit.value, rel=1e-4, abs=1e-4), (layer, hit)
+            assert float(again) == pytest.approx(hit.value, **near), (layer, hit)
 
 
 @pytest.mark.parametrize("layer", DEFAULT_LAYERS)
