@@ -109,11 +109,14 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, policy
         monkeypatch.setenv("OMP_WAIT_POLICY", policy)
     else:
         monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    vgg = copy.deepcopy(vgg)  # its own kernels' forms: none made yet
     fast, name = network_for(vgg, "fp32")
     direct, _ = network_for(vgg, "fp32", fast_fp32=False)
     assert name == "fp32" and fast is not vgg and direct is vgg and fast._nnpack == bool(policy)
     assert fast._winograd.keys() == vgg.convs.keys() and not vgg._winograd
     assert fast.conv("conv3_1").weight is vgg.conv("conv3_1").weight  # shared, not copied
+    # Every copy shares the kernels, so their forms are made once per process, not per job.
+    assert network_for(vgg, "fp32")[0]._winograd is fast._winograd
     layers = STYLE_LAYERS + CONTENT_LAYERS
     rgb = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
     grads = []
