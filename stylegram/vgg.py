@@ -170,12 +170,12 @@ class VGG(nn.Module):
             conv.bias = nn.Parameter(bias.float().clone())
             self.convs[name] = conv
         self.requires_grad_(False)  # frozen: gradients flow to the image only
-        # Per conv, its kernels for `winograd.conv3x3`, and whether NNPACK's convolutions are
-        # among its ways (`winograd_copy`); empty: torch's own convolution.
-        self._winograd: dict[str, Kernels] = {}
-        self._nnpack = False
-        # The kernels every Winograd copy of this network shares: their forms are made once
-        # per process, not per job (the transformed ones took 0.32-0.40 s on 2 cores).
+        # Whether fp32 convolves by `winograd.conv3x3`, and with NNPACK's convolutions among its
+        # ways (`winograd_copy`); if not, by torch's own convolution.
+        self._winograd = self._nnpack = False
+        # Per conv, its kernels for `winograd.conv3x3`, shared by every Winograd copy of this
+        # network: their forms are made once per process, not per job (the transformed ones
+        # took 0.32-0.40 s on 2 cores).
         self._kernels: dict[str, Kernels] = {}
         # Per conv, the kernels and transposed kernels of `packed.conv3x3` (`fast_copy`).
         self._packed: dict[str, tuple[Tensor, Tensor]] = {}
@@ -236,8 +236,8 @@ class VGG(nn.Module):
                 break
             if info.kind == "conv":
                 conv = self.conv(name)
-                if name in self._winograd and winograd_suits(x):
-                    x = conv3x3(x, self._winograd[name], nnpack=self._nnpack)
+                if self._winograd and winograd_suits(x):
+                    x = conv3x3(x, self._kernels[name], nnpack=self._nnpack)
                 elif name in self._packed and packed_suits(x):
                     # The ReLU in the convolution's own pass, where its input is not asked for
                     # and it is not deferred: one pass over the map fewer.
@@ -310,11 +310,12 @@ class VGG(nn.Module):
         3-5): the weights must not change or move after that."""
         if nnpack and not winograd_available():
             raise RuntimeError("NNPACK's convolutions do not run here")
-        for name in self.convs:
-            if name not in self._kernels:
-                self._kernels[name] = Kernels(self.conv(name).weight, self.conv(name).bias)
+        if not self._kernels:
+            self._kernels = {
+                name: Kernels(self.conv(name).weight, self.conv(name).bias) for name in self.convs
+            }
         fast = copy.copy(self)
-        fast._nnpack, fast._winograd = nnpack, self._kernels
+        fast._winograd, fast._nnpack = True, nnpack
         return fast
 
     def own_layers(self, layers: Iterable[str], option: str) -> tuple[str, ...]:

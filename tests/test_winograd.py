@@ -113,10 +113,10 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, policy
     fast, name = network_for(vgg, "fp32")
     direct, _ = network_for(vgg, "fp32", fast_fp32=False)
     assert name == "fp32" and fast is not vgg and direct is vgg and fast._nnpack == bool(policy)
-    assert fast._winograd.keys() == vgg.convs.keys() and not vgg._winograd
+    assert fast._winograd and fast._kernels.keys() == vgg.convs.keys() and not vgg._winograd
     assert fast.conv("conv3_1").weight is vgg.conv("conv3_1").weight  # shared, not copied
     # Every copy shares the kernels, so their forms are made once per process, not per job.
-    assert network_for(vgg, "fp32")[0]._winograd is fast._winograd
+    assert network_for(vgg, "fp32")[0]._kernels is fast._kernels
     layers = STYLE_LAYERS + CONTENT_LAYERS
     rgb = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
     grads = []
@@ -133,7 +133,7 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, policy
     # At 96×128, each layer's kernels in the forms its maps took, and no others (the
     # transformed ones are 4× the weights). Asleep: blocks 1 and 2 by NNPACK, 3 and 4 by
     # F(4×4, 3×3), 5 directly. Spinning: F(4×4, 3×3) from conv3_2 (256 channels in) to conv4_4.
-    made = {name: set(k.__dict__) - {"weight", "bias"} for name, k in fast._winograd.items()}
+    made = {name: set(k.__dict__) - {"weight", "bias"} for name, k in fast._kernels.items()}
     assert made["conv3_2"] == made["conv4_4"] == {"tiled"}
     assert made["conv5_1"] == made["conv5_4"] == set()
     assert not torch.equal(fast_out["relu4_1"], ref_out["relu4_1"])  # Winograd did run
