@@ -27,20 +27,25 @@ from tests.conftest import SCAN_IMAGES as N_IMAGES
 from tests.conftest import SCAN_SIZE as SIZE
 
 
+def near(largest: float) -> dict[str, float]:
+    """pytest.approx's tolerances between the scan's values and `vgg`'s for a layer whose largest
+    value is `largest`: the scan's fp32 network may convolve by Winograd (stylegram.winograd),
+    whose difference from `vgg`'s direct one is relative to the layer's scale, not to each value
+    (relu4_4 under the AVX2 cap: 1.3e-3 on a value of 9.4, in a layer whose largest is 337)."""
+    return {"rel": 1e-4, "abs": 1e-5 * largest}
+
+
 @pytest.mark.parametrize("layer", DEFAULT_LAYERS)
 def test_recorded_activation_equals_recomputed_at_stored_position(vgg, scanned, layer):
     channels = vgg.info[layer].channels
     top = scanned.top(layer, [0, 7, channels - 1], 3)
-    # Within 1e-5 of the largest value found: the scan's fp32 network may convolve by Winograd
-    # (stylegram.winograd), whose difference from `vgg`'s direct one is relative to the layer's
-    # scale, not to each value (test_top_k_is_the_true_ranking_over_the_image_set).
-    near = {"rel": 1e-4, "abs": 1e-5 * max(hit.value for hits in top for hit in hits)}
+    close = near(max(hit.value for hits in top for hit in hits))
     for hits in top:
         for hit in hits:
             image, _ = load_scan_image(hit.path, SIZE)
             with torch.no_grad():
                 again = vgg(image, [layer])[layer][0, hit.unit, hit.y, hit.x]
-            assert float(again) == pytest.approx(hit.value, **near), (layer, hit)
+            assert float(again) == pytest.approx(hit.value, **close), (layer, hit)
 
 
 @pytest.mark.parametrize("layer", DEFAULT_LAYERS)
@@ -50,14 +55,11 @@ def test_top_k_is_the_true_ranking_over_the_image_set(vgg, scanned, features, la
     eligible = eligible_positions(vgg.info[layer], a.shape[-1], SIZE, MAX_OUTSIDE)
     per_image = a.masked_fill(~eligible, -math.inf).flatten(2).amax(2)  # (N, C)
     units = list(range(0, a.shape[1], 5))
-    # The scan's fp32 network may convolve by Winograd (stylegram.winograd), `vgg` directly:
-    # their difference is relative to the layer's scale, not to each value (relu4_4 under the
-    # AVX2 cap: 1.3e-3 on a value of 9.4, in a layer whose largest is 337).
-    near = {"rel": 1e-4, "abs": 1e-5 * float(per_image.max())}
+    close = near(float(per_image.max()))
     for unit, hits in zip(units, scanned.top(layer, units, 4), strict=True):
-        assert hits[0].value == pytest.approx(float(per_image[:, unit].max()), **near)
+        assert hits[0].value == pytest.approx(float(per_image[:, unit].max()), **close)
         expected = per_image[:, unit].sort(descending=True).values[:4]
-        assert [h.value for h in hits] == pytest.approx(expected.tolist(), **near)
+        assert [h.value for h in hits] == pytest.approx(expected.tolist(), **close)
         assert len({h.image for h in hits}) == len(hits)  # at most one patch per image
     by_mean = scanned.top(layer, [1], 3, rank="mean")[0]
     means = a[:, 1].mean(dim=(1, 2)).sort(descending=True).values[:3]
