@@ -109,8 +109,9 @@ class Kernels:
     made at its first use and kept: a network uses only some of them (the transposed kernels
     for maps that NNPACK convolves, the transformed ones for smaller maps), and the transformed
     ones are 4× the size (36 numbers for 9). A form is that of the weights at its first use:
-    weights that change or move after it need new Kernels (vgg.network_for makes them per job).
-    Copied or pickled, Kernels keep the weights and drop the forms made."""
+    weights that change or move after it need new Kernels (a network makes its own once, in
+    VGG.winograd_copy, and its copies share them). Copied or pickled, Kernels keep the weights
+    and drop the forms made."""
 
     def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
         self.weight, self.bias = weight, bias
