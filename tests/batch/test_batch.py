@@ -85,9 +85,11 @@ def test_a_killed_worker_costs_a_retry_not_the_batch(data, cluster, client, tmp_
         "write_atomic",
         lambda path, fn: writes.append(Path(path).name) or real_write(path, fn),
     )
+    # Long enough to be running a second after it starts, on a fast CPU too: 30 steps at 64 px
+    # took 0.53-0.63 s on 2 AMX cores, and a fresh clone's CI once found the job done (200: 3 s).
     jobs = jobs_of(
         data,
-        StyleConfig(size=64, iterations=30, scales=1, seed=0),
+        StyleConfig(size=64, iterations=200, scales=1, seed=0),
         contents=CONTENTS[:2],
         styles=STYLES[:1],
     )
