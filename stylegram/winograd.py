@@ -18,7 +18,7 @@ cores capped to AVX2, one call forward, ms):
   - maps of NNPACK_MIN_PIXELS and more: NNPACK's F(6×6, 3×3), which every x86-64 and ARM build
     of torch carries (64 channels at 512×384: 70 against 110 direct). It transforms the kernels
     on every call; the input's gradient is the same convolution with the kernels flipped and
-    their channels swapped (`transposed`);
+    their channels swapped (`transposed`), but for the RGB image's (NNPACK_BACK_MIN_CHANNELS);
   - smaller maps, down to TILED_MIN_PIXELS: F(4×4, 3×3) (Lavin & Gray 2016) in torch's own
     operations, the kernels transformed once (`Kernels.tiled`), the 36 products of each tile
     position one batched matrix product (MKL). Where NNPACK's per-call kernel transform costs
@@ -47,6 +47,11 @@ from torch.nn import functional as F
 # either way, and NNPACK's backward pass is the quicker there (measured in whole VGG19 steps
 # at 128, 256 and 512 px: 0.125 → 0.105 s, 0.355 → 0.28 s, 1.08 → 1.11 s with this split).
 NNPACK_MIN_PIXELS = 64 * 48
+# NNPACK carries the gradient back to inputs of at least this many channels; to fewer (the
+# RGB image's 3, conv1_1) oneDNN's direct transposed convolution is quicker: 1.3 / 3.8 / 26 ms
+# against NNPACK's 2.6 / 9.8 / 37 at 128×96, 256×192, 512×384 (the forward stays NNPACK's: 22
+# against 31 ms at 512×384). VGG has no inputs between 3 and 64 channels; none was measured.
+NNPACK_BACK_MIN_CHANNELS = 64
 # Maps of at least this many pixels, and smaller than NNPACK's, convolve by F(4×4, 3×3).
 TILED_MIN_PIXELS = 16 * 12
 # Without NNPACK (threads spinning), F(4×4, 3×3) takes inputs of at least this many channels
@@ -165,8 +170,13 @@ class _Nnpack(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
-        back = ctx.kernels.back
-        return torch._nnpack_spatial_convolution(grad.contiguous(), back, None, [1, 1]), None
+        kernels = ctx.kernels
+        if kernels.weight.shape[1] < NNPACK_BACK_MIN_CHANNELS:
+            # The gradient of the RGB image (conv1_1): direct, as oneDNN transposes it.
+            return F.conv_transpose2d(grad, kernels.weight, padding=1), None
+        return torch._nnpack_spatial_convolution(
+            grad.contiguous(), kernels.back, None, [1, 1]
+        ), None
 
 
 class _Tiled(torch.autograd.Function):

@@ -37,11 +37,11 @@ def check_against_direct(convolve, batch, c_in, c_out, h, w, bias=True, channels
     torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-4, atol=1e-4)
 
 
+# 64×48 and up: NNPACK's, its gradient carried back by NNPACK to 64 channels, by oneDNN to 3.
 @needs_nnpack
-def test_nnpack_and_its_input_gradient_equal_the_direct_ones():
-    check_against_direct(
-        functools.partial(winograd.conv3x3, nnpack=True), 1, 3, 64, 60, 64
-    )  # 64×48 and up: NNPACK's
+@pytest.mark.parametrize("c_in", [3, 64])
+def test_nnpack_and_its_input_gradient_equal_the_direct_ones(c_in):
+    check_against_direct(functools.partial(winograd.conv3x3, nnpack=True), 1, c_in, 32, 60, 64)
 
 
 # F(4×4, 3×3) on its own: odd sizes (tiles past the edge), a map under one tile's height, a
@@ -139,6 +139,7 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, policy
     assert not torch.equal(fast_out["relu4_1"], ref_out["relu4_1"])  # Winograd did run
     if policy:
         assert made["conv1_2"] == made["conv2_2"] == {"back"} and made["conv3_1"] == {"tiled"}
+        assert made["conv1_1"] == set()  # the image's gradient: oneDNN's, not NNPACK's
         assert not torch.equal(fast_out["relu1_1"], ref_out["relu1_1"])
     else:
         assert made["conv1_2"] == made["conv3_1"] == set()
