@@ -112,8 +112,8 @@ def transposed(weight: Tensor) -> Tensor:
 class Kernels:
     """A frozen 3×3 convolution's kernels (fp32, on the CPU) in the forms `conv3x3` takes, each
     made at its first use and kept: a network uses only some of them (the transposed kernels
-    for maps that NNPACK convolves, the transformed ones for smaller maps), and the transformed
-    ones are 4× the size (36 numbers for 9). A form is that of the weights at its first use:
+    for the gradients NNPACK carries back, the transformed ones for smaller maps), and the
+    transformed ones are 4× the size (36 numbers for 9). A form is that of the weights at its first use:
     weights that change or move after it need new Kernels (a network makes its own once, in
     VGG.winograd_copy, and its copies share them). Copied or pickled, Kernels keep the weights
     and drop the forms made."""
