@@ -113,10 +113,10 @@ class Kernels:
     """A frozen 3×3 convolution's kernels (fp32, on the CPU) in the forms `conv3x3` takes, each
     made at its first use and kept: a network uses only some of them (the transposed kernels
     for the gradients NNPACK carries back, the transformed ones for smaller maps), and the
-    transformed ones are 4× the size (36 numbers for 9). A form is that of the weights at its first use:
-    weights that change or move after it need new Kernels (a network makes its own once, in
-    VGG.winograd_copy, and its copies share them). Copied or pickled, Kernels keep the weights
-    and drop the forms made."""
+    transformed ones are 4× the size (36 numbers for 9). A form is that of the weights at its
+    first use: weights that change or move after it need new Kernels (a network makes its own
+    once, in VGG.winograd_copy, and its copies share them). Copied or pickled, Kernels keep the
+    weights and drop the forms made."""
 
     def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
         self.weight, self.bias = weight, bias
@@ -147,15 +147,16 @@ def conv3x3(x: Tensor, kernels: Kernels, *, nnpack: bool) -> Tensor:
     `nnpack`, whether NNPACK pays here (above). The gradient is the input's only: the kernels
     are frozen."""
     pixels = x.shape[-2] * x.shape[-1]
-    if nnpack and pixels >= NNPACK_MIN_PIXELS:
-        return _Nnpack.apply(x, kernels)
-    if nnpack and pixels >= TILED_MIN_PIXELS:
-        return _Tiled.apply(x, kernels)
-    if (
-        not nnpack
-        and x.shape[1] >= SPIN_TILED_MIN_CHANNELS
-        and TILED_MIN_PIXELS <= pixels <= SPIN_TILED_MAX_PIXELS
-    ):
+    if nnpack:
+        if pixels >= NNPACK_MIN_PIXELS:
+            return _Nnpack.apply(x, kernels)
+        tiled = pixels >= TILED_MIN_PIXELS
+    else:
+        tiled = (
+            x.shape[1] >= SPIN_TILED_MIN_CHANNELS
+            and TILED_MIN_PIXELS <= pixels <= SPIN_TILED_MAX_PIXELS
+        )
+    if tiled:
         return _Tiled.apply(x, kernels)
     return F.conv2d(x, kernels.weight, kernels.bias, padding=1)
 
