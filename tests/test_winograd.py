@@ -154,4 +154,8 @@ def test_where_nnpack_does_not_run_threads_asleep_get_the_rest(vgg, monkeypatch)
     fast, name = network_for(vgg, "fp32")
     assert name == "fp32" and fast is not vgg and not fast._nnpack
     rgb = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
-    torch.testing.assert_close(fast(rgb, ["relu4_1"]), vgg(rgb, ["relu4_1"]), rtol=1e-3, atol=1e-3)
+    # Within 1e-5 in norm, as the test above holds every layer: Winograd's error is relative to
+    # the layer's scale, not to each value (under the AVX2 cap one value of 0.14, in a layer
+    # whose largest is 12079, was 2.8e-3 off, and a per-value 1e-3 failed).
+    ours, theirs = fast(rgb, ["relu4_1"])["relu4_1"], vgg(rgb, ["relu4_1"])["relu4_1"]
+    assert (ours - theirs).norm() / theirs.norm() < 1e-5
