@@ -134,11 +134,12 @@ class Kernels:
         (computed in float64, once, then rounded)."""
         g = torch.tensor(_G, dtype=torch.float64, device=self.weight.device)
         out, inp = self.weight.shape[:2]
-        # G g Gᵀ flattened row by row is kron(G, G)·vec(g): one matrix product for all the
-        # kernels (an einsum to the same (36, K, C) took 2-3× as long: 90 against 40 ms for
-        # 512×512 kernels, 0.5 s for the layers used small).
-        tiled = torch.kron(g, g) @ self.weight.reshape(out * inp, 9).double().T
-        return tiled.view(36, out, inp).to(self.weight.dtype)
+        # Not as one product kron(G, G)·vec(g), though that took 40 ms for 512×512 kernels
+        # against this einsum's 90: its float64 sums came out differently in a process of
+        # other threads (a Dask worker), so that a cluster's scan and a local one rounded a
+        # few kernels apart under the AVX2 cap and their hits differed (tests/batch/test_scan.py).
+        tiled = torch.einsum("ia,kcab,jb->ijkc", g, self.weight.double(), g)
+        return tiled.reshape(36, out, inp).to(self.weight.dtype)
 
 
 def conv3x3(x: Tensor, kernels: Kernels, *, nnpack: bool) -> Tensor:
