@@ -370,7 +370,8 @@ def stylize(
         resume: continue an interrupted job from its last saved image (see `Resume`).
         gamma: L-BFGS's curvature scale from an earlier job on a similar image (`learnt_gamma`
             of its last `Iterate.optimizer`): the length of this job's first step, as between
-            scales (transfer/lbfgs.py). The video hands it from one frame to the next.
+            scales, up to loop.FIRST_GAMMA (transfer/lbfgs.py). The video hands it from one
+            frame to the next.
 
     Returns:
         The stylised image as an RGB PIL image, `config.size` px on its long side.
@@ -465,11 +466,10 @@ class _Job:
         )
         seed = config.seed if config.seed is not None else torch.seed()
         self.generator = torch.Generator().manual_seed(seed)
-        # L-BFGS's curvature scale γ at the end of the last scale, for the first step of the next
-        # (transfer/lbfgs.py). J is scaled alike at every scale (its first gradient's largest
-        # pixel is 0.01, transfer/loop.py), so γ changes little from one scale to the next: 7.1
-        # at the end of 128 px, 11.8 at the end of 256 px (tubingen + starry_night). The first
-        # scale starts with the caller's γ, if any.
+        # L-BFGS's curvature scale γ at the end of the last phase, for the first step of the
+        # next (transfer/lbfgs.py), which takes it up to loop.FIRST_GAMMA. J is scaled alike at
+        # every scale (its first gradient's largest pixel is loop.GRADIENT_SCALE), so γ carries
+        # over from one scale to the next. The first scale starts with the caller's γ, if any.
         self.gamma = gamma
 
     def run(self, plans: list[ScalePlan], init: Tensor | None, resume: Resume | None) -> Tensor:
