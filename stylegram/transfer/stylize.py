@@ -469,7 +469,8 @@ class _Job:
         # L-BFGS's curvature scale γ at the end of the last phase, for the first step of the
         # next (transfer/lbfgs.py), which takes it up to loop.FIRST_GAMMA. J is scaled alike at
         # every scale (its first gradient's largest pixel is loop.GRADIENT_SCALE), so γ carries
-        # over from one scale to the next. The first scale starts with the caller's γ, if any.
+        # over from one scale to the next. The first scale starts with the caller's γ, if any
+        # (the loop's own without one).
         self.gamma = gamma
 
     def run(self, plans: list[ScalePlan], init: Tensor | None, resume: Resume | None) -> Tensor:
