@@ -30,11 +30,11 @@ GRADIENT_SCALE = 0.01
 # Departure from torch, whose first step moves pixels by under 1e-4 (a step spent learning γ),
 # and from carrying a γ over unbounded: γ is sᵀy / yᵀy of one pair and swings with it (0.15
 # to 276 over one 128-px scale of lion + the_scream), and a phase's first step took whatever
-# the last phase ended with. Texture steps started from a full phase's 224 at 256 px, their style cost
-# went 0.26 → 36.6 → 0.22; full steps started from a texture phase's 124 at 512 px (tubingen +
-# starry_night). On the 36-pair grid (bf16, seed 0, the schedule of 2026-12-05) the medians went
-# from 0.7556 / 0.0652 to 0.7451 / 0.0642, the means from 0.7951 / 0.0702 to 0.7805 / 0.0649
-# (docs/benchmarks.md, "each phase's first step bounded").
+# the last phase ended with. Texture steps started from a full phase's 224 at 256 px, their
+# style cost went 0.26 → 36.6 → 0.22; full steps started from a texture phase's 124 at 512 px
+# (tubingen + starry_night). On the 36-pair grid (bf16, seed 0, the schedule of 2026-12-05) the
+# medians went from 0.7556 / 0.0652 to 0.7451 / 0.0642, the means from 0.7951 / 0.0702 to
+# 0.7805 / 0.0649 (docs/benchmarks.md, "each phase's first step bounded").
 FIRST_GAMMA = 10.0
 
 
