@@ -48,9 +48,10 @@ from torch.nn import functional as F
 # at 128, 256 and 512 px: 0.125 → 0.105 s, 0.355 → 0.28 s, 1.08 → 1.11 s with this split).
 NNPACK_MIN_PIXELS = 64 * 48
 # NNPACK carries the gradient back to inputs of at least this many channels; to fewer (the
-# RGB image's 3, conv1_1) oneDNN's direct transposed convolution is quicker: 1.3 / 3.8 / 26 ms
-# against NNPACK's 2.6 / 9.8 / 37 at 128×96, 256×192, 512×384 (the forward stays NNPACK's: 22
-# against 31 ms at 512×384). VGG has no inputs between 3 and 64 channels; none was measured.
+# RGB image's 3, conv1_1) `_few_channels_back` is quicker: 1.1 / 2.1 / 10 ms against NNPACK's
+# 2.6 / 9.8 / 37 and oneDNN's transposed convolution's 1.1 / 3.4 / 26 at 128×96, 256×192,
+# 512×384 (the forward stays NNPACK's: 24 ms at 512×384 against 31 direct and 22-23 by one
+# product over the unfolded image). VGG has no inputs between 3 and 64 channels; none measured.
 NNPACK_BACK_MIN_CHANNELS = 64
 # Maps of at least this many pixels, and smaller than NNPACK's, convolve by F(4×4, 3×3).
 TILED_MIN_PIXELS = 16 * 12
@@ -174,11 +175,26 @@ class _Nnpack(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         kernels = ctx.kernels
         if kernels.weight.shape[1] < NNPACK_BACK_MIN_CHANNELS:
-            # The gradient of the RGB image (conv1_1): direct, as oneDNN transposes it.
-            return F.conv_transpose2d(grad, kernels.weight, padding=1), None
+            return _few_channels_back(grad, kernels.weight), None
         return torch._nnpack_spatial_convolution(
             grad.contiguous(), kernels.back, None, [1, 1]
         ), None
+
+
+def _few_channels_back(grad: Tensor, weight: Tensor) -> Tensor:
+    """`F.conv_transpose2d(grad, weight, padding=1)` for a 3×3 convolution to few input channels
+    (the RGB image's): one matrix product gives each input channel's 9 taps at every output
+    pixel, (C·9, K) by (K, H·W), and the taps add up into the input at their 9 offsets. The
+    product reads the gradient once; a convolution to 3 channels keeps few lanes busy."""
+    b, k, h, w = grad.shape
+    c = weight.shape[1]
+    taps = weight.permute(1, 2, 3, 0).reshape(c * 9, k) @ grad.reshape(b, k, h * w)
+    taps = taps.view(b, c, 3, 3, h, w)
+    padded = grad.new_zeros(b, c, h + 2, w + 2)
+    for dy in range(3):
+        for dx in range(3):
+            padded[:, :, dy : dy + h, dx : dx + w] += taps[:, :, dy, dx]
+    return padded[:, :, 1 : h + 1, 1 : w + 1]
 
 
 class _Tiled(torch.autograd.Function):

@@ -37,11 +37,14 @@ def check_against_direct(convolve, batch, c_in, c_out, h, w, bias=True, channels
     torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-4, atol=1e-4)
 
 
-# 64×48 and up: NNPACK's, its gradient carried back by NNPACK to 64 channels, by oneDNN to 3.
+# 64×48 and up: NNPACK's, its gradient carried back by NNPACK to 64 channels, to 3 by one product
+# and shifted sums (odd sizes and a batch of two for those: their offsets and edges).
 @needs_nnpack
-@pytest.mark.parametrize("c_in", [3, 64])
-def test_nnpack_and_its_input_gradient_equal_the_direct_ones(c_in):
-    check_against_direct(functools.partial(winograd.conv3x3, nnpack=True), 1, c_in, 32, 60, 64)
+@pytest.mark.parametrize(
+    ("batch", "c_in", "h", "w"), [(1, 3, 60, 64), (2, 3, 49, 67), (1, 64, 60, 64)]
+)
+def test_nnpack_and_its_input_gradient_equal_the_direct_ones(batch, c_in, h, w):
+    check_against_direct(functools.partial(winograd.conv3x3, nnpack=True), batch, c_in, 32, h, w)
 
 
 # F(4×4, 3×3) on its own: odd sizes (tiles past the edge), a map under one tile's height, a
