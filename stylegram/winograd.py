@@ -131,16 +131,27 @@ class Kernels:
 
     @functools.cached_property
     def tiled(self) -> Tensor:
-        """G g Gᵀ per kernel, as (36, C_out, C_in): one matrix per position in the tile
-        (computed in float64, once, then rounded)."""
-        g = torch.tensor(_G, dtype=torch.float64, device=self.weight.device)
+        """G g Gᵀ per kernel, as (36, C_out, C_in): one matrix per position in the tile, made
+        once, each entry a sum of scaled kernel entries added in a fixed order (`_combination`)."""
         out, inp = self.weight.shape[:2]
-        # Not as one product kron(G, G)·vec(g), though that took 40 ms for 512×512 kernels
-        # against this einsum's 90: its float64 sums came out differently in a process of
-        # other threads (a Dask worker), so that a cluster's scan and a local one rounded a
-        # few kernels apart under the AVX2 cap and their hits differed (tests/batch/test_scan.py).
-        tiled = torch.einsum("ia,kcab,jb->ijkc", g, self.weight.double(), g)
-        return tiled.reshape(36, out, inp).to(self.weight.dtype)
+        # Not by matrix products, which are quicker (kron(G, G)·vec(g): 15 ms for 512×512
+        # kernels in float32): their sums came out differently in a process of other threads (a
+        # Dask worker) even in float64, so that a cluster's scan and a local one rounded a few
+        # kernels apart under the AVX2 cap and their hits differed (tests/batch/test_scan.py).
+        # Elementwise sums round alike in every process: 39 ms, against 78 by a float64 einsum.
+        g = self.weight.permute(2, 3, 0, 1).contiguous()  # (3, 3, C_out, C_in): rows, columns
+        tiled = torch.empty(6, 6, out, inp, dtype=g.dtype, device=g.device)
+        for i, row in enumerate(_G):
+            left = _combination(g, row)  # row i of G·g, as (3, C_out, C_in)
+            for j, column in enumerate(_G):
+                tiled[i, j] = _combination(left, column)
+        return tiled.view(36, out, inp)
+
+
+def _combination(t: Tensor, coefficients: tuple[float, ...]) -> Tensor:
+    """Σₙ coefficients[n]·t[n], the terms added in order, the zero ones left out."""
+    terms = [t[n] if c == 1 else t[n] * c for n, c in enumerate(coefficients) if c]
+    return functools.reduce(torch.add, terms)
 
 
 def conv3x3(x: Tensor, kernels: Kernels, *, nnpack: bool) -> Tensor:
