@@ -4,11 +4,13 @@ bf16 is slower, or asked for fp32) run 1.5-2× faster.
 
 Departure for speed: Gatys et al. convolve directly. Winograd's transforms round differently;
 in fp32 a VGG19 forward and backward pass differs from the direct one by about 1e-6 in its
-features and 1e-3 (relative, in norm) in the image's gradient, far below what an optimiser of
-pixels resolves. Only the input's gradient is taken (the network is frozen).
+features and up to 2e-3 (relative, in norm) in the image's gradient, from the few pixels where
+the last bits flip a max-pool's choice or a ReLU's sign, far below what an optimiser of pixels
+resolves. Only the input's gradient is taken (the network is frozen).
 
-`conv3x3` chooses by the map's size, and by whether NNPACK runs beside OpenMP's threads (2
-cores capped to AVX2, one call forward, ms):
+`conv3x3` takes the RGB image's convolution (conv1_1's, few input channels) as one matrix
+product (`_FewChannels`); the rest it chooses by the map's size, and by whether NNPACK runs
+beside OpenMP's threads (2 cores capped to AVX2, one call forward, ms):
 - NNPACK runs on its own thread pool. OpenMP's threads spin for a while after each ReLU and
   pooling, taking the cores NNPACK's threads want: with them spinning a 128-px step took 0.33 s
   against 0.19 s direct (2 cores). So NNPACK is used only where they sleep instead
@@ -18,7 +20,7 @@ cores capped to AVX2, one call forward, ms):
   - maps of NNPACK_MIN_PIXELS and more: NNPACK's F(6×6, 3×3), which every x86-64 and ARM build
     of torch carries (64 channels at 512×384: 70 against 110 direct). It transforms the kernels
     on every call; the input's gradient is the same convolution with the kernels flipped and
-    their channels swapped (`transposed`), but for the RGB image's (NNPACK_BACK_MIN_CHANNELS);
+    their channels swapped (`transposed`);
   - smaller maps, down to TILED_MIN_PIXELS: F(4×4, 3×3) (Lavin & Gray 2016) in torch's own
     operations, the kernels transformed once (`Kernels.tiled`), the 36 products of each tile
     position one batched matrix product (MKL). Where NNPACK's per-call kernel transform costs
@@ -47,12 +49,14 @@ from torch.nn import functional as F
 # either way, and NNPACK's backward pass is the quicker there (measured in whole VGG19 steps
 # at 128, 256 and 512 px: 0.125 → 0.105 s, 0.355 → 0.28 s, 1.08 → 1.11 s with this split).
 NNPACK_MIN_PIXELS = 64 * 48
-# NNPACK carries the gradient back to inputs of at least this many channels; to fewer (the
-# RGB image's 3, conv1_1) `_few_channels_back` is quicker: 1.1 / 2.1 / 10 ms against NNPACK's
-# 2.6 / 9.8 / 37 and oneDNN's transposed convolution's 1.1 / 3.4 / 26 at 128×96, 256×192,
-# 512×384 (the forward stays NNPACK's: 24 ms at 512×384 against 31 direct and 22-23 by one
-# product over the unfolded image). VGG has no inputs between 3 and 64 channels; none measured.
-NNPACK_BACK_MIN_CHANNELS = 64
+# Inputs of at most this many channels (the RGB image's) convolve by `_FewChannels`, whichever
+# way the threads wait: a convolution to or from 3 channels keeps few lanes busy. Forward, then
+# backward, ms at 128×96 / 256×192 / 512×384 (2 cores): threads asleep, capped to AVX2, 1.4 /
+# 2.3 / 22 and 1.1 / 2.1 / 10, against NNPACK's 0.5 / 2.0 / 24 and oneDNN's transposed
+# convolution's 1.1 / 3.4 / 26 (NNPACK's backward 2.6 / 9.8 / 37); threads spinning, capped to
+# AVX-512, 0.4 / 1.2 / 18 and 0.3 / 1.0 / 6, against oneDNN's direct 0.3 / 6.5 / 28 and
+# transposed 0.9 / 3.8 / 26. VGG has no inputs between 3 and 64 channels; none was measured.
+FEW_CHANNELS = 3
 # Maps of at least this many pixels, and smaller than NNPACK's, convolve by F(4×4, 3×3).
 TILED_MIN_PIXELS = 16 * 12
 # Without NNPACK (threads spinning), F(4×4, 3×3) takes inputs of at least this many channels
@@ -159,6 +163,8 @@ def conv3x3(x: Tensor, kernels: Kernels, *, nnpack: bool) -> Tensor:
     (B, C, H, W) on the CPU (`suits`), the way chosen by the map's size and channels and by
     `nnpack`, whether NNPACK pays here (above). The gradient is the input's only: the kernels
     are frozen."""
+    if x.shape[1] <= FEW_CHANNELS:
+        return _FewChannels.apply(x, kernels)
     pixels = x.shape[-2] * x.shape[-1]
     if nnpack:
         if pixels >= NNPACK_MIN_PIXELS:
@@ -184,28 +190,50 @@ class _Nnpack(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
-        kernels = ctx.kernels
-        if kernels.weight.shape[1] < NNPACK_BACK_MIN_CHANNELS:
-            return _few_channels_back(grad, kernels.weight), None
         return torch._nnpack_spatial_convolution(
-            grad.contiguous(), kernels.back, None, [1, 1]
+            grad.contiguous(), ctx.kernels.back, None, [1, 1]
         ), None
 
 
-def _few_channels_back(grad: Tensor, weight: Tensor) -> Tensor:
-    """`F.conv_transpose2d(grad, weight, padding=1)` for a 3×3 convolution to few input channels
-    (the RGB image's): one matrix product gives each input channel's 9 taps at every output
-    pixel, (C·9, K) by (K, H·W), and the taps add up into the input at their 9 offsets. The
-    product reads the gradient once; a convolution to 3 channels keeps few lanes busy."""
-    b, k, h, w = grad.shape
-    c = weight.shape[1]
-    taps = weight.permute(1, 2, 3, 0).reshape(c * 9, k) @ grad.reshape(b, k, h * w)
-    taps = taps.view(b, c, 3, 3, h, w)
-    padded = grad.new_zeros(b, c, h + 2, w + 2)
-    for dy in range(3):
-        for dx in range(3):
-            padded[:, :, dy : dy + h, dx : dx + w] += taps[:, :, dy, dx]
-    return padded[:, :, 1 : h + 1, 1 : w + 1]
+class _FewChannels(torch.autograd.Function):
+    """A 3×3 convolution of an input of few channels as one matrix product: the input's 9
+    shifted copies stacked as (C·9, H·W) columns, multiplied by the kernels as (K, C·9). Its
+    gradient: the transposed product gives each of the 9 taps' share at every pixel, and the
+    shares add up into the input at their offsets. Each product reads the large side (the
+    output, or its gradient) once."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, kernels: Kernels) -> Tensor:
+        ctx.kernels = kernels
+        b, c, h, w = x.shape
+        k = kernels.weight.shape[0]
+        padded = F.pad(x, (1, 1, 1, 1))
+        columns = x.new_empty(b, c, 3, 3, h, w)  # (c, dy, dx): the kernels' own order
+        for dy in range(3):
+            for dx in range(3):
+                columns[:, :, dy, dx] = padded[:, :, dy : dy + h, dx : dx + w]
+        weight = kernels.weight.reshape(k, c * 9)
+        out = x.new_empty(b, k, h, w)
+        for i in range(b):
+            rows, product = columns[i].view(c * 9, h * w), out[i].view(k, h * w)
+            if kernels.bias is None:
+                torch.mm(weight, rows, out=product)
+            else:
+                torch.addmm(kernels.bias[:, None], weight, rows, out=product)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        weight = ctx.kernels.weight
+        b, k, h, w = grad.shape
+        c = weight.shape[1]
+        taps = weight.permute(1, 2, 3, 0).reshape(c * 9, k) @ grad.reshape(b, k, h * w)
+        taps = taps.view(b, c, 3, 3, h, w)
+        padded = grad.new_zeros(b, c, h + 2, w + 2)
+        for dy in range(3):
+            for dx in range(3):
+                padded[:, :, dy : dy + h, dx : dx + w] += taps[:, :, dy, dx]
+        return padded[:, :, 1 : h + 1, 1 : w + 1], None
 
 
 class _Tiled(torch.autograd.Function):

@@ -37,14 +37,27 @@ def check_against_direct(convolve, batch, c_in, c_out, h, w, bias=True, channels
     torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-4, atol=1e-4)
 
 
-# 64×48 and up: NNPACK's, its gradient carried back by NNPACK to 64 channels, to 3 by one product
-# and shifted sums (odd sizes and a batch of two for those: their offsets and edges).
+# 64×48 and up: NNPACK's, its gradient carried back by NNPACK.
 @needs_nnpack
+def test_nnpack_and_its_input_gradient_equal_the_direct_ones():
+    check_against_direct(functools.partial(winograd.conv3x3, nnpack=True), 1, 64, 32, 60, 64)
+
+
+# The RGB image's: one product, its gradient by shifted sums. Odd sizes, a batch of two (the
+# offsets and the edges), no bias, a channels-last input, a map smaller than the kernel.
 @pytest.mark.parametrize(
-    ("batch", "c_in", "h", "w"), [(1, 3, 60, 64), (2, 3, 49, 67), (1, 64, 60, 64)]
+    ("batch", "c_in", "h", "w", "bias", "channels_last"),
+    [
+        (1, 3, 60, 64, True, False),
+        (2, 3, 49, 67, True, False),
+        (1, 3, 13, 9, False, True),
+        (1, 1, 2, 1, True, False),
+    ],
 )
-def test_nnpack_and_its_input_gradient_equal_the_direct_ones(batch, c_in, h, w):
-    check_against_direct(functools.partial(winograd.conv3x3, nnpack=True), batch, c_in, 32, h, w)
+def test_few_channels_and_their_input_gradient_equal_the_direct_ones(
+    batch, c_in, h, w, bias, channels_last
+):
+    check_against_direct(winograd._FewChannels.apply, batch, c_in, 32, h, w, bias, channels_last)
 
 
 # F(4×4, 3×3) on its own: odd sizes (tiles past the edge), a map under one tile's height, a
@@ -78,6 +91,8 @@ def test_copies_keep_the_weights_and_drop_the_forms_made():
 @pytest.mark.parametrize(
     ("nnpack", "c", "h", "w", "way"),
     [
+        (True, 3, 48, 64, "few"),
+        (False, 3, 96, 128, "few"),
         (True, 8, 48, 64, "nnpack"),
         (True, 8, 47, 64, "tiled"),
         (True, 8, 24, 32, "tiled"),
@@ -91,10 +106,15 @@ def test_copies_keep_the_weights_and_drop_the_forms_made():
     ],
 )
 def test_the_way_follows_the_maps_size(nnpack, c, h, w, way, monkeypatch):
-    """Threads asleep: NNPACK from 64×48, F(4×4, 3×3) from 16×12, direct below. Threads
-    spinning: F(4×4, 3×3) for 256 channels and more from 16×12 to 128×96, direct otherwise."""
+    """The RGB image's by one product. Threads asleep: NNPACK from 64×48, F(4×4, 3×3) from
+    16×12, direct below. Threads spinning: F(4×4, 3×3) for 256 channels and more from 16×12 to
+    128×96, direct otherwise."""
     ran = []
-    for name, cls in (("nnpack", winograd._Nnpack), ("tiled", winograd._Tiled)):
+    for name, cls in (
+        ("few", winograd._FewChannels),
+        ("nnpack", winograd._Nnpack),
+        ("tiled", winograd._Tiled),
+    ):
         monkeypatch.setattr(cls, "apply", lambda x, k, name=name: ran.append(name) or x)
     kernels = winograd.Kernels(torch.zeros(8, c, 3, 3), None)
     winograd.conv3x3(torch.zeros(1, c, h, w), kernels, nnpack=nnpack)
@@ -104,10 +124,11 @@ def test_the_way_follows_the_maps_size(nnpack, c, h, w, way, monkeypatch):
 @pytest.mark.parametrize(
     "policy", [pytest.param("passive", marks=needs_nnpack), pytest.param(None, id="spinning")]
 )
-def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, policy, monkeypatch):
+def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_rounding(vgg, policy, monkeypatch):
     """network_for gives fp32 on the CPU Winograd's convolutions, NNPACK's among them where
     OpenMP's threads sleep (as the command line has them for fp32); the style transfer's layers
-    and the image's gradient come out as the direct convolutions' to 1e-3 (relative, in norm)."""
+    come out as the direct convolutions' to 1e-5 (relative, in norm), the image's gradient too
+    but where the last bits flip a choice."""
     if policy:
         monkeypatch.setenv("OMP_WAIT_POLICY", policy)
     else:
@@ -132,7 +153,12 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, policy
     for layer in layers:
         error = (fast_out[layer] - ref_out[layer]).norm() / ref_out[layer].norm()
         assert error < 1e-5, layer
-    assert (fast_grad - ref_grad).norm() / ref_grad.norm() < 1e-3
+    # The image's gradient agrees but where a max-pool's choice or a ReLU's sign flips with the
+    # last bits (seeds 1-8: up to 1.3 % of the pixels past 1e-4 of the largest value, 2e-3 of
+    # the norm; at this seed 1.2e-3 since conv1_1 runs as one product, 3e-6 before).
+    diff = (fast_grad - ref_grad).abs()
+    assert (diff > 1e-4 * ref_grad.abs().max()).float().mean() < 0.05
+    assert diff.norm() / ref_grad.norm() < 1e-2
     # At 96×128, each layer's kernels in the forms its maps took, and no others (the
     # transformed ones are 4× the weights). Asleep: blocks 1 and 2 by NNPACK, 3 and 4 by
     # F(4×4, 3×3), 5 directly. Spinning: F(4×4, 3×3) from conv3_2 (256 channels in) to conv4_4.
@@ -140,13 +166,12 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_a_thousandth(vgg, policy
     assert made["conv3_2"] == made["conv4_4"] == {"tiled"}
     assert made["conv5_1"] == made["conv5_4"] == set()
     assert not torch.equal(fast_out["relu4_1"], ref_out["relu4_1"])  # Winograd did run
+    assert not torch.equal(fast_out["relu1_1"], ref_out["relu1_1"])  # the RGB image's product
+    assert made["conv1_1"] == set()  # which needs no other form of the kernels
     if policy:
         assert made["conv1_2"] == made["conv2_2"] == {"back"} and made["conv3_1"] == {"tiled"}
-        assert made["conv1_1"] == set()  # the image's gradient: oneDNN's, not NNPACK's
-        assert not torch.equal(fast_out["relu1_1"], ref_out["relu1_1"])
     else:
         assert made["conv1_2"] == made["conv3_1"] == set()
-        assert torch.equal(fast_out["relu2_1"], ref_out["relu2_1"])  # direct
 
 
 def test_where_nnpack_does_not_run_threads_asleep_get_the_rest(vgg, monkeypatch):
