@@ -8,9 +8,9 @@ import signal
 import sys
 
 try:
-    from .cli import main
+    from .cli import run
 
-    status = main()
+    status = run()
 except KeyboardInterrupt:  # before the imports are guarded, before main() starts, or after it
     print("stylegram: interrupted", file=sys.stderr)
     status = 130
