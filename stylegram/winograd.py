@@ -17,17 +17,20 @@ beside OpenMP's threads (2 cores capped to AVX2, one call forward, ms):
   (OMP_WAIT_POLICY=PASSIVE when torch loaded, `pays`): the command line sets it where the
   network will run in fp32 (stylegram/cpu.py); a program using the library may set it in its
   environment. Then:
-  - maps of NNPACK_MIN_PIXELS and more: NNPACK's F(6×6, 3×3), which every x86-64 and ARM build
-    of torch carries (64 channels at 512×384: 70 against 110 direct). It transforms the kernels
-    on every call; the input's gradient is the same convolution with the kernels flipped and
-    their channels swapped (`transposed`);
-  - smaller maps, down to TILED_MIN_PIXELS: F(4×4, 3×3) (Lavin & Gray 2016) in torch's own
-    operations, the kernels transformed once (`Kernels.tiled`), the 36 products of each tile
-    position one batched matrix product (MKL). Where NNPACK's per-call kernel transform costs
-    more than it saves: 512 channels at 32×24, 9.9 against 18.0 by NNPACK and 17.8 direct; at
-    16×12, 3.6 against 13.5 and 5.1. Its backward pass is the forward's exact transpose, with
-    the same transformed kernels;
-  - smaller still, direct: at 8×6 the 6×6 tiles' padding loses (512 channels: 2.3 against 1.9).
+  - NNPACK's F(6×6, 3×3), which every x86-64 and ARM build of torch carries, each layer's
+    kernels transformed once (`stylegram.nnpack`): maps of NNPACK_MIN_PIXELS and more, and
+    down to TILED_MIN_PIXELS those of fewer than TILED_MIN_CHANNELS channels (64 channels at
+    512×384: 70 against 110 direct). The input's gradient is the same convolution with the
+    kernels flipped and their channels swapped (`transposed`), transformed once too;
+  - 512-channel maps smaller than NNPACK_MIN_PIXELS, down to TILED_MIN_PIXELS: F(4×4, 3×3)
+    (Lavin & Gray 2016) in torch's own operations, the kernels transformed once
+    (`Kernels.tiled`), the 36 products of each tile position one batched matrix product (MKL);
+    its backward pass is the forward's exact transpose, with the same transformed kernels.
+    NNPACK's 8×8 tiles read 64 numbers per kernel where these read 36: forward and backward,
+    512→512 at 16×12, 7.2 against 9.0 ms by NNPACK and 9.4 direct; at 24×18 12.7 against 12.1;
+    at 32×24 19.9 against 17.8, kept here (conv5_1 at 512 px would keep 134 MB more);
+  - smaller still, direct: at 8×6 the tiles' padding loses (512 channels: 3.8 against 4.8
+    tiled and 7.5 by NNPACK).
 - Where the threads spin (no NNPACK), F(4×4, 3×3) takes the inputs of SPIN_TILED_MIN_CHANNELS
   channels and more on maps from TILED_MIN_PIXELS to SPIN_TILED_MAX_PIXELS, and oneDNN's direct
   convolution the rest. Forward and backward, direct / F(4×4, 3×3): 256→256 at 128×96 129.6 /
@@ -45,9 +48,10 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-# Maps of at least this many pixels convolve by NNPACK; 256 channels at 64×48 took 10.1 ms
-# either way, and NNPACK's backward pass is the quicker there (measured in whole VGG19 steps
-# at 128, 256 and 512 px: 0.125 → 0.105 s, 0.355 → 0.28 s, 1.08 → 1.11 s with this split).
+from .nnpack import Transformed
+from .nnpack import available as nnpack_available
+
+# Maps of at least this many pixels convolve by NNPACK whatever their channels (above).
 NNPACK_MIN_PIXELS = 64 * 48
 # Inputs of at most this many channels (the RGB image's) convolve by `_FewChannels`, whichever
 # way the threads wait: a convolution to or from 3 channels keeps few lanes busy. Forward, then
@@ -57,8 +61,12 @@ NNPACK_MIN_PIXELS = 64 * 48
 # AVX-512, 0.4 / 1.2 / 18 and 0.3 / 1.0 / 6, against oneDNN's direct 0.3 / 6.5 / 28 and
 # transposed 0.9 / 3.8 / 26. VGG has no inputs between 3 and 64 channels; none was measured.
 FEW_CHANNELS = 3
-# Maps of at least this many pixels, and smaller than NNPACK's, convolve by F(4×4, 3×3).
+# Maps smaller than this convolve directly; from here to NNPACK_MIN_PIXELS, by NNPACK with
+# fewer than TILED_MIN_CHANNELS channels and by F(4×4, 3×3) with more (threads asleep). Forward
+# and backward, ms, F(4×4, 3×3) against NNPACK: 128→256 at 32×24 4.5 / 3.0, 256→256 6.3 / 5.0;
+# 256→512 at 16×12 4.2 / 3.5, 256→256 3.1 / 1.9 (2 cores capped to AVX2, 2026-12-05).
 TILED_MIN_PIXELS = 16 * 12
+TILED_MIN_CHANNELS = 512
 # Without NNPACK (threads spinning), F(4×4, 3×3) takes inputs of at least this many channels
 # on maps of TILED_MIN_PIXELS up to this many pixels; the rest convolve directly.
 SPIN_TILED_MIN_CHANNELS = 256
@@ -79,22 +87,10 @@ def _transforms() -> tuple[Tensor, Tensor]:
     return torch.kron(bt, bt).float(), torch.kron(at, at).float()
 
 
-@functools.cache
 def available() -> bool:
-    """Whether NNPACK runs here (x86-64 with AVX2 and FMA, or ARM with NEON) and agrees with
-    the direct convolution on a small input. Initialises NNPACK: its convolution fails until
-    `torch._nnpack_available()` has been called once."""
-    if not hasattr(torch, "_nnpack_spatial_convolution") or not torch._nnpack_available():
-        return False
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(1, 8, 13, 11, generator=generator)
-    weight = torch.randn(16, 8, 3, 3, generator=generator)
-    bias = torch.randn(16, generator=generator)
-    try:
-        fast = torch._nnpack_spatial_convolution(x, weight, bias, [1, 1])
-    except RuntimeError:
-        return False
-    return torch.allclose(fast, F.conv2d(x, weight, bias, padding=1), rtol=1e-4, atol=1e-4)
+    """Whether NNPACK runs here (x86-64 with AVX2 and FMA, or ARM with NEON), through
+    `stylegram.nnpack`, and agrees with the direct convolution on a small input."""
+    return nnpack_available()
 
 
 def pays() -> bool:
@@ -130,8 +126,13 @@ class Kernels:
         return {"weight": self.weight, "bias": self.bias}
 
     @functools.cached_property
-    def back(self) -> Tensor:
-        return transposed(self.weight)
+    def nnpack(self) -> Transformed:
+        return Transformed(self.weight, self.bias)
+
+    @functools.cached_property
+    def nnpack_back(self) -> Transformed:
+        """The transposed kernels (`transposed`) as NNPACK transforms them: the gradient's."""
+        return Transformed(transposed(self.weight), None)
 
     @functools.cached_property
     def tiled(self) -> Tensor:
@@ -166,16 +167,12 @@ def conv3x3(x: Tensor, kernels: Kernels, *, nnpack: bool) -> Tensor:
     if x.shape[1] <= FEW_CHANNELS:
         return _FewChannels.apply(x, kernels)
     pixels = x.shape[-2] * x.shape[-1]
-    if nnpack:
-        if pixels >= NNPACK_MIN_PIXELS:
+    if nnpack and pixels >= TILED_MIN_PIXELS:
+        if pixels >= NNPACK_MIN_PIXELS or x.shape[1] < TILED_MIN_CHANNELS:
             return _Nnpack.apply(x, kernels)
-        tiled = pixels >= TILED_MIN_PIXELS
-    else:
-        tiled = (
-            x.shape[1] >= SPIN_TILED_MIN_CHANNELS
-            and TILED_MIN_PIXELS <= pixels <= SPIN_TILED_MAX_PIXELS
-        )
-    if tiled:
+        return _Tiled.apply(x, kernels)
+    spin_tiled = TILED_MIN_PIXELS <= pixels <= SPIN_TILED_MAX_PIXELS
+    if not nnpack and spin_tiled and x.shape[1] >= SPIN_TILED_MIN_CHANNELS:
         return _Tiled.apply(x, kernels)
     return F.conv2d(x, kernels.weight, kernels.bias, padding=1)
 
@@ -184,15 +181,11 @@ class _Nnpack(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, kernels: Kernels) -> Tensor:
         ctx.kernels = kernels
-        return torch._nnpack_spatial_convolution(
-            x.contiguous(), kernels.weight, kernels.bias, [1, 1]
-        )
+        return kernels.nnpack(x)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
-        return torch._nnpack_spatial_convolution(
-            grad.contiguous(), ctx.kernels.back, None, [1, 1]
-        ), None
+        return ctx.kernels.nnpack_back(grad), None
 
 
 class _FewChannels(torch.autograd.Function):

@@ -14,6 +14,7 @@ GROUND = {
     "vgg",
     "device",
     "winograd",
+    "nnpack",
     "packed",
     "image",
     "gram",

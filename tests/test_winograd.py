@@ -81,8 +81,9 @@ def test_f4x4_and_its_input_gradient_equal_the_direct_ones(
 def test_copies_keep_the_weights_and_drop_the_forms_made():
     """A copy or pickle (of a network, say) does not carry the forms made (4× the weights)."""
     kernels = winograd.Kernels(torch.randn(8, 4, 3, 3), torch.randn(8))
-    made = (kernels.tiled, kernels.back)
-    assert set(vars(kernels)) == {"weight", "bias", "tiled", "back"} and made
+    forms = {"tiled", "nnpack", "nnpack_back"} if winograd.available() else {"tiled"}
+    made = [getattr(kernels, form) for form in forms]
+    assert set(vars(kernels)) == {"weight", "bias", *forms} and made
     for twin in (copy.deepcopy(kernels), pickle.loads(pickle.dumps(kernels))):
         assert set(vars(twin)) == {"weight", "bias"}
         assert torch.equal(twin.weight, kernels.weight) and torch.equal(twin.tiled, kernels.tiled)
@@ -94,10 +95,13 @@ def test_copies_keep_the_weights_and_drop_the_forms_made():
         (True, 3, 48, 64, "few"),
         (False, 3, 96, 128, "few"),
         (True, 8, 48, 64, "nnpack"),
-        (True, 8, 47, 64, "tiled"),
-        (True, 8, 24, 32, "tiled"),
-        (True, 8, 12, 16, "tiled"),
+        (True, 8, 24, 32, "nnpack"),
+        (True, 511, 12, 16, "nnpack"),
         (True, 8, 12, 15, None),
+        (True, 512, 48, 64, "nnpack"),
+        (True, 512, 47, 64, "tiled"),
+        (True, 512, 12, 16, "tiled"),
+        (True, 512, 12, 15, None),
         (False, 256, 96, 128, "tiled"),
         (False, 256, 12, 16, "tiled"),
         (False, 256, 96, 129, None),
@@ -106,8 +110,8 @@ def test_copies_keep_the_weights_and_drop_the_forms_made():
     ],
 )
 def test_the_way_follows_the_maps_size(nnpack, c, h, w, way, monkeypatch):
-    """The RGB image's by one product. Threads asleep: NNPACK from 64×48, F(4×4, 3×3) from
-    16×12, direct below. Threads spinning: F(4×4, 3×3) for 256 channels and more from 16×12 to
+    """The RGB image's by one product. Threads asleep: NNPACK from 64×48, and from 16×12 under
+    512 channels; F(4×4, 3×3) for 512 channels from 16×12; direct below. Threads spinning: F(4×4, 3×3) for 256 channels and more from 16×12 to
     128×96, direct otherwise."""
     ran = []
     for name, cls in (
@@ -160,17 +164,20 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_rounding(vgg, policy, mo
     assert (diff > 1e-4 * ref_grad.abs().max()).float().mean() < 0.05
     assert diff.norm() / ref_grad.norm() < 1e-2
     # At 96×128, each layer's kernels in the forms its maps took, and no others (the
-    # transformed ones are 4× the weights). Asleep: blocks 1 and 2 by NNPACK, 3 and 4 by
-    # F(4×4, 3×3), 5 directly. Spinning: F(4×4, 3×3) from conv3_2 (256 channels in) to conv4_4.
+    # transformed ones are 4-7× the weights). Asleep: blocks 1 to 3 and conv4_1 (256 channels
+    # in) by NNPACK, both ways, conv4_2 to conv4_4 (512 in, 16×12) by F(4×4, 3×3), block 5
+    # directly. Spinning: F(4×4, 3×3) from conv3_2 (256 channels in) to conv4_4.
     made = {name: set(k.__dict__) - {"weight", "bias"} for name, k in fast._kernels.items()}
-    assert made["conv3_2"] == made["conv4_4"] == {"tiled"}
+    assert made["conv4_2"] == made["conv4_4"] == {"tiled"}
     assert made["conv5_1"] == made["conv5_4"] == set()
     assert not torch.equal(fast_out["relu4_1"], ref_out["relu4_1"])  # Winograd did run
     assert not torch.equal(fast_out["relu1_1"], ref_out["relu1_1"])  # the RGB image's product
     assert made["conv1_1"] == set()  # which needs no other form of the kernels
     if policy:
-        assert made["conv1_2"] == made["conv2_2"] == {"back"} and made["conv3_1"] == {"tiled"}
+        both = {"nnpack", "nnpack_back"}
+        assert made["conv1_2"] == made["conv3_2"] == made["conv4_1"] == both
     else:
+        assert made["conv3_2"] == made["conv4_1"] == {"tiled"}
         assert made["conv1_2"] == made["conv3_1"] == set()
 
 

@@ -25,6 +25,7 @@ from ..device import precision_on, resolve_device
 from ..geometry import Resolved, Size
 from ..image import ImageLike, image_size, long_side_size
 from ..vgg import LayerInfo, layer_infos
+from ..winograd import pays
 from . import objective, tiling
 from .config import StyleConfig, check_size, layers_used, min_side, style_layers
 from .schedule import schedule
@@ -45,9 +46,14 @@ TILED_PAIR_BYTES = 6
 # blocks of 64 MB and more back to the OS).
 WORKING_IMAGES = 16
 CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 1/64 of the pixels
-# torch, the weights in fp32 and bf16 (or, fp32 on a CPU, Winograd's transformed kernels: 0.2 GB
-# more), Python, what malloc keeps; the fp32 default job at 512 px peaked at 1.5 GB of its 2.3 planned
+# torch, the weights in fp32 and bf16 (or, fp32 on a CPU, F(4×4, 3×3)'s transformed kernels: 0.2
+# GB more), Python, what malloc keeps; the fp32 default job at 512 px peaked at 1.5 GB of its 2.3
+# planned before NNPACK kept its kernels transformed (below)
 BASELINE = 1024 * 2**20
+# ... and where fp32 runs on a CPU by NNPACK (threads asleep: winograd.pays), each layer's kernels
+# as NNPACK transforms them, both ways (stylegram.nnpack): 0.6 GB for VGG19 to relu5_1. The fp32
+# default job at 512 px then peaked at 1.9 GB (capped to AVX2, 2026-12-05).
+NNPACK_KERNEL_BYTES = 600 * 2**20
 HISTORIES = (50, 20, 10, 5)  # L-BFGS history lengths to try, longest first
 DEFAULT_SHARE = 0.7  # of the memory available when no --max-memory is given
 MIN_CORE = 128
@@ -206,19 +212,25 @@ def _cgroup_room() -> int:
     return 2**62
 
 
-def _whole_peak(pixels: int, precision: Resolved, history: int) -> int:
-    return BASELINE + pixels * (
+def baseline(precision: Resolved, device: torch.device | None = None) -> int:
+    """What a job holds whatever its size (BASELINE), with NNPACK's kernels where they run."""
+    cpu = device is None or device.type == "cpu"
+    return BASELINE + (NNPACK_KERNEL_BYTES if precision == "fp32" and cpu and pays() else 0)
+
+
+def _whole_peak(pixels: int, precision: Resolved, history: int, base: int) -> int:
+    return base + pixels * (
         NETWORK_BYTES_PER_PIXEL[precision] + PIXEL_BYTES * (WORKING_IMAGES + 2 * history)
     )
 
 
-def _tiled_peak(pixels: int, tile: int, precision: Resolved, history: int) -> int:
+def _tiled_peak(pixels: int, tile: int, precision: Resolved, history: int, base: int) -> int:
     full = pixels * (
         PIXEL_BYTES * WORKING_IMAGES
         + TILED_PAIR_BYTES * 2 * history
         + CONTENT_TARGET_BYTES_PER_PIXEL
     )
-    return BASELINE + tile * tile * NETWORK_BYTES_PER_PIXEL[precision] + full
+    return base + tile * tile * NETWORK_BYTES_PER_PIXEL[precision] + full
 
 
 def plan_scale(
@@ -232,8 +244,10 @@ def plan_scale(
     tile_size: int | None = None,
     texture: int = 0,
     texture_halo: int = 0,
+    base: int = BASELINE,
 ) -> ScalePlan | None:
-    """The plan for one scale within `budget`, or None if nothing fits."""
+    """The plan for one scale within `budget`, or None if nothing fits; `base` is the job's
+    `baseline`."""
     w, h = size
     # L-BFGS keeps at most one pair per step of a run, and a scale's texture steps and its full
     # steps are two runs (`_Job._scale`): 13 steps, 8 of them texture, never hold more than 8
@@ -262,11 +276,11 @@ def plan_scale(
         tile_size is not None and max(w, h) <= tile_size
     ):  # the user's tile size: whole, full history
         history = capped(HISTORIES)[0]
-        return scale_plan(None, history, _whole_peak(w * h, precision, history))
+        return scale_plan(None, history, _whole_peak(w * h, precision, history, base))
     for history in (
         capped(HISTORIES[:-1]) if tile_size is None else ()
     ):  # whole, with 10+ pairs (or one a step)
-        peak = _whole_peak(w * h, precision, history)
+        peak = _whole_peak(w * h, precision, history, base)
         if peak <= budget:
             return scale_plan(None, history, peak)
     cores = (
@@ -277,7 +291,7 @@ def plan_scale(
     for history in capped(HISTORIES[1:]):
         for core in cores:
             tile = min(core + 2 * halo, max(w, h))
-            peak = _tiled_peak(w * h, tile, precision, history)
+            peak = _tiled_peak(w * h, tile, precision, history, base)
             if peak <= budget or tile_size is not None:
                 return scale_plan(core, history, peak)
     return None
@@ -302,7 +316,7 @@ def plan_job(
     """The plan of every scale, given as (size, steps, texture steps), or ValueError saying
     what would fit, within `budget_for`. `layers` are those a full step evaluates,
     `texture_layers` those a texture step does."""
-    budget = budget_for(max_memory, device)
+    budget, base = budget_for(max_memory, device), baseline(precision, device)
     align, pad = tiling.alignment(infos, layers), tiling.halo(infos, layers)
     texture_halo = tiling.halo(infos, texture_layers) if texture_layers else 0
     plans = []
@@ -317,9 +331,12 @@ def plan_job(
             tile_size=tile_size,
             texture=texture,
             texture_halo=texture_halo,
+            base=base,
         )
         if plan is None:
-            least = _tiled_peak(size[0] * size[1], MIN_CORE + 2 * pad, precision, HISTORIES[-1])
+            least = _tiled_peak(
+                size[0] * size[1], MIN_CORE + 2 * pad, precision, HISTORIES[-1], base
+            )
             raise ValueError(
                 f"a {size[0]}×{size[1]} scale needs at least {gb(least)} even in the smallest tiles,"
                 f" and the budget is {gb(budget)}; choose a smaller --size or a larger --max-memory"
