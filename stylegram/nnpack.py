@@ -13,8 +13,9 @@ the strategy, on a thread pool of its own; the outputs equal torch's call bit fo
 (tests/test_nnpack.py). NNPACK's interface has not changed since 2019; `available` checks the
 binding against torch's direct convolution once, and without it nothing here is used.
 
-Memory: the transformed kernels are 64/9 of the weights (a 512×512 layer's, 67 MB), once per
-direction for the layers whose gradient is carried back (`winograd.Kernels`).
+Memory: the transformed kernels are 64/9 of the weights (a 512×512 layer's, 67 MB) for
+F(6×6, 3×3), 256/9 for the FFT, once per direction for the layers whose gradient is carried
+back (`winograd.Kernels`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-# nnpack.h's constants: the algorithm (F(6×6, 3×3) on 8×8 tiles), the kernel transform's strategy.
-_WT8X8 = 3
+# nnpack.h's constants: the algorithms (a 16×16 FFT; F(6×6, 3×3) on 8×8 tiles), the kernel
+# transform's strategy.
+_FT16X16, _WT8X8 = 2, 3
 _PRECOMPUTE, _REUSE = 2, 3
 _SUCCESS = 0
 _IDENTITY = 0
@@ -89,7 +91,9 @@ os.register_at_fork(after_in_child=_pool.cache_clear)
 _scratch = threading.local()
 
 
-def _call(strategy: int, x: Tensor, kernels: Tensor, bias: Tensor, out: Tensor, work) -> int:
+def _call(
+    algorithm: int, strategy: int, x: Tensor, kernels: Tensor, bias: Tensor, out: Tensor, work
+) -> int:
     """nnp_convolution_inference for one image `x` (C, H, W) into `out` (K, H, W), padding 1.
     `work`: None to ask for the scratch size (returned), else a tensor of scratch."""
     lib = _library()
@@ -97,7 +101,7 @@ def _call(strategy: int, x: Tensor, kernels: Tensor, bias: Tensor, out: Tensor, 
     channels, height, width = x.shape
     size = ctypes.c_size_t(0 if work is None else work.numel() * work.element_size())
     status = lib.nnp_convolution_inference(
-        _WT8X8, strategy, channels, out.shape[0], _Size(width, height), _PADDING, _THREE, _ONE,
+        algorithm, strategy, channels, out.shape[0], _Size(width, height), _PADDING, _THREE, _ONE,
         x.data_ptr(), kernels.data_ptr(), bias.data_ptr(), out.data_ptr(),
         None if work is None else work.data_ptr(), ctypes.byref(size),
         _IDENTITY, None, _pool(torch.get_num_threads()), None,
@@ -108,31 +112,37 @@ def _call(strategy: int, x: Tensor, kernels: Tensor, bias: Tensor, out: Tensor, 
 
 
 class Transformed:
-    """A 3×3 convolution (padding 1) whose kernels (K, C, 3, 3) NNPACK has transformed once."""
+    """A 3×3 convolution (padding 1) whose kernels (K, C, 3, 3) NNPACK has transformed once, for
+    its F(6×6, 3×3) or, with `fft`, its 16×16 FFT (14×14 outputs a tile: fewer transforms per
+    pixel, which is what few channels spend their time on; 4 times the memory per kernel)."""
 
-    def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
+    def __init__(self, weight: Tensor, bias: Tensor | None, *, fft: bool = False) -> None:
+        self.algorithm = _FT16X16 if fft else _WT8X8
         self.out_channels, self.in_channels = weight.shape[:2]
         self.bias = weight.new_zeros(self.out_channels) if bias is None else bias.contiguous()
         weight = weight.contiguous()
         # The transform's size and then the transform itself; NNPACK reads only the channel
         # counts of the image and output it is given here, not their pixels.
-        probe = weight.new_empty(self.in_channels, 8, 8)
-        out = weight.new_empty(self.out_channels, 8, 8)
-        size = _call(_PRECOMPUTE, probe, weight, self.bias, out, None)
+        probe = weight.new_empty(self.in_channels, 16, 16)
+        out = weight.new_empty(self.out_channels, 16, 16)
+        size = self._call(_PRECOMPUTE, probe, weight, out, None)
         self.kernels = weight.new_empty(-(-size // weight.element_size()))
-        _call(_PRECOMPUTE, probe, weight, self.bias, out, self.kernels)
+        self._call(_PRECOMPUTE, probe, weight, out, self.kernels)
 
     def __call__(self, x: Tensor) -> Tensor:
         """The convolution of fp32 images `x` (B, C, H, W) on the CPU, one at a time."""
         x = x.contiguous()
         out = x.new_empty(x.shape[0], self.out_channels, *x.shape[2:])
         for image, result in zip(x, out, strict=True):
-            need = _call(_REUSE, image, self.kernels, self.bias, result, None)
+            need = self._call(_REUSE, image, self.kernels, result, None)
             work = getattr(_scratch, "work", None)
             if work is None or work.numel() * work.element_size() < need:
                 work = _scratch.work = torch.empty(-(-need // 4))
-            _call(_REUSE, image, self.kernels, self.bias, result, work)
+            self._call(_REUSE, image, self.kernels, result, work)
         return out
+
+    def _call(self, strategy: int, x: Tensor, kernels: Tensor, out: Tensor, work) -> int:
+        return _call(self.algorithm, strategy, x, kernels, self.bias, out, work)
 
 
 @functools.cache
@@ -145,8 +155,9 @@ def available() -> bool:
     x = torch.randn(2, 8, 13, 11, generator=generator)
     weight = torch.randn(16, 8, 3, 3, generator=generator)
     bias = torch.randn(16, generator=generator)
+    direct = F.conv2d(x, weight, bias, padding=1)
     try:
-        fast = Transformed(weight, bias)(x)
+        ways = [Transformed(weight, bias, fft=fft)(x) for fft in (False, True)]
     except RuntimeError:
         return False
-    return torch.allclose(fast, F.conv2d(x, weight, bias, padding=1), rtol=1e-4, atol=1e-4)
+    return all(torch.allclose(way, direct, rtol=1e-4, atol=1e-4) for way in ways)

@@ -17,10 +17,11 @@ beside OpenMP's threads (2 cores capped to AVX2, one call forward, ms):
   (OMP_WAIT_POLICY=PASSIVE when torch loaded, `pays`): the command line sets it where the
   network will run in fp32 (stylegram/cpu.py); a program using the library may set it in its
   environment. Then:
-  - NNPACK's F(6×6, 3×3), which every x86-64 and ARM build of torch carries, each layer's
-    kernels transformed once (`stylegram.nnpack`): maps of NNPACK_MIN_PIXELS and more, and
-    down to TILED_MIN_PIXELS those of fewer than TILED_MIN_CHANNELS channels (64 channels at
-    512×384: 70 against 110 direct). The input's gradient is the same convolution with the
+  - NNPACK, which every x86-64 and ARM build of torch carries, each layer's kernels
+    transformed once (`stylegram.nnpack`): maps of NNPACK_MIN_PIXELS and more, and down to
+    TILED_MIN_PIXELS those of fewer than TILED_MIN_CHANNELS channels. Its F(6×6, 3×3), or its
+    16×16 FFT where few channels come out of a large map (FFT_MAX_CHANNELS): 64 channels at
+    512×384, 47 ms against 110 direct. The input's gradient is the same convolution with the
     kernels flipped and their channels swapped (`transposed`), transformed once too;
   - 512-channel maps smaller than NNPACK_MIN_PIXELS, down to TILED_MIN_PIXELS: F(4×4, 3×3)
     (Lavin & Gray 2016) in torch's own operations, the kernels transformed once
@@ -67,6 +68,15 @@ FEW_CHANNELS = 3
 # 256→512 at 16×12 4.2 / 3.5, 256→256 3.1 / 1.9 (2 cores capped to AVX2, 2026-12-05).
 TILED_MIN_PIXELS = 16 * 12
 TILED_MIN_CHANNELS = 512
+# NNPACK convolves by its 16×16 FFT, not F(6×6, 3×3), where the convolution gives at most this
+# many channels on a map of at least FFT_MIN_PIXELS: its tiles give 14×14 outputs for 6×6, so
+# it transforms less per pixel, which is where few channels spend their time. Ms a call, FFT /
+# F(6×6, 3×3): 64→64 at 512×384 47.0 / 63.0, at 128×96 2.8 / 4.0; 128→64 at 256×192 22.6 /
+# 31.3; 64→128 20.3 / 22.5; 128→128 35.9 / 41.0; 256→128 at 128×96 18.0 / 21.4; but 128→128
+# at 64×48 2.7 / 2.4, 128→256 at 128×96 17.1 / 15.7, 256→256 32.4 / 32.9 (2 cores capped to
+# AVX2, 2026-12-05). It rounds closer to the direct convolution (6e-7 against 2e-6 in norm).
+FFT_MAX_CHANNELS = 128
+FFT_MIN_PIXELS = 128 * 96
 # Without NNPACK (threads spinning), F(4×4, 3×3) takes inputs of at least this many channels
 # on maps of TILED_MIN_PIXELS up to this many pixels; the rest convolve directly.
 SPIN_TILED_MIN_CHANNELS = 256
@@ -112,9 +122,9 @@ def transposed(weight: Tensor) -> Tensor:
 
 class Kernels:
     """A frozen 3×3 convolution's kernels (fp32, on the CPU) in the forms `conv3x3` takes, each
-    made at its first use and kept: a network uses only some of them (the transposed kernels
-    for the gradients NNPACK carries back, the transformed ones for smaller maps), and the
-    transformed ones are 4× the size (36 numbers for 9). A form is that of the weights at its
+    made at its first use and kept: a network uses only some of them (NNPACK's, each way and
+    algorithm; F(4×4, 3×3)'s for small maps), and they are 4-28× the weights' size (36 numbers
+    for 9 in F(4×4, 3×3), 64 in NNPACK's F(6×6, 3×3), 256 in its FFT). A form is that of the weights at its
     first use: weights that change or move after it need new Kernels (a network makes its own
     once, in VGG.winograd_copy, and its copies share them). Copied or pickled, Kernels keep the
     weights and drop the forms made."""
@@ -125,14 +135,16 @@ class Kernels:
     def __getstate__(self) -> dict:
         return {"weight": self.weight, "bias": self.bias}
 
-    @functools.cached_property
-    def nnpack(self) -> Transformed:
-        return Transformed(self.weight, self.bias)
-
-    @functools.cached_property
-    def nnpack_back(self) -> Transformed:
-        """The transposed kernels (`transposed`) as NNPACK transforms them: the gradient's."""
-        return Transformed(transposed(self.weight), None)
+    def nnpack(self, *, back: bool, fft: bool) -> Transformed:
+        """The kernels as NNPACK transforms them for one algorithm (`Transformed`), of the
+        forward convolution or (`back`) of its transpose (`transposed`), which carries the
+        gradient back."""
+        name = "nnpack_" + ("back" if back else "forward") + ("_fft" if fft else "")
+        form = self.__dict__.get(name)
+        if form is None:
+            weight, bias = (transposed(self.weight), None) if back else (self.weight, self.bias)
+            form = self.__dict__[name] = Transformed(weight, bias, fft=fft)
+        return form
 
     @functools.cached_property
     def tiled(self) -> Tensor:
@@ -181,11 +193,19 @@ class _Nnpack(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, kernels: Kernels) -> Tensor:
         ctx.kernels = kernels
-        return kernels.nnpack(x)
+        return _by_nnpack(x, kernels, back=False)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
-        return ctx.kernels.nnpack_back(grad), None
+        return _by_nnpack(grad, ctx.kernels, back=True), None
+
+
+def _by_nnpack(x: Tensor, kernels: Kernels, *, back: bool) -> Tensor:
+    """One way of a convolution by NNPACK: its FFT where it gives at most FFT_MAX_CHANNELS
+    channels on a map of FFT_MIN_PIXELS or more, its F(6×6, 3×3) otherwise."""
+    out_channels = kernels.weight.shape[1 if back else 0]
+    fft = out_channels <= FFT_MAX_CHANNELS and x.shape[-2] * x.shape[-1] >= FFT_MIN_PIXELS
+    return kernels.nnpack(back=back, fft=fft)(x)
 
 
 class _FewChannels(torch.autograd.Function):

@@ -14,26 +14,39 @@ from stylegram import nnpack
 pytestmark = pytest.mark.skipif(not nnpack.available(), reason="NNPACK does not run here")
 
 
-@pytest.mark.parametrize(
-    ("batch", "c_in", "c_out", "h", "w", "bias"),
-    [
-        (1, 64, 64, 48, 64, True),
-        (1, 512, 512, 12, 16, True),
-        (2, 16, 24, 13, 11, False),
-        (1, 256, 8, 7, 30, True),
-    ],
-)
-def test_the_transformed_kernels_give_torchs_nnpack_to_the_bit(batch, c_in, c_out, h, w, bias):
+CASES = [
+    (1, 64, 64, 48, 64, True),
+    (1, 512, 512, 12, 16, True),
+    (2, 16, 24, 13, 11, False),
+    (1, 256, 8, 7, 30, True),
+]
+
+
+def case(batch, c_in, c_out, h, w, bias):
     generator = torch.Generator().manual_seed(c_in + h)
     x = torch.randn(batch, c_in, h, w, generator=generator)
     weight = torch.randn(c_out, c_in, 3, 3, generator=generator) / (3 * c_in**0.5)
-    b = torch.randn(c_out, generator=generator) if bias else None
+    return x, weight, torch.randn(c_out, generator=generator) if bias else None
+
+
+@pytest.mark.parametrize(("batch", "c_in", "c_out", "h", "w", "bias"), CASES)
+def test_the_transformed_kernels_give_torchs_nnpack_to_the_bit(batch, c_in, c_out, h, w, bias):
+    x, weight, b = case(batch, c_in, c_out, h, w, bias)
     ours = nnpack.Transformed(weight, b)(x)
     # torch's for one image at a time: for a batch it runs NNPACK's training convolution.
     torchs = [torch._nnpack_spatial_convolution(image[None], weight, b, [1, 1]) for image in x]
     assert torch.equal(ours, torch.cat(torchs))
     direct = F.conv2d(x, weight, b, padding=1)
     assert (ours - direct).norm() / direct.norm() < 1e-5
+
+
+@pytest.mark.parametrize(("batch", "c_in", "c_out", "h", "w", "bias"), CASES)
+def test_the_fft_gives_the_direct_convolution_to_rounding(batch, c_in, c_out, h, w, bias):
+    x, weight, b = case(batch, c_in, c_out, h, w, bias)
+    fft = nnpack.Transformed(weight, b, fft=True)
+    direct = F.conv2d(x, weight, b, padding=1)
+    assert fft.algorithm != nnpack.Transformed(weight, b).algorithm
+    assert (fft(x) - direct).norm() / direct.norm() < 2e-6
 
 
 def test_calls_from_two_threads_at_once_each_get_their_own_result():

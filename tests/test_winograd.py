@@ -81,9 +81,11 @@ def test_f4x4_and_its_input_gradient_equal_the_direct_ones(
 def test_copies_keep_the_weights_and_drop_the_forms_made():
     """A copy or pickle (of a network, say) does not carry the forms made (4× the weights)."""
     kernels = winograd.Kernels(torch.randn(8, 4, 3, 3), torch.randn(8))
-    forms = {"tiled", "nnpack", "nnpack_back"} if winograd.available() else {"tiled"}
-    made = [getattr(kernels, form) for form in forms]
-    assert set(vars(kernels)) == {"weight", "bias", *forms} and made
+    made = [kernels.tiled]
+    if winograd.available():
+        made += [kernels.nnpack(back=True, fft=False), kernels.nnpack(back=False, fft=True)]
+    forms = {"tiled", "nnpack_back", "nnpack_forward_fft"} if len(made) > 1 else {"tiled"}
+    assert set(vars(kernels)) == {"weight", "bias", *forms}
     for twin in (copy.deepcopy(kernels), pickle.loads(pickle.dumps(kernels))):
         assert set(vars(twin)) == {"weight", "bias"}
         assert torch.equal(twin.weight, kernels.weight) and torch.equal(twin.tiled, kernels.tiled)
@@ -174,8 +176,10 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_rounding(vgg, policy, mo
     assert not torch.equal(fast_out["relu1_1"], ref_out["relu1_1"])  # the RGB image's product
     assert made["conv1_1"] == set()  # which needs no other form of the kernels
     if policy:
-        both = {"nnpack", "nnpack_back"}
-        assert made["conv1_2"] == made["conv3_2"] == made["conv4_1"] == both
+        # NNPACK's FFT for conv1_2 (64 channels out either way, at 128×96), F(6×6, 3×3) deeper.
+        assert made["conv1_2"] == {"nnpack_forward_fft", "nnpack_back_fft"}
+        both = {"nnpack_forward", "nnpack_back"}
+        assert made["conv2_2"] == made["conv3_2"] == made["conv4_1"] == both
     else:
         assert made["conv3_2"] == made["conv4_1"] == {"tiled"}
         assert made["conv1_2"] == made["conv3_1"] == set()

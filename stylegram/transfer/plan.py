@@ -51,9 +51,11 @@ CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 
 # planned before NNPACK kept its kernels transformed (below)
 BASELINE = 1024 * 2**20
 # ... and where fp32 runs on a CPU by NNPACK (threads asleep: winograd.pays), each layer's kernels
-# as NNPACK transforms them, both ways (stylegram.nnpack): 0.6 GB for VGG19 to relu5_1. The fp32
-# default job at 512 px then peaked at 1.9 GB (capped to AVX2, 2026-12-05).
-NNPACK_KERNEL_BYTES = 600 * 2**20
+# as NNPACK transforms them, both ways, for F(6×6, 3×3) and for the layers of few channels its
+# FFT too (stylegram.nnpack): 0.7 GB for VGG19 to relu5_1 at most (0.85 GB of transformed
+# kernels in all in a 512×384 job). The fp32 default job at 512 px then peaked at 2.0 GB
+# (capped to AVX2, 2026-12-05).
+NNPACK_KERNEL_BYTES = 700 * 2**20
 HISTORIES = (50, 20, 10, 5)  # L-BFGS history lengths to try, longest first
 DEFAULT_SHARE = 0.7  # of the memory available when no --max-memory is given
 MIN_CORE = 128
