@@ -11,7 +11,9 @@ once (`precompute`) and take them transformed (`reuse`): 23 and 8.6 ms (2 cores 
 `nnp_convolution_inference` in torch's own library, through ctypes, with torch's arguments but
 the strategy, on a thread pool of its own; the outputs equal torch's call bit for bit
 (tests/test_nnpack.py). NNPACK's interface has not changed since 2019; `available` checks the
-binding against torch's direct convolution once, and without it nothing here is used.
+binding against torch's direct convolution once. Where this torch does not export NNPACK's
+functions, `Transformed` calls torch's own NNPACK convolution instead (its F(6×6, 3×3), the
+kernels transformed on every call), as stylegram did before.
 
 Memory: the transformed kernels are 64/9 of the weights (a 512×512 layer's, 67 MB) for
 F(6×6, 3×3), 256/9 for the FFT, once per direction for the layers whose gradient is carried
@@ -117,10 +119,13 @@ class Transformed:
     pixel, which is what few channels spend their time on; 4 times the memory per kernel)."""
 
     def __init__(self, weight: Tensor, bias: Tensor | None, *, fft: bool = False) -> None:
-        self.algorithm = _FT16X16 if fft else _WT8X8
+        self.algorithm: int | None = _FT16X16 if fft else _WT8X8
         self.out_channels, self.in_channels = weight.shape[:2]
         self.bias = weight.new_zeros(self.out_channels) if bias is None else bias.contiguous()
         weight = weight.contiguous()
+        if _library() is None:  # torch's own call, which transforms the kernels every time
+            self.algorithm, self.kernels = None, weight
+            return
         # The transform's size and then the transform itself; NNPACK reads only the channel
         # counts of the image and output it is given here, not their pixels.
         probe = weight.new_empty(self.in_channels, 16, 16)
@@ -132,6 +137,8 @@ class Transformed:
     def __call__(self, x: Tensor) -> Tensor:
         """The convolution of fp32 images `x` (B, C, H, W) on the CPU, one at a time."""
         x = x.contiguous()
+        if self.algorithm is None:
+            return torch._nnpack_spatial_convolution(x, self.kernels, self.bias, [1, 1])
         out = x.new_empty(x.shape[0], self.out_channels, *x.shape[2:])
         for image, result in zip(x, out, strict=True):
             need = self._call(_REUSE, image, self.kernels, result, None)
@@ -142,14 +149,17 @@ class Transformed:
         return out
 
     def _call(self, strategy: int, x: Tensor, kernels: Tensor, out: Tensor, work) -> int:
+        assert self.algorithm is not None
         return _call(self.algorithm, strategy, x, kernels, self.bias, out, work)
 
 
 @functools.cache
 def available() -> bool:
-    """Whether NNPACK's convolution runs here through this binding and agrees with torch's
-    direct convolution on a small input."""
-    if _library() is None:
+    """Whether NNPACK's convolution runs here, through this binding or torch's own call, and
+    agrees with torch's direct convolution on a small input."""
+    if _library() is None and not (
+        hasattr(torch, "_nnpack_spatial_convolution") and torch._nnpack_available()
+    ):
         return False
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(2, 8, 13, 11, generator=generator)

@@ -69,3 +69,12 @@ def test_calls_from_two_threads_at_once_each_get_their_own_result():
     for thread in threads:
         thread.join(timeout=60)
     assert not wrong and not any(thread.is_alive() for thread in threads)
+
+
+def test_without_the_binding_torchs_own_nnpack_runs(monkeypatch):
+    """A torch that does not export NNPACK's functions: torch's own call, as before."""
+    monkeypatch.setattr(nnpack, "_library", lambda: None)
+    x, weight, b = case(1, 64, 64, 48, 64, True)
+    conv = nnpack.Transformed(weight, b, fft=True)
+    assert conv.algorithm is None
+    assert torch.equal(conv(x), torch._nnpack_spatial_convolution(x, weight, b, [1, 1]))
