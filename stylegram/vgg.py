@@ -307,7 +307,7 @@ class VGG(nn.Module):
         The copy shares this network's modules and weights (a shallow copy: 80 MB less than a
         deep one), and with every other such copy the kernels in the forms Winograd's
         convolutions take, each made at its first use (`winograd.Kernels`; 0.2 GB for blocks
-        3-5 without NNPACK, up to 0.85 GB with it): the weights must not change or move after
+        3-5 without NNPACK, up to 1 GB with it): the weights must not change or move after
         that."""
         if nnpack and not winograd_available():
             raise RuntimeError("NNPACK's convolutions do not run here")

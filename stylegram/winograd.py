@@ -29,7 +29,7 @@ beside OpenMP's threads (2 cores capped to AVX2, one call forward, ms):
     its backward pass is the forward's exact transpose, with the same transformed kernels.
     NNPACK's 8×8 tiles read 64 numbers per kernel where these read 36: forward and backward,
     512→512 at 16×12, 7.2 against 9.0 ms by NNPACK and 9.4 direct; at 24×18 12.7 against 12.1;
-    at 32×24 19.9 against 17.8, kept here (conv5_1 at 512 px would keep 134 MB more);
+    at 32×24 19.9 against 17.8; at 64×42 (a 3:2 photo's conv4 at 512 px) 75.8 against 45.7;
   - smaller still, direct: at 8×6 the tiles' padding loses (512 channels: 3.8 against 4.8
     tiled and 7.5 by NNPACK).
 - Where the threads spin (no NNPACK), F(4×4, 3×3) takes the inputs of SPIN_TILED_MIN_CHANNELS
@@ -53,7 +53,7 @@ from .nnpack import Transformed
 from .nnpack import available as nnpack_available
 
 # Maps of at least this many pixels convolve by NNPACK whatever their channels (above).
-NNPACK_MIN_PIXELS = 64 * 48
+NNPACK_MIN_PIXELS = 32 * 24
 # Inputs of at most this many channels (the RGB image's) convolve by `_FewChannels`, whichever
 # way the threads wait: a convolution to or from 3 channels keeps few lanes busy. Forward, then
 # backward, ms at 128×96 / 256×192 / 512×384 (2 cores): threads asleep, capped to AVX2, 1.4 /

@@ -100,8 +100,8 @@ def test_copies_keep_the_weights_and_drop_the_forms_made():
         (True, 8, 24, 32, "nnpack"),
         (True, 511, 12, 16, "nnpack"),
         (True, 8, 12, 15, None),
-        (True, 512, 48, 64, "nnpack"),
-        (True, 512, 47, 64, "tiled"),
+        (True, 512, 24, 32, "nnpack"),
+        (True, 512, 23, 32, "tiled"),
         (True, 512, 12, 16, "tiled"),
         (True, 512, 12, 15, None),
         (False, 256, 96, 128, "tiled"),
@@ -112,7 +112,7 @@ def test_copies_keep_the_weights_and_drop_the_forms_made():
     ],
 )
 def test_the_way_follows_the_maps_size(nnpack, c, h, w, way, monkeypatch):
-    """The RGB image's by one product. Threads asleep: NNPACK from 64×48, and from 16×12 under
+    """The RGB image's by one product. Threads asleep: NNPACK from 32×24, and from 16×12 under
     512 channels; F(4×4, 3×3) for 512 channels from 16×12; direct below. Threads spinning: F(4×4, 3×3) for 256 channels and more from 16×12 to
     128×96, direct otherwise."""
     ran = []

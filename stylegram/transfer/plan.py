@@ -52,10 +52,10 @@ CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 
 BASELINE = 1024 * 2**20
 # ... and where fp32 runs on a CPU by NNPACK (threads asleep: winograd.pays), each layer's kernels
 # as NNPACK transforms them, both ways, for F(6×6, 3×3) and for the layers of few channels its
-# FFT too (stylegram.nnpack): 0.7 GB for VGG19 to relu5_1 at most (0.85 GB of transformed
-# kernels in all in a 512×384 job). The fp32 default job at 512 px then peaked at 2.0 GB
-# (capped to AVX2, 2026-12-05).
-NNPACK_KERNEL_BYTES = 700 * 2**20
+# FFT too (stylegram.nnpack): 0.8 GB for VGG19 to relu5_1 at most (0.98 GB of transformed
+# kernels in all in a 512×384 job, against 0.2 without NNPACK). The fp32 default job at 512 px
+# then peaked at 2.1-2.2 GB (capped to AVX2, 2026-12-05).
+NNPACK_KERNEL_BYTES = 800 * 2**20
 HISTORIES = (50, 20, 10, 5)  # L-BFGS history lengths to try, longest first
 DEFAULT_SHARE = 0.7  # of the memory available when no --max-memory is given
 MIN_CORE = 128

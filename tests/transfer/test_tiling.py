@@ -210,7 +210,7 @@ def test_the_plan_tiles_only_what_does_not_fit_and_refuses_what_never_fits(vgg):
 
 @pytest.mark.parametrize("nnpack", [True, False])
 def test_nnpacks_kernels_count_against_an_fp32_cpu_jobs_memory(vgg, nnpack, monkeypatch):
-    """fp32 on a CPU by NNPACK keeps its transformed kernels (0.7 GB): a budget that holds a
+    """fp32 on a CPU by NNPACK keeps its transformed kernels (0.8 GB): a budget that holds a
     scale whole without them tiles it with them. bf16 and GPUs keep none."""
     scale = [((1024, 768), 20, 0)]
     monkeypatch.setattr(plan, "pays", lambda: False)
