@@ -1,4 +1,4 @@
-"""NNPACK's F(6×6, 3×3) convolution of fp32 images, each layer's kernels transformed once.
+"""NNPACK's convolutions of fp32 images (F(6×6, 3×3), a 16×16 FFT), kernels transformed once.
 
 torch carries NNPACK (x86-64 with AVX2 and FMA, ARM with NEON) and runs it for one image as
 `torch._nnpack_spatial_convolution`, which asks NNPACK to transform every kernel into its 8×8
