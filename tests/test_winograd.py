@@ -166,7 +166,7 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_rounding(vgg, policy, mo
     assert (diff > 1e-4 * ref_grad.abs().max()).float().mean() < 0.05
     assert diff.norm() / ref_grad.norm() < 1e-2
     # At 96×128, each layer's kernels in the forms its maps took, and no others (the
-    # transformed ones are 4-7× the weights). Asleep: blocks 1 to 3 and conv4_1 (256 channels
+    # transformed ones are 4-28× the weights). Asleep: blocks 1 to 3 and conv4_1 (256 channels
     # in) by NNPACK, both ways, conv4_2 to conv4_4 (512 in, 16×12) by F(4×4, 3×3), block 5
     # directly. Spinning: F(4×4, 3×3) from conv3_2 (256 channels in) to conv4_4.
     made = {name: set(k.__dict__) - {"weight", "bias"} for name, k in fast._kernels.items()}
