@@ -124,10 +124,10 @@ class Kernels:
     """A frozen 3×3 convolution's kernels (fp32, on the CPU) in the forms `conv3x3` takes, each
     made at its first use and kept: a network uses only some of them (NNPACK's, each way and
     algorithm; F(4×4, 3×3)'s for small maps), and they are 4-28× the weights' size (36 numbers
-    for 9 in F(4×4, 3×3), 64 in NNPACK's F(6×6, 3×3), 256 in its FFT). A form is that of the weights at its
-    first use: weights that change or move after it need new Kernels (a network makes its own
-    once, in VGG.winograd_copy, and its copies share them). Copied or pickled, Kernels keep the
-    weights and drop the forms made."""
+    for 9 in F(4×4, 3×3), 64 in NNPACK's F(6×6, 3×3), 256 in its FFT). A form is that of the
+    weights at its first use: weights that change or move after it need new Kernels (a network
+    makes its own once, in VGG.winograd_copy, and its copies share them). Copied or pickled,
+    Kernels keep the weights and drop the forms made."""
 
     def __init__(self, weight: Tensor, bias: Tensor | None) -> None:
         self.weight, self.bias = weight, bias

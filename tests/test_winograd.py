@@ -113,8 +113,8 @@ def test_copies_keep_the_weights_and_drop_the_forms_made():
 )
 def test_the_way_follows_the_maps_size(nnpack, c, h, w, way, monkeypatch):
     """The RGB image's by one product. Threads asleep: NNPACK from 32×24, and from 16×12 under
-    512 channels; F(4×4, 3×3) for 512 channels from 16×12; direct below. Threads spinning: F(4×4, 3×3) for 256 channels and more from 16×12 to
-    128×96, direct otherwise."""
+    512 channels; F(4×4, 3×3) for 512 channels from 16×12; direct below. Threads spinning:
+    F(4×4, 3×3) for 256 channels and more from 16×12 to 128×96, direct otherwise."""
     ran = []
     for name, cls in (
         ("few", winograd._FewChannels),
