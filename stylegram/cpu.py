@@ -13,10 +13,11 @@ will run as (vgg.network_for):
   (PASSIVE), the same machine capped to AVX2 (2026-12-04, docs/benchmarks.md);
 - on a CPU with bf16 instructions whose bf16 convolutions are clearly slower than its fp32
   ones (device.bf16_supported measures it once: an Intel Xeon capped to AVX512_CORE_BF16),
-  `--precision auto` runs fp32 with the threads spinning, so not by NNPACK (winograd.pays):
-  by oneDNN's direct AVX-512 convolutions, and the deep layers' by winograd.py's F(4×4, 3×3),
-  which runs on OpenMP's own threads: 16.7-17.1 s, against 18.0-18.3 s all direct, 20.7 s with
-  NNPACK's and the threads asleep, and 22.6-22.9 s in bf16 (2 cores of that Xeon, 2026-12-04).
+  `--precision auto` runs fp32 with the threads spinning, so by oneDNN's direct AVX-512
+  convolutions, the deep layers' by winograd.py's F(4×4, 3×3), which runs on OpenMP's own
+  threads, and only the large maps' by NNPACK (`winograd.nnpack_use`): 16.7-17.1 s, against
+  18.0-18.3 s all direct, 20.7 s with NNPACK's everywhere and the threads asleep, and
+  22.6-22.9 s in bf16 (2 cores of that Xeon, 2026-12-04; NNPACK on the large maps came later).
 
 This reads the facts torch's own test rests on (oneDNN's instruction set, capped by
 ONEDNN_MAX_CPU_ISA) without loading torch. Where it cannot tell (no /proc/cpuinfo, an AVX512

@@ -27,9 +27,8 @@ from .packed import available as packed_available
 from .packed import conv3x3 as packed_conv3x3
 from .packed import pack
 from .packed import suits as packed_suits
-from .winograd import Kernels, conv3x3, transposed
+from .winograd import Kernels, NnpackUse, conv3x3, nnpack_use, transposed
 from .winograd import available as winograd_available
-from .winograd import pays as winograd_pays
 from .winograd import suits as winograd_suits
 
 Arch = Literal["vgg16", "vgg19"]
@@ -170,9 +169,10 @@ class VGG(nn.Module):
             conv.bias = nn.Parameter(bias.float().clone())
             self.convs[name] = conv
         self.requires_grad_(False)  # frozen: gradients flow to the image only
-        # Whether fp32 convolves by `winograd.conv3x3`, and with NNPACK's convolutions among its
-        # ways (`winograd_copy`); if not, by torch's own convolution.
-        self._winograd = self._nnpack = False
+        # Whether fp32 convolves by `winograd.conv3x3` (if not, by torch's own convolution), and
+        # which maps NNPACK's convolutions take among its ways (`winograd_copy`).
+        self._winograd = False
+        self._nnpack: NnpackUse = "none"
         # Per conv, its kernels for `winograd.conv3x3`, shared by every Winograd copy of this
         # network: their forms are made once per process, not per job (the transformed ones
         # took 0.32-0.40 s on 2 cores).
@@ -298,10 +298,10 @@ class VGG(nn.Module):
         if repack:
             self._pack()
 
-    def winograd_copy(self, nnpack: bool = True) -> VGG:
+    def winograd_copy(self, nnpack: NnpackUse = "all") -> VGG:
         """A copy whose fp32 convolutions on the CPU are Winograd's where they pay
-        (`stylegram.winograd`): the fast path for fp32 on a CPU. `nnpack`: with NNPACK's on the
-        large maps, for OpenMP threads that sleep (`winograd.pays`); then RuntimeError where
+        (`stylegram.winograd`): the fast path for fp32 on a CPU. `nnpack`: which maps NNPACK's
+        take, by how OpenMP's threads wait (`winograd.nnpack_use`); RuntimeError for any where
         NNPACK does not run.
 
         The copy shares this network's modules and weights (a shallow copy: 80 MB less than a
@@ -309,7 +309,7 @@ class VGG(nn.Module):
         convolutions take, each made at its first use (`winograd.Kernels`; 0.2 GB for blocks
         3-5 without NNPACK, up to 1 GB with it): the weights must not change or move after
         that."""
-        if nnpack and not winograd_available():
+        if nnpack != "none" and not winograd_available():
             raise RuntimeError("NNPACK's convolutions do not run here")
         if not self._kernels:
             self._kernels = {
@@ -357,8 +357,8 @@ def network_for(
 ) -> tuple[VGG, Resolved]:
     """The network to compute with, and its precision's name: a bf16 channels-last copy of
     `model` where `precision` asks for it or is "auto" and the device is fast in bf16; in fp32
-    on a CPU, a copy with Winograd's convolutions where they pay, NNPACK's among them where
-    OpenMP's threads sleep (`winograd.pays`); unless not `fast_fp32`, for benchmarks that
+    on a CPU, a copy with Winograd's convolutions where they pay, NNPACK's among them on the
+    maps `winograd.nnpack_use` gives; unless not `fast_fp32`, for benchmarks that
     compare them with oneDNN's direct convolutions.
 
     Departure for speed: Gatys et al. compute in fp32. The network runs in bf16, and so do the
@@ -370,7 +370,7 @@ def network_for(
     if name == "bf16":
         return model.fast_copy(torch.bfloat16), name
     if fast_fp32 and device.type == "cpu":
-        return model.winograd_copy(nnpack=winograd_pays()), name
+        return model.winograd_copy(nnpack=nnpack_use()), name
     return model, name
 
 

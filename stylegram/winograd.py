@@ -13,10 +13,10 @@ product (`_FewChannels`); the rest it chooses by the map's size, and by whether 
 beside OpenMP's threads (2 cores capped to AVX2, one call forward, ms):
 - NNPACK runs on its own thread pool. OpenMP's threads spin for a while after each ReLU and
   pooling, taking the cores NNPACK's threads want: with them spinning a 128-px step took 0.33 s
-  against 0.19 s direct (2 cores). So NNPACK is used only where they sleep instead
-  (OMP_WAIT_POLICY=PASSIVE when torch loaded, `pays`): the command line sets it where the
-  network will run in fp32 (stylegram/cpu.py); a program using the library may set it in its
-  environment. Then:
+  against 0.19 s direct (2 cores). So NNPACK takes every map it pays on only where they sleep
+  instead (OMP_WAIT_POLICY=PASSIVE when torch loaded, `nnpack_use` "all"): the command line
+  sets it where the network will run in fp32 (stylegram/cpu.py); a program using the library
+  may set it in its environment. Then:
   - NNPACK, which every x86-64 and ARM build of torch carries, each layer's kernels
     transformed once (`stylegram.nnpack`): maps of NNPACK_MIN_PIXELS and more, and down to
     TILED_MIN_PIXELS those of fewer than TILED_MIN_CHANNELS channels. Its F(6×6, 3×3), or its
@@ -32,18 +32,20 @@ beside OpenMP's threads (2 cores capped to AVX2, one call forward, ms):
     at 32×24 19.9 against 17.8; at 64×42 (a 3:2 photo's conv4 at 512 px) 75.8 against 45.7;
   - smaller still, direct: at 8×6 the tiles' padding loses (512 channels: 3.8 against 4.8
     tiled and 7.5 by NNPACK).
-- Where the threads spin (no NNPACK), F(4×4, 3×3) takes the inputs of SPIN_TILED_MIN_CHANNELS
-  channels and more on maps from TILED_MIN_PIXELS to SPIN_TILED_MAX_PIXELS, and oneDNN's direct
-  convolution the rest. Forward and backward, direct / F(4×4, 3×3): 256→256 at 128×96 129.6 /
-  92.5, 512→512 at 64×48 125.2 / 66.2 (AVX2); 90.9 / 74.1 and 94.6 / 50.3 in AVX-512. With
-  128 channels it won by less in AVX2 and lost in AVX-512 (128×96: 24.3 / 27.5), and with 64 it
-  lost by 2-3×; larger maps were not measured, and its temporaries are 2-3× the map's size.
+- Where the threads spin (`nnpack_use` "large"), NNPACK takes the maps of SPIN_NNPACK_MIN_PIXELS
+  and more, whose calls are long beside the spinning, F(4×4, 3×3) the inputs of
+  SPIN_TILED_MIN_CHANNELS channels and more on maps from TILED_MIN_PIXELS to
+  SPIN_TILED_MAX_PIXELS, and oneDNN's direct convolution the rest. Forward and backward, direct /
+  F(4×4, 3×3): 256→256 at 128×96 129.6 / 92.5, 512→512 at 64×48 125.2 / 66.2 (AVX2); 90.9 /
+  74.1 and 94.6 / 50.3 in AVX-512. With 128 channels it won by less in AVX2 and lost in AVX-512
+  (128×96: 24.3 / 27.5), and with 64 it lost by 2-3×; its temporaries are 2-3× the map's size.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -51,6 +53,9 @@ from torch.nn import functional as F
 
 from .nnpack import Transformed
 from .nnpack import available as nnpack_available
+
+# Which maps NNPACK's convolutions take (`nnpack_use`): all it pays on, the large ones, none.
+NnpackUse = Literal["all", "large", "none"]
 
 # Maps of at least this many pixels convolve by NNPACK whatever their channels (above).
 NNPACK_MIN_PIXELS = 32 * 24
@@ -77,8 +82,17 @@ TILED_MIN_CHANNELS = 512
 # AVX2, 2026-12-05). It rounds closer to the direct convolution (6e-7 against 2e-6 in norm).
 FFT_MAX_CHANNELS = 128
 FFT_MIN_PIXELS = 128 * 96
-# Without NNPACK (threads spinning), F(4×4, 3×3) takes inputs of at least this many channels
-# on maps of TILED_MIN_PIXELS up to this many pixels; the rest convolve directly.
+# Where the threads spin, NNPACK takes the maps of at least this many pixels: its FFT and
+# F(6×6, 3×3) save more there than the spinning threads cost it. The default job's 512-px scale
+# on 2 cores of a Xeon capped to AVX512_CORE_BF16 (fp32 spinning: cpu.py), seconds, three jobs
+# each: 8.1-8.9 from 128×96 (blocks 1 to 3 at 512 px), 8.6-9.2 from 256×192, 8.9-9.2 from
+# 512×384 only, 8.6-9.6 from 64×48 (conv4 too), against 9.7-10.3 without NNPACK; the whole
+# job 13.4-14.7 s against 14.1-15.9; a 1024-px job 49.4-49.8 against 58.2-59.3. A print's
+# tiles bring 512 channels to such maps: forward and backward, 512→512 at 118×118 257 against
+# 413 ms direct (2026-12-05, docs/benchmarks.md).
+SPIN_NNPACK_MIN_PIXELS = 128 * 96
+# Smaller maps (threads spinning): F(4×4, 3×3) takes inputs of at least this many channels on
+# maps of TILED_MIN_PIXELS up to this many pixels; the rest convolve directly.
 SPIN_TILED_MIN_CHANNELS = 256
 SPIN_TILED_MAX_PIXELS = 128 * 96
 
@@ -103,10 +117,13 @@ def available() -> bool:
     return nnpack_available()
 
 
-def pays() -> bool:
-    """Whether NNPACK's convolutions pay here: NNPACK runs, and OpenMP's threads sleep between
-    operations (the environment says OMP_WAIT_POLICY=PASSIVE, read by OpenMP when torch loaded)."""
-    return os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" and available()
+def nnpack_use() -> NnpackUse:
+    """Which maps NNPACK's convolutions take here (above): "all" it pays on where OpenMP's
+    threads sleep between operations (the environment says OMP_WAIT_POLICY=PASSIVE, read by
+    OpenMP when torch loaded), "large" ones where they spin, "none" where NNPACK does not run."""
+    if not available():
+        return "none"
+    return "all" if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" else "large"
 
 
 def suits(x: Tensor) -> bool:
@@ -171,20 +188,22 @@ def _combination(t: Tensor, coefficients: tuple[float, ...]) -> Tensor:
     return functools.reduce(torch.add, terms)
 
 
-def conv3x3(x: Tensor, kernels: Kernels, *, nnpack: bool) -> Tensor:
+def conv3x3(x: Tensor, kernels: Kernels, *, nnpack: NnpackUse) -> Tensor:
     """`F.conv2d(x, weight, bias, padding=1)` by Winograd where it pays, for fp32 `x` of shape
     (B, C, H, W) on the CPU (`suits`), the way chosen by the map's size and channels and by
-    `nnpack`, whether NNPACK pays here (above). The gradient is the input's only: the kernels
-    are frozen."""
+    `nnpack`, which maps NNPACK takes here (`nnpack_use`, above). The gradient is the input's
+    only: the kernels are frozen."""
     if x.shape[1] <= FEW_CHANNELS:
         return _FewChannels.apply(x, kernels)
     pixels = x.shape[-2] * x.shape[-1]
-    if nnpack and pixels >= TILED_MIN_PIXELS:
+    if nnpack == "all" and pixels >= TILED_MIN_PIXELS:
         if pixels >= NNPACK_MIN_PIXELS or x.shape[1] < TILED_MIN_CHANNELS:
             return _Nnpack.apply(x, kernels)
         return _Tiled.apply(x, kernels)
+    if nnpack == "large" and pixels >= SPIN_NNPACK_MIN_PIXELS:
+        return _Nnpack.apply(x, kernels)
     spin_tiled = TILED_MIN_PIXELS <= pixels <= SPIN_TILED_MAX_PIXELS
-    if not nnpack and spin_tiled and x.shape[1] >= SPIN_TILED_MIN_CHANNELS:
+    if spin_tiled and x.shape[1] >= SPIN_TILED_MIN_CHANNELS:
         return _Tiled.apply(x, kernels)
     return F.conv2d(x, kernels.weight, kernels.bias, padding=1)
 

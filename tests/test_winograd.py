@@ -40,7 +40,7 @@ def check_against_direct(convolve, batch, c_in, c_out, h, w, bias=True, channels
 # 64×48 and up: NNPACK's, its gradient carried back by NNPACK.
 @needs_nnpack
 def test_nnpack_and_its_input_gradient_equal_the_direct_ones():
-    check_against_direct(functools.partial(winograd.conv3x3, nnpack=True), 1, 64, 32, 60, 64)
+    check_against_direct(functools.partial(winograd.conv3x3, nnpack="all"), 1, 64, 32, 60, 64)
 
 
 # The RGB image's: one product, its gradient by shifted sums. Odd sizes, a batch of two (the
@@ -94,27 +94,39 @@ def test_copies_keep_the_weights_and_drop_the_forms_made():
 @pytest.mark.parametrize(
     ("nnpack", "c", "h", "w", "way"),
     [
-        (True, 3, 48, 64, "few"),
-        (False, 3, 96, 128, "few"),
-        (True, 8, 48, 64, "nnpack"),
-        (True, 8, 24, 32, "nnpack"),
-        (True, 511, 12, 16, "nnpack"),
-        (True, 8, 12, 15, None),
-        (True, 512, 24, 32, "nnpack"),
-        (True, 512, 23, 32, "tiled"),
-        (True, 512, 12, 16, "tiled"),
-        (True, 512, 12, 15, None),
-        (False, 256, 96, 128, "tiled"),
-        (False, 256, 12, 16, "tiled"),
-        (False, 256, 96, 129, None),
-        (False, 256, 12, 15, None),
-        (False, 255, 24, 32, None),
+        ("all", 3, 48, 64, "few"),
+        ("large", 3, 96, 128, "few"),
+        ("none", 3, 96, 128, "few"),
+        ("all", 8, 48, 64, "nnpack"),
+        ("all", 8, 24, 32, "nnpack"),
+        ("all", 511, 12, 16, "nnpack"),
+        ("all", 8, 12, 15, None),
+        ("all", 512, 24, 32, "nnpack"),
+        ("all", 512, 23, 32, "tiled"),
+        ("all", 512, 12, 16, "tiled"),
+        ("all", 512, 12, 15, None),
+        ("large", 8, 96, 128, "nnpack"),
+        ("large", 256, 96, 128, "nnpack"),
+        ("large", 512, 384, 512, "nnpack"),
+        ("large", 8, 95, 128, None),
+        ("large", 256, 95, 128, "tiled"),
+        ("large", 256, 12, 16, "tiled"),
+        ("large", 256, 12, 15, None),
+        ("large", 255, 24, 32, None),
+        ("none", 256, 96, 128, "tiled"),
+        ("none", 256, 12, 16, "tiled"),
+        ("none", 256, 96, 129, None),
+        ("none", 256, 12, 15, None),
+        ("none", 255, 24, 32, None),
+        ("none", 64, 384, 512, None),
     ],
 )
 def test_the_way_follows_the_maps_size(nnpack, c, h, w, way, monkeypatch):
-    """The RGB image's by one product. Threads asleep: NNPACK from 32×24, and from 16×12 under
-    512 channels; F(4×4, 3×3) for 512 channels from 16×12; direct below. Threads spinning:
-    F(4×4, 3×3) for 256 channels and more from 16×12 to 128×96, direct otherwise."""
+    """The RGB image's by one product. Threads asleep ("all"): NNPACK from 32×24, and from 16×12
+    under 512 channels; F(4×4, 3×3) for 512 channels from 16×12; direct below. Threads spinning
+    ("large"): NNPACK from 128×96; below, F(4×4, 3×3) for 256 channels and more from 16×12,
+    direct otherwise. Without NNPACK ("none"), the same F(4×4, 3×3) up to 128×96, direct
+    otherwise."""
     ran = []
     for name, cls in (
         ("few", winograd._FewChannels),
@@ -142,7 +154,9 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_rounding(vgg, policy, mo
     vgg = copy.deepcopy(vgg)  # its own kernels' forms: none made yet
     fast, name = network_for(vgg, "fp32")
     direct, _ = network_for(vgg, "fp32", fast_fp32=False)
-    assert name == "fp32" and fast is not vgg and direct is vgg and fast._nnpack == bool(policy)
+    spinning = "large" if winograd.available() else "none"
+    assert name == "fp32" and fast is not vgg and direct is vgg
+    assert fast._nnpack == ("all" if policy else spinning)
     assert fast._winograd and fast._kernels.keys() == vgg.convs.keys() and not vgg._winograd
     assert fast.conv("conv3_1").weight is vgg.conv("conv3_1").weight  # shared, not copied
     # Every copy shares the kernels, so their forms are made once per process, not per job.
@@ -168,7 +182,8 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_rounding(vgg, policy, mo
     # At 96×128, each layer's kernels in the forms its maps took, and no others (the
     # transformed ones are 4-28× the weights). Asleep: blocks 1 to 3 and conv4_1 (256 channels
     # in) by NNPACK, both ways, conv4_2 to conv4_4 (512 in, 16×12) by F(4×4, 3×3), block 5
-    # directly. Spinning: F(4×4, 3×3) from conv3_2 (256 channels in) to conv4_4.
+    # directly. Spinning: NNPACK's FFT for conv1_2 (128×96) where it runs, F(4×4, 3×3) from
+    # conv3_2 (256 channels in) to conv4_4.
     made = {name: set(k.__dict__) - {"weight", "bias"} for name, k in fast._kernels.items()}
     assert made["conv4_2"] == made["conv4_4"] == {"tiled"}
     assert made["conv5_1"] == made["conv5_4"] == set()
@@ -182,7 +197,9 @@ def test_fp32_on_the_cpu_runs_vgg_by_winograd_to_within_rounding(vgg, policy, mo
         assert made["conv2_2"] == made["conv3_2"] == made["conv4_1"] == both
     else:
         assert made["conv3_2"] == made["conv4_1"] == {"tiled"}
-        assert made["conv1_2"] == made["conv3_1"] == set()
+        assert made["conv2_1"] == made["conv3_1"] == set()
+        fft = {"nnpack_forward_fft", "nnpack_back_fft"} if spinning == "large" else set()
+        assert made["conv1_2"] == fft
 
 
 def test_where_nnpack_does_not_run_threads_asleep_get_the_rest(vgg, monkeypatch):
@@ -191,7 +208,7 @@ def test_where_nnpack_does_not_run_threads_asleep_get_the_rest(vgg, monkeypatch)
     monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
     monkeypatch.setattr(winograd, "available", lambda: False)
     fast, name = network_for(vgg, "fp32")
-    assert name == "fp32" and fast is not vgg and not fast._nnpack
+    assert name == "fp32" and fast is not vgg and fast._nnpack == "none"
     rgb = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
     # Within 1e-5 in norm, as the test above holds every layer: Winograd's error is relative to
     # the layer's scale, not to each value (under the AVX2 cap one value of 0.14, in a layer

@@ -25,7 +25,7 @@ from ..device import precision_on, resolve_device
 from ..geometry import Resolved, Size
 from ..image import ImageLike, image_size, long_side_size
 from ..vgg import LayerInfo, layer_infos
-from ..winograd import pays
+from ..winograd import nnpack_use
 from . import objective, tiling
 from .config import StyleConfig, check_size, layers_used, min_side, style_layers
 from .schedule import schedule
@@ -50,11 +50,13 @@ CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 
 # GB more), Python, what malloc keeps; the fp32 default job at 512 px peaked at 1.5 GB of its 2.3
 # planned before NNPACK kept its kernels transformed (below)
 BASELINE = 1024 * 2**20
-# ... and where fp32 runs on a CPU by NNPACK (threads asleep: winograd.pays), each layer's kernels
-# as NNPACK transforms them, both ways, for F(6×6, 3×3) and for the layers of few channels its
-# FFT too (stylegram.nnpack): 0.8 GB for VGG19 to relu5_1 at most (0.98 GB of transformed
-# kernels in all in a 512×384 job, against 0.2 without NNPACK). The fp32 default job at 512 px
-# then peaked at 2.1-2.2 GB (capped to AVX2, 2026-12-05).
+# ... and where fp32 runs on a CPU by NNPACK (winograd.nnpack_use), each layer's kernels as
+# NNPACK transforms them, both ways, for F(6×6, 3×3) and for the layers of few channels its FFT
+# too (stylegram.nnpack): 0.8 GB for VGG19 to relu5_1 at most (0.98 GB of transformed kernels
+# in all in a 512×384 job, against 0.2 without NNPACK). The fp32 default job at 512 px then
+# peaked at 2.1-2.2 GB (capped to AVX2, 2026-12-05). Where OpenMP's threads spin, NNPACK takes
+# only the large maps: blocks 1-3 at 512 px (0.18 GB of its kernels), conv4 too in a print's
+# tiles; counted alike.
 NNPACK_KERNEL_BYTES = 800 * 2**20
 HISTORIES = (50, 20, 10, 5)  # L-BFGS history lengths to try, longest first
 DEFAULT_SHARE = 0.7  # of the memory available when no --max-memory is given
@@ -217,7 +219,8 @@ def _cgroup_room() -> int:
 def baseline(precision: Resolved, device: torch.device | None = None) -> int:
     """What a job holds whatever its size (BASELINE), with NNPACK's kernels where they run."""
     cpu = device is None or device.type == "cpu"
-    return BASELINE + (NNPACK_KERNEL_BYTES if precision == "fp32" and cpu and pays() else 0)
+    nnpack = precision == "fp32" and cpu and nnpack_use() != "none"
+    return BASELINE + (NNPACK_KERNEL_BYTES if nnpack else 0)
 
 
 def _whole_peak(pixels: int, precision: Resolved, history: int, base: int) -> int:

@@ -208,20 +208,21 @@ def test_the_plan_tiles_only_what_does_not_fit_and_refuses_what_never_fits(vgg):
         plan.plan_job([((8192, 6144), 10, 0)], vgg.info, LAYERS, precision="bf16", max_memory=2**30)
 
 
-@pytest.mark.parametrize("nnpack", [True, False])
+@pytest.mark.parametrize("nnpack", ["all", "large", "none"])
 def test_nnpacks_kernels_count_against_an_fp32_cpu_jobs_memory(vgg, nnpack, monkeypatch):
-    """fp32 on a CPU by NNPACK keeps its transformed kernels (0.8 GB): a budget that holds a
-    scale whole without them tiles it with them. bf16 and GPUs keep none."""
+    """fp32 on a CPU by NNPACK, on every map or the large ones, keeps its transformed kernels
+    (up to 0.8 GB): a budget that holds a scale whole without them tiles it with them. bf16 and
+    GPUs keep none."""
     scale = [((1024, 768), 20, 0)]
-    monkeypatch.setattr(plan, "pays", lambda: False)
+    monkeypatch.setattr(plan, "nnpack_use", lambda: "none")
     (whole,) = plan.plan_job(scale, vgg.info, LAYERS, precision="fp32", max_memory=None)
-    monkeypatch.setattr(plan, "pays", lambda: nnpack)
-    kept = plan.NNPACK_KERNEL_BYTES if nnpack else 0
+    monkeypatch.setattr(plan, "nnpack_use", lambda: nnpack)
+    kept = plan.NNPACK_KERNEL_BYTES if nnpack != "none" else 0
     assert plan.baseline("fp32") == plan.BASELINE + kept
     assert plan.baseline("fp32", torch.device("cuda")) == plan.baseline("bf16") == plan.BASELINE
     budget = whole.peak + plan.NNPACK_KERNEL_BYTES // 2
     (fitted,) = plan.plan_job(scale, vgg.info, LAYERS, precision="fp32", max_memory=budget)
-    assert (fitted.core is not None) == nnpack and fitted.peak <= budget
+    assert (fitted.core is not None) == (nnpack != "none") and fitted.peak <= budget
 
 
 def test_the_history_is_capped_by_a_scales_longest_run_not_its_steps(vgg):
