@@ -67,7 +67,10 @@ MIN_CORE = 128
 # 128×96). fp32 (ONEDNN_MAX_CPU_ISA=AVX2, Winograd's convolutions): 0.47 s against 1.22 s; the
 # first blocks' maps are the widest, and their elementwise work and pooling, memory-bound, weigh
 # more beside fp32's faster deep layers. With bf16's share the time left erred short there.
-TEXTURE_COST: dict[Resolved, float] = {"bf16": 0.25, "fp32": 0.38}
+# Since NNPACK's FFT took the first blocks (2026-12-05, Intel Xeon, 2 cores): 0.265 s against
+# 0.86 (0.31) capped to AVX2, threads asleep; 0.36 against 1.07 (0.34) capped to AVX512_CORE_BF16,
+# threads spinning.
+TEXTURE_COST: dict[Resolved, float] = {"bf16": 0.25, "fp32": 0.32}
 
 
 @dataclass(frozen=True)
