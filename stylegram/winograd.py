@@ -126,6 +126,19 @@ def nnpack_use() -> NnpackUse:
     return "all" if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" else "large"
 
 
+def nnpack_takes(nnpack: NnpackUse, pixels: int, channels: int) -> bool:
+    """Whether `conv3x3` convolves an input of `channels` channels on a map of `pixels` pixels by
+    NNPACK, given which maps it takes here (`nnpack_use`). The memory plan asks it too: NNPACK
+    keeps the kernels of every layer it has run (transfer/plan.py)."""
+    if channels <= FEW_CHANNELS or nnpack == "none":
+        return False
+    if nnpack == "large":
+        return pixels >= SPIN_NNPACK_MIN_PIXELS
+    return pixels >= NNPACK_MIN_PIXELS or (
+        pixels >= TILED_MIN_PIXELS and channels < TILED_MIN_CHANNELS
+    )
+
+
 def suits(x: Tensor) -> bool:
     """Whether `conv3x3` takes the input `x`: fp32 on the CPU (it chooses its way by size)."""
     return x.device.type == "cpu" and x.dtype == torch.float32
@@ -196,12 +209,10 @@ def conv3x3(x: Tensor, kernels: Kernels, *, nnpack: NnpackUse) -> Tensor:
     if x.shape[1] <= FEW_CHANNELS:
         return _FewChannels.apply(x, kernels)
     pixels = x.shape[-2] * x.shape[-1]
-    if nnpack == "all" and pixels >= TILED_MIN_PIXELS:
-        if pixels >= NNPACK_MIN_PIXELS or x.shape[1] < TILED_MIN_CHANNELS:
-            return _Nnpack.apply(x, kernels)
-        return _Tiled.apply(x, kernels)
-    if nnpack == "large" and pixels >= SPIN_NNPACK_MIN_PIXELS:
+    if nnpack_takes(nnpack, pixels, x.shape[1]):
         return _Nnpack.apply(x, kernels)
+    if nnpack == "all" and pixels >= TILED_MIN_PIXELS:
+        return _Tiled.apply(x, kernels)
     spin_tiled = TILED_MIN_PIXELS <= pixels <= SPIN_TILED_MAX_PIXELS
     if spin_tiled and x.shape[1] >= SPIN_TILED_MIN_CHANNELS:
         return _Tiled.apply(x, kernels)

@@ -25,39 +25,51 @@ from ..device import precision_on, resolve_device
 from ..geometry import Resolved, Size
 from ..image import ImageLike, image_size, long_side_size
 from ..vgg import LayerInfo, layer_infos
-from ..winograd import nnpack_use
+from ..winograd import NnpackUse, nnpack_takes, nnpack_use
 from . import objective, tiling
 from .config import StyleConfig, check_size, layers_used, min_side, style_layers
 from .schedule import schedule
 
 # Bytes per input pixel of one evaluation to relu5_1: activations, their gradients and the
 # allocator's slack. bf16 from peak RSS here (6.3 GB for a whole 2048×1536 scale with a short
-# history, 2.2 GB in 512-px cores); fp32 taken as twice that. A whole 2048-px job planned for
-# 4 GB with smaller figures peaked at 6.4 GB, so these err high.
+# history, 2.2 GB in 512-px cores); fp32 taken as twice that (4,390 measured on tiled scales,
+# below). A whole 2048-px job planned for 4 GB with smaller figures peaked at 6.4 GB, so these
+# err high.
 NETWORK_BYTES_PER_PIXEL = {"bf16": 2500, "fp32": 5000}
 PIXEL_BYTES = 12  # one full-size RGB image in fp32
 # Tiled scales keep L-BFGS's pairs in bf16 (transfer/lbfgs.py): half the bytes of the largest
 # full-size cost, so that big outputs get bigger tiles and less halo work.
 TILED_PAIR_BYTES = 6
 # Full-size images alive at once besides L-BFGS's history: the image, its gradient, the content,
-# L-BFGS's direction and previous gradient, the warm start and the TV term's temporaries (a
-# whole scale's; tiled scales compute that term in bands, so their plans err high: a 4096×3072
-# job planned at ~6.0 GiB peaked at 5.25 GB on 2026-11-27, and at 5.03 GB once the CLI handed
-# blocks of 64 MB and more back to the OS).
+# L-BFGS's direction and previous gradient, the warm start and the TV term's temporaries, on a
+# whole scale.
 WORKING_IMAGES = 16
+# ... and on a tiled scale, which computes the TV term in bands (objective._tv_in_bands). fp32:
+# the peak RSS of single tiled 1448×1086 and 2048×1536 scales (384-px cores, 3 steps, history 3)
+# grew by 155 bytes a pixel, 7.25 images beside the pairs and the content targets (in fp32, 32
+# bytes), and by 4,390 bytes a tile pixel from 256- to 512-px cores (5,000 planned), capped to
+# AVX512_CORE_BF16 (2026-12-05); with 16 a 2048×1536 job planned at 3.98 GiB peaked at 2.79 GB.
+# bf16: 16 stands. With 10, a 4096×3072 job at 6G in bf16 (AMX) took 880-px cores and peaked at
+# 6.14 GB, 752-px ones (its network at 3,200 bytes a pixel) and 6.03 GB: its peak is not where
+# this model puts it; with 16 it took 624-px cores and peaked at 5.03-5.25 GB (2026-11-27),
+# 688-px ones and 5.78 GB (2026-12-05).
+TILED_WORKING_IMAGES: dict[Resolved, int] = {"bf16": 16, "fp32": 10}
 CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 1/64 of the pixels
 # torch, the weights in fp32 and bf16 (or, fp32 on a CPU, F(4×4, 3×3)'s transformed kernels: 0.2
 # GB more), Python, what malloc keeps; the fp32 default job at 512 px peaked at 1.5 GB of its 2.3
 # planned before NNPACK kept its kernels transformed (below)
 BASELINE = 1024 * 2**20
-# ... and where fp32 runs on a CPU by NNPACK (winograd.nnpack_use), each layer's kernels as
-# NNPACK transforms them, both ways, for F(6×6, 3×3) and for the layers of few channels its FFT
-# too (stylegram.nnpack): 0.8 GB for VGG19 to relu5_1 at most (0.98 GB of transformed kernels
-# in all in a 512×384 job, against 0.2 without NNPACK). The fp32 default job at 512 px then
-# peaked at 2.1-2.2 GB (capped to AVX2, 2026-12-05). Where OpenMP's threads spin, NNPACK takes
-# only the large maps: blocks 1-3 at 512 px (0.18 GB of its kernels), conv4 too in a print's
-# tiles; counted alike.
-NNPACK_KERNEL_BYTES = 800 * 2**20
+# ... and where fp32 runs on a CPU by NNPACK, the kernels of each layer it has run, as NNPACK
+# transforms them, both ways, kept to the end of the job (stylegram.nnpack): per pair of input
+# and output channels, F(6×6, 3×3)'s 8×8 in fp32 (512 bytes) and, for the layers of few
+# channels, its FFT's too. 0.98 GB for the 1.44 M pairs of VGG19 to relu5_1 in a 512×384 job
+# where NNPACK takes every map (threads asleep); 0.18 GB for blocks 1-3's 258 k pairs where it
+# takes the large ones (threads spinning; 2026-12-05). The fp32 default job at 512 px peaked at
+# 2.1-2.2 GB capped to AVX2; a single 128-px scale at 0.75 GB, a 256-px one at 1.36, and capped
+# to AVX512_CORE_BF16 (threads spinning) 0.62 and 0.88. Which layers NNPACK runs depends on the
+# largest input the network sees (`Held`): where the threads spin a print's tiles bring conv4
+# to it, a 512-px job does not.
+NNPACK_PAIR_BYTES = 700
 HISTORIES = (50, 20, 10, 5)  # L-BFGS history lengths to try, longest first
 DEFAULT_SHARE = 0.7  # of the memory available when no --max-memory is given
 MIN_CORE = 128
@@ -219,11 +231,60 @@ def _cgroup_room() -> int:
     return 2**62
 
 
-def baseline(precision: Resolved, device: torch.device | None = None) -> int:
-    """What a job holds whatever its size (BASELINE), with NNPACK's kernels where they run."""
-    cpu = device is None or device.type == "cpu"
-    nnpack = precision == "fp32" and cpu and nnpack_use() != "none"
-    return BASELINE + (NNPACK_KERNEL_BYTES if nnpack else 0)
+class Held:
+    """What a job holds whatever its size: BASELINE, and the kernels NNPACK has transformed by
+    then (NNPACK_PAIR_BYTES), which stay from a layer's first call by NNPACK to the job's end.
+    NNPACK takes a layer by the size of its map (winograd.nnpack_takes), so what is held at a
+    scale depends on the largest input the network sees there, its window: the image, a tile,
+    or the style image, `style_scale` times the image's long side."""
+
+    def __init__(
+        self,
+        precision: Resolved,
+        device: torch.device | None,
+        infos: dict[str, LayerInfo],
+        layers: Sequence[str],
+        style_scale: float = 1.0,
+    ) -> None:
+        cpu = device is None or device.type == "cpu"
+        self.use: NnpackUse = nnpack_use() if precision == "fp32" and cpu else "none"
+        self.style_scale = max(1.0, style_scale)
+        names = list(infos)
+        deepest = max((names.index(n) for n in layers), default=-1)
+        # (stride, input channels, output channels) of each convolution up to the deepest layer
+        self.convs: list[tuple[int, int, int]] = []
+        channels = 3
+        for info in (infos[n] for n in names[: deepest + 1]):
+            if info.kind == "conv":
+                self.convs.append((info.stride, channels, info.channels))
+            channels = info.channels
+        self.kept: set[int] = set()
+
+    def _taken(self, window: Size) -> set[int]:
+        w, h = window
+        return {
+            k
+            for k, (stride, c_in, _) in enumerate(self.convs)
+            if nnpack_takes(self.use, (w // stride) * (h // stride), c_in)
+        }
+
+    def window(self, size: Size, tile: int | None) -> Size:
+        """The largest input at a scale of `size`, whole (`tile` None) or in tiles of `tile`
+        pixels a side (cores and halos): square, for the style image's sake."""
+        side = round(max(size) * self.style_scale)
+        side = side if tile is None else min(tile, side)
+        return side, side
+
+    def bytes(self, window: Size) -> int:
+        """Held at a scale whose largest input is `window`."""
+        taken = self.kept | self._taken(window)
+        return BASELINE + NNPACK_PAIR_BYTES * sum(
+            c_in * c_out for k, (_, c_in, c_out) in enumerate(self.convs) if k in taken
+        )
+
+    def keep(self, window: Size) -> None:
+        """A scale whose largest input is `window` is planned: its kernels stay held."""
+        self.kept |= self._taken(window)
 
 
 def _whole_peak(pixels: int, precision: Resolved, history: int, base: int) -> int:
@@ -234,7 +295,7 @@ def _whole_peak(pixels: int, precision: Resolved, history: int, base: int) -> in
 
 def _tiled_peak(pixels: int, tile: int, precision: Resolved, history: int, base: int) -> int:
     full = pixels * (
-        PIXEL_BYTES * WORKING_IMAGES
+        PIXEL_BYTES * TILED_WORKING_IMAGES[precision]
         + TILED_PAIR_BYTES * 2 * history
         + CONTENT_TARGET_BYTES_PER_PIXEL
     )
@@ -252,11 +313,15 @@ def plan_scale(
     tile_size: int | None = None,
     texture: int = 0,
     texture_halo: int = 0,
-    base: int = BASELINE,
+    held: Held | None = None,
 ) -> ScalePlan | None:
-    """The plan for one scale within `budget`, or None if nothing fits; `base` is the job's
-    `baseline`."""
+    """The plan for one scale within `budget`, or None if nothing fits; `held` is what the job
+    holds whatever its size (BASELINE alone without one)."""
     w, h = size
+
+    def base(tile: int | None) -> int:
+        return BASELINE if held is None else held.bytes(held.window(size, tile))
+
     # L-BFGS keeps at most one pair per step of a run, and a scale's texture steps and its full
     # steps are two runs (`_Job._scale`): 13 steps, 8 of them texture, never hold more than 8
     # pairs. Capped at 13, a 4096-px scale at 6G got 400-px cores, at 8 624-px ones, and a step
@@ -284,11 +349,11 @@ def plan_scale(
         tile_size is not None and max(w, h) <= tile_size
     ):  # the user's tile size: whole, full history
         history = capped(HISTORIES)[0]
-        return scale_plan(None, history, _whole_peak(w * h, precision, history, base))
+        return scale_plan(None, history, _whole_peak(w * h, precision, history, base(None)))
     for history in (
         capped(HISTORIES[:-1]) if tile_size is None else ()
     ):  # whole, with 10+ pairs (or one a step)
-        peak = _whole_peak(w * h, precision, history, base)
+        peak = _whole_peak(w * h, precision, history, base(None))
         if peak <= budget:
             return scale_plan(None, history, peak)
     cores = (
@@ -299,7 +364,7 @@ def plan_scale(
     for history in capped(HISTORIES[1:]):
         for core in cores:
             tile = min(core + 2 * halo, max(w, h))
-            peak = _tiled_peak(w * h, tile, precision, history, base)
+            peak = _tiled_peak(w * h, tile, precision, history, base(core + 2 * halo))
             if peak <= budget or tile_size is not None:
                 return scale_plan(core, history, peak)
     return None
@@ -320,11 +385,13 @@ def plan_job(
     tile_size: int | None = None,
     device: torch.device | None = None,
     texture_layers: Sequence[str] = (),
+    style_scale: float = 1.0,
 ) -> list[ScalePlan]:
     """The plan of every scale, given as (size, steps, texture steps), or ValueError saying
     what would fit, within `budget_for`. `layers` are those a full step evaluates,
     `texture_layers` those a texture step does."""
-    budget, base = budget_for(max_memory, device), baseline(precision, device)
+    budget = budget_for(max_memory, device)
+    held = Held(precision, device, infos, layers, style_scale)
     align, pad = tiling.alignment(infos, layers), tiling.halo(infos, layers)
     texture_halo = tiling.halo(infos, texture_layers) if texture_layers else 0
     plans = []
@@ -339,16 +406,22 @@ def plan_job(
             tile_size=tile_size,
             texture=texture,
             texture_halo=texture_halo,
-            base=base,
+            held=held,
         )
         if plan is None:
+            smallest = MIN_CORE + 2 * pad
             least = _tiled_peak(
-                size[0] * size[1], MIN_CORE + 2 * pad, precision, HISTORIES[-1], base
+                size[0] * size[1],
+                smallest,
+                precision,
+                HISTORIES[-1],
+                held.bytes(held.window(size, smallest)),
             )
             raise ValueError(
                 f"a {size[0]}×{size[1]} scale needs at least {gb(least)} even in the smallest tiles,"
                 f" and the budget is {gb(budget)}; choose a smaller --size or a larger --max-memory"
             )
+        held.keep(held.window(size, None if plan.core is None else plan.core + 2 * pad))
         plans.append(plan)
     return plans
 
@@ -382,4 +455,5 @@ def plan(
         tile_size=config.tile_size,
         device=device,
         texture_layers=shallow,
+        style_scale=config.style_scale,
     )

@@ -210,19 +210,53 @@ def test_the_plan_tiles_only_what_does_not_fit_and_refuses_what_never_fits(vgg):
 
 @pytest.mark.parametrize("nnpack", ["all", "large", "none"])
 def test_nnpacks_kernels_count_against_an_fp32_cpu_jobs_memory(vgg, nnpack, monkeypatch):
-    """fp32 on a CPU by NNPACK, on every map or the large ones, keeps its transformed kernels
-    (up to 0.8 GB): a budget that holds a scale whole without them tiles it with them. bf16 and
-    GPUs keep none."""
+    """fp32 on a CPU by NNPACK keeps the transformed kernels of every layer it has run: a budget
+    that holds a scale whole without them tiles it with them. bf16 and GPUs keep none."""
     scale = [((1024, 768), 20, 0)]
     monkeypatch.setattr(plan, "nnpack_use", lambda: "none")
     (whole,) = plan.plan_job(scale, vgg.info, LAYERS, precision="fp32", max_memory=None)
     monkeypatch.setattr(plan, "nnpack_use", lambda: nnpack)
-    kept = plan.NNPACK_KERNEL_BYTES if nnpack != "none" else 0
-    assert plan.baseline("fp32") == plan.BASELINE + kept
-    assert plan.baseline("fp32", torch.device("cuda")) == plan.baseline("bf16") == plan.BASELINE
-    budget = whole.peak + plan.NNPACK_KERNEL_BYTES // 2
+    held = plan.Held("fp32", None, vgg.info, LAYERS)
+    big = held.bytes((1024, 1024)) - plan.BASELINE
+    assert (big > 0) == (nnpack != "none")
+    for elsewhere in (
+        plan.Held("bf16", None, vgg.info, LAYERS),
+        plan.Held("fp32", torch.device("cuda"), vgg.info, LAYERS),
+    ):
+        assert elsewhere.bytes((1024, 1024)) == plan.BASELINE
+    budget = whole.peak + big // 2
     (fitted,) = plan.plan_job(scale, vgg.info, LAYERS, precision="fp32", max_memory=budget)
     assert (fitted.core is not None) == (nnpack != "none") and fitted.peak <= budget
+
+
+def test_the_plan_counts_the_kernels_of_the_layers_nnpack_runs_at_the_largest_input(
+    vgg, monkeypatch
+):
+    """Where OpenMP's threads spin NNPACK takes maps of 128×96 and more (winograd): a 512-px
+    input brings blocks 1 to 3 to it (a 128-px one conv1_2 alone), a 1024-px tile conv4 too; and
+    the kernels stay held at the smaller inputs after."""
+    monkeypatch.setattr(plan, "nnpack_use", lambda: "large")
+    held = plan.Held("fp32", None, vgg.info, LAYERS)
+    blocks_1_to_3 = 64 * 64 + 64 * 128 + 128 * 128 + 128 * 256 + 3 * 256 * 256  # conv1_1: RGB
+    conv4 = 256 * 512 + 3 * 512 * 512
+    assert held.bytes((128, 128)) == plan.BASELINE + plan.NNPACK_PAIR_BYTES * 64 * 64
+    assert held.bytes((512, 512)) == plan.BASELINE + plan.NNPACK_PAIR_BYTES * blocks_1_to_3
+    held.keep((1024, 1024))
+    assert held.bytes((128, 128)) == plan.BASELINE + plan.NNPACK_PAIR_BYTES * (
+        blocks_1_to_3 + conv4
+    )
+    # A whole 1024-px scale runs conv4 by NNPACK; its kernels stay held in the 2048-px scale's
+    # tiles after it, which alone would not (720-px cores, 880-px tiles: conv4 at 110×110).
+    scales = [((1024, 768), 11, 6), ((2048, 1536), 11, 6)]
+    kwargs = dict(precision="fp32", max_memory=6 * 2**30, texture_layers=["relu1_1", "relu2_1"])
+    whole, after = plan.plan_job(scales, vgg.info, LAYERS, **kwargs)
+    (alone,) = plan.plan_job(scales[1:], vgg.info, LAYERS, **kwargs)
+    assert whole.core is None and after.core == alone.core == 720
+    assert after.peak - alone.peak == plan.NNPACK_PAIR_BYTES * conv4
+    # the window: the long side, square (a portrait style image), or a tile of it
+    assert held.window((512, 341), None) == (512, 512)
+    assert held.window((4096, 3072), 688) == (688, 688)
+    assert plan.Held("fp32", None, vgg.info, LAYERS, 2.0).window((512, 341), None) == (1024, 1024)
 
 
 def test_the_history_is_capped_by_a_scales_longest_run_not_its_steps(vgg):
