@@ -97,6 +97,12 @@ class ScalePlan:
     texture_halo: int = 0  # the texture steps' halo on a tiled scale: their layers' own
     precision: Resolved = "bf16"  # the job's, for what a texture step costs (TEXTURE_COST)
 
+    @property
+    def tile(self) -> int | None:
+        """The side of a full step's tiles, core and halos (as `plan_scale` charged them),
+        or None for the whole image."""
+        return None if self.core is None else self.core + 2 * self.halo
+
     def step_cost(self, texture: bool = False) -> float:
         """What one step costs, in pixels through the network (for estimates of time left): the
         image's, or on a tiled scale its tiles' (cores and halos), and 4/3 of that, because pass
@@ -421,7 +427,7 @@ def plan_job(
                 f"a {size[0]}×{size[1]} scale needs at least {gb(least)} even in the smallest tiles,"
                 f" and the budget is {gb(budget)}; choose a smaller --size or a larger --max-memory"
             )
-        held.keep(held.window(size, None if plan.core is None else plan.core + 2 * pad))
+        held.keep(held.window(size, plan.tile))
         plans.append(plan)
     return plans
 
