@@ -370,7 +370,7 @@ def network_for(
     if name == "bf16":
         return model.fast_copy(torch.bfloat16), name
     if fast_fp32 and device.type == "cpu":
-        return model.winograd_copy(nnpack=nnpack_use()), name
+        return model.winograd_copy(nnpack=nnpack_use(name, device.type)), name
     return model, name
 
 

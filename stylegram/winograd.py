@@ -117,11 +117,13 @@ def available() -> bool:
     return nnpack_available()
 
 
-def nnpack_use() -> NnpackUse:
-    """Which maps NNPACK's convolutions take here (above): "all" it pays on where OpenMP's
-    threads sleep between operations (the environment says OMP_WAIT_POLICY=PASSIVE, read by
-    OpenMP when torch loaded), "large" ones where they spin, "none" where NNPACK does not run."""
-    if not available():
+def nnpack_use(precision: str = "fp32", device_type: str = "cpu") -> NnpackUse:
+    """Which maps NNPACK's convolutions take in a network of `precision` on a `device_type`
+    (above): none but in fp32 on the CPU; there "all" it pays on where OpenMP's threads sleep
+    between operations (the environment says OMP_WAIT_POLICY=PASSIVE, read by OpenMP when torch
+    loaded), "large" ones where they spin, "none" where NNPACK does not run. The one rule:
+    `vgg.network_for` builds the network by it, the memory plan counts its kernels by it."""
+    if precision != "fp32" or device_type != "cpu" or not available():
         return "none"
     return "all" if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" else "large"
 

@@ -252,8 +252,7 @@ class Held:
         layers: Sequence[str],
         style_scale: float = 1.0,
     ) -> None:
-        cpu = device is None or device.type == "cpu"
-        self.use: NnpackUse = nnpack_use() if precision == "fp32" and cpu else "none"
+        self.use: NnpackUse = nnpack_use(precision, "cpu" if device is None else device.type)
         self.style_scale = max(1.0, style_scale)
         names = list(infos)
         deepest = max((names.index(n) for n in layers), default=-1)

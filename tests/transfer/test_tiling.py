@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from stylegram import StyleConfig, stylize
+from stylegram import StyleConfig, stylize, winograd
 from stylegram.image import to_tensor
 from stylegram.transfer import losses, masks, objective, plan, tiling
 from stylegram.transfer.stylize import default_style_layer_weights
@@ -208,14 +208,24 @@ def test_the_plan_tiles_only_what_does_not_fit_and_refuses_what_never_fits(vgg):
         plan.plan_job([((8192, 6144), 10, 0)], vgg.info, LAYERS, precision="bf16", max_memory=2**30)
 
 
+def _nnpack_takes(use: str, monkeypatch) -> None:
+    """NNPACK runs here or not, and OpenMP's threads sleep ("all") or spin ("large"), as
+    winograd.nnpack_use reads them."""
+    monkeypatch.setattr(winograd, "available", lambda: use != "none")
+    if use == "all":
+        monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    else:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+
+
 @pytest.mark.parametrize("nnpack", ["all", "large", "none"])
 def test_nnpacks_kernels_count_against_an_fp32_cpu_jobs_memory(vgg, nnpack, monkeypatch):
     """fp32 on a CPU by NNPACK keeps the transformed kernels of every layer it has run: a budget
     that holds a scale whole without them tiles it with them. bf16 and GPUs keep none."""
     scale = [((1024, 768), 20, 0)]
-    monkeypatch.setattr(plan, "nnpack_use", lambda: "none")
+    _nnpack_takes("none", monkeypatch)
     (whole,) = plan.plan_job(scale, vgg.info, LAYERS, precision="fp32", max_memory=None)
-    monkeypatch.setattr(plan, "nnpack_use", lambda: nnpack)
+    _nnpack_takes(nnpack, monkeypatch)
     held = plan.Held("fp32", None, vgg.info, LAYERS)
     big = held.bytes((1024, 1024)) - plan.BASELINE
     assert (big > 0) == (nnpack != "none")
@@ -235,7 +245,7 @@ def test_the_plan_counts_the_kernels_of_the_layers_nnpack_runs_at_the_largest_in
     """Where OpenMP's threads spin NNPACK takes maps of 128×96 and more (winograd): a 512-px
     input brings blocks 1 to 3 to it (a 128-px one conv1_2 alone), a 1024-px tile conv4 too; and
     the kernels stay held at the smaller inputs after."""
-    monkeypatch.setattr(plan, "nnpack_use", lambda: "large")
+    _nnpack_takes("large", monkeypatch)
     held = plan.Held("fp32", None, vgg.info, LAYERS)
     blocks_1_to_3 = 64 * 64 + 64 * 128 + 128 * 128 + 128 * 256 + 3 * 256 * 256  # conv1_1: RGB
     conv4 = 256 * 512 + 3 * 512 * 512
