@@ -385,8 +385,14 @@ def _backward_tile(
     slopes,
     norms: dict[str, float],
 ) -> Tensor:
-    """Back-propagate the tile's core's share of J; return its content term (detached)."""
-    feats = network(crop(image, tile.box), _layers(targets, weights))
+    """Back-propagate the tile's core's share of J into image.grad; return its content term
+    (detached)."""
+    # The tile is a leaf of its own, its gradient added to the image's here: back-propagated
+    # through a slice of the image, autograd builds an image-sized gradient for every tile
+    # (zeros, the tile's part, then added to image.grad): 4.0 s a step against 0.1 for the 70
+    # tiles of a 4096×3072 scale in 448-px cores, and an image-sized tensor more at the peak.
+    pixels = crop(image.detach(), tile.box).requires_grad_()
+    feats = network(pixels, _layers(targets, weights))
     surrogate = image.new_zeros(())
     content = image.new_zeros(())
     cmasks = targets.content_masks or {}
@@ -407,4 +413,8 @@ def _backward_tile(
             gram = _region_gram(core, region.masks[n] if region.masks else None, rw, cw)
             surrogate = surrogate + (slopes[r, n] * gram).sum()
     surrogate.backward()
+    if image.grad is None:
+        image.grad = torch.zeros_like(image)
+    assert pixels.grad is not None  # set by surrogate.backward(): the tile's features feed it
+    crop(image.grad, tile.box).add_(pixels.grad)
     return content

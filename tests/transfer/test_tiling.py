@@ -81,6 +81,12 @@ def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
     j_tiled, grad_tiled = _evaluate(network, image, targets, weights, tiles)
     assert j_tiled == pytest.approx(j, rel=0.005)
     assert float((grad_tiled - grad).norm() / grad.norm()) < 0.01
+    # Each tile's gradient is added to the image's, not back-propagated through a slice of it,
+    # where autograd builds an image-sized gradient per tile (objective._backward_tile).
+    x, reached = image.clone().requires_grad_(True), []
+    x.register_hook(lambda g: reached.append(tuple(g.shape)))
+    objective.objective(network, targets, weights, tiles)(x)
+    assert reached == []
     if precision == "bf16":  # the halo's check below is geometry, the same in either precision
         return
     # A halo too small for relu5_1 lets the tiles' own borders in: the test above would fail.
