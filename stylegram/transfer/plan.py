@@ -51,8 +51,9 @@ WORKING_IMAGES = 16
 # AVX512_CORE_BF16 (2026-12-05); with 16 a 2048×1536 job planned at 3.98 GiB peaked at 2.79 GB.
 # bf16: 16 stands. A 4096×3072 job at 6G in bf16 (AMX) in 688-px cores peaked at 5.78 GB at its
 # top scale (its 2048-px job, 4.74): beside 0.51 GB of baseline and 2,500 bytes a tile pixel,
-# 276 bytes an image pixel at history 6, the plan's 280 (2026-12-05). With 10 it took 880-px
-# cores and peaked at 6.14 GB of 6.44.
+# 276 bytes an image pixel at history 6, the plan's 280 (2026-12-05); 5.59 GB, 261 bytes, since
+# a tile's gradient reaches the image without an image-sized one (objective._backward_tile).
+# With 10 it took 880-px cores and peaked at 6.14 GB of 6.44.
 TILED_WORKING_IMAGES: dict[Resolved, int] = {"bf16": 16, "fp32": 10}
 CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 1/64 of the pixels
 # torch, the weights in fp32 and bf16 (or, fp32 on a CPU, F(4×4, 3×3)'s transformed kernels: 0.2
