@@ -40,8 +40,11 @@ def test_the_halo_covers_relu5_1s_receptive_field(vgg):
     assert tiling.halo(vgg.info, ["relu2_1"]) == 4  # 10 px field, stride 2
 
 
-def _evaluate(network, image, targets, weights, tiles):
+def _evaluate(network, image, targets, weights, tiles, reached: list | None = None):
+    """J and ∇J at `image`; `reached` collects the gradients autograd itself brings the image."""
     x = image.clone().requires_grad_(True)
+    if reached is not None:
+        x.register_hook(lambda g: reached.append(tuple(g.shape)))
     terms = objective.objective(network, targets, weights, tiles)(x)
     return float(terms["total"]), x.grad
 
@@ -78,14 +81,12 @@ def test_tiled_j_and_gradient_equal_one_pass(vgg, problem, precision):
     core, count = (128, 4) if precision == "fp32" else (192, 2)
     tiles = tiling.tiles(256, 170, core, tiling.halo(vgg.info, LAYERS), 16)
     assert len(tiles) == count
-    j_tiled, grad_tiled = _evaluate(network, image, targets, weights, tiles)
+    reached: list = []
+    j_tiled, grad_tiled = _evaluate(network, image, targets, weights, tiles, reached)
     assert j_tiled == pytest.approx(j, rel=0.005)
     assert float((grad_tiled - grad).norm() / grad.norm()) < 0.01
     # Each tile's gradient is added to the image's, not back-propagated through a slice of it,
     # where autograd builds an image-sized gradient per tile (objective._backward_tile).
-    x, reached = image.clone().requires_grad_(True), []
-    x.register_hook(lambda g: reached.append(tuple(g.shape)))
-    objective.objective(network, targets, weights, tiles)(x)
     assert reached == []
     if precision == "bf16":  # the halo's check below is geometry, the same in either precision
         return
