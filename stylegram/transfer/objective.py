@@ -340,9 +340,7 @@ def _tv_in_bands(image: Tensor, weight: float, rows: int) -> Tensor:
     """
     h, w = image.shape[-2:]
     n_dy, n_dx = max(image.numel() // h * (h - 1), 1), max(image.numel() // w * (w - 1), 1)
-    if image.grad is None:
-        image.grad = torch.zeros_like(image)
-    grad, total = image.grad, image.new_zeros((), dtype=torch.float32)
+    grad, total = _image_grad(image), image.new_zeros((), dtype=torch.float32)
     for r0 in range(0, h, rows):
         r1, r2 = min(h, r0 + rows), min(h, r0 + rows + 1)
         dy = (image[..., r0 + 1 : r2, :] - image[..., r0 : r2 - 1, :]).float()
@@ -413,8 +411,14 @@ def _backward_tile(
             gram = _region_gram(core, region.masks[n] if region.masks else None, rw, cw)
             surrogate = surrogate + (slopes[r, n] * gram).sum()
     surrogate.backward()
+    assert pixels.grad is not None  # set by surrogate.backward(): the tile's features feed it
+    crop(_image_grad(image), tile.box).add_(pixels.grad)
+    return content
+
+
+def _image_grad(image: Tensor) -> Tensor:
+    """image.grad, made zeros if nothing has written it yet: where a tiled scale's terms add the
+    gradients they compute in pieces (tiles, bands) without autograd's image-sized ones."""
     if image.grad is None:
         image.grad = torch.zeros_like(image)
-    assert pixels.grad is not None  # set by surrogate.backward(): the tile's features feed it
-    crop(image.grad, tile.box).add_(pixels.grad)
-    return content
+    return image.grad
