@@ -209,12 +209,26 @@ class VGG(nn.Module):
         """
         wanted = set(layers)
         check_layers(wanted, self.arch)
+        names = list(self.info)
+        return self.run(rgb, 0, max(names.index(n) for n in wanted) + 1, wanted)[1]
+
+    def run(
+        self, x: Tensor, start: int, stop: int, wanted: Iterable[str]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Layers `start` to `stop` − 1 (indices into `info`) on `x`: RGB images in [0, 1] when
+        `start` is 0, else the map the layer before `start` gives (as this network computes it:
+        its dtype and memory layout). Returns the last layer's output and the `wanted` layers'."""
+        wanted = set(wanted)
         out: dict[str, Tensor] = {}
-        # The input follows the network's dtype and memory layout (see `fast_copy`).
-        weight = self.conv("conv1_1").weight
-        x = self.preprocess(rgb).to(weight.dtype)
-        if weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous():
-            x = x.contiguous(memory_format=torch.channels_last)
+        if start == 0:
+            # The input follows the network's dtype and memory layout (see `fast_copy`).
+            weight = self.conv("conv1_1").weight
+            x = self.preprocess(x).to(weight.dtype)
+            if (
+                weight.is_contiguous(memory_format=torch.channels_last)
+                and not weight.is_contiguous()
+            ):
+                x = x.contiguous(memory_format=torch.channels_last)
         names = list(self.info)
 
         def deferred(index: int) -> bool:
@@ -226,14 +240,14 @@ class VGG(nn.Module):
                 self.pooling == "max"
                 and name not in wanted
                 and name.replace("relu", "conv") not in wanted
-                and index + 1 < len(names)
+                and index + 1 < stop
                 and self.info[names[index + 1]].kind == "pool"
             )
 
         deferred_relu = fused_relu = False
-        for index, (name, info) in enumerate(self.info.items()):
-            if not wanted - out.keys():
-                break
+        for index in range(start, stop):
+            name = names[index]
+            info = self.info[name]
             if info.kind == "conv":
                 conv = self.conv(name)
                 if self._winograd and winograd_suits(x):
@@ -241,7 +255,7 @@ class VGG(nn.Module):
                 elif name in self._packed and packed_suits(x):
                     # The ReLU in the convolution's own pass, where its input is not asked for
                     # and it is not deferred: one pass over the map fewer.
-                    fused_relu = name not in wanted and not deferred(index + 1)
+                    fused_relu = name not in wanted and index + 1 < stop and not deferred(index + 1)
                     kernels, back = self._packed[name]
                     x = packed_conv3x3(x, kernels, conv.bias, back, relu=fused_relu)
                 else:
@@ -264,7 +278,7 @@ class VGG(nn.Module):
                 x = F.avg_pool2d(x, 2)
             if name in wanted:
                 out[name] = x
-        return out
+        return x, out
 
     def fast_copy(self, dtype: torch.dtype = torch.bfloat16) -> VGG:
         """A copy with weights in `dtype` and channels-last layout: the fast path where bf16 is

@@ -3,16 +3,22 @@
 J(G) = α·Σ J_content,l + β·Σ_r Σ_l λ_l·J_style,rl + TV (+ any extra terms, such as the video's
 temporal loss), with a region r per style mask (one region without masks).
 
-Departure from a single pass, for images that do not fit in memory: each tile is a *core*
-(the tiles' cores partition the image) plus a halo at least the receptive-field radius of the
-deepest layer used, with tile origins on the network's total stride. Every feature of a core is
-then the feature the whole image would give there, and the cores' features partition each
-layer's feature map. J is a sum over feature positions except for the style term, a function of
-each layer's Gram, which is itself a sum over positions. So:
-  pass 1 (no gradients): each tile's core adds its part to every Gram, Ĝ_rl = Σ_cores N_rl / Z_rl;
-  pass 2 (per tile): back-propagate ⟨∂J/∂Ĝ_rl, N_rl(core)/Z_rl⟩ plus the core's content term.
-By the chain rule the tiles' gradients add up to ∇J exactly; halo pixels get the gradient that
-flows to them through the core's features. A tiled step costs one more forward pass per tile.
+Departure from a single pass, for images that do not fit in memory: the cores partition the
+image, on the network's total stride, and the network runs in segments of a few blocks
+(tiling.segments), each over the whole map the segment before gave, tile by tile, a tile being
+a core plus the halo of its segment's own layers. Every feature of a core is then the feature
+the whole image would give there, and the cores' features partition each layer's feature map. J
+is a sum over feature positions except for the style term, a function of each layer's Gram,
+which is itself a sum over positions. So:
+  pass 1 (no gradients): segment by segment, each tile's core adds its part to every Gram,
+    Ĝ_rl = Σ_cores N_rl / Z_rl, and its output to the next segment's input, which is kept;
+  pass 2 (from the deepest segment): per tile, back-propagate ⟨∂J/∂Ĝ_rl, N_rl(core)/Z_rl⟩,
+    the core's content term and the gradient at the segment's output over the core, and add
+    the gradient at the tile's input to the whole input's, the gradient of the segment before.
+By the chain rule the tiles' gradients add up to ∇J exactly; halo positions get the gradient that
+flows to them through the core's features. A tiled step costs one more forward pass, and a halo
+of 8-32 pixels a segment rather than the deepest layer's 80 (VGG19 to relu5_1): at 2048 px in
+720-px cores a step took 0.82 of its time, at 1024 px in 256-px cores 0.62 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -26,22 +32,15 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from ..geometry import Box, crop
+from ..geometry import Box
 from ..gram import gram_count, gram_matrix, guided_gram
 from ..vgg import VGG, LayerInfo
 from . import losses, photoreal
 from .loop import Objective
+from .tiling import Tile, grown, segments
 
 # Extra weighted terms of J for the part `box` of the image (the video's temporal loss, say).
 ExtraTerms = Callable[[Tensor, Box], dict[str, Tensor]]
-
-
-@dataclass(frozen=True)
-class Tile:
-    """The pixels a tile reads (`box`, core plus halo) and the core whose features it owns."""
-
-    box: Box
-    core: Box
 
 
 @dataclass
@@ -103,23 +102,71 @@ def crop_core(features: Tensor, rows: slice, cols: slice) -> Tensor:
     return F.pad(features, (-cols.start, cols.stop - w, -rows.start, rows.stop - h))
 
 
-def _cores(network: VGG, image: Tensor, layers, tiles: list[Tile]):
-    """(layer, the core's features, where they sit in the whole map) for every tile and layer."""
-    size = (image.shape[-1], image.shape[-2])
-    for tile in tiles:
-        for name, f in network(crop(image, tile.box), layers).items():
-            rows_tile, cols_tile, rows_whole, cols_whole = core_slice(
-                tile, network.info[name].stride, size
+def _cores(
+    network: VGG, image: Tensor, layers, cores: list[Box], inputs: list[Tensor] | None = None
+):
+    """(layer, the core's features, where they sit in the whole map) for every tile and layer,
+    segment by segment (tiling.segments): each segment runs tile by tile on the whole map the
+    one before it gave, its tiles the cores with the segment's own halo. `inputs`, if given,
+    receives every segment's input (the image first), for a backward pass after this one."""
+    h, w = image.shape[-2:]
+    wanted = set(layers)
+    if len(cores) == 1 and inputs is None:  # one pass: no whole maps between segments to keep
+        for name, f in network(image, wanted).items():
+            yield name, f, (slice(None), slice(None))
+        return
+    names = list(network.info)
+    parts = segments(network.info, wanted)
+    x: Tensor | None = image
+    for k, part in enumerate(parts):
+        assert x is not None  # the image, then each segment's output but the last's
+        if inputs is not None:
+            inputs.append(x)
+        below, last = None, k == len(parts) - 1
+        for core in cores:
+            piece = grown(core, part.halo, w, h)
+            y, feats = network.run(
+                _crop_map(x, piece.box, part.stride), part.start, part.stop, wanted
             )
-            yield name, crop_core(f, rows_tile, cols_tile), (rows_whole, cols_whole)
+            for name, f in feats.items():
+                rows_tile, cols_tile, rows_whole, cols_whole = core_slice(
+                    piece, network.info[name].stride, (w, h)
+                )
+                yield name, crop_core(f, rows_tile, cols_tile), (rows_whole, cols_whole)
+            if not last:
+                stride = network.info[names[part.stop - 1]].stride
+                rows_tile, cols_tile, rows_whole, cols_whole = core_slice(piece, stride, (w, h))
+                if below is None:
+                    below = _whole_map(y, h // stride, w // stride)
+                below[:, :, rows_whole, cols_whole] = crop_core(y, rows_tile, cols_tile)
+        x = below
+
+
+def _crop_map(x: Tensor, box: Box, stride: int) -> Tensor:
+    """The part of a whole map at `stride` under the image box `box` (the map's last row and
+    column where the box reaches the image's edge), in the map's memory layout."""
+    layout = torch.channels_last if _channels_last(x) else torch.contiguous_format
+    return _crop_view(x, box, stride).contiguous(memory_format=layout)
+
+
+def _channels_last(x: Tensor) -> bool:
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def _whole_map(like: Tensor, h: int, w: int) -> Tensor:
+    """Zeros of `like`'s batch, channels, dtype and memory layout, h×w."""
+    layout = torch.channels_last if _channels_last(like) else torch.contiguous_format
+    return torch.zeros(
+        (like.shape[0], like.shape[1], h, w), dtype=like.dtype, device=like.device
+    ).contiguous(memory_format=layout)
 
 
 @torch.no_grad()
-def tiled_features(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> dict[str, Tensor]:
+def tiled_features(network: VGG, image: Tensor, layers, cores: list[Box]) -> dict[str, Tensor]:
     """The features of `image` at `layers`, assembled core by core: equal to one whole pass."""
     h, w = image.shape[-2:]
     out: dict[str, Tensor] = {}
-    for name, core, where in _cores(network, image, layers, tiles):
+    for name, core, where in _cores(network, image, layers, cores):
         s = network.info[name].stride
         if name not in out:
             out[name] = core.new_zeros((1, core.shape[1], h // s, w // s))
@@ -130,11 +177,11 @@ def tiled_features(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> di
 
 
 @torch.no_grad()
-def mean_grams(network: VGG, image: Tensor, layers, tiles: list[Tile]) -> dict[str, Tensor]:
+def mean_grams(network: VGG, image: Tensor, layers, cores: list[Box]) -> dict[str, Tensor]:
     """Ĝ = Σ_positions a·aᵀ / (n_H·n_W) per layer, summed core by core."""
     h, w = image.shape[-2:]
     sums: dict[str, Tensor] = {}
-    for name, core, _ in _cores(network, image, layers, tiles):
+    for name, core, _ in _cores(network, image, layers, cores):
         sums[name] = sums.get(name, 0) + gram_matrix(core)[0]
     return {
         name: g / ((h // network.info[name].stride) * (w // network.info[name].stride))
@@ -146,13 +193,13 @@ def objective(
     network: VGG,
     targets: Targets,
     weights: Weights,
-    tiles: list[Tile],
+    cores: list[Box],
     extra_terms: ExtraTerms | None = None,
 ) -> Objective:
     """J at one scale as an `Objective` for the loop: one pass if there is one tile, else exact tiles."""
-    if len(tiles) == 1:
-        return _whole(network, targets, weights, tiles[0].box, extra_terms)
-    return _tiled(network, targets, weights, tiles, extra_terms)
+    if len(cores) == 1:
+        return _whole(network, targets, weights, cores[0], extra_terms)
+    return _tiled(network, targets, weights, cores, extra_terms)
 
 
 # A texture step's style layers (config.Preset): those at strides up to this, VGG's first two
@@ -267,9 +314,7 @@ def _whole(network, targets: Targets, weights: Weights, box: Box, extra_terms) -
     return evaluate
 
 
-def _tiled(
-    network, targets: Targets, weights: Weights, tiles: list[Tile], extra_terms
-) -> Objective:
+def _tiled(network, targets: Targets, weights: Weights, cores: list[Box], extra_terms) -> Objective:
     layers = _layers(targets, weights)
     norms = {
         n: float(losses.content_norm(t)) for n, t in targets.content.items()
@@ -281,7 +326,8 @@ def _tiled(
             n: (w // network.info[n].stride, h // network.info[n].stride) for n in layers
         }  # (w_l, h_l)
         # Pass 1: every region's Gram at every style layer, from the cores.
-        sums = _gram_sums(network, image.detach(), targets, weights, tiles)
+        inputs: list[Tensor] = []
+        sums = _gram_sums(network, image.detach(), targets, weights, cores, inputs)
         style, slopes = image.new_zeros(()), {}
         for (r, n), total in sums.items():
             # The whole image's style cost from the summed Gram, by losses.gram_loss itself; its
@@ -300,12 +346,9 @@ def _tiled(
             style = style + cost.detach()
             assert gram.grad is not None  # set by cost.backward(): cost is a function of gram
             slopes[r, n] = gram.grad / count  # ∂J/∂N_rl
-        # Pass 2: per tile, the core's share of ∇J.
-        content = image.new_zeros(())
-        for tile in tiles:
-            content = content + _backward_tile(
-                network, image, targets, weights, tile, maps, slopes, norms
-            )
+        # Pass 2: per segment, deepest first, per tile, the core's share of ∇J.
+        core_terms = _core_terms(network, targets, weights, maps, slopes, norms, image)
+        content = _backward_segments(network, image, inputs, layers, cores, core_terms)
         pixel = {"tv": _tv_in_bands(image, weights.tv, TV_BAND_ROWS)}
         extra = extra_terms(image, (0, 0, w, h)) if extra_terms else {}
         if extra:
@@ -363,57 +406,98 @@ def _region_gram(core: Tensor, mask: Tensor | None, rows: slice, cols: slice) ->
 
 @torch.no_grad()
 def _gram_sums(
-    network, image, targets: Targets, weights: Weights, tiles
+    network, image, targets: Targets, weights: Weights, cores, inputs: list[Tensor]
 ) -> dict[tuple[int, str], Tensor]:
+    """Pass 1: every region's unnormalised Gram at every style layer, and in `inputs` every
+    segment's input for pass 2 (`_cores`)."""
     sums: dict[tuple[int, str], Tensor] = {}
-    for n, core, (rows, cols) in _cores(network, image, weights.layers, tiles):
-        for r, region in enumerate(targets.regions):
+    for n, core, (rows, cols) in _cores(network, image, _layers(targets, weights), cores, inputs):
+        for r, region in enumerate(targets.regions if n in weights.layers else []):
             part = _region_gram(core, region.masks[n] if region.masks else None, rows, cols)
             sums[r, n] = sums.get((r, n), 0) + part
     return sums
 
 
-def _backward_tile(
-    network,
-    image,
-    targets: Targets,
-    weights: Weights,
-    tile: Tile,
-    maps,
-    slopes,
-    norms: dict[str, float],
+# A core's share of J's network terms, from its tile's features: (what to back-propagate, the
+# content term's value, detached).
+CoreTerms = Callable[[dict[str, Tensor], Tile], tuple[Tensor, Tensor]]
+
+
+def _backward_segments(
+    network, image: Tensor, inputs: list[Tensor], layers: set[str], cores: list[Box], terms
 ) -> Tensor:
-    """Back-propagate the tile's core's share of J into image.grad; return its content term
-    (detached)."""
-    # The tile is a leaf of its own, its gradient added to the image's here: back-propagated
-    # through a slice of the image, autograd builds an image-sized gradient for every tile
-    # (zeros, the tile's part, then added to image.grad): 4.0 s a step against 0.1 for the 70
-    # tiles of a 4096×3072 scale in 448-px cores, and an image-sized tensor more at the peak.
-    pixels = crop(image.detach(), tile.box).requires_grad_()
-    feats = network(pixels, _layers(targets, weights))
-    surrogate = image.new_zeros(())
+    """Pass 2: back-propagate each core's share of J into image.grad, segment by segment from
+    the deepest, the gradient at each segment's input gathered over its whole map for the
+    segment before; return the content term (detached). `inputs` is emptied as it goes."""
+    h, w = image.shape[-2:]
+    names = list(network.info)
     content = image.new_zeros(())
+    above: Tensor | None = None  # ∂J/∂(the segment's output), over its whole map
+    for part in reversed(segments(network.info, layers)):
+        x = inputs.pop()
+        below = _image_grad(image) if part.start == 0 else torch.zeros_like(x)
+        out_stride = network.info[names[part.stop - 1]].stride
+        for core in cores:
+            tile = grown(core, part.halo, w, h)
+            # The tile is a leaf of its own, its gradient added to the whole map's: back-
+            # propagated through a slice of the map, autograd builds a map-sized gradient for
+            # every tile (zeros, the tile's part, then added): 4.0 s a step against 0.1 for the
+            # 70 tiles of a 4096×3072 image in 448-px cores, and a map-sized tensor more.
+            pixels = _crop_map(x, tile.box, part.stride).requires_grad_()
+            y, feats = network.run(pixels, part.start, part.stop, layers)
+            surrogate, value = terms(feats, tile)
+            if above is not None:  # the segments after this one, through its output's core
+                rt, ct, rw, cw = core_slice(tile, out_stride, (w, h))
+                surrogate = surrogate + (crop_core(y, rt, ct) * above[:, :, rw, cw]).sum()
+            surrogate.backward()
+            assert pixels.grad is not None  # set by surrogate.backward(): the tile feeds it
+            _crop_view(below, tile.box, part.stride).add_(pixels.grad)
+            content = content + value
+        above = below
+        del x
+    return content
+
+
+def _core_terms(
+    network, targets: Targets, weights: Weights, maps, slopes, norms, image: Tensor
+) -> CoreTerms:
+    """A core's share of J's network terms from its tile's features: its content term, and
+    ⟨∂J/∂N_rl, N_rl(core)⟩ for each region's Gram."""
     cmasks = targets.content_masks or {}
     size = (image.shape[-1], image.shape[-2])
-    for n, f in feats.items():
-        rt, ct, rw, cw = core_slice(tile, network.info[n].stride, size)
-        core = crop_core(f, rt, ct)
-        if n in targets.content:
-            mask = cmasks.get(n)
-            error = losses.squared_error(
-                core, targets.content[n][:, :, rw, cw], None if mask is None else mask[:, :, rw, cw]
-            )
-            # losses.content_loss's means over the whole map: this core's share of it.
-            part = weights.content * 0.5 * error / (f.shape[1] * maps[n][0] * maps[n][1]) / norms[n]
-            surrogate = surrogate + part
-            content = content + part.detach()
-        for r, region in enumerate(targets.regions if n in weights.layers else []):
-            gram = _region_gram(core, region.masks[n] if region.masks else None, rw, cw)
-            surrogate = surrogate + (slopes[r, n] * gram).sum()
-    surrogate.backward()
-    assert pixels.grad is not None  # set by surrogate.backward(): the tile's features feed it
-    crop(_image_grad(image), tile.box).add_(pixels.grad)
-    return content
+
+    def terms(feats: dict[str, Tensor], tile: Tile) -> tuple[Tensor, Tensor]:
+        surrogate = content = image.new_zeros((), dtype=torch.float32)
+        for n, f in feats.items():
+            rt, ct, rw, cw = core_slice(tile, network.info[n].stride, size)
+            core = crop_core(f, rt, ct)
+            if n in targets.content:
+                mask = cmasks.get(n)
+                error = losses.squared_error(
+                    core,
+                    targets.content[n][:, :, rw, cw],
+                    None if mask is None else mask[:, :, rw, cw],
+                )
+                # losses.content_loss's means over the whole map: this core's share of it.
+                part = weights.content * 0.5 * error / (f.shape[1] * maps[n][0] * maps[n][1])
+                part = part / norms[n]
+                surrogate = surrogate + part
+                content = content + part.detach()
+            for r, region in enumerate(targets.regions if n in weights.layers else []):
+                gram = _region_gram(core, region.masks[n] if region.masks else None, rw, cw)
+                surrogate = surrogate + (slopes[r, n] * gram).sum()
+        return surrogate, content
+
+    return terms
+
+
+def _crop_view(x: Tensor, box: Box, stride: int) -> Tensor:
+    """`_crop_map`'s part of `x` as a view, to write into."""
+    h, w = x.shape[-2:]
+    x0, y0, x1, y1 = box
+    rows = slice(y0 // stride, h if y1 >= h * stride else y1 // stride)
+    cols = slice(x0 // stride, w if x1 >= w * stride else x1 // stride)
+    return x[:, :, rows, cols]
 
 
 def _image_grad(image: Tensor) -> Tensor:

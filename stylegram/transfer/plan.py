@@ -37,6 +37,7 @@ from .schedule import schedule
 # err high.
 NETWORK_BYTES_PER_PIXEL = {"bf16": 2500, "fp32": 5000}
 PIXEL_BYTES = 12  # one full-size RGB image in fp32
+VALUE_BYTES: dict[Resolved, int] = {"bf16": 2, "fp32": 4}  # one value of the network's maps
 # Tiled scales keep L-BFGS's pairs in bf16 (transfer/lbfgs.py): half the bytes of the largest
 # full-size cost, so that big outputs get bigger tiles and less halo work.
 TILED_PAIR_BYTES = 6
@@ -93,7 +94,7 @@ class ScalePlan:
     core: int | None  # tile core side in pixels, or None for the whole image at once
     history: int  # L-BFGS history length; a tiled scale keeps it in bf16
     peak: int  # estimated bytes
-    halo: int = 0  # pixels around each core, on a tiled scale
+    halo: int = 0  # pixels around each core in a tiled scale's widest tiles (tiling.halo)
     texture: int = 0  # of `steps`, the first ones that are texture steps (schedule.Scale)
     texture_halo: int = 0  # the texture steps' halo on a tiled scale: their layers' own
     precision: Resolved = "bf16"  # the job's, for what a texture step costs (TEXTURE_COST)
@@ -299,13 +300,16 @@ def _whole_peak(pixels: int, precision: Resolved, history: int, base: int) -> in
     )
 
 
-def _tiled_peak(pixels: int, tile: int, precision: Resolved, history: int, base: int) -> int:
+def _tiled_peak(
+    pixels: int, tile: int, precision: Resolved, history: int, base: int, kept: float
+) -> int:
     full = pixels * (
         PIXEL_BYTES * TILED_WORKING_IMAGES[precision]
         + TILED_PAIR_BYTES * 2 * history
         + CONTENT_TARGET_BYTES_PER_PIXEL
+        + kept * VALUE_BYTES[precision]
     )
-    return base + tile * tile * NETWORK_BYTES_PER_PIXEL[precision] + full
+    return base + tile * tile * NETWORK_BYTES_PER_PIXEL[precision] + round(full)
 
 
 def plan_scale(
@@ -320,9 +324,11 @@ def plan_scale(
     texture: int = 0,
     texture_halo: int = 0,
     held: Held | None = None,
+    kept: float = 0.0,
 ) -> ScalePlan | None:
     """The plan for one scale within `budget`, or None if nothing fits; `held` is what the job
-    holds whatever its size (BASELINE alone without one)."""
+    holds whatever its size (BASELINE alone without one), `kept` the values per pixel a tiled
+    pass keeps in whole maps between its segments (tiling.kept_values)."""
     w, h = size
 
     def base(tile: int | None) -> int:
@@ -331,7 +337,8 @@ def plan_scale(
     # L-BFGS keeps at most one pair per step of a run, and a scale's texture steps and its full
     # steps are two runs (`_Job._scale`): 13 steps, 8 of them texture, never hold more than 8
     # pairs. Capped at 13, a 4096-px scale at 6G got 400-px cores, at 8 624-px ones, and a step
-    # through 2.0 times its pixels instead of 2.5.
+    # through 2.0 times its pixels instead of 2.5 (with relu5_1's 80-px halo on every tile,
+    # before tiling.segments).
     longest_run = max(texture, steps - texture, 1)
 
     def capped(histories: tuple[int, ...]) -> list[int]:
@@ -370,7 +377,7 @@ def plan_scale(
     for history in capped(HISTORIES[1:]):
         for core in cores:
             tile = min(core + 2 * halo, max(w, h))
-            peak = _tiled_peak(w * h, tile, precision, history, base(core + 2 * halo))
+            peak = _tiled_peak(w * h, tile, precision, history, base(core + 2 * halo), kept)
             if peak <= budget or tile_size is not None:
                 return scale_plan(core, history, peak)
     return None
@@ -399,6 +406,7 @@ def plan_job(
     budget = budget_for(max_memory, device)
     held = Held(precision, device, infos, layers, style_scale)
     align, pad = tiling.alignment(infos, layers), tiling.halo(infos, layers)
+    kept = tiling.kept_values(infos, layers)
     texture_halo = tiling.halo(infos, texture_layers) if texture_layers else 0
     plans = []
     for size, steps, texture in scales:
@@ -413,6 +421,7 @@ def plan_job(
             texture=texture,
             texture_halo=texture_halo,
             held=held,
+            kept=kept,
         )
         if plan is None:
             smallest = MIN_CORE + 2 * pad
@@ -422,6 +431,7 @@ def plan_job(
                 precision,
                 HISTORIES[-1],
                 held.bytes(held.window(size, smallest)),
+                kept,
             )
             raise ValueError(
                 f"a {size[0]}×{size[1]} scale needs at least {gb(least)} even in the smallest tiles,"

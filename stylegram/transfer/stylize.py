@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from ..device import resolve_device
-from ..geometry import Size
+from ..geometry import Box, Size
 from ..gram import mean_gram
 from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
 from ..vgg import VGG, load_vgg, network_for
@@ -107,15 +107,15 @@ def _style_grams(
         if inputs.style_regions is None:
             style = to_tensor(resize_long_side(im, side)).to(device)
             w, h = style.shape[-1], style.shape[-2]
-            tiles = _tiles(network, layers_used(config), w, h, core)
-            grams.append(objective.mean_grams(network, style, layers, tiles))
+            cores = _cores(network, layers_used(config), w, h, core)
+            grams.append(objective.mean_grams(network, style, layers, cores))
             norms.append(None)
             continue
         if id(im) not in features:
             style = to_tensor(resize_long_side(im, side)).to(device)
             w, h = style.shape[-1], style.shape[-2]
-            tiles = _tiles(network, layers_used(config), w, h, core)
-            feats = objective.tiled_features(network, style, layers, tiles)
+            cores = _cores(network, layers_used(config), w, h, core)
+            feats = objective.tiled_features(network, style, layers, cores)
             energy = {n: style_norm(mean_gram(feats[n])[0]) for n in layers}
             features[id(im)] = style, feats, energy
         style, feats, energy = features[id(im)]
@@ -168,17 +168,11 @@ def _share(mask: Tensor) -> float:
     return float(mask.float().pow(2).mean().clamp_min(1e-8))
 
 
-def _tiles(
-    network: VGG, layers: Iterable[str], w: int, h: int, core: int | None
-) -> list[objective.Tile]:
-    """A w×h scale's tiles for evaluating `layers`: cores of side `core` with the halo those
-    layers see, or the whole image."""
+def _cores(network: VGG, layers: Iterable[str], w: int, h: int, core: int | None) -> list[Box]:
+    """A w×h scale's cores for evaluating `layers`: of side `core`, or the whole image."""
     if core is None or max(w, h) <= core:
         return tiling.whole(w, h)
-    layers = list(layers)
-    return tiling.tiles(
-        w, h, core, tiling.halo(network.info, layers), tiling.alignment(network.info, layers)
-    )
+    return tiling.cores(w, h, core, tiling.alignment(network.info, layers))
 
 
 def _targets(
@@ -188,12 +182,12 @@ def _targets(
     norms: list[dict[str, Tensor] | None],
     scaled_masks,
     config: StyleConfig,
-    tiles: list[objective.Tile],
+    cores: list[Box],
 ) -> objective.Targets:
     """The targets of this scale: the content's features, the style Grams with the energies
     their costs are relative to, masks at each layer."""
     w, h = content.shape[-1], content.shape[-2]
-    feats = objective.tiled_features(network, content, config.content_layers, tiles)
+    feats = objective.tiled_features(network, content, config.content_layers, cores)
     style_masks, content_mask = scaled_masks
 
     def at_layers(mask: Tensor, layers) -> dict[str, Tensor]:
@@ -507,12 +501,12 @@ class _Job:
         config, network = self.config, self.network
         w, h = scale.size
         content = to_tensor(resize_long_side(self.inputs.content, max(w, h))).to(self.device)
-        tiles = _tiles(network, layers_used(config), w, h, scale.core)
+        cores = _cores(network, layers_used(config), w, h, scale.core)
         grams, norms = _style_grams(
             network, self.inputs, max(w, h), config, scale.core, self.device
         )
         scaled_masks = _scaled_masks(self.inputs, (w, h), self.device)
-        targets = _targets(network, content, grams, norms, scaled_masks, config, tiles)
+        targets = _targets(network, content, grams, norms, scaled_masks, config, cores)
         if image is None and _recoloured_start(config):
             image = _photo_start(self.inputs, content, scaled_masks[0])
         elif image is None:
@@ -553,13 +547,12 @@ class _Job:
             targets: objective.Targets,
             weights: objective.Weights,
             state: dict | None,
-            tiles: list[objective.Tile] = tiles,
             max_move: float | None = None,
         ) -> Tensor:
             return optimize(
                 image.to(self.device),
                 steps,
-                objective.objective(network, targets, weights, tiles, self.extra_terms),
+                objective.objective(network, targets, weights, cores, self.extra_terms),
                 optimizer=config.optimizer,
                 learning_rate=config.learning_rate,
                 history=scale.history,
@@ -578,11 +571,9 @@ class _Job:
         if shallow is None:
             return run(image, steps, targets, self.weights, state)
         if texture_left > 0:
-            # On a tiled scale, the same cores with the halo of the texture layers alone
-            # (4 px, against relu5_1's 80): at 4096 px a texture step's tiles were twice
-            # its cores' pixels. Smaller tiles than the full steps': within the plan's budget.
-            near = _tiles(network, shallow[1].layers, w, h, scale.core)
-            image = run(image, texture_left, *shallow, state, near, objective.TEXTURE_MAX_MOVE)
+            # On a tiled scale, the same cores: their tiles take the halo of the texture layers
+            # alone (4 px; tiling.segments), smaller than the full steps', within the plan.
+            image = run(image, texture_left, *shallow, state, objective.TEXTURE_MAX_MOVE)
             steps, state = steps - texture_left, None
         elif texture_left == 0:
             state = None  # resumed after the last texture step

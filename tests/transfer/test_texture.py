@@ -128,21 +128,24 @@ def test_a_tiled_scales_texture_steps_read_only_their_layers_halo(
 ):
     """At 4096 px a texture step's tiles carried relu5_1's halo (80 px) around 624-px cores,
     twice the cores' pixels, for layers that see 4 px beyond them."""
-    runs: list[tuple[float, int]] = []  # (α, the widest halo of its tiles) of each loop's run
-    whole_j = objective.objective
+    runs: list[list] = []  # [α, the widest halo of its tiles] of each loop's run
+    real_objective, real_grown = objective.objective, objective.grown
 
-    def spy(network, targets, weights, tiles, extra_terms=None):
-        widest = max(
-            max(
-                t.core[0] - t.box[0],
-                t.core[1] - t.box[1],
-                t.box[2] - t.core[2],
-                t.box[3] - t.core[3],
-            )
-            for t in tiles
-        )
-        runs.append((weights.content, widest))
-        return whole_j(network, targets, weights, tiles, extra_terms)
+    def spy(network, targets, weights, cores, extra_terms=None):
+        run = [weights.content, 0]
+        runs.append(run)
+        evaluate = real_objective(network, targets, weights, cores, extra_terms)
+
+        def spied(image):
+            def grown(core, halo, w, h):
+                run[1] = max(run[1], halo)
+                return real_grown(core, halo, w, h)
+
+            with monkeypatch.context() as m:
+                m.setattr(objective, "grown", grown)
+                return evaluate(image)
+
+        return spied
 
     monkeypatch.setattr(objective, "objective", spy)
     config = StyleConfig(**JOB, tile_size=64)
