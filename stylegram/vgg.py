@@ -210,7 +210,8 @@ class VGG(nn.Module):
         wanted = set(layers)
         check_layers(wanted, self.arch)
         names = list(self.info)
-        return self.run(rgb, 0, max(names.index(n) for n in wanted) + 1, wanted)[1]
+        stop = max((names.index(n) + 1 for n in wanted), default=0)  # no layers: none run
+        return self.run(rgb, 0, stop, wanted)[1]
 
     def run(
         self, x: Tensor, start: int, stop: int, wanted: Iterable[str]

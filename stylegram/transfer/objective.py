@@ -143,10 +143,11 @@ def _cores(
 
 
 def _crop_map(x: Tensor, box: Box, stride: int) -> Tensor:
-    """The part of a whole map at `stride` under the image box `box` (the map's last row and
-    column where the box reaches the image's edge), in the map's memory layout."""
+    """A copy of the part of a whole map at `stride` under the image box `box` (the map's last
+    row and column where the box reaches the image's edge), in the map's memory layout: never a
+    view, which would keep the whole map alive as long as the tile."""
     layout = torch.channels_last if _channels_last(x) else torch.contiguous_format
-    return _crop_view(x, box, stride).contiguous(memory_format=layout)
+    return _crop_view(x, box, stride).clone(memory_format=layout)
 
 
 def _channels_last(x: Tensor) -> bool:
@@ -156,9 +157,8 @@ def _channels_last(x: Tensor) -> bool:
 def _whole_map(like: Tensor, h: int, w: int) -> Tensor:
     """Zeros of `like`'s batch, channels, dtype and memory layout, h×w."""
     layout = torch.channels_last if _channels_last(like) else torch.contiguous_format
-    return torch.zeros(
-        (like.shape[0], like.shape[1], h, w), dtype=like.dtype, device=like.device
-    ).contiguous(memory_format=layout)
+    shape = (like.shape[0], like.shape[1], h, w)
+    return torch.empty(shape, dtype=like.dtype, device=like.device, memory_format=layout).zero_()
 
 
 @torch.no_grad()
@@ -453,6 +453,7 @@ def _backward_segments(
             assert pixels.grad is not None  # set by surrogate.backward(): the tile feeds it
             _crop_view(below, tile.box, part.stride).add_(pixels.grad)
             content = content + value
+            del pixels, y, feats, surrogate  # before the next tile's, or the next segment's map
         above = below
         del x
     return content

@@ -53,7 +53,7 @@ WORKING_IMAGES = 16
 # bf16: 16 stands. A 4096×3072 job at 6G in bf16 (AMX) in 688-px cores peaked at 5.78 GB at its
 # top scale (its 2048-px job, 4.74): beside 0.51 GB of baseline and 2,500 bytes a tile pixel,
 # 276 bytes an image pixel at history 6, the plan's 280 (2026-12-05); 5.59 GB, 261 bytes, since
-# a tile's gradient reaches the image without an image-sized one (objective._backward_tile).
+# a tile's gradient reaches the image without an image-sized one (objective._backward_segments).
 # With 10 it took 880-px cores and peaked at 6.14 GB of 6.44.
 TILED_WORKING_IMAGES: dict[Resolved, int] = {"bf16": 16, "fp32": 10}
 CONTENT_TARGET_BYTES_PER_PIXEL = 16  # relu4_2 targets in bf16: 512 channels at 1/64 of the pixels
@@ -101,8 +101,8 @@ class ScalePlan:
 
     @property
     def tile(self) -> int | None:
-        """The side of a full step's tiles, core and halos (as `plan_scale` charged them),
-        or None for the whole image."""
+        """The side of a full step's widest tiles, core and halos (as `plan_scale` charged
+        them), or None for the whole image."""
         return None if self.core is None else self.core + 2 * self.halo
 
     def step_cost(self, texture: bool = False) -> float:
@@ -303,6 +303,10 @@ def _whole_peak(pixels: int, precision: Resolved, history: int, base: int) -> in
 def _tiled_peak(
     pixels: int, tile: int, precision: Resolved, history: int, base: int, kept: float
 ) -> int:
+    # A tile holds one segment's maps (tiling.segments), blocks 1-2's the largest, in tiles of
+    # its 8-px halo; charged as a whole pass's maps over the widest segment's tiles (32 px), it
+    # errs high, and the cores come out smaller than need be, which costs little: the halos
+    # are small.
     full = pixels * (
         PIXEL_BYTES * TILED_WORKING_IMAGES[precision]
         + TILED_PAIR_BYTES * 2 * history

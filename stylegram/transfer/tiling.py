@@ -33,10 +33,9 @@ def alignment(infos: dict[str, LayerInfo], layers: Iterable[str]) -> int:
 
 
 def halo(infos: dict[str, LayerInfo], layers: Iterable[str]) -> int:
-    """The halo of the widest tiles of a pass to `layers`: its first segment's, whose maps are
-    the image's size (what the memory plan charges a tile for)."""
-    parts = segments(infos, layers)
-    return parts[0].halo if parts else 0
+    """The widest halo of a pass to `layers`, over its segments: no tile of the pass reaches
+    further beyond its core (VGG19 to relu5_1: block 4's 32 px)."""
+    return max((part.halo for part in segments(infos, layers)), default=0)
 
 
 def cores(w: int, h: int, core: int, align: int) -> list[Box]:

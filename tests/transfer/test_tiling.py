@@ -42,7 +42,7 @@ def test_segments_cut_after_pools_2_to_4_with_their_own_layers_halos(vgg):
     names = list(vgg.info)
     assert [names[p.stop - 1] for p in parts] == ["pool2", "pool3", "pool4", "relu5_1"]
     assert [(p.stride, p.halo) for p in parts] == [(1, 8), (4, 16), (8, 32), (16, 16)]
-    assert tiling.halo(vgg.info, LAYERS) == 8  # the first segment's: the widest tiles
+    assert tiling.halo(vgg.info, LAYERS) == 32  # the widest, block 4's
     (texture,) = tiling.segments(vgg.info, ["relu1_1", "relu2_1"])
     assert names[texture.stop - 1] == "relu2_1" and texture.halo == 4  # 1 + 1 + 2 px, stride 2
     # Whole maps, in values per pixel: after pass 1, the inputs of blocks 3, 4 and 5 (128/16 +
