@@ -72,6 +72,12 @@ class Weights:
     photo: float = 0.0  # the photorealism term's weight (transfer/photoreal.py)
 
 
+def map_span(p0: int, p1: int, full: int, stride: int) -> slice:
+    """Where pixels [p0, p1) of an image `full` pixels long lie in a map at `stride`: a span
+    that reaches the image's end reaches the map's, which pooling floors."""
+    return slice(p0 // stride, full // stride if p1 >= full else p1 // stride)
+
+
 def core_slice(
     tile: Tile, stride: int, image: tuple[int, int]
 ) -> tuple[slice, slice, slice, slice]:
@@ -80,8 +86,8 @@ def core_slice(
     (tx0, ty0, _, _), (cx0, cy0, cx1, cy1) = tile.box, tile.core
 
     def span(c0: int, c1: int, t0: int, full: int) -> tuple[slice, slice]:
-        end = full // stride if c1 >= full else c1 // stride  # pooling floors the last core's end
-        return slice(c0 // stride - t0 // stride, end - t0 // stride), slice(c0 // stride, end)
+        whole = map_span(c0, c1, full, stride)
+        return slice(whole.start - t0 // stride, whole.stop - t0 // stride), whole
 
     rows_tile, rows_whole = span(cy0, cy1, ty0, image[1])
     cols_tile, cols_whole = span(cx0, cx1, tx0, image[0])
@@ -126,7 +132,7 @@ def _cores(
         for core in cores:
             piece = grown(core, part.halo, w, h)
             y, feats = network.run(
-                _crop_map(x, piece.box, part.stride), part.start, part.stop, wanted
+                _crop_map(x, piece.box, part.stride, (w, h)), part.start, part.stop, wanted
             )
             for name, f in feats.items():
                 rows_tile, cols_tile, rows_whole, cols_whole = core_slice(
@@ -142,12 +148,12 @@ def _cores(
         x = below
 
 
-def _crop_map(x: Tensor, box: Box, stride: int) -> Tensor:
-    """A copy of the part of a whole map at `stride` under the image box `box` (the map's last
-    row and column where the box reaches the image's edge), in the map's memory layout: never a
-    view, which would keep the whole map alive as long as the tile."""
+def _crop_map(x: Tensor, box: Box, stride: int, image: tuple[int, int]) -> Tensor:
+    """A copy of the part of a whole map at `stride` under the box `box` of the image, whose
+    (w, h) is `image`, in the map's memory layout: never a view, which would keep the whole map
+    alive as long as the tile."""
     layout = torch.channels_last if _channels_last(x) else torch.contiguous_format
-    return _crop_view(x, box, stride).clone(memory_format=layout)
+    return _crop_view(x, box, stride, image).clone(memory_format=layout)
 
 
 def _channels_last(x: Tensor) -> bool:
@@ -443,7 +449,7 @@ def _backward_segments(
             # propagated through a slice of the map, autograd builds a map-sized gradient for
             # every tile (zeros, the tile's part, then added): 4.0 s a step against 0.1 for the
             # 70 tiles of a 4096×3072 image in 448-px cores, and a map-sized tensor more.
-            pixels = _crop_map(x, tile.box, part.stride).requires_grad_()
+            pixels = _crop_map(x, tile.box, part.stride, (w, h)).requires_grad_()
             y, feats = network.run(pixels, part.start, part.stop, layers)
             surrogate, value = terms(feats, tile)
             if above is not None:  # the segments after this one, through its output's core
@@ -451,7 +457,7 @@ def _backward_segments(
                 surrogate = surrogate + (crop_core(y, rt, ct) * above[:, :, rw, cw]).sum()
             surrogate.backward()
             assert pixels.grad is not None  # set by surrogate.backward(): the tile feeds it
-            _crop_view(below, tile.box, part.stride).add_(pixels.grad)
+            _crop_view(below, tile.box, part.stride, (w, h)).add_(pixels.grad)
             content = content + value
             del pixels, y, feats, surrogate  # before the next tile's, or the next segment's map
         above = below
@@ -492,13 +498,10 @@ def _core_terms(
     return terms
 
 
-def _crop_view(x: Tensor, box: Box, stride: int) -> Tensor:
+def _crop_view(x: Tensor, box: Box, stride: int, image: tuple[int, int]) -> Tensor:
     """`_crop_map`'s part of `x` as a view, to write into."""
-    h, w = x.shape[-2:]
     x0, y0, x1, y1 = box
-    rows = slice(y0 // stride, h if y1 >= h * stride else y1 // stride)
-    cols = slice(x0 // stride, w if x1 >= w * stride else x1 // stride)
-    return x[:, :, rows, cols]
+    return x[:, :, map_span(y0, y1, image[1], stride), map_span(x0, x1, image[0], stride)]
 
 
 def _image_grad(image: Tensor) -> Tensor:

@@ -288,7 +288,7 @@ def test_the_plan_counts_the_kernels_of_the_layers_nnpack_runs_at_the_largest_in
         blocks_1_to_3 + conv4
     )
     # A whole 1024-px scale runs conv4 by NNPACK; its kernels stay held in the 2048-px scale's
-    # tiles after it, which alone would not (864-px cores, 880-px tiles: conv4 at 110×110), and
+    # tiles after it, which alone would not (816-px cores, 880-px tiles: conv4 at 110×110), and
     # leave its tiles less.
     scales = [((1024, 768), 11, 6), ((2048, 1536), 11, 6)]
     kwargs = dict(precision="fp32", max_memory=6 * 2**30, texture_layers=["relu1_1", "relu2_1"])
@@ -304,7 +304,7 @@ def test_the_plan_counts_the_kernels_of_the_layers_nnpack_runs_at_the_largest_in
 def test_the_history_is_capped_by_a_scales_longest_run_not_its_steps(vgg):
     """A scale's texture steps and full steps are two runs of L-BFGS: 13 steps, 8 of them
     texture steps, never hold more than 8 pairs; the memory a longer history was given is
-    the tiles' instead (a 4096-px print at 6G in bf16: 768-px cores, not 544)."""
+    the tiles' instead (a 4096-px print at 6G in bf16: 720-px cores, not 496)."""
     halo, texture_halo = tiling.halo(vgg.info, LAYERS), tiling.halo(vgg.info, ["relu2_1"])
     kwargs = dict(budget=6 * 2**30, precision="bf16", halo=halo, align=16)
     two_runs = plan.plan_scale((4096, 3072), 13, texture=8, texture_halo=texture_halo, **kwargs)
