@@ -17,8 +17,10 @@ which is itself a sum over positions. So:
     the gradient at the tile's input to the whole input's, the gradient of the segment before.
 By the chain rule the tiles' gradients add up to ∇J exactly; halo positions get the gradient that
 flows to them through the core's features. A tiled step costs one more forward pass, and a halo
-of 8-32 pixels a segment rather than the deepest layer's 80 (VGG19 to relu5_1): at 2048 px in
-720-px cores a step took 0.82 of its time, at 1024 px in 256-px cores 0.62 (docs/benchmarks.md).
+of 8-32 pixels a segment rather than the deepest layer's 80 (VGG19 to relu5_1): three steps of a
+2048-px scale in 720-px cores took 0.82 of the time they took with one segment, of a 1024-px
+scale in 256-px cores 0.62 (fp32, docs/benchmarks.md). Gradients gathered over a bf16 map are
+summed in bf16 where tiles overlap, as autograd sums a bf16 network's where a map branches.
 """
 
 from __future__ import annotations
