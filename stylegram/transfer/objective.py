@@ -123,7 +123,6 @@ def _cores(
         for name, f in network(image, wanted).items():
             yield name, f, (slice(None), slice(None))
         return
-    names = list(network.info)
     parts = segments(network.info, wanted)
     x: Tensor | None = image
     for k, part in enumerate(parts):
@@ -142,7 +141,7 @@ def _cores(
                 )
                 yield name, crop_core(f, rows_tile, cols_tile), (rows_whole, cols_whole)
             if not last:
-                stride = network.info[names[part.stop - 1]].stride
+                stride = part.out_stride
                 rows_tile, cols_tile, rows_whole, cols_whole = core_slice(piece, stride, (w, h))
                 if below is None:
                     below = _whole_map(y, h // stride, w // stride)
@@ -154,19 +153,21 @@ def _crop_map(x: Tensor, box: Box, stride: int, image: tuple[int, int]) -> Tenso
     """A copy of the part of a whole map at `stride` under the box `box` of the image, whose
     (w, h) is `image`, in the map's memory layout: never a view, which would keep the whole map
     alive as long as the tile."""
-    layout = torch.channels_last if _channels_last(x) else torch.contiguous_format
-    return _crop_view(x, box, stride, image).clone(memory_format=layout)
+    return _crop_view(x, box, stride, image).clone(memory_format=_layout(x))
 
 
-def _channels_last(x: Tensor) -> bool:
-    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+def _layout(x: Tensor) -> torch.memory_format:
+    """The memory layout of a map: channels-last (the bf16 network's) or the default."""
+    last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return torch.channels_last if last else torch.contiguous_format
 
 
 def _whole_map(like: Tensor, h: int, w: int) -> Tensor:
     """Zeros of `like`'s batch, channels, dtype and memory layout, h×w."""
-    layout = torch.channels_last if _channels_last(like) else torch.contiguous_format
     shape = (like.shape[0], like.shape[1], h, w)
-    return torch.empty(shape, dtype=like.dtype, device=like.device, memory_format=layout).zero_()
+    return torch.empty(
+        shape, dtype=like.dtype, device=like.device, memory_format=_layout(like)
+    ).zero_()
 
 
 @torch.no_grad()
@@ -438,13 +439,11 @@ def _backward_segments(
     the deepest, the gradient at each segment's input gathered over its whole map for the
     segment before; return the content term (detached). `inputs` is emptied as it goes."""
     h, w = image.shape[-2:]
-    names = list(network.info)
     content = image.new_zeros(())
     above: Tensor | None = None  # ∂J/∂(the segment's output), over its whole map
     for part in reversed(segments(network.info, layers)):
         x = inputs.pop()
         below = _image_grad(image) if part.start == 0 else torch.zeros_like(x)
-        out_stride = network.info[names[part.stop - 1]].stride
         for core in cores:
             tile = grown(core, part.halo, w, h)
             # The tile is a leaf of its own, its gradient added to the whole map's: back-
@@ -455,7 +454,7 @@ def _backward_segments(
             y, feats = network.run(pixels, part.start, part.stop, layers)
             surrogate, value = terms(feats, tile)
             if above is not None:  # the segments after this one, through its output's core
-                rt, ct, rw, cw = core_slice(tile, out_stride, (w, h))
+                rt, ct, rw, cw = core_slice(tile, part.out_stride, (w, h))
                 surrogate = surrogate + (crop_core(y, rt, ct) * above[:, :, rw, cw]).sum()
             surrogate.backward()
             assert pixels.grad is not None  # set by surrogate.backward(): the tile feeds it

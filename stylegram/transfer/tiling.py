@@ -71,6 +71,7 @@ class Segment:
     stop: int
     stride: int  # of the segment's input
     halo: int  # image pixels around a core its last layer's features see of its input
+    out_stride: int  # of its last layer's output
 
 
 def segments(infos: dict[str, LayerInfo], layers: Iterable[str]) -> list[Segment]:
@@ -97,7 +98,7 @@ def segments(infos: dict[str, LayerInfo], layers: Iterable[str]) -> list[Segment
         reach = sum(infos[n].stride for n in names[start:stop] if infos[n].kind == "conv")
         step = infos[names[stop - 1]].stride
         stride = 1 if start == 0 else infos[names[start - 1]].stride
-        out.append(Segment(start, stop, stride, math.ceil(reach / step) * step))
+        out.append(Segment(start, stop, stride, math.ceil(reach / step) * step, step))
     return out
 
 
