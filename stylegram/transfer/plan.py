@@ -282,6 +282,10 @@ class Held:
         side = side if tile is None else min(tile, side)
         return side, side
 
+    def at(self, size: Size, tile: int | None) -> int:
+        """Held at a scale of `size`, whole (`tile` None) or in tiles of `tile` pixels a side."""
+        return self.bytes(self.window(size, tile))
+
     def bytes(self, window: Size) -> int:
         """Held at a scale whose largest input is `window`."""
         taken = self.kept | self._taken(window)
@@ -336,7 +340,7 @@ def plan_scale(
     w, h = size
 
     def base(tile: int | None) -> int:
-        return BASELINE if held is None else held.bytes(held.window(size, tile))
+        return BASELINE if held is None else held.at(size, tile)
 
     # L-BFGS keeps at most one pair per step of a run, and a scale's texture steps and its full
     # steps are two runs (`_Job._scale`): 13 steps, 8 of them texture, never hold more than 8
@@ -434,7 +438,7 @@ def plan_job(
                 smallest,
                 precision,
                 HISTORIES[-1],
-                held.bytes(held.window(size, smallest)),
+                held.at(size, smallest),
                 kept,
             )
             raise ValueError(
