@@ -224,12 +224,7 @@ class VGG(nn.Module):
         if start == 0:
             # The input follows the network's dtype and memory layout (see `fast_copy`).
             weight = self.conv("conv1_1").weight
-            x = self.preprocess(x).to(weight.dtype)
-            if (
-                weight.is_contiguous(memory_format=torch.channels_last)
-                and not weight.is_contiguous()
-            ):
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = self.preprocess(x).to(weight.dtype).contiguous(memory_format=memory_layout(weight))
         names = list(self.info)
 
         def deferred(index: int) -> bool:
@@ -353,6 +348,13 @@ class VGG(nn.Module):
     def min_size(self, layers: Iterable[str]) -> int:
         """The smallest image side for which every layer in `layers` is at least 1×1."""
         return min_size(layers, self.arch)
+
+
+def memory_layout(x: Tensor) -> torch.memory_format:
+    """A 4-d tensor's memory layout: channels-last, as the fast copy's weights and maps are
+    (`VGG.fast_copy`), or the default."""
+    last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return torch.channels_last if last else torch.contiguous_format
 
 
 def _max_pool(x: Tensor) -> Tensor:

@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from ..geometry import Box
 from ..gram import gram_count, gram_matrix, guided_gram
-from ..vgg import VGG, LayerInfo
+from ..vgg import VGG, LayerInfo, memory_layout
 from . import losses, photoreal
 from .loop import Objective
 from .tiling import Tile, grown, segments
@@ -153,20 +153,14 @@ def _crop_map(x: Tensor, box: Box, stride: int, image: tuple[int, int]) -> Tenso
     """A copy of the part of a whole map at `stride` under the box `box` of the image, whose
     (w, h) is `image`, in the map's memory layout: never a view, which would keep the whole map
     alive as long as the tile."""
-    return _crop_view(x, box, stride, image).clone(memory_format=_layout(x))
-
-
-def _layout(x: Tensor) -> torch.memory_format:
-    """The memory layout of a map: channels-last (the bf16 network's) or the default."""
-    last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-    return torch.channels_last if last else torch.contiguous_format
+    return _crop_view(x, box, stride, image).clone(memory_format=memory_layout(x))
 
 
 def _whole_map(like: Tensor, h: int, w: int) -> Tensor:
     """Zeros of `like`'s batch, channels, dtype and memory layout, h×w."""
     shape = (like.shape[0], like.shape[1], h, w)
     return torch.empty(
-        shape, dtype=like.dtype, device=like.device, memory_format=_layout(like)
+        shape, dtype=like.dtype, device=like.device, memory_format=memory_layout(like)
     ).zero_()
 
 

@@ -208,6 +208,27 @@ def test_tiled_content_targets_and_style_grams_equal_one_pass(vgg, problem):
         torch.testing.assert_close(gt[n], g1[n], rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_segments_hand_on_maps_in_the_networks_own_memory_layout(vgg, problem, precision):
+    """The whole maps between segments and their tiles' crops are laid out as the network lays
+    out its maps (channels-last in the bf16 copy), so no convolution has to convert them."""
+    content, _, _, _ = problem
+    network, _ = network_for(vgg, precision)
+    channels_last = []
+    run = network.run
+
+    def spy(x, start, stop, wanted):
+        if start > 0:
+            channels_last.append(
+                x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+            )
+        return run(x, start, stop, wanted)
+
+    network.run = spy  # type: ignore[method-assign]
+    objective.tiled_features(network, content, STYLE_LAYERS, tiling.cores(256, 170, 64, 16))
+    assert len(channels_last) > 3 and set(channels_last) == {precision == "bf16"}
+
+
 def test_a_tiled_run_gives_the_picture_of_a_whole_run(vgg, small_content, small_style):
     events = []
     config = StyleConfig(size=192, scales=1, iterations=12, seed=0, precision="fp32")
