@@ -55,7 +55,7 @@ def main() -> None:
             [content, ours, ref],
             [
                 "content",
-                "stylegram, defaults, ~15 s on 2 CPU cores",
+                "stylegram, defaults, ~5 s on 2 CPU cores",
                 "jcjohnson/neural-style, 1000 its on a GPU",
             ],
         ).save(OUT / "tubingen_starry.jpg", quality=88)
