@@ -6,7 +6,10 @@ slow the job down, against the same job with no clients.
 It starts `stylegram serve` on a free loopback port, runs a warm-up job (the worker loads VGG),
 then alternates jobs without and with clients. Each client is two threads: one follows
 GET /api/jobs/{id}/events, one polls GET /api/jobs/{id} and GET /api/jobs/{id}/image every
-0.25 s, like the page. A job's time is its record's `finished - started`.
+0.25 s, like the page. A job's time is its record's `finished - started`. It also prints the
+CPU seconds the server's own process used during each job (HTTP and the event relay; the job
+runs in the worker, its child) and those of this process (the clients' threads), so the two
+shares of a slowdown on a machine of few cores can be told apart (Linux: /proc).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -36,12 +40,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_job(url: str, config: dict, clients: int) -> tuple[float, int]:
-    """Seconds the job took, and how many requests the clients made meanwhile."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds process `pid` has used, all its threads (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Run(NamedTuple):
+    seconds: float  # the job's, from its record
+    requests: int  # the clients made meanwhile
+    server_cpu: float  # CPU seconds of the server's own process meanwhile
+    clients_cpu: float  # ... and of this process, whose threads are the clients
+
+
+def run_job(url: str, config: dict, clients: int, server: int) -> Run:
+    """One job, with `clients` clients following it; `server` is the server's pid."""
     files = [
         ("content", (PHOTO.name, PHOTO.read_bytes())),
         ("style", (PAINTING.name, PAINTING.read_bytes())),
     ]
+    cpu = cpu_seconds(server), time.process_time()
     r = httpx.post(url + "/api/jobs", files=files, data={"config": json.dumps(config)}, timeout=30)
     r.raise_for_status()
     job_id = r.json()["id"]
@@ -76,7 +94,12 @@ def run_job(url: str, config: dict, clients: int) -> tuple[float, int]:
     for t in threads:
         t.join(10)
     assert job["state"] == "done", job
-    return job["finished"] - job["started"], requests[0]
+    return Run(
+        job["finished"] - job["started"],
+        requests[0],
+        cpu_seconds(server) - cpu[0],
+        time.process_time() - cpu[1],
+    )
 
 
 def main() -> None:
@@ -102,24 +125,33 @@ def main() -> None:
                     break
                 except httpx.HTTPError:
                     time.sleep(0.5)
-            run_job(url, {**config, "iterations": 2}, 0)  # warm-up: the worker loads VGG
-            alone, loaded, total = [], [], 0
+            run_job(url, {**config, "iterations": 2}, 0, server.pid)  # the worker loads VGG
+            alone: list[Run] = []
+            loaded: list[Run] = []
             for _ in range(args.repeats):
-                alone.append(run_job(url, config, 0)[0])
-                seconds, n = run_job(url, config, args.clients)
-                loaded.append(seconds)
-                total += n
+                alone.append(run_job(url, config, 0, server.pid))
+                loaded.append(run_job(url, config, args.clients, server.pid))
         finally:
             server.terminate()
             server.wait(15)
-    a, b = statistics.median(alone), statistics.median(loaded)
+    a = statistics.median(r.seconds for r in alone)
+    b = statistics.median(r.seconds for r in loaded)
+    rate = sum(r.requests for r in loaded) / sum(r.seconds for r in loaded)
     print(
         f"job: {args.size} px, {args.iterations} L-BFGS iterations; {args.repeats} runs each, medians"
     )
     print(
-        f"| clients | job (s) | ratio |\n|---|---|---|\n| 0 | {a:.2f} | 1.00 |\n"
-        f"| {args.clients} (SSE + polling, {total / sum(loaded):.0f} req/s) | {b:.2f} | {b / a:.3f} |"
+        "| clients | job (s) | ratio | server's CPU (s) | clients' CPU (s) |\n|---|---|---|---|---|"
     )
+    for label, runs, seconds in (
+        ("0", alone, a),
+        (f"{args.clients} (SSE + polling, {rate:.0f} req/s)", loaded, b),
+    ):
+        server_cpu = statistics.median(r.server_cpu for r in runs)
+        clients_cpu = statistics.median(r.clients_cpu for r in runs)
+        print(
+            f"| {label} | {seconds:.2f} | {seconds / a:.3f} | {server_cpu:.2f} | {clients_cpu:.2f} |"
+        )
 
 
 if __name__ == "__main__":
