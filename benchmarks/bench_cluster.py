@@ -66,7 +66,7 @@ def measure(mode: str, folder: Path, size: int, cache: Path) -> dict:
     units = {layer: list(range(9)) for layer in DEFAULT_LAYERS}
     if mode == "local":
         from stylegram.units.scan import scan
-        from stylegram.vgg import load_vgg
+        from stylegram.weights import load_vgg
 
         vgg = load_vgg()
         scan(

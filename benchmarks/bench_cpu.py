@@ -57,7 +57,8 @@ def gflops(dtype):
         torch.nn.functional.conv2d(x, w, padding=1)
     return 5 * 2 * 9 * 256 * 256 * 64 * 64 / (time.perf_counter() - start) / 1e9
 def network_step(auto):
-    from stylegram.vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg, network_for
+    from stylegram.vgg import CONTENT_LAYERS, STYLE_LAYERS, network_for
+    from stylegram.weights import load_vgg
     # auto: as the command runs it; else fp32 by oneDNN's direct convolutions, whatever the class
     precision = "auto" if auto else "fp32"
     net, _ = network_for(load_vgg(device="cpu"), precision, fast_fp32=auto)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from shared_data import shared_data
 
 from stylegram.units.scan import DEFAULT_LAYERS, list_images, scan
-from stylegram.vgg import load_vgg
+from stylegram.weights import load_vgg
 
 
 def main() -> None:

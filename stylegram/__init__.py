@@ -4,7 +4,7 @@
     >>> image = stylegram.stylize("photo.jpg", ["painting.jpg"], stylegram.StyleConfig(size=512))
     >>> image.save("out.png")
 
-The ground (vgg, image, gram, geometry, settings) carries the network and the conventions;
+The ground (vgg, weights, image, gram, geometry, settings) carries the network and the conventions;
 `stylegram.transfer` and `stylegram.units` stand on it; `stylegram.cli` on those.
 Nothing runs at import: no downloads, no files written, not even torch imported. The names
 below load their module on first use (PEP 562), so that the command line can catch a Ctrl-C
@@ -34,7 +34,7 @@ _EXPORTS = {
     "VGG": "vgg",
     "LayerInfo": "vgg",
     "layer_infos": "vgg",
-    "load_vgg": "vgg",
+    "load_vgg": "weights",
     "live": "notebook",
 }
 _SUBMODULES = {
@@ -47,6 +47,7 @@ _SUBMODULES = {
     "transfer",
     "units",
     "vgg",
+    "weights",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -66,7 +67,8 @@ if TYPE_CHECKING:
         tv_loss,
     )
     from .units import ExplainConfig, UnitsConfig
-    from .vgg import VGG, LayerInfo, layer_infos, load_vgg
+    from .vgg import VGG, LayerInfo, layer_infos
+    from .weights import load_vgg
 
 
 def __getattr__(name: str) -> object:

@@ -117,7 +117,7 @@ def no_model(monkeypatch):
     import importlib
 
     for module in (
-        "stylegram.vgg",
+        "stylegram.weights",
         "stylegram.transfer.stylize",
     ):  # the package's `stylize` is the function
         monkeypatch.setattr(importlib.import_module(module), "load_vgg", load_vgg)

@@ -127,7 +127,7 @@ def _run(monkeypatch, argv: list[str], root: Path, inputs: list[str]) -> None:
         raise ModelWouldLoad
 
     monkeypatch.setattr(FilePlan, "check", recording)
-    for module in ("stylegram.vgg", "stylegram.batch.jobs"):
+    for module in ("stylegram.weights", "stylegram.batch.jobs"):
         monkeypatch.setattr(f"{module}.load_vgg", no_model)
     monkeypatch.setattr("stylegram.transfer.stylize", _fake_stylize)
     monkeypatch.chdir(root)

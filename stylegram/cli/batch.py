@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"'{out}': output must be a folder, and this is a file")
     files = batch_files(args, style)
     if style.weights:
-        from ..vgg import check_weights
+        from ..weights import check_weights
 
         check_weights(style.weights)  # the model loads in each job, after the output folder is made
     Manifest(out).check()

@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from ..image import load_image
     from ..units.explain import style_components, write_style_report
     from ..units.report import PatchCutter
-    from ..vgg import load_vgg, min_size
+    from ..vgg import min_size
+    from ..weights import load_vgg
 
     config = config_from_args(args, ExplainConfig)
     out = output_folder(args)

@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
     from ..units.explain import prune_views
     from ..units.report import STYLES, write_units_report
     from ..units.scan import list_images, parse_units
-    from ..vgg import load_vgg
+    from ..weights import load_vgg
 
     config = config_from_args(args, UnitsConfig)
     output_folder(args)

@@ -65,10 +65,10 @@ def _prepare(args):
     """Every check, before any work: settings, styles, input, span, output, work folder."""
     from ..image import open_image
     from ..transfer.config import min_side
-    from ..vgg import check_weights
     from ..video import io
     from ..video.config import check_style_for_video
     from ..video.work import WorkFolder
+    from ..weights import check_weights
 
     style = config_from_args(args, StyleConfig)
     video = config_from_args(args, VideoConfig)
@@ -103,10 +103,10 @@ def _prepare(args):
 def run(args: argparse.Namespace) -> int:
     from ..device import resolve_device
     from ..transfer.plan import plan_line
-    from ..vgg import load_vgg
     from ..video import io
     from ..video.quality import warping_error
     from ..video.temporal import stylize_frames
+    from ..weights import load_vgg
     from .progress import Progress
 
     style, video, style_images, output, info, size, work = _prepare(args)

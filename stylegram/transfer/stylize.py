@@ -19,7 +19,8 @@ from ..device import resolve_device
 from ..geometry import Box, Size
 from ..gram import mean_gram
 from ..image import ImageLike, image_size, open_image, resize_long_side, to_pil, to_tensor
-from ..vgg import VGG, load_vgg, network_for
+from ..vgg import VGG, network_for
+from ..weights import load_vgg
 from . import color, masks, objective, photoreal, segmentation, tiling
 from .config import (
     StyleConfig,

@@ -47,7 +47,7 @@ class Explorer:
     def _ready(self) -> tuple[VGG, Scan]:
         from ..units import list_images, scan
         from ..units.scan import DEFAULT_LAYERS
-        from ..vgg import load_vgg
+        from ..weights import load_vgg
 
         if self._vgg is None or self._scan is None:  # i.e. no _scan yet: _vgg is set first
             self._vgg = load_vgg()

@@ -38,7 +38,7 @@ def _run_job(
     from ..transfer import StyleConfig, stylize
     from ..transfer.plan import plan, work_done
     from ..transfer.provenance import png_metadata
-    from ..vgg import load_vgg
+    from ..weights import load_vgg
     from .store import SEGMENTATIONS, with_inputs
 
     folder, seq, job_id = Path(task["dir"]), task["seq"], task["id"]

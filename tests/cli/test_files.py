@@ -248,7 +248,7 @@ def _vgg16_state(tmp_path: Path) -> Path:
 
 
 def test_weights_of_the_wrong_shape_are_one_line_before_use(work, capsys):
-    from stylegram.vgg import load_vgg
+    from stylegram.weights import load_vgg
 
     path = _vgg16_state(work)
     state = torch.load(path)
