@@ -70,6 +70,7 @@ class Segment:
     start: int
     stop: int
     stride: int  # of the segment's input
+    channels: int  # of the segment's input
     halo: int  # image pixels around a core its last layer's features see of its input
     out_stride: int  # of its last layer's output
 
@@ -97,8 +98,9 @@ def segments(infos: dict[str, LayerInfo], layers: Iterable[str]) -> list[Segment
     for start, stop in itertools.pairwise(bounds):
         reach = sum(infos[n].stride for n in names[start:stop] if infos[n].kind == "conv")
         step = infos[names[stop - 1]].stride
-        stride = 1 if start == 0 else infos[names[start - 1]].stride
-        out.append(Segment(start, stop, stride, math.ceil(reach / step) * step, step))
+        source = None if start == 0 else infos[names[start - 1]]  # None: the RGB image
+        stride, channels = (1, 3) if source is None else (source.stride, source.channels)
+        out.append(Segment(start, stop, stride, channels, math.ceil(reach / step) * step, step))
     return out
 
 
@@ -108,11 +110,8 @@ def kept_values(infos: dict[str, LayerInfo], layers: Iterable[str]) -> float:
     through them, and in pass 2 the gradients at a segment's input and output (the image and
     its gradient, counted by the plan as images, aside). VGG19 to relu5_1: 20 (8 + 4 + 2 kept,
     8 + 4 gradients while back in block 3)."""
-    names = list(infos)
     parts = segments(infos, layers)
-    inputs = [
-        0.0 if p.start == 0 else infos[names[p.start - 1]].channels / p.stride**2 for p in parts
-    ]
+    inputs = [0.0 if p.start == 0 else p.channels / p.stride**2 for p in parts]
     return max(
         (
             sum(inputs[: k + 1]) + inputs[k] + (inputs[k + 1] if k + 1 < len(parts) else 0.0)

@@ -58,8 +58,7 @@ def _short_halo(monkeypatch, k: int) -> None:
 
     def short(infos, layers):
         parts = real(infos, layers)
-        step = infos[list(infos)[parts[k].stop - 1]].stride
-        parts[k] = dataclasses.replace(parts[k], halo=parts[k].halo - step)
+        parts[k] = dataclasses.replace(parts[k], halo=parts[k].halo - parts[k].out_stride)
         return parts
 
     monkeypatch.setattr(objective, "segments", short)
