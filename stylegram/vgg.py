@@ -3,8 +3,8 @@ by `stylegram.weights`).
 
 `weights.load_vgg()` returns a frozen `VGG` whose forward pass takes RGB floats in [0, 1] and
 returns a ``dict[str, Tensor]`` keyed by layer names such as ``relu4_2``. It stops after the
-deepest requested layer. `VGG.info[name]` describes every layer: channels, stride and receptive field,
-enough to map an activation position back to a box of input pixels.
+deepest requested layer. `VGG.info[name]` describes every layer: channels, stride and
+receptive field, enough to map an activation position back to a box of input pixels.
 """
 
 from __future__ import annotations
